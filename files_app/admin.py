@@ -1,0 +1,58 @@
+from django.contrib import admin, messages
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
+
+from . import services
+from .models import ApiToken, File
+
+
+@admin.register(File)
+class FileAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "status", "human_size", "content_type", "uploaded_at",
+                    "processed_at")
+    list_filter = ("status", "owner", "content_type")
+    search_fields = ("name", "sha256", "id")
+    list_select_related = ("owner",)
+    date_hierarchy = "uploaded_at"
+    ordering = ("-uploaded_at",)
+    actions = ["reprocess"]
+    readonly_fields = ("id", "owner", "name", "download", "human_size", "content_type",
+                       "sha256", "status", "progress", "error", "uploaded_at", "processed_at",
+                       "version")
+    fieldsets = (
+        (None, {"fields": ("id", "owner", "name", "download")}),
+        ("Content", {"fields": ("human_size", "content_type", "sha256")}),
+        ("Processing", {"fields": ("status", "progress", "error", "uploaded_at",
+                                   "processed_at", "version")}),
+    )
+
+    def has_add_permission(self, request):
+        return False  # files arrive through the API, where they are validated and processed
+
+    @admin.display(description="Size", ordering="size")
+    def human_size(self, file):
+        return f"{filesizeformat(file.size)} ({file.size} bytes)"
+
+    @admin.display(description="Download")
+    def download(self, file):
+        return format_html('<a href="{}">{}</a>', reverse("file-download", args=[file.pk]),
+                           file.name)
+
+    @admin.action(description="Reprocess the selected files")
+    def reprocess(self, request, queryset):
+        queued = sum(
+            services.file_reprocess(user=request.user, file_id=file.pk).status == "PENDING"
+            for file in queryset
+        )
+        self.message_user(request, f"{queued} file(s) queued for processing.", messages.SUCCESS)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("user", "name", "created_at", "last_used_at")
+    search_fields = ("user__username", "name")
+    readonly_fields = ("user", "token_hash", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        return False  # tokens are shown once, by `manage.py create_api_token`

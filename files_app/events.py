@@ -1,0 +1,66 @@
+"""Publishing file state changes to the channel layer, and reading them back.
+
+A message carries the file's whole public state and its `version`, so a subscriber can
+render it without a database query and drop anything not newer than what it already sent.
+Values are msgpack-safe (str/int/float/None only).
+"""
+
+import logging
+import uuid
+from datetime import datetime
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from .models import File
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_TYPE = "file.update"
+# Staff see every file, so their subscriptions listen to a group that gets every event.
+ALL_FILES_GROUP = "files.all"
+PUBLIC_FIELDS = (
+    "name", "size", "content_type", "sha256", "status", "progress", "error", "version",
+    "owner_id",
+)
+DATETIME_FIELDS = ("uploaded_at", "processed_at")
+
+
+def owner_group(user_id: int) -> str:
+    return f"files.owner.{user_id}"
+
+
+def groups_for_viewer(user) -> list[str]:
+    return [ALL_FILES_GROUP] if user.is_staff else [owner_group(user.pk)]
+
+
+def file_state(file: File) -> dict:
+    state = {field: getattr(file, field) for field in PUBLIC_FIELDS}
+    state["id"] = str(file.pk)
+    for field in DATETIME_FIELDS:
+        value = getattr(file, field)
+        state[field] = value.isoformat() if value else None
+    return state
+
+
+def file_from_state(state: dict) -> File:
+    """An unsaved File built from a message: enough for the GraphQL type, no query."""
+    values = {field: state[field] for field in PUBLIC_FIELDS}
+    for field in DATETIME_FIELDS:
+        values[field] = datetime.fromisoformat(state[field]) if state[field] else None
+    return File(id=uuid.UUID(state["id"]), **values)
+
+
+def publish_file_update(file: File) -> None:
+    """Best effort: a broken channel layer must not fail the upload or the processing.
+
+    Subscribers read the current state when they (re)subscribe, so a lost event is repaired
+    by the next one or by reconnecting.
+    """
+    message = {"type": MESSAGE_TYPE, "file": file_state(file)}
+    layer = get_channel_layer()
+    try:
+        for group in (owner_group(file.owner_id), ALL_FILES_GROUP):
+            async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        logger.exception("Could not publish the update of file %s", file.pk)

@@ -1,0 +1,40 @@
+"""Domain errors: plain exceptions, mapped to GraphQL `extensions.code` in `schema/errors.py`.
+
+Messages are written for the person who uploaded the file.
+"""
+
+
+class FileServiceError(Exception):
+    """Base of every error a user can cause and read."""
+
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+
+
+class NotAuthenticated(FileServiceError):
+    default_message = "You must be logged in (session or `Authorization: Bearer <token>`)."
+
+
+class FileNotFound(FileServiceError):
+    """Also raised for someone else's file: never reveal that it exists."""
+
+    default_message = "No such file."
+
+
+class FileTooLarge(FileServiceError):
+    pass
+
+
+class TooManyFiles(FileServiceError):
+    pass
+
+
+class InvalidUpload(FileServiceError):
+    default_message = "The upload is not valid."
+
+
+class BadUserInput(FileServiceError):
+    pass

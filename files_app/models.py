@@ -1,0 +1,80 @@
+"""Data only: the workflows that change these rows live in `services.py`."""
+
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class FileStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    PROCESSING = "PROCESSING", "Processing"
+    DONE = "DONE", "Done"
+    FAILED = "FAILED", "Failed"
+
+
+def stored_file_path(instance: "File", filename: str) -> str:
+    """Unguessable and never derived from the client's name (which may be hostile)."""
+    return f"uploads/{instance.owner_id}/{instance.pk.hex}"
+
+
+class File(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files"
+    )
+    name = models.CharField(max_length=255, help_text="Original file name, sanitised.")
+    stored_file = models.FileField(upload_to=stored_file_path, max_length=255)
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    content_type = models.CharField(
+        max_length=255, blank=True, default="", help_text="Sniffed from the bytes."
+    )
+    sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    status = models.CharField(
+        max_length=16, choices=FileStatus.choices, default=FileStatus.PENDING
+    )
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True, default="")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # Bumped on every state change; subscribers drop events that are not newer.
+    version = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [
+            # The `files` query: owner-scoped, optionally by status, ordered three ways.
+            models.Index(fields=["owner", "-uploaded_at"], name="file_owner_uploaded"),
+            models.Index(fields=["owner", "status", "-uploaded_at"], name="file_owner_status"),
+            models.Index(fields=["owner", "name"], name="file_owner_name"),
+            models.Index(fields=["owner", "size"], name="file_owner_size"),
+            models.Index(fields=["status", "uploaded_at"], name="file_status_uploaded"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    @property
+    def processed(self) -> bool:
+        return self.status == FileStatus.DONE
+
+
+class ApiToken(models.Model):
+    """A bearer token for API clients; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, blank=True, default="")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token {self.name or self.pk} for {self.user}"
+
+    @staticmethod
+    def hash(raw_token: str) -> str:
+        # Tokens carry 256 random bits, so a fast hash is enough (no password stretching).
+        return hashlib.sha256(raw_token.encode()).hexdigest()

@@ -1,0 +1,40 @@
+"""The GraphQL websocket endpoint (graphql-transport-ws), authenticated.
+
+A browser is authenticated by its session cookie (Channels' AuthMiddlewareStack) and must
+come from our own origin or one in `WEBSOCKET_ALLOWED_ORIGINS`; Strawberry refuses other
+browser origins at the handshake. Any other client (no `Origin` header) sends
+`{"Authorization": "Bearer <token>"}` as the `connection_init` payload. A connection that
+is neither is closed with 4403, which graphql-ws clients treat as final (no retry loop).
+"""
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from strawberry.channels import GraphQLWSConsumer
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET
+
+from files_app.auth import user_for_bearer_header
+
+AUTH_PARAM_NAMES = ("Authorization", "authorization")
+
+
+class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
+    async def on_ws_connect(self, context):
+        params = context.get("connection_params") or {}
+        header = next((params[name] for name in AUTH_PARAM_NAMES if name in params), None)
+        if header is not None:
+            user = await database_sync_to_async(user_for_bearer_header)(
+                header if isinstance(header, str) else None
+            )
+            if user is None:
+                raise ConnectionRejectionError({"message": "Invalid bearer token."})
+            self.scope["user"] = user
+        elif not getattr(self.scope.get("user"), "is_authenticated", False):
+            raise ConnectionRejectionError({"message": "Authentication required."})
+        return UNSET
+
+
+def graphql_ws_consumer(schema):
+    return AuthenticatedGraphQLWSConsumer.as_asgi(
+        schema=schema, allowed_origins=settings.WEBSOCKET_ALLOWED_ORIGINS
+    )
