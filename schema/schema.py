@@ -12,12 +12,16 @@ from .errors import ErrorCodes
 from .mutations import Mutation
 from .queries import Query
 from .subscriptions import Subscription
+from .types import BIG_INT_SCALAR, BigInt
 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    config=StrawberryConfig(relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE),
+    config=StrawberryConfig(
+        relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE,
+        scalar_map={BigInt: BIG_INT_SCALAR},
+    ),
     extensions=[
         DjangoOptimizerExtension,
         partial(QueryDepthLimiter, max_depth=settings.GRAPHQL_MAX_QUERY_DEPTH),

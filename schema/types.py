@@ -26,8 +26,9 @@ def absolute_url(request, path: str) -> str:
     scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
     return f"{scheme}://{host}{path}"
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
+BigInt = NewType("BigInt", int)
+BIG_INT_SCALAR = strawberry.scalar(
+    name="BigInt",
     description="A 64-bit integer (GraphQL `Int` is 32-bit), sent as a JSON number.",
     serialize=int,
     parse_value=int,

@@ -1,0 +1,78 @@
+"""`make run`: the whole service in the foreground, on the embedded default.
+
+Starts an embedded Redis when REDIS_URL is unset, migrates, creates the local `demo` user
+once, then runs the web server (uvicorn, or daphne with ASGI_SERVER=daphne) and one Celery
+worker. Ctrl-C stops all of it.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STOP_TIMEOUT_SECONDS = 10
+
+
+def web_command(host: str, port: str) -> list[str]:
+    if os.environ.get("ASGI_SERVER", "uvicorn") == "daphne":
+        return [sys.executable, "-m", "daphne", "-b", host, "-p", port, "project.asgi:application"]
+    return [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", host,
+            "--port", port, "--ws-max-size", str(1024 * 1024)]
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "project", "worker", "--loglevel", "INFO",
+            "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")]
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True)
+
+
+def interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    os.environ.setdefault("DEBUG", "1")
+    os.chdir(BASE_DIR)
+    embedded = None
+    if not os.environ.get("REDIS_URL"):
+        from project.embedded_redis import redis_url_for, start_embedded_redis
+
+        port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
+        embedded = start_embedded_redis(port=port, data_dir=BASE_DIR / "var" / "redis")
+        os.environ["REDIS_URL"] = redis_url_for(port)
+        print(f"Embedded Redis on {os.environ['REDIS_URL']}")
+    children: list[subprocess.Popen] = []
+    try:
+        manage("migrate", "--no-input", "-v", "0")
+        manage("ensure_demo_user")
+        host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+        children = [subprocess.Popen(web_command(host, port)), subprocess.Popen(worker_command())]
+        print(f"Serving on http://{host}:{port}/  (GraphiQL at /graphql/, admin at /admin/)")
+        print("Press Ctrl-C to stop.")
+        signal.signal(signal.SIGTERM, interrupt)
+        # Whichever child ends first ends the session: a half-running service helps nobody.
+        os.wait()
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()  # graceful for both: uvicorn drains, Celery warm-stops
+        for child in children:
+            try:
+                child.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded is not None:
+            embedded.shutdown()
+        print("Stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

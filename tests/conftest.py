@@ -1,0 +1,201 @@
+"""Fixtures: users and tokens, GraphQL clients, and the real processes the end-to-end tests
+talk to (a Celery worker, uvicorn and daphne servers) on loopback."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from files_app import services
+from tests.settings import free_port
+
+PASSWORD = "correct-horse-battery-staple"
+BASE_DIR = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_SECONDS = 30
+
+
+# --- users and clients --------------------------------------------------------------------
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", password=PASSWORD)
+
+
+@pytest.fixture
+def other_user(db):
+    return get_user_model().objects.create_user("bob", password=PASSWORD)
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("carol", password=PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def token(user):
+    return services.api_token_create(user=user)
+
+
+@pytest.fixture
+def other_token(other_user):
+    return services.api_token_create(user=other_user)
+
+
+@pytest.fixture
+def staff_token(staff_user):
+    return services.api_token_create(user=staff_user)
+
+
+class GraphQL:
+    """In-process GraphQL over Django's test client (the full middleware stack)."""
+
+    def __init__(self, client, token=None):
+        self.client = client
+        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+
+    def __call__(self, query: str, **variables):
+        response = self.client.post(
+            "/graphql/",
+            data=json.dumps({"query": query, "variables": variables}),
+            content_type="application/json",
+            **self.headers,
+        )
+        return response.json()
+
+    def upload(self, query: str, files: dict, variables: dict, file_map: dict | None = None):
+        """A GraphQL multipart request: `files` maps part names to (name, bytes)."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        data = {
+            "operations": json.dumps({"query": query, "variables": variables}),
+            "map": json.dumps(
+                file_map if file_map is not None
+                else {part: [f"variables.{part}"] for part in files}
+            ),
+        }
+        for part, (name, content) in files.items():
+            data[part] = SimpleUploadedFile(name, content)
+        return self.client.post("/graphql/", data=data, **self.headers)
+
+
+@pytest.fixture
+def gql(client, token):
+    return GraphQL(client, token)
+
+
+@pytest.fixture
+def other_gql(client, other_token):
+    return GraphQL(client, other_token)
+
+
+# --- real processes -----------------------------------------------------------------------
+
+def database_url() -> str:
+    """The test database, as a URL the subprocesses can use."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def subprocess_env() -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DATABASE_URL": database_url(),
+        "DEBUG": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Server:
+    def __init__(self, kind: str, log_dir: Path):
+        self.kind = kind
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql/"
+        command = {
+            "uvicorn": [sys.executable, "-m", "uvicorn", "project.asgi:application",
+                        "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                       "project.asgi:application"],
+        }[kind]
+        self.log = log_dir / f"{kind}-{self.port}.log"
+        self.process = subprocess.Popen(
+            command, cwd=BASE_DIR, env=subprocess_env(), stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_until_ready()
+
+    def wait_until_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/accounts/login/", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)  # polling the port until it answers, bounded by the deadline
+        raise RuntimeError(f"{self.kind} did not answer in time:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+@pytest.fixture(scope="session")
+def process_logs(tmp_path_factory):
+    return tmp_path_factory.mktemp("process-logs")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, process_logs):
+    """One real Celery worker process on the real broker, for the whole session."""
+    log = process_logs / "celery-worker.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads",
+         "--concurrency", "2", "--purge", "--without-gossip", "--without-mingle",
+         "--loglevel", "INFO"],
+        cwd=BASE_DIR, env=subprocess_env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    from project.celery import app
+
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not app.control.ping(timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()}")
+    yield process
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def uvicorn_server(django_db_setup, process_logs):
+    server = Server("uvicorn", process_logs)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup, process_logs):
+    server = Server("daphne", process_logs)
+    yield server
+    server.stop()

@@ -1,0 +1,56 @@
+"""A minimal graphql-transport-ws client over `websockets`, for tests against real servers."""
+
+import asyncio
+import json
+
+import websockets
+
+PROTOCOL = "graphql-transport-ws"
+DEFAULT_TIMEOUT = 10
+
+
+class Subscription:
+    def __init__(self, socket):
+        self.socket = socket
+
+    @classmethod
+    async def open(cls, url, *, token=None, origin=None, cookie=None, payload=None):
+        headers = {"Cookie": cookie} if cookie else {}
+        socket = await websockets.connect(
+            url, subprotocols=[PROTOCOL], origin=origin, additional_headers=headers,
+            open_timeout=DEFAULT_TIMEOUT,
+        )
+        init_payload = payload if payload is not None else (
+            {"Authorization": f"Bearer {token}"} if token else {}
+        )
+        await socket.send(json.dumps({"type": "connection_init", "payload": init_payload}))
+        ack = await cls(socket).receive()
+        assert ack["type"] == "connection_ack", ack
+        return cls(socket)
+
+    async def receive(self, timeout=DEFAULT_TIMEOUT) -> dict:
+        return json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+
+    async def subscribe(self, query, variables=None, operation_id="1") -> None:
+        await self.socket.send(json.dumps({
+            "id": operation_id, "type": "subscribe",
+            "payload": {"query": query, "variables": variables or {}},
+        }))
+
+    async def next_file(self, timeout=DEFAULT_TIMEOUT) -> dict:
+        """The next `fileUpdates` payload; fails on an error or a completed subscription."""
+        message = await self.receive(timeout)
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        return message["payload"]["data"]["fileUpdates"]
+
+    async def files_until(self, predicate, timeout=DEFAULT_TIMEOUT) -> list[dict]:
+        """Every file event up to and including the first that satisfies `predicate`."""
+        received = []
+        async with asyncio.timeout(timeout):
+            while not received or not predicate(received[-1]):
+                received.append(await self.next_file())
+        return received
+
+    async def close(self):
+        await self.socket.close()
