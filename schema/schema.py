@@ -14,7 +14,13 @@ from .queries import Query
 from .subscriptions import Subscription
 from .types import BIG_INT_SCALAR, BigInt
 
-schema = strawberry.Schema(
+
+class FilesSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Users' mistakes are not server errors: `ErrorCodes` logs the unexpected ones."""
+
+
+schema = FilesSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

@@ -199,3 +199,12 @@ def daphne_server(django_db_setup, process_logs):
     server = Server("daphne", process_logs)
     yield server
     server.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from tests import settings as test_settings
+
+    if getattr(test_settings, "EMBEDDED_REDIS", None) is not None:
+        from project.embedded_redis import stop_embedded_redis
+
+        stop_embedded_redis(test_settings.EMBEDDED_REDIS)

@@ -1,0 +1,116 @@
+"""Authentication and ownership: tokens, sessions with CSRF, and users kept apart."""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+
+from files_app import services
+from files_app.models import File
+from tests.conftest import PASSWORD, GraphQL
+
+pytestmark = pytest.mark.django_db
+
+UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id name } }"
+FILES = "{ files { totalCount edges { node { id name } } } }"
+
+
+def upload(gql, name="a.txt", content=b"alice's data"):
+    body = gql.upload(UPLOAD, {"file": (name, content)}, {"file": None}).json()
+    assert "errors" not in body, body
+    return body["data"]["uploadFile"]
+
+
+def codes(body) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+def test_anonymous_requests_are_unauthenticated(client):
+    anonymous = GraphQL(client)
+    assert codes(anonymous(FILES)) == ["UNAUTHENTICATED"]
+    response = anonymous.upload(UPLOAD, {"file": ("x.txt", b"x")}, {"file": None})
+    assert codes(response.json()) == ["UNAUTHENTICATED"]
+    assert File.objects.count() == 0
+
+
+def test_unknown_bearer_token_is_401(client):
+    response = GraphQL(client, "not-a-token").client.post(
+        "/graphql/", data={"query": FILES}, content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer not-a-token",
+    )
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_token_stored_only_as_hash(user):
+    raw = services.api_token_create(user=user)
+    assert not user.api_tokens.filter(token_hash=raw).exists()
+    assert services.api_token_authenticate(raw_token=raw) == user
+
+
+def test_another_user_cannot_see_or_touch_a_file(gql, other_gql, client, other_token):
+    file = upload(gql)
+    assert other_gql(FILES)["data"]["files"]["totalCount"] == 0
+    assert other_gql("query($id: ID!) { file(id: $id) { id } }", id=file["id"]) == {
+        "data": {"file": None}
+    }
+    for mutation in ("reprocessFile(id: $id) { id }", "deleteFile(id: $id)"):
+        body = other_gql(f"mutation($id: ID!) {{ {mutation} }}", id=file["id"])
+        assert codes(body) == ["NOT_FOUND"], body
+    download = client.get(
+        f"/files/{File.objects.get().pk}/download",
+        HTTP_AUTHORIZATION=f"Bearer {other_token}",
+    )
+    assert download.status_code == 404
+    assert File.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_owner_sees_and_downloads_own_file(gql, async_client, token):
+    file = await sync_to_async(upload)(gql, "report.txt", b"numbers")
+    assert (await sync_to_async(gql)(FILES))["data"]["files"]["edges"][0]["node"] == file
+    stored = await File.objects.aget()
+    download = await async_client.get(
+        f"/files/{stored.pk}/download", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert download.status_code == 200
+    assert b"".join([chunk async for chunk in download.streaming_content]) == b"numbers"
+    assert download["Content-Disposition"] == 'attachment; filename="report.txt"'
+    assert download["X-Content-Type-Options"] == "nosniff"
+
+
+def test_staff_see_every_file(gql, client, staff_token):
+    upload(gql)
+    assert GraphQL(client, staff_token)(FILES)["data"]["files"]["totalCount"] == 1
+
+
+def test_session_upload_needs_the_csrf_token(user):
+    browser = Client(enforce_csrf_checks=True)
+    assert browser.login(username=user.username, password=PASSWORD)
+    data = {
+        "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+        "map": json.dumps({"0": ["variables.file"]}),
+    }
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    forged = browser.post("/graphql/", data={**data, "0": SimpleUploadedFile("f.txt", b"x")})
+    assert forged.status_code == 403
+    assert File.objects.count() == 0
+
+    page = browser.get("/graphql/", HTTP_ACCEPT="text/html")  # sets the csrftoken cookie
+    csrf_token = page.cookies["csrftoken"].value
+    allowed = browser.post(
+        "/graphql/", data={**data, "0": SimpleUploadedFile("f.txt", b"x")},
+        HTTP_X_CSRFTOKEN=csrf_token,
+    )
+    assert allowed.status_code == 200, allowed.content
+    assert File.objects.get().owner == user
+
+
+def test_create_api_token_command_prints_a_working_token(user, capsys):
+    from django.core.management import call_command
+
+    call_command("create_api_token", user.username)
+    raw = capsys.readouterr().out.strip()
+    assert services.api_token_authenticate(raw_token=raw) == user
