@@ -208,3 +208,18 @@ def pytest_sessionfinish(session, exitstatus):
         from project.embedded_redis import stop_embedded_redis
 
         stop_embedded_redis(test_settings.EMBEDDED_REDIS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_stray_connections(django_db_setup, django_db_blocker):
+    """Async tests leave connections open in asgiref's worker threads; PostgreSQL would
+    refuse to drop the test database while they live."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )

@@ -1,0 +1,133 @@
+"""Processing outcomes, through the real worker where a worker is involved."""
+
+import hashlib
+import io
+import os
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.files.base import ContentFile
+
+from files_app import services
+from files_app.models import File, FileStatus
+from files_app.processors import PROCESSORS, ProcessingSource, sniff_content_type
+from files_app.processors import generic
+from files_app.tasks import process_file
+from schema.ids import encode_file_id
+from tests.test_pipeline import SUBSCRIBE, is_final
+from tests.wsclient import Subscription
+
+
+def make_file(owner, content: bytes, *, declared_size=None) -> File:
+    file = File(id=uuid.uuid4(), owner=owner, name="made.bin",
+                size=declared_size if declared_size is not None else len(content))
+    file.stored_file.save("ignored", ContentFile(content), save=False)
+    file.save(force_insert=True)
+    return file
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("delete-bytes", services.MISSING_BYTES),
+        ("truncate", "bytes but 1000 were uploaded"),
+    ],
+)
+async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
+    uvicorn_server, celery_worker, user, token, damage, message
+):
+    file = await sync_to_async(make_file)(user, b"x" * (1000 if damage != "truncate" else 10),
+                                          declared_size=1000)
+    if damage == "delete-bytes":
+        await sync_to_async(file.stored_file.delete)(save=False)
+    subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
+    await subscription.subscribe(SUBSCRIBE)
+    process_file.delay(str(file.pk))
+    events = await subscription.files_until(is_final, timeout=30)
+    await subscription.close()
+    assert [e["status"] for e in events] == ["PROCESSING", "FAILED"]
+    assert message in events[-1]["error"]
+    stored = await File.objects.aget(pk=file.pk)
+    assert stored.status == FileStatus.FAILED and message in stored.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(
+    user, monkeypatch
+):
+    def broken(source):
+        raise RuntimeError("internal detail that users must not see")
+
+    monkeypatch.setitem(PROCESSORS, "generic", broken)
+    file = make_file(user, b"data")
+    services.file_process(file_id=file.pk)
+    file.refresh_from_db()
+    assert file.status == FileStatus.FAILED
+    assert file.error == services.UNEXPECTED_FAILURE
+    assert "internal detail" not in file.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processing_is_idempotent(user):
+    file = make_file(user, b"same bytes")
+    services.file_process(file_id=file.pk)
+    file.refresh_from_db()
+    assert file.status == FileStatus.DONE
+    version = file.version
+    assert services.file_process(file_id=file.pk) is None  # a duplicate delivery
+    file.refresh_from_db()
+    assert file.version == version
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_reprocess_runs_the_file_again(uvicorn_server, celery_worker, user, token):
+    file = await sync_to_async(make_file)(user, b"again and again")
+    await sync_to_async(services.file_process)(file_id=file.pk)
+    subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
+    await subscription.subscribe(SUBSCRIBE, {"ids": [str(file.pk)]})
+    assert (await subscription.next_file())["status"] == "DONE"
+    await sync_to_async(services.file_reprocess)(user=user, file_id=file.pk)
+    events = await subscription.files_until(is_final, timeout=30)
+    await subscription.close()
+    statuses = [e["status"] for e in events]
+    assert statuses[0] == "PENDING" and statuses[-1] == "DONE", statuses
+    assert events[-1]["sha256"] == hashlib.sha256(b"again and again").hexdigest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delete_removes_the_bytes_after_commit(user, gql):
+    file = make_file(user, b"to be deleted")
+    path = file.stored_file.path
+    body = gql("mutation($id: ID!) { deleteFile(id: $id) }", id=str(file.pk))
+    assert body == {"data": {"deleteFile": encode_file_id(file.pk)}}
+    assert not File.objects.filter(pk=file.pk).exists()
+    assert not os.path.exists(path)
+
+
+def test_generic_processor_reports_progress_to_the_end():
+    content = b"abc" * 10_000
+    seen = []
+    facts = generic.process(ProcessingSource(
+        stream=io.BytesIO(content), size=len(content), name="x", chunk_size=4096,
+        report_progress=seen.append,
+    ))
+    assert facts == {"sha256": hashlib.sha256(content).hexdigest(),
+                     "content_type": "text/plain", "size": len(content)}
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("head", "content_type"),
+    [
+        (b"%PDF-1.7\n", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
+        (b"PK\x03\x04" + b"\x00" * 30, "application/zip"),
+        ("héllo wörld".encode(), "text/plain"),
+        (b"\x00\x01\x02\x03", "application/octet-stream"),
+        (b"", "application/octet-stream"),
+    ],
+)
+def test_content_type_is_sniffed_from_the_bytes(head, content_type):
+    assert sniff_content_type(head) == content_type
