@@ -40,7 +40,11 @@ def main() -> int:
     os.chdir(BASE_DIR)
     embedded = None
     if not os.environ.get("REDIS_URL"):
-        from project.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
+        from project.embedded_redis import (
+            redis_url_for,
+            start_embedded_redis,
+            stop_embedded_redis,
+        )
 
         port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
         embedded = start_embedded_redis(port=port, data_dir=BASE_DIR / "var" / "redis")
@@ -51,12 +55,15 @@ def main() -> int:
         manage("migrate", "--no-input", "-v", "0")
         manage("ensure_demo_user")
         host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+        signal.signal(signal.SIGINT, interrupt)  # also when started with SIGINT ignored
+        signal.signal(signal.SIGTERM, interrupt)
         children = [subprocess.Popen(web_command(host, port)), subprocess.Popen(worker_command())]
         print(f"Serving on http://{host}:{port}/  (GraphiQL at /graphql/, admin at /admin/)")
         print("Press Ctrl-C to stop.")
-        signal.signal(signal.SIGTERM, interrupt)
         # Whichever child ends first ends the session: a half-running service helps nobody.
-        os.wait()
+        pid, _status = os.wait()
+        name = "web server" if pid == children[0].pid else "worker"
+        print(f"The {name} stopped; stopping the rest.")
         return 1
     except KeyboardInterrupt:
         return 0
