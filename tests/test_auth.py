@@ -114,3 +114,4 @@ def test_create_api_token_command_prints_a_working_token(user, capsys):
     call_command("create_api_token", user.username)
     raw = capsys.readouterr().out.strip()
     assert services.api_token_authenticate(raw_token=raw) == user
+

@@ -1,0 +1,50 @@
+"""Django admin: the file list, its filters and search, the detail page and the reprocess action."""
+
+import uuid
+
+import pytest
+from django.core.files.base import ContentFile
+
+from files_app.models import File, FileStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def done_file(user):
+    file = File(id=uuid.uuid4(), owner=user, name="quarterly-report.csv", size=5,
+                status=FileStatus.DONE, sha256="ab" * 32, content_type="text/plain")
+    file.stored_file.save("x", ContentFile(b"a,b,c"), save=False)
+    file.save(force_insert=True)
+    return file
+
+
+def test_file_list_filters_and_search(admin_client, done_file):
+    page = admin_client.get("/admin/files_app/file/?status__exact=DONE&q=quarterly")
+    assert page.status_code == 200
+    assert b"quarterly-report.csv" in page.content
+    assert admin_client.get("/admin/files_app/file/?q=" + "ab" * 32).content.count(
+        b"quarterly-report.csv") >= 1
+    empty = admin_client.get("/admin/files_app/file/?status__exact=FAILED")
+    assert b"quarterly-report.csv" not in empty.content
+
+
+def test_file_detail_page_is_readable(admin_client, done_file):
+    page = admin_client.get(f"/admin/files_app/file/{done_file.pk}/change/")
+    assert page.status_code == 200
+    for text in (b"quarterly-report.csv", b"5 bytes", b"ab" * 32, b"/download"):
+        assert text in page.content
+
+
+def test_reprocess_action_queues_the_file(admin_client, done_file, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            "/admin/files_app/file/",
+            {"action": "reprocess", "_selected_action": [str(done_file.pk)]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    assert b"1 file(s) queued" in response.content
+    done_file.refresh_from_db()
+    assert done_file.status == FileStatus.PENDING
+    assert callbacks, "the task is dispatched once the transaction commits"
