@@ -115,3 +115,15 @@ def test_create_api_token_command_prints_a_working_token(user, capsys):
     raw = capsys.readouterr().out.strip()
     assert services.api_token_authenticate(raw_token=raw) == user
 
+
+
+def test_files_query_costs_the_same_number_of_queries_for_any_page_size(
+    gql, user, django_assert_max_num_queries
+):
+    for i in range(30):
+        upload(gql, f"file-{i}.txt", b"x")
+    page = "query($n: Int) { files(first: $n) { totalCount edges { node { id name url status } } } }"
+    with django_assert_max_num_queries(4):  # token lookup + count + page (+ savepoint slack)
+        assert len(gql(page, n=1)["data"]["files"]["edges"]) == 1
+    with django_assert_max_num_queries(4):
+        assert len(gql(page, n=30)["data"]["files"]["edges"]) == 30
