@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -9,22 +11,23 @@ from .models import ApiToken, File
 
 @admin.register(File)
 class FileAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "status", "human_size", "content_type", "uploaded_at",
-                    "processed_at")
-    list_filter = ("status", "owner", "content_type")
+    list_display = ("name", "owner", "kind", "status", "human_size", "content_type",
+                    "uploaded_at", "processed_at")
+    list_filter = ("status", "kind", "owner", "content_type")
     search_fields = ("name", "sha256", "id")
     list_select_related = ("owner",)
     date_hierarchy = "uploaded_at"
     ordering = ("-uploaded_at",)
     actions = ["reprocess"]
     readonly_fields = ("id", "owner", "name", "download", "human_size", "content_type",
-                       "sha256", "status", "progress", "error", "uploaded_at", "processed_at",
-                       "version")
+                       "kind", "sha256", "status", "progress", "error", "uploaded_at",
+                       "processed_at", "version", "thumbnail_preview", "result_facts")
     fieldsets = (
         (None, {"fields": ("id", "owner", "name", "download")}),
-        ("Content", {"fields": ("human_size", "content_type", "sha256")}),
+        ("Content", {"fields": ("human_size", "content_type", "kind", "sha256")}),
         ("Processing", {"fields": ("status", "progress", "error", "uploaded_at",
                                    "processed_at", "version")}),
+        ("Result", {"fields": ("thumbnail_preview", "result_facts")}),
     )
 
     def has_add_permission(self, request):
@@ -38,6 +41,20 @@ class FileAdmin(admin.ModelAdmin):
     def download(self, file):
         return format_html('<a href="{}">{}</a>', reverse("file-download", args=[file.pk]),
                            file.name)
+
+    @admin.display(description="Thumbnail")
+    def thumbnail_preview(self, file):
+        if not file.thumbnail:
+            return "—"
+        return format_html('<img src="{}" alt="" style="max-width: 256px">',
+                           reverse("file-thumbnail", args=[file.pk]))
+
+    @admin.display(description="What processing found")
+    def result_facts(self, file):
+        if not file.result:
+            return "—"
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>',
+                           json.dumps(file.result, indent=2, ensure_ascii=False))
 
     @admin.action(description="Reprocess the selected files")
     def reprocess(self, request, queryset):

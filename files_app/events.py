@@ -20,8 +20,8 @@ MESSAGE_TYPE = "file.update"
 # Staff see every file, so their subscriptions listen to a group that gets every event.
 ALL_FILES_GROUP = "files.all"
 PUBLIC_FIELDS = (
-    "name", "size", "content_type", "sha256", "status", "progress", "error", "version",
-    "owner_id",
+    "name", "size", "content_type", "kind", "sha256", "status", "progress", "error",
+    "version", "owner_id", "result",
 )
 DATETIME_FIELDS = ("uploaded_at", "processed_at")
 
@@ -37,6 +37,7 @@ def groups_for_viewer(user) -> list[str]:
 def file_state(file: File) -> dict:
     state = {field: getattr(file, field) for field in PUBLIC_FIELDS}
     state["id"] = str(file.pk)
+    state["thumbnail"] = file.thumbnail.name or ""
     for field in DATETIME_FIELDS:
         value = getattr(file, field)
         state[field] = value.isoformat() if value else None
@@ -48,7 +49,7 @@ def file_from_state(state: dict) -> File:
     values = {field: state[field] for field in PUBLIC_FIELDS}
     for field in DATETIME_FIELDS:
         values[field] = datetime.fromisoformat(state[field]) if state[field] else None
-    return File(id=uuid.UUID(state["id"]), **values)
+    return File(id=uuid.UUID(state["id"]), thumbnail=state["thumbnail"], **values)
 
 
 def publish_file_update(file: File) -> None:

@@ -38,3 +38,7 @@ class InvalidUpload(FileServiceError):
 
 class BadUserInput(FileServiceError):
     pass
+
+
+class TransientProcessingError(Exception):
+    """Storage hiccup while processing: the task retries with backoff. Not shown to users."""

@@ -14,9 +14,26 @@ class FileStatus(models.TextChoices):
     FAILED = "FAILED", "Failed"
 
 
+class FileKind(models.TextChoices):
+    """Mirrors `processors.kinds` (processors know nothing of models)."""
+
+    IMAGE = "IMAGE", "Image"
+    CSV = "CSV", "CSV"
+    TEXT = "TEXT", "Text"
+    JSON = "JSON", "JSON"
+    PDF = "PDF", "PDF"
+    ARCHIVE = "ARCHIVE", "Archive"
+    AUDIO = "AUDIO", "Audio"
+    OTHER = "OTHER", "Other"
+
+
 def stored_file_path(instance: "File", filename: str) -> str:
     """Unguessable and never derived from the client's name (which may be hostile)."""
     return f"uploads/{instance.owner_id}/{instance.pk.hex}"
+
+
+def thumbnail_path(instance: "File", filename: str) -> str:
+    return f"thumbnails/{instance.owner_id}/{instance.pk.hex}-{instance.version}.webp"
 
 
 class File(models.Model):
@@ -30,6 +47,7 @@ class File(models.Model):
     content_type = models.CharField(
         max_length=255, blank=True, default="", help_text="Sniffed from the bytes."
     )
+    kind = models.CharField(max_length=16, choices=FileKind.choices, default=FileKind.OTHER)
     sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
     status = models.CharField(
         max_length=16, choices=FileStatus.choices, default=FileStatus.PENDING
@@ -38,6 +56,9 @@ class File(models.Model):
     error = models.TextField(blank=True, default="")
     uploaded_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # What the kind's processor found (see README), set when DONE; empty otherwise.
+    result = models.JSONField(default=dict, blank=True)
+    thumbnail = models.FileField(upload_to=thumbnail_path, max_length=255, blank=True)
     # Bumped on every state change; subscribers drop events that are not newer.
     version = models.PositiveBigIntegerField(default=1)
 

@@ -1,11 +1,28 @@
-"""Celery tasks: thin wrappers around services (acks_late + reject_on_worker_lost come
-from settings, so a file whose worker dies is delivered again)."""
+"""Celery tasks: thin wrappers around services.
+
+acks_late + reject_on_worker_lost (settings) deliver a file again when its worker dies;
+storage hiccups are retried with exponential backoff; the soft time limit ends a file that
+takes too long in FAILED.
+"""
 
 from celery import shared_task
+from django.conf import settings
 
 from . import services
+from .exceptions import TransientProcessingError
 
 
-@shared_task(name="files_app.process_file", ignore_result=True)
-def process_file(file_id: str) -> None:
-    services.file_process(file_id=file_id)
+@shared_task(
+    bind=True,
+    name="files_app.process_file",
+    ignore_result=True,
+    autoretry_for=(TransientProcessingError,),
+    max_retries=settings.PROCESSING_MAX_RETRIES,
+    retry_backoff=settings.PROCESSING_RETRY_BACKOFF_SECONDS,
+    retry_jitter=True,
+    soft_time_limit=settings.PROCESSING_SOFT_TIME_LIMIT,
+    time_limit=settings.PROCESSING_SOFT_TIME_LIMIT + settings.PROCESSING_HARD_TIME_LIMIT_GRACE,
+)
+def process_file(self, file_id: str) -> None:
+    retries_left = self.max_retries - self.request.retries
+    services.file_process(file_id=file_id, retries_left=retries_left)

@@ -26,24 +26,48 @@ async def read_in_chunks(stored_file):
         await sync_to_async(handle.close)()
 
 
-@require_GET
-async def download(request, file_id):
+async def owned_file_or_error(request, file_id):
+    """(file, None) when the requester may read it, else (None, an error response)."""
     user = await request.auser()
     try:
-        file = await sync_to_async(selectors.file_get)(user=user, file_id=file_id)
+        return await sync_to_async(selectors.file_get)(user=user, file_id=file_id), None
     except NotAuthenticated as error:
-        return json_error(error.message, code="UNAUTHENTICATED", status=401)
+        return None, json_error(error.message, code="UNAUTHENTICATED", status=401)
     except FileNotFound as error:
-        return json_error(error.message, code="NOT_FOUND", status=404)
-    response = StreamingHttpResponse(
-        read_in_chunks(file.stored_file),
-        content_type=file.content_type or "application/octet-stream",
-    )
-    response["Content-Length"] = str(file.size)
-    response["Content-Disposition"] = content_disposition_header(True, file.name)
+        return None, json_error(error.message, code="NOT_FOUND", status=404)
+
+
+def stream_response(stored_file, *, content_type: str, size: int, filename: str):
+    response = StreamingHttpResponse(read_in_chunks(stored_file), content_type=content_type)
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = DOWNLOAD_CSP
     response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+async def download(request, file_id):
+    """The uploaded bytes, always as an attachment: never rendered on our origin."""
+    file, error = await owned_file_or_error(request, file_id)
+    if error:
+        return error
+    return stream_response(file.stored_file, size=file.size, filename=file.name,
+                           content_type=file.content_type or "application/octet-stream")
+
+
+@require_GET
+async def thumbnail(request, file_id):
+    file, error = await owned_file_or_error(request, file_id)
+    if error:
+        return error
+    if not file.thumbnail:
+        return json_error("This file has no thumbnail.", code="NOT_FOUND", status=404)
+    size = await sync_to_async(lambda: file.thumbnail.size)()
+    response = stream_response(file.thumbnail, size=size, content_type="image/webp",
+                               filename=f"{file.name}.thumbnail.webp")
+    response["Content-Disposition"] = content_disposition_header(False, f"{file.name}.webp")
     return response
 
 

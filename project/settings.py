@@ -208,6 +208,20 @@ CHANNEL_LAYERS = {
 PROCESSING_CHUNK_SIZE = env_int("PROCESSING_CHUNK_SIZE", 1 * MIB)
 # At most this many progress events a second per file (the final state is always sent).
 PROGRESS_EVENTS_PER_SECOND = env_float("PROGRESS_EVENTS_PER_SECOND", 5.0)
+# A file still processing after this many seconds ends FAILED ("took too long").
+PROCESSING_SOFT_TIME_LIMIT = env_int("PROCESSING_SOFT_TIME_LIMIT", 600)
+PROCESSING_HARD_TIME_LIMIT_GRACE = 30
+# Storage errors while processing are retried this often, with exponential backoff.
+PROCESSING_MAX_RETRIES = env_int("PROCESSING_MAX_RETRIES", 3)
+PROCESSING_RETRY_BACKOFF_SECONDS = env_int("PROCESSING_RETRY_BACKOFF_SECONDS", 5)
+# Guards against hostile files (see files_app/processors/base.py: ProcessingLimits).
+PROCESSING_LIMITS = {
+    "max_image_pixels": env_int("MAX_IMAGE_PIXELS", 64_000_000),
+    "thumbnail_size": env_int("THUMBNAIL_SIZE", 256),
+    "max_bad_rows": env_int("CSV_MAX_BAD_ROWS", 100),
+    "max_archive_ratio": env_float("ARCHIVE_MAX_RATIO", 100.0),
+    "max_archive_uncompressed": env_int("ARCHIVE_MAX_UNCOMPRESSED", 10 * GIB),
+}
 
 # --- Security headers for production --------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

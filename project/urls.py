@@ -20,6 +20,7 @@ urlpatterns = [
     # ensure_csrf_cookie: the page and GraphiQL read `csrftoken` and send it as X-CSRFToken.
     path("graphql/", ensure_csrf_cookie(graphql_view), name="graphql"),
     path("files/<uuid:file_id>/download", views.download, name="file-download"),
+    path("files/<uuid:file_id>/thumbnail", views.thumbnail, name="file-thumbnail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -12,7 +12,7 @@ from .errors import ErrorCodes
 from .mutations import Mutation
 from .queries import Query
 from .subscriptions import Subscription
-from .types import BIG_INT_SCALAR, BigInt
+from .types_common import BIG_INT_SCALAR, BigInt
 
 
 class FilesSchema(strawberry.Schema):

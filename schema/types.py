@@ -2,7 +2,6 @@
 
 import enum
 from datetime import datetime
-from typing import NewType
 
 import strawberry
 import strawberry_django
@@ -10,8 +9,11 @@ from django.db.models import Q
 from django.urls import reverse
 from strawberry import auto, relay
 
-from files_app.models import File, FileStatus
+from files_app.models import File, FileKind, FileStatus
 from strawberry_django.utils.requests import get_request
+
+from .results import FileResult, result_for
+from .types_common import BigInt
 
 
 def absolute_url(request, path: str) -> str:
@@ -26,13 +28,6 @@ def absolute_url(request, path: str) -> str:
     scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
     return f"{scheme}://{host}{path}"
 
-BigInt = NewType("BigInt", int)
-BIG_INT_SCALAR = strawberry.scalar(
-    name="BigInt",
-    description="A 64-bit integer (GraphQL `Int` is 32-bit), sent as a JSON number.",
-    serialize=int,
-    parse_value=int,
-)
 
 
 @strawberry.enum(name="FileStatus")
@@ -41,6 +36,18 @@ class FileStatusEnum(enum.Enum):
     PROCESSING = FileStatus.PROCESSING.value
     DONE = FileStatus.DONE.value
     FAILED = FileStatus.FAILED.value
+
+
+@strawberry.enum(name="FileKind")
+class FileKindEnum(enum.Enum):
+    IMAGE = FileKind.IMAGE.value
+    CSV = FileKind.CSV.value
+    TEXT = FileKind.TEXT.value
+    JSON = FileKind.JSON.value
+    PDF = FileKind.PDF.value
+    ARCHIVE = FileKind.ARCHIVE.value
+    AUDIO = FileKind.AUDIO.value
+    OTHER = FileKind.OTHER.value
 
 
 @strawberry_django.type(File, name="File")
@@ -58,6 +65,24 @@ class FileType(relay.Node):
     @strawberry_django.field(only=["status"])
     def status(self) -> FileStatusEnum:
         return FileStatusEnum(self.status)
+
+    @strawberry_django.field(only=["kind"], description="Told from the bytes.")
+    def kind(self) -> FileKindEnum:
+        return FileKindEnum(self.kind)
+
+    @strawberry_django.field(
+        only=["kind", "status", "result", "thumbnail"],
+        description="What the processor for this kind found; null until DONE (and for OTHER).",
+    )
+    def result(self, info: strawberry.Info) -> FileResult | None:
+        if self.status != FileStatus.DONE:
+            return None
+        thumbnail_url = None
+        if self.thumbnail:
+            thumbnail_url = absolute_url(
+                get_request(info), reverse("file-thumbnail", args=[self.pk])
+            )
+        return result_for(self.kind, self.result, thumbnail_url=thumbnail_url)
 
     @strawberry_django.field(only=["status"], description="status == DONE")
     def processed(self) -> bool:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from files_app.models import File, FileStatus
+from tests import samples
 from tests.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,7 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 FILE_FIELDS = "id name size status progress sha256 contentType version error processed url"
 SUBSCRIBE = f"subscription($ids: [ID!]) {{ fileUpdates(ids: $ids) {{ {FILE_FIELDS} }} }}"
 UPLOAD = f"mutation($file: Upload!) {{ uploadFile(file: $file) {{ {FILE_FIELDS} }} }}"
-PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
 
 async def upload(server, token, name, content) -> dict:
@@ -45,7 +45,7 @@ def server(request, celery_worker):
 
 
 async def test_upload_is_processed_and_pushed_live_in_order(server, token):
-    content = PNG_HEADER + bytes(range(256)) * 64
+    content = samples.png(64, 48)
     subscription = await Subscription.open(server.ws_url, token=token)
     await subscription.subscribe(SUBSCRIBE)
 

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 
 from files_app import services
 from files_app.models import File, FileStatus
-from files_app.processors import PROCESSORS, ProcessingSource, sniff_content_type
+from files_app.processors import ProcessingSource, sniff_content_type
 from files_app.processors import generic
 from files_app.tasks import process_file
 from schema.ids import encode_file_id
@@ -60,7 +60,7 @@ def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(
     def broken(source):
         raise RuntimeError("internal detail that users must not see")
 
-    monkeypatch.setitem(PROCESSORS, "generic", broken)
+    monkeypatch.setattr(generic, "process", broken)
     file = make_file(user, b"data")
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
@@ -110,11 +110,11 @@ def test_generic_processor_reports_progress_to_the_end():
     content = b"abc" * 10_000
     seen = []
     facts = generic.process(ProcessingSource(
-        stream=io.BytesIO(content), size=len(content), name="x", chunk_size=4096,
-        report_progress=seen.append,
-    ))
+        stream=io.BytesIO(content), size=len(content), name="x", content_type="",
+        chunk_size=4096, report_progress=seen.append,
+    )).facts
     assert facts == {"sha256": hashlib.sha256(content).hexdigest(),
-                     "content_type": "text/plain", "size": len(content)}
+                     "content_type": "text/plain", "size": len(content), "kind": "TEXT"}
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 

@@ -1,9 +1,20 @@
-"""The one signature every processor has, and the helpers they share."""
+"""The one signature every processor has, and the helpers they share.
+
+A processor is `process(source: ProcessingSource) -> ProcessingResult`: it reads the stream
+(seekable, binary), reports progress as a fraction, and returns JSON-safe facts plus, for
+images, thumbnail bytes. It raises `ProcessingError` with a message for the user when the
+file is broken or hostile; anything else it raises is treated as a bug.
+"""
 
 import hashlib
+import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
 
 
 class ProcessingError(Exception):
@@ -11,16 +22,34 @@ class ProcessingError(Exception):
 
 
 @dataclass(frozen=True)
+class ProcessingLimits:
+    """Guards against hostile files; the service fills these from settings."""
+
+    max_image_pixels: int = 64_000_000
+    thumbnail_size: int = 256
+    max_bad_rows: int = 100
+    preview_lines: int = 10
+    preview_chars: int = 2000
+    max_archive_entries_listed: int = 100
+    max_archive_ratio: float = 100.0
+    max_archive_uncompressed: int = 10 * GIB
+    json_exact_error_max_bytes: int = 16 * MIB
+
+
+@dataclass(frozen=True)
 class ProcessingSource:
     stream: BinaryIO
     size: int
     name: str
+    content_type: str
     chunk_size: int
     # Called with the fraction done (0.0-1.0); the caller decides how often it is published.
     report_progress: Callable[[float], None]
+    limits: ProcessingLimits = field(default_factory=ProcessingLimits)
 
     def chunks(self) -> Iterator[bytes]:
-        """Read the stream in fixed-size chunks, reporting progress as bytes go by."""
+        """Read the stream from the start in fixed-size chunks, reporting progress."""
+        self.stream.seek(0)
         done = 0
         while chunk := self.stream.read(self.chunk_size):
             done += len(chunk)
@@ -28,9 +57,50 @@ class ProcessingSource:
             if self.size:
                 self.report_progress(min(done / self.size, 1.0))
 
+    def progress_reader(self) -> "ProgressReader":
+        """The stream from the start, as a reader that reports progress as it is consumed
+        (for processors that parse sequentially: CSV, text, JSON, tar)."""
+        self.stream.seek(0)
+        return ProgressReader(self.stream, self.size, self.report_progress)
+
+
+@dataclass
+class ProcessingResult:
+    facts: dict
+    thumbnail: bytes | None = None  # WebP, longest side `limits.thumbnail_size`
+
 
 class Processor(Protocol):
-    def __call__(self, source: ProcessingSource) -> dict: ...
+    def __call__(self, source: ProcessingSource) -> ProcessingResult: ...
+
+
+class ProgressReader(io.RawIOBase):
+    """A read-only, forward-only view of a stream that reports how far it has got."""
+
+    def __init__(self, raw: BinaryIO, size: int, report: Callable[[float], None]):
+        self.raw = raw
+        self.size = size
+        self.report = report
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._advance(len(data))
+        return len(data)
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.raw.readline(limit)
+        self._advance(len(line))
+        return line
+
+    def _advance(self, count: int) -> None:
+        self.consumed += count
+        if count and self.size:
+            self.report(min(self.consumed / self.size, 1.0))
 
 
 def sha256_of(chunks) -> str:

@@ -1,10 +1,10 @@
-"""The processor every file gets: size, sniffed content type and SHA-256, in one pass."""
+"""The pass every file gets: size, SHA-256, content type and kind, in one read."""
 
-from .base import ProcessingError, ProcessingSource, sha256_of
-from .sniff import SNIFF_BYTES, sniff_content_type
+from .base import ProcessingError, ProcessingResult, ProcessingSource, sha256_of
+from .sniff import SNIFF_BYTES, sniff
 
 
-def process(source: ProcessingSource) -> dict:
+def process(source: ProcessingSource) -> ProcessingResult:
     head = b""
     size = 0
 
@@ -21,4 +21,8 @@ def process(source: ProcessingSource) -> dict:
         raise ProcessingError(
             f"The stored file has {size} bytes but {source.size} were uploaded; upload it again."
         )
-    return {"sha256": sha256, "content_type": sniff_content_type(head), "size": size}
+    sniffed = sniff(head, source.name)
+    return ProcessingResult(facts={
+        "sha256": sha256, "size": size, "content_type": sniffed.content_type,
+        "kind": sniffed.kind,
+    })

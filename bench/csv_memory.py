@@ -1,0 +1,81 @@
+"""Peak memory and speed of the CSV processor on a large generated CSV.
+
+    .venv/bin/python bench/csv_memory.py [--megabytes 1024]
+
+Runs the checksum pass and the CSV processor exactly as the worker does (processors.run) in
+a fresh child process and prints its peak RSS, rows/s and MB/s. A target: peak RSS stays flat
+(≤ 128 MiB) whatever the file size, because processing streams.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROW_TEMPLATE = "{i},{value},label {i},{flag},2024-{month:02d}-{day:02d}\n"
+HEADER = "id,value,label,flag,day\n"
+
+
+def make_csv(path: Path, megabytes: int) -> int:
+    target = megabytes * 1024 * 1024
+    rows = 0
+    with path.open("w", encoding="utf-8") as out:
+        out.write(HEADER)
+        while out.tell() < target:
+            block = "".join(
+                ROW_TEMPLATE.format(i=rows + n, value=(rows + n) * 0.25,
+                                    flag="true" if n % 2 else "false",
+                                    month=n % 12 + 1, day=n % 28 + 1)
+                for n in range(10_000)
+            )
+            out.write(block)
+            rows += 10_000
+    return rows
+
+
+def child(path: str) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from files_app import processors
+
+    size = os.path.getsize(path)
+    started = time.perf_counter()
+    with open(path, "rb") as stream:
+        outcome = processors.run(processors.ProcessingSource(
+            stream=stream, size=size, name="bench.csv", content_type="text/csv",
+            chunk_size=1024 * 1024, report_progress=lambda fraction: None,
+        ))
+    elapsed = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": elapsed, "rows": outcome.facts["row_count"],
+                      "peak_rss_mib": peak_kib / 1024, "bytes": size, "kind": outcome.kind}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--megabytes", type=int, default=1024)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "bench.csv"
+        make_csv(path, args.megabytes)
+        output = subprocess.run([sys.executable, __file__, "--child", str(path)],
+                                check=True, capture_output=True, text=True).stdout
+    figures = json.loads(output.strip().splitlines()[-1])
+    mib = figures["bytes"] / 2**20
+    print(f"CSV processing ({mib:.0f} MiB, {figures['rows']:,} rows, kind {figures['kind']}):")
+    print(f"  time        {figures['seconds']:.1f} s  "
+          f"({figures['rows'] / figures['seconds']:,.0f} rows/s, "
+          f"{mib / figures['seconds']:.1f} MiB/s, checksum pass included)")
+    print(f"  peak RSS    {figures['peak_rss_mib']:.0f} MiB  (target ≤ 128 MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Every write. Callers import from here: `from files_app import services`.
+
+- `upload`: accept uploads (all or nothing), reprocess, delete.
+- `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED.
+- `tokens`: API tokens.
+"""
+
+from .processing import (
+    MISSING_BYTES,
+    TOOK_TOO_LONG,
+    UNEXPECTED_FAILURE,
+    file_fail,
+    file_finish,
+    file_process,
+    file_record_progress,
+    file_start_processing,
+)
+from .tokens import api_token_authenticate, api_token_create
+from .upload import (
+    file_create,
+    file_delete,
+    file_reprocess,
+    files_create,
+    sanitize_file_name,
+    validate_uploads,
+)
+
+__all__ = [
+    "MISSING_BYTES",
+    "TOOK_TOO_LONG",
+    "UNEXPECTED_FAILURE",
+    "api_token_authenticate",
+    "api_token_create",
+    "file_create",
+    "file_delete",
+    "file_fail",
+    "file_finish",
+    "file_process",
+    "file_record_progress",
+    "file_reprocess",
+    "file_start_processing",
+    "files_create",
+    "sanitize_file_name",
+    "validate_uploads",
+]

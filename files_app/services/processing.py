@@ -1,0 +1,164 @@
+"""The processing state machine: PENDING → PROCESSING → DONE or FAILED.
+
+Every change goes through `transition`, which bumps the row's `version` in the same UPDATE
+and publishes the new state only after the transaction commits, so subscribers never see a
+state that was rolled back and can order what they get.
+"""
+
+import logging
+import time
+from collections.abc import Sequence
+from functools import partial
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .. import events, processors
+from ..exceptions import TransientProcessingError
+from ..models import File, FileStatus, thumbnail_path
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = (FileStatus.PENDING, FileStatus.PROCESSING)
+FINISHED_STATUSES = (FileStatus.DONE, FileStatus.FAILED)
+UNEXPECTED_FAILURE = (
+    "Processing failed unexpectedly. Try reprocessing the file; if it fails again, the file "
+    "may be damaged."
+)
+MISSING_BYTES = "The stored bytes of this file are missing; upload it again."
+TOOK_TOO_LONG = "Processing took too long and was stopped."
+STORAGE_UNAVAILABLE = "The file could not be read from storage. Try reprocessing it later."
+
+
+def transition(file_id, *, only_if: Sequence[str] = (), **changes) -> File | None:
+    """Apply `changes` and bump the version in one UPDATE; publish after commit.
+
+    Returns None when the row is gone or not in one of the `only_if` statuses, which is how
+    a redelivered or stale task learns it has nothing to do.
+    """
+    rows = File.objects.filter(pk=file_id)
+    if only_if:
+        rows = rows.filter(status__in=only_if)
+    with transaction.atomic():
+        if not rows.update(version=F("version") + 1, **changes):
+            return None
+        file = File.objects.get(pk=file_id)
+        transaction.on_commit(partial(events.publish_file_update, file), robust=True)
+    return file
+
+
+def file_start_processing(*, file_id) -> File | None:
+    # PROCESSING is accepted too: a task redelivered after its worker died starts again.
+    return transition(
+        file_id, only_if=ACTIVE_STATUSES, status=FileStatus.PROCESSING, progress=0.0, error=""
+    )
+
+
+def file_record_progress(*, file_id, progress: float) -> File | None:
+    return transition(
+        file_id, only_if=(FileStatus.PROCESSING,), progress=max(0.0, min(progress, 1.0))
+    )
+
+
+def store_thumbnail(file: File, thumbnail: bytes | None) -> str:
+    if not thumbnail:
+        return ""
+    return default_storage.save(thumbnail_path(file, ""), ContentFile(thumbnail))
+
+
+def file_finish(*, file: File, outcome: processors.Outcome) -> File | None:
+    thumbnail = store_thumbnail(file, outcome.thumbnail)
+    finished = transition(
+        file.pk,
+        only_if=(FileStatus.PROCESSING,),
+        status=FileStatus.DONE,
+        progress=1.0,
+        sha256=outcome.sha256,
+        content_type=outcome.content_type,
+        kind=outcome.kind,
+        result=outcome.facts,
+        thumbnail=thumbnail,
+        processed_at=timezone.now(),
+        error="",
+    )
+    if finished is None and thumbnail:
+        default_storage.delete(thumbnail)  # the file was deleted meanwhile
+    elif finished is not None and file.thumbnail.name:
+        default_storage.delete(file.thumbnail.name)  # the previous run's
+    return finished
+
+
+def file_fail(*, file_id, error: str) -> File | None:
+    return transition(
+        file_id,
+        only_if=ACTIVE_STATUSES,
+        status=FileStatus.FAILED,
+        error=error,
+        processed_at=timezone.now(),
+    )
+
+
+class ThrottledProgress:
+    """Records progress at most `PROGRESS_EVENTS_PER_SECOND` times a second; the final
+    state is always published by `file_finish`."""
+
+    def __init__(self, file_id):
+        self.file_id = file_id
+        self.min_interval = 1.0 / settings.PROGRESS_EVENTS_PER_SECOND
+        self.last_sent_at = time.monotonic()
+        self.last_progress = 0.0
+
+    def __call__(self, progress: float) -> None:
+        now = time.monotonic()
+        if progress > self.last_progress and progress < 1.0 and (
+            now - self.last_sent_at >= self.min_interval
+        ):
+            self.last_sent_at, self.last_progress = now, progress
+            file_record_progress(file_id=self.file_id, progress=progress)
+
+
+def processing_limits() -> processors.ProcessingLimits:
+    return processors.ProcessingLimits(**settings.PROCESSING_LIMITS)
+
+
+def file_process(*, file_id, retries_left: int = 0) -> File | None:
+    """Run the file through its processors: PENDING → PROCESSING → DONE or FAILED.
+
+    Idempotent: a file already DONE or FAILED (a duplicate delivery) is left alone. Every
+    failure ends in FAILED with a message, never in PROCESSING, except a storage error with
+    retries left, which raises TransientProcessingError for the task to retry with backoff.
+    """
+    file = file_start_processing(file_id=file_id)
+    if file is None:
+        return None
+    try:
+        with file.stored_file.open("rb") as stream:
+            outcome = processors.run(processors.ProcessingSource(
+                stream=stream,
+                size=file.size,
+                name=file.name,
+                content_type=file.content_type,
+                chunk_size=settings.PROCESSING_CHUNK_SIZE,
+                report_progress=ThrottledProgress(file.pk),
+                limits=processing_limits(),
+            ))
+    except processors.ProcessingError as error:
+        return file_fail(file_id=file.pk, error=str(error))
+    except SoftTimeLimitExceeded:
+        return file_fail(file_id=file.pk, error=TOOK_TOO_LONG)
+    except FileNotFoundError:
+        return file_fail(file_id=file.pk, error=MISSING_BYTES)
+    except OSError as error:
+        if retries_left > 0:
+            raise TransientProcessingError(str(error)) from error
+        logger.exception("Storage failed while processing file %s", file.pk)
+        return file_fail(file_id=file.pk, error=STORAGE_UNAVAILABLE)
+    except Exception:
+        logger.exception("Processing file %s failed", file.pk)
+        return file_fail(file_id=file.pk, error=UNEXPECTED_FAILURE)
+    return file_finish(file=file, outcome=outcome)

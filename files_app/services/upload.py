@@ -1,0 +1,145 @@
+"""Accepting uploads (all or nothing), reprocessing and deleting files."""
+
+import os
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from functools import partial
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from .. import events, selectors
+from ..exceptions import FileTooLarge, InvalidUpload, TooManyFiles
+from ..models import File, FileStatus
+from ..processors import sniff
+from ..processors.sniff import SNIFF_BYTES
+from ..uploads import OversizedUpload
+from .processing import FINISHED_STATUSES, transition
+
+MAX_NAME_LENGTH = 255
+MAX_EXTENSION_LENGTH = 16
+UNNAMED = "unnamed"
+
+
+def sanitize_file_name(raw_name: str | None) -> str:
+    """A display name only (never a path): last path segment, no control characters."""
+    name = unicodedata.normalize("NFC", str(raw_name or ""))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if not unicodedata.category(ch).startswith("C"))
+    name = name.strip()
+    if name in {"", ".", ".."}:
+        return UNNAMED
+    if len(name) > MAX_NAME_LENGTH:
+        stem, ext = os.path.splitext(name)
+        ext = ext[:MAX_EXTENSION_LENGTH]
+        name = stem[: MAX_NAME_LENGTH - len(ext)] + ext
+    return name
+
+
+def validate_uploads(uploads: Sequence) -> None:
+    """Refuse the whole batch before anything is stored."""
+    if len(uploads) > settings.MAX_FILES_PER_REQUEST:
+        raise TooManyFiles(
+            f"{len(uploads)} files were sent; at most {settings.MAX_FILES_PER_REQUEST} "
+            "are accepted in one request."
+        )
+    if not uploads:
+        raise InvalidUpload("No file was sent.")
+    for upload in uploads:
+        name = sanitize_file_name(getattr(upload, "name", None))
+        if isinstance(upload, OversizedUpload):
+            raise FileTooLarge(
+                f"{name} is larger than the {upload.limit} byte limit for one file."
+            )
+        if not hasattr(upload, "read") or upload.size is None:
+            raise InvalidUpload(f"{name} is not a file upload.")
+        if upload.size > settings.MAX_UPLOAD_SIZE:
+            raise FileTooLarge(
+                f"{name} is larger than the {settings.MAX_UPLOAD_SIZE} byte limit for one file."
+            )
+        if upload.size == 0:
+            raise InvalidUpload(f"{name} is empty.")
+
+
+def read_head(upload) -> bytes:
+    upload.seek(0)
+    head = upload.read(SNIFF_BYTES)
+    upload.seek(0)
+    return head
+
+
+def files_create(*, owner, uploads: Sequence) -> list[File]:
+    """Store every upload and create its PENDING row, all or nothing.
+
+    Temporary upload files are moved into storage, not copied through memory. If anything
+    fails, the bytes already stored are removed, so no orphan is left behind.
+    """
+    validate_uploads(uploads)
+    stored_names: list[str] = []
+    created: list[File] = []
+    try:
+        with transaction.atomic():
+            for upload in uploads:
+                name = sanitize_file_name(upload.name)
+                sniffed = sniff(read_head(upload), name)
+                file = File(id=uuid.uuid4(), owner=owner, name=name, size=upload.size,
+                            content_type=sniffed.content_type, kind=sniffed.kind)
+                file.stored_file.save(file.name, upload, save=False)
+                stored_names.append(file.stored_file.name)
+                file.save(force_insert=True)
+                created.append(file)
+                transaction.on_commit(partial(announce_and_enqueue, file), robust=True)
+    except Exception:
+        for stored_name in stored_names:
+            default_storage.delete(stored_name)
+        raise
+    return created
+
+
+def file_create(*, owner, upload) -> File:
+    return files_create(owner=owner, uploads=[upload])[0]
+
+
+def enqueue(file_id) -> None:
+    from ..tasks import process_file  # tasks import services: keep this edge lazy
+
+    process_file.delay(str(file_id))
+
+
+def announce_and_enqueue(file: File) -> None:
+    events.publish_file_update(file)
+    enqueue(file.pk)
+
+
+def file_reprocess(*, user, file_id) -> File:
+    """Queue a finished file again. A file still queued or processing is returned as is."""
+    file = selectors.file_get(user=user, file_id=file_id)
+    with transaction.atomic():
+        queued = transition(
+            file.pk,
+            only_if=FINISHED_STATUSES,
+            status=FileStatus.PENDING,
+            progress=0.0,
+            error="",
+            sha256="",
+            result={},
+            processed_at=None,
+        )
+        if queued is None:
+            return file
+        transaction.on_commit(partial(enqueue, queued.pk), robust=True)
+    return queued
+
+
+def file_delete(*, user, file_id) -> uuid.UUID:
+    """Delete the row, then (once that has committed) its stored bytes and thumbnail."""
+    file = selectors.file_get(user=user, file_id=file_id)
+    file_pk = file.pk  # Django clears it on delete
+    stored_names = [name for name in (file.stored_file.name, file.thumbnail.name) if name]
+    with transaction.atomic():
+        file.delete()
+        for stored_name in stored_names:
+            transaction.on_commit(partial(default_storage.delete, stored_name), robust=True)
+    return file_pk
