@@ -131,3 +131,45 @@ def test_generic_processor_reports_progress_to_the_end():
 )
 def test_content_type_is_sniffed_from_the_bytes(head, content_type):
     assert sniff_content_type(head) == content_type
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_over_the_soft_time_limit_fails_as_too_long(user, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def slow(source):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(generic, "process", slow)
+    file = make_file(user, b"data")
+    services.file_process(file_id=file.pk)
+    file.refresh_from_db()
+    assert (file.status, file.error) == (FileStatus.FAILED, services.TOOK_TOO_LONG)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_storage_errors_are_retried_then_fail(user, monkeypatch):
+    from files_app.exceptions import TransientProcessingError
+    from files_app.services.processing import STORAGE_UNAVAILABLE
+
+    def flaky(source):
+        raise OSError("I/O error reading the volume")
+
+    monkeypatch.setattr(generic, "process", flaky)
+    file = make_file(user, b"data")
+    with pytest.raises(TransientProcessingError):
+        services.file_process(file_id=file.pk, retries_left=2)
+    file.refresh_from_db()
+    assert file.status == FileStatus.PROCESSING  # the retry will pick it up
+    services.file_process(file_id=file.pk, retries_left=0)
+    file.refresh_from_db()
+    assert (file.status, file.error) == (FileStatus.FAILED, STORAGE_UNAVAILABLE)
+
+
+def test_the_task_is_configured_to_time_out_and_retry(settings):
+    assert process_file.soft_time_limit == settings.PROCESSING_SOFT_TIME_LIMIT
+    assert process_file.time_limit > process_file.soft_time_limit
+    assert process_file.max_retries == settings.PROCESSING_MAX_RETRIES
+    from files_app.exceptions import TransientProcessingError
+
+    assert TransientProcessingError in process_file.autoretry_for

@@ -12,8 +12,8 @@ from datetime import date
 
 from .base import ProcessingError, ProcessingResult, ProcessingSource
 from .encoding import SAMPLE_BYTES, detect_encoding, is_ascii_compatible, iter_decoded_lines
+from .sniff import guess_csv_delimiter, sample_lines
 
-DELIMITERS = ",;\t|"
 TYPE_ORDER = ("int", "float", "bool", "date")
 INT = re.compile(r"[+-]?\d+\Z")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -71,15 +71,25 @@ class BadRows:
             self.listed.append({"line": line, "reason": reason})
 
 
+class Dialect(csv.excel):
+    pass
+
+
 def sniff_dialect(sample: str):
+    lines = sample_lines(sample)
+    dialect = Dialect()
+    dialect.delimiter = guess_csv_delimiter(lines) or ","
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=DELIMITERS)
+        has_header = csv.Sniffer().has_header("\n".join(lines))
     except csv.Error:
-        dialect = csv.excel
-    try:
-        has_header = csv.Sniffer().has_header(sample)
-    except csv.Error:
-        has_header = True
+        has_header = False
+    if not has_header and lines:
+        # The Sniffer can't tell when every column is text; most CSVs have a header, so a
+        # first row of distinct, non-empty, non-numeric names is taken as one.
+        first = next(csv.reader(lines[:1], dialect))
+        has_header = len(set(first)) == len(first) and all(
+            name.strip() and not fits("float", name.strip()) for name in first
+        )
     return dialect, has_header
 
 
@@ -105,9 +115,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
     source.stream.seek(0)
     sample_bytes = source.stream.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample_bytes)
-    sample = sample_bytes.decode(encoding, errors="replace")
-    sample = sample.rsplit("\n", 1)[0] if "\n" in sample else sample  # drop a cut last line
-    dialect, has_header = sniff_dialect(sample)
+    dialect, has_header = sniff_dialect(sample_bytes.decode(encoding, errors="replace"))
     bad_rows = BadRows(source.limits.max_bad_rows)
     position = [0]
     csv.field_size_limit(CSV_FIELD_LIMIT)

@@ -20,8 +20,19 @@ def detect_encoding(sample: bytes) -> str:
     except UnicodeDecodeError as error:
         if error.start >= len(sample) - 3 and error.reason == "unexpected end of data":
             return "utf-8"  # a character cut by the end of the sample
+    if mostly_utf8(sample):
+        return "utf-8"  # a few bad lines in a UTF-8 file: report them, don't misread the rest
     best = from_bytes(sample).best()
     return best.encoding if best is not None else "latin-1"
+
+
+def mostly_utf8(sample: bytes) -> bool:
+    """More valid multi-byte UTF-8 characters than invalid bytes: text in a single-byte
+    encoding (latin-1, cp1252) almost never forms valid UTF-8 sequences by accident."""
+    decoded = sample.decode("utf-8", errors="replace")
+    invalid = decoded.count("\ufffd")
+    multibyte = sum(1 for ch in decoded if ord(ch) > 0x7F) - invalid
+    return multibyte > invalid
 
 
 def is_ascii_compatible(encoding: str) -> bool:

@@ -53,18 +53,36 @@ def decode_text(head: bytes) -> str | None:
     return text if printable >= 0.95 * len(text) else None
 
 
+def guess_csv_delimiter(lines: list[str]) -> str | None:
+    """The delimiter that splits the most lines into the same number (> 1) of fields.
+
+    More forgiving than csv.Sniffer, which gives up on a sample with one ragged row: a few
+    bad rows don't make a CSV prose, and the validation report will point them out.
+    """
+    best, best_share = None, 0.0
+    for delimiter in CSV_DELIMITERS:
+        try:
+            widths = Counter(len(row) for row in csv.reader(lines, delimiter=delimiter))
+        except csv.Error:
+            continue
+        width, count = widths.most_common(1)[0]
+        share = count / len(lines)
+        if width > 1 and share >= CSV_CONSISTENT_SHARE and share > best_share:
+            best, best_share = delimiter, share
+    return best
+
+
+def sample_lines(text: str) -> list[str]:
+    """Non-blank lines of a sample, without the last one (the sample may have cut it)."""
+    lines = text.splitlines()
+    return [line for line in (lines[:-1] if len(lines) > 1 else lines) if line.strip()]
+
+
 def looks_like_csv(text: str, name: str) -> bool:
-    lines = [line for line in text.splitlines()[:-1] or text.splitlines() if line.strip()]
+    lines = sample_lines(text)
     if len(lines) < MIN_CSV_LINES:
         return name.lower().endswith(CSV_EXTENSIONS) and bool(lines)
-    try:
-        dialect = csv.Sniffer().sniff("\n".join(lines), delimiters=CSV_DELIMITERS)
-    except csv.Error:
-        return False
-    widths = Counter(len(row) for row in csv.reader(lines, dialect))
-    width, count = widths.most_common(1)[0]
-    # A few ragged rows don't make it prose: the validation report will point them out.
-    return width > 1 and count >= CSV_CONSISTENT_SHARE * len(lines)
+    return guess_csv_delimiter(lines) is not None
 
 
 def kind_of_binary(mime: str) -> str:

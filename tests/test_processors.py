@@ -1,0 +1,223 @@
+"""Processors on real, generated samples, including broken and hostile ones (no database)."""
+
+import gzip
+import io
+import json
+import tarfile
+
+import pytest
+from PIL import Image
+
+from files_app.processors import (
+    ProcessingError,
+    ProcessingLimits,
+    ProcessingSource,
+    archive,
+    audio,
+    csv_file,
+    image,
+    json_file,
+    pdf,
+    run,
+    text,
+)
+from tests import samples
+
+
+def source(data: bytes, name="sample", limits=None, progress=None) -> ProcessingSource:
+    return ProcessingSource(
+        stream=io.BytesIO(data), size=len(data), name=name, content_type="",
+        chunk_size=4096, report_progress=(progress if progress is not None else [].append),
+        limits=limits or ProcessingLimits(),
+    )
+
+
+def jpeg_with_exif() -> bytes:
+    exif = Image.Exif()
+    exif[271], exif[272], exif[274] = "Canon", "EOS R5", 6
+    exif.get_ifd(0x8769)[36867] = "2024:05:06 07:08:09"
+    buffer = io.BytesIO()
+    Image.new("RGB", (1200, 800), (10, 120, 200)).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_image_facts_exif_and_a_rotated_thumbnail():
+    result = image.process(source(jpeg_with_exif()))
+    assert result.facts == {
+        "format": "JPEG", "width": 1200, "height": 800, "mode": "RGB", "animated": False,
+        "frames": 1, "camera": "Canon EOS R5", "taken_at": "2024-05-06T07:08:09",
+        "orientation": 6,
+    }
+    thumbnail = Image.open(io.BytesIO(result.thumbnail))
+    assert thumbnail.format == "WEBP"
+    assert thumbnail.size == (171, 256)  # orientation 6: rotated to portrait, longest side 256
+
+
+def test_animated_gif_counts_frames():
+    frames = [Image.new("RGB", (20, 20), color) for color in ("red", "green", "blue")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    facts = image.process(source(buffer.getvalue())).facts
+    assert (facts["animated"], facts["frames"]) == (True, 3)
+
+
+def test_small_images_are_not_upscaled():
+    thumbnail = image.process(source(samples.png(40, 30))).thumbnail
+    assert Image.open(io.BytesIO(thumbnail)).size == (40, 30)
+
+
+def test_pixel_bomb_fails_before_decoding():
+    limits = ProcessingLimits(max_image_pixels=1_000_000)
+    with pytest.raises(ProcessingError, match="decompression bomb"):
+        image.process(source(samples.png(2000, 2000), limits=limits))
+
+
+@pytest.mark.parametrize("data", [samples.truncated_jpeg(), b"\x89PNG\r\n\x1a\n" + b"x" * 100])
+def test_damaged_images_fail_clearly(data):
+    with pytest.raises(ProcessingError, match="damaged|not an image"):
+        image.process(source(data))
+
+
+def test_csv_types_nulls_header_and_bad_rows():
+    data = (b"id;score;ok;when;note\n1;1.5;true;2024-01-02;a\n2;;false;2024-02-03;\n"
+            b"3;2;yes;2024-03-04;c\n4;x;y\n")
+    facts = csv_file.process(source(data)).facts
+    assert (facts["delimiter"], facts["has_header"], facts["row_count"]) == (";", True, 3)
+    assert facts["columns"] == [
+        {"name": "id", "type": "int", "nulls": 0},
+        {"name": "score", "type": "float", "nulls": 1},
+        {"name": "ok", "type": "bool", "nulls": 0},
+        {"name": "when", "type": "date", "nulls": 0},
+        {"name": "note", "type": "text", "nulls": 1},
+    ]
+    assert facts["bad_rows"] == [{"line": 5, "reason": "expected 5 fields, found 3"}]
+
+
+def test_csv_mixed_encodings_report_the_undecodable_line_and_go_on():
+    data = "name,city\nZoë,Zürich\n".encode() + b"Bad,\xff\xfe\n" + "Åsa,Malmö\n".encode()
+    facts = csv_file.process(source(data)).facts
+    assert facts["encoding"] == "utf-8"
+    assert facts["row_count"] == 2
+    assert facts["bad_rows"] == [{"line": 3, "reason": "bytes that are not valid utf-8 on this line"}]
+
+
+def test_csv_latin1_is_detected():
+    data = ("nom,ville\n" + "Jérôme,Besançon\nAnaïs,Orléans\nÉlodie,Nîmes\n" * 20).encode("cp1252")
+    facts = csv_file.process(source(data)).facts
+    assert facts["encoding"] in ("cp1252", "latin_1", "iso8859_15", "cp1250")
+    assert facts["row_count"] == 60 and facts["bad_row_count"] == 0
+
+
+def test_csv_bad_row_list_is_capped_but_counted():
+    data = b"a,b\n" + b"1,2\n" + b"1,2,3\n" * 250
+    facts = csv_file.process(source(data, limits=ProcessingLimits(max_bad_rows=100))).facts
+    assert len(facts["bad_rows"]) == 100 and facts["bad_row_count"] == 250
+
+
+def test_csv_quoted_newlines_are_one_row():
+    facts = csv_file.process(source(b'a,b\n1,"two\nlines"\n3,4\n')).facts
+    assert facts["row_count"] == 2 and facts["bad_row_count"] == 0
+
+
+def test_text_counts():
+    facts = text.process(source("première ligne\nsecond line here\nlast".encode())).facts
+    assert (facts["line_count"], facts["word_count"], facts["character_count"]) == (3, 6, 36)
+    assert facts["preview"].startswith("première ligne\nsecond")
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"a": 1, "b": {"c": 2}}, {"top_level_type": "object", "key_count": 2}),
+        ([1, {"x": 2}, [3]], {"top_level_type": "array", "item_count": 3}),
+        ("text", {"top_level_type": "string"}),
+    ],
+)
+def test_json_valid(document, expected):
+    facts = json_file.process(source(json.dumps(document).encode())).facts
+    assert facts["valid"] is True
+    assert {key: facts[key] for key in expected} == expected
+
+
+def test_json_invalid_reports_line_and_column():
+    facts = json_file.process(source(b'{\n  "a": 1,\n  "b": oops\n}')).facts
+    assert facts["valid"] is False
+    assert (facts["error_line"], facts["error_column"]) == (3, 8)
+
+
+def test_json_trailing_garbage_is_invalid():
+    assert json_file.process(source(b'{"a": 1} extra')).facts["valid"] is False
+
+
+def test_large_invalid_json_is_reported_without_loading_it_whole():
+    limits = ProcessingLimits(json_exact_error_max_bytes=10)
+    facts = json_file.process(source(b'[1, 2, oops]', limits=limits)).facts
+    assert facts["valid"] is False and facts["error"] and facts["error_line"] is None
+
+
+def test_pdf_metadata():
+    facts = pdf.process(source(samples.pdf("Plan", pages=2))).facts
+    assert (facts["page_count"], facts["title"], facts["author"], facts["encrypted"]) == (
+        2, "Plan", "Alice", False)
+
+
+@pytest.mark.parametrize("data", [b"%PDF-1.7\n garbage", samples.pdf()[:200]])
+def test_broken_pdfs_fail_clearly(data):
+    with pytest.raises(ProcessingError, match="PDF is damaged"):
+        pdf.process(source(data))
+
+
+def test_tar_gz_and_gzip():
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in {"a.txt": b"aaa", "b/c.txt": b"cc"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    facts = archive.process(source(buffer.getvalue())).facts
+    assert (facts["format"], facts["entry_count"], facts["total_uncompressed_size"]) == (
+        "tar", 2, 5)
+    single = gzip.compress(b"hello world" * 3)
+    facts = archive.process(source(single, name="greeting.txt.gz")).facts
+    assert (facts["format"], facts["entries"], facts["total_uncompressed_size"]) == (
+        "gzip", ["greeting.txt"], 33)
+
+
+def test_archive_entry_list_is_capped():
+    many = samples.zip_archive({f"f{i}.txt": b"x" for i in range(150)})
+    facts = archive.process(source(many)).facts
+    assert facts["entry_count"] == 150 and len(facts["entries"]) == 100
+    assert facts["entries_truncated"] is True
+
+
+def test_zip_bomb_and_total_size_limit():
+    bomb = samples.zip_archive({"zeros": b"\x00" * (5 * 1024 * 1024)})
+    with pytest.raises(ProcessingError, match="decompression bomb"):
+        archive.process(source(bomb))
+    small = samples.zip_archive({"a": bytes(range(256)) * 40})
+    with pytest.raises(ProcessingError, match="decompression bomb"):
+        archive.process(source(small, limits=ProcessingLimits(max_archive_uncompressed=1000)))
+
+
+def test_corrupt_zip_fails_clearly():
+    data = samples.zip_archive({"a.txt": b"a" * 100})
+    with pytest.raises(ProcessingError, match="damaged"):
+        archive.process(source(data[:40] + b"\x00" * 20 + data[60:]))
+
+
+def test_audio_wav():
+    facts = audio.process(source(samples.wav(seconds=2, rate=8000))).facts
+    assert (facts["format"], facts["sample_rate"], facts["channels"]) == ("WAVE", 8000, 1)
+    assert facts["duration_seconds"] == pytest.approx(2.0, abs=0.01)
+
+
+def test_corrupt_audio_fails_clearly():
+    with pytest.raises(ProcessingError, match="audio"):
+        audio.process(source(b"RIFF\x10\x00\x00\x00WAVEjunk"))
+
+
+def test_run_progress_rises_to_one():
+    seen = []
+    outcome = run(source(samples.csv_with_bad_rows(), name="x.csv", progress=seen.append))
+    assert outcome.kind == "CSV"
+    assert seen == sorted(seen) and seen[-1] == 1.0
