@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -132,7 +132,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
 STATICFILES_DIRS = [p for p in [BASE_DIR / "frontend" / "dist"] if p.is_dir()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -142,7 +142,7 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
 MEDIA_URL = "media/"  # never served directly: downloads go through the owner-checked view
 
 # --- Uploads -------------------------------------------------------------------------------
@@ -151,6 +151,8 @@ MAX_FILES_PER_REQUEST = env_int("MAX_FILES_PER_REQUEST", 20)
 # Every upload streams to a temporary file; the limit applies while the bytes arrive.
 FILE_UPLOAD_HANDLERS = ["files_app.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
+if FILE_UPLOAD_TEMP_DIR:
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_PERMISSIONS = 0o640
 # Django refuses more file parts than this while parsing; our own check gives the same code.
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_REQUEST
@@ -199,7 +201,7 @@ CHANNEL_LAYERS = {
             ],
             "capacity": CHANNEL_LAYER_CAPACITY,
             "expiry": 60,
-            "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "filesvc"),
+            "prefix": os.environ.get("CHANNEL_LAYER_PREFIX") or "filesvc",
         },
     }
 }
@@ -237,5 +239,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL") or "INFO"},
 }

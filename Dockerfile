@@ -1,0 +1,37 @@
+# One image for both process kinds: the web server (default command) and the Celery worker
+# (`celery -A project worker`). Build: docker build -t live-files .
+
+# --- frontend ------------------------------------------------------------------------------
+# The live page (frontend/, TypeScript + Vite) will be built here in a node:20-slim stage and
+# its dist/ copied into the runtime image; until then Django serves templates/index.html.
+
+# --- Python dependencies -------------------------------------------------------------------
+FROM python:3.11-slim AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /venv
+COPY requirements.txt /tmp/requirements.txt
+RUN /venv/bin/pip install -r /tmp/requirements.txt
+
+# --- runtime -------------------------------------------------------------------------------
+FROM python:3.11-slim
+ENV PATH=/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    MEDIA_ROOT=/data/media \
+    FILE_UPLOAD_TEMP_DIR=/data/media/.incoming \
+    STATIC_ROOT=/app/static
+RUN useradd --create-home --uid 10001 app \
+ && mkdir -p /data/media/.incoming /app \
+ && chown -R app:app /data
+COPY --from=builder /venv /venv
+WORKDIR /app
+COPY --chown=app:app . /app
+# A throwaway key: collectstatic needs settings to load, nothing is signed at build time.
+RUN SECRET_KEY=build-only-not-secret DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+    python manage.py collectstatic --noinput -v 0
+USER app
+VOLUME ["/data/media"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/accounts/login/', timeout=4).status == 200 else 1)"]
+CMD ["uvicorn", "project.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
