@@ -1,9 +1,13 @@
 # One image for both process kinds: the web server (default command) and the Celery worker
 # (`celery -A project worker`). Build: docker build -t live-files .
 
-# --- frontend ------------------------------------------------------------------------------
-# The live page (frontend/, TypeScript + Vite) will be built here in a node:20-slim stage and
-# its dist/ copied into the runtime image; until then Django serves templates/index.html.
+# --- the live page (frontend/, TypeScript + Vite) ------------------------------------------
+FROM node:20-slim AS frontend
+WORKDIR /frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
 
 # --- Python dependencies -------------------------------------------------------------------
 FROM python:3.11-slim AS builder
@@ -26,6 +30,7 @@ RUN useradd --create-home --uid 10001 app \
 COPY --from=builder /venv /venv
 WORKDIR /app
 COPY --chown=app:app . /app
+COPY --from=frontend --chown=app:app /frontend/dist /app/frontend/dist
 # A throwaway key: collectstatic needs settings to load, nothing is signed at build time.
 RUN SECRET_KEY=build-only-not-secret DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     python manage.py collectstatic --noinput -v 0

@@ -4,7 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install clean
+NPM ?= npm
+FRONTEND_STAMP := frontend/dist/app/app.js
+FRONTEND_SOURCES := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
+
+.PHONY: run test install frontend clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,13 +18,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# The live page: TypeScript built by Vite into frontend/dist (served by Django at /).
+$(FRONTEND_STAMP): $(FRONTEND_SOURCES)
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+	  cd frontend && $(NPM) ci --no-audit --no-fund --loglevel=error && $(NPM) run build; \
+	else \
+	  echo "warning: npm not found: the live page is not built (install Node.js 20+)"; \
+	fi
+
+frontend: $(FRONTEND_STAMP)
+
 ## make run: web (uvicorn) + Celery worker (+ embedded Redis when REDIS_URL is unset)
-run: install
+run: install frontend
 	DEBUG=$${DEBUG:-1} $(PY) -m project.localrun
 
 ## make test: the whole suite (real database, Redis, Celery worker and servers)
-test: install
+test: install frontend
+	@if command -v $(NPM) >/dev/null 2>&1; then cd frontend && $(NPM) test --silent; fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache frontend/node_modules frontend/dist

@@ -3,6 +3,7 @@
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -12,6 +13,7 @@ from .exceptions import FileNotFound, NotAuthenticated
 from .http import json_error
 
 DOWNLOAD_CHUNK_SIZE = 256 * 1024
+FRONTEND_BUNDLE = settings.BASE_DIR / "frontend" / "dist" / "app" / "app.js"
 # A downloaded file is data, never a page of ours: no scripts, no plugins, no framing.
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 
@@ -71,7 +73,9 @@ async def thumbnail(request, file_id):
     return response
 
 
+@login_required
 def index(request):
+    """The live page; its scripts are the Vite build in frontend/dist (see frontend/)."""
     return render(
         request,
         "index.html",
@@ -79,5 +83,6 @@ def index(request):
             "graphiql_enabled": settings.GRAPHQL_GRAPHIQL,
             "max_upload_size": settings.MAX_UPLOAD_SIZE,
             "max_files": settings.MAX_FILES_PER_REQUEST,
+            "frontend_built": FRONTEND_BUNDLE.exists(),
         },
     )

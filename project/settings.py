@@ -133,7 +133,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
+# The live page's Vite build (`make frontend`), served by whitenoise like the admin's files.
 STATICFILES_DIRS = [p for p in [BASE_DIR / "frontend" / "dist"] if p.is_dir()]
+# Serve straight from the apps and frontend/dist as well as STATIC_ROOT, so a server works
+# without `collectstatic` (the Docker image still collects them at build time).
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -107,8 +107,9 @@ def database_url() -> str:
 
 
 def subprocess_env() -> dict:
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return {
-        **os.environ,
+        **inherited,
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": database_url(),
         "DEBUG": "0",
@@ -127,23 +128,34 @@ def stop(process: subprocess.Popen) -> None:
 
 
 class Server:
-    def __init__(self, kind: str, log_dir: Path):
+    def __init__(self, kind: str, log_dir: Path, env: dict | None = None):
         self.kind = kind
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql/"
+        self.log_dir = log_dir
+        self.env = {**subprocess_env(), **(env or {})}
+        self.start()
+
+    def start(self) -> None:
         command = {
             "uvicorn": [sys.executable, "-m", "uvicorn", "project.asgi:application",
-                        "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                       "project.asgi:application"],
-        }[kind]
-        self.log = log_dir / f"{kind}-{self.port}.log"
+                        "--host", "127.0.0.1", "--port", str(self.port), "--log-level",
+                        "warning"],
+            "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
+                       str(self.port), "project.asgi:application"],
+        }[self.kind]
+        self.log = self.log_dir / f"{self.kind}-{self.port}.log"
         self.process = subprocess.Popen(
-            command, cwd=BASE_DIR, env=subprocess_env(), stdout=self.log.open("wb"),
+            command, cwd=BASE_DIR, env=self.env, stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
         )
         self.wait_until_ready()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: every websocket is dropped."""
+        self.stop()
+        self.start()
 
     def wait_until_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS

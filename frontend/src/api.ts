@@ -1,0 +1,105 @@
+// Talking to the server: GraphQL over fetch, uploads over XHR (for real upload progress),
+// and the live subscription over graphql-ws (it reconnects by itself).
+import { createClient, type Client } from "graphql-ws";
+
+import type { GraphQLErrorLike } from "./format";
+import type { FileRow } from "./state";
+
+export const FILE_FIELDS = `id name size kind contentType status progress error uploadedAt
+  processedAt version url`;
+
+export interface GraphQLResponse<T> {
+  data?: T;
+  errors?: GraphQLErrorLike[];
+}
+
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export async function graphql<T>(query: string, variables: object = {}): Promise<GraphQLResponse<T>> {
+  const response = await fetch("/graphql/", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify({ query, variables }),
+  });
+  try {
+    return (await response.json()) as GraphQLResponse<T>;
+  } catch {
+    return { errors: [{ message: `The server answered ${response.status}.` }] };
+  }
+}
+
+export interface UploadHandlers {
+  onProgress(fraction: number): void;
+  onDone(file: FileRow): void;
+  onError(errors: GraphQLErrorLike[] | undefined, status: number): void;
+}
+
+const UPLOAD = `mutation($file: Upload!) { uploadFile(file: $file) { ${FILE_FIELDS} } }`;
+
+/** One GraphQL multipart request per file, so each file has its own progress and error. */
+export function uploadFile(file: File, handlers: UploadHandlers): XMLHttpRequest {
+  const body = new FormData();
+  body.append("operations", JSON.stringify({ query: UPLOAD, variables: { file: null } }));
+  body.append("map", JSON.stringify({ "0": ["variables.file"] }));
+  body.append("0", file, file.name);
+  const request = new XMLHttpRequest();
+  request.open("POST", "/graphql/");
+  request.setRequestHeader("X-CSRFToken", csrfToken());
+  request.upload.onprogress = (event) => {
+    if (event.lengthComputable) handlers.onProgress(event.loaded / event.total);
+  };
+  request.onload = () => {
+    let parsed: GraphQLResponse<{ uploadFile: FileRow }> | undefined;
+    try {
+      parsed = JSON.parse(request.responseText);
+    } catch {
+      parsed = undefined;
+    }
+    const uploaded = parsed?.data?.uploadFile;
+    if (request.status === 200 && uploaded) handlers.onDone(uploaded);
+    else handlers.onError(parsed?.errors, request.status);
+  };
+  request.onerror = () => handlers.onError(undefined, 0);
+  request.send(body);
+  return request;
+}
+
+export type LiveState = "connecting" | "live" | "reconnecting";
+
+export function liveClient(onState: (state: LiveState) => void, onReconnected: () => void): Client {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let connectedBefore = false;
+  return createClient({
+    url: `${scheme}://${location.host}/graphql/`,
+    retryAttempts: Infinity,
+    shouldRetry: () => true,
+    lazy: false,
+    keepAlive: 15_000,
+    on: {
+      connecting: () => onState(connectedBefore ? "reconnecting" : "connecting"),
+      connected: () => {
+        onState("live");
+        if (connectedBefore) onReconnected(); // catch up on whatever happened meanwhile
+        connectedBefore = true;
+      },
+      closed: () => onState("reconnecting"),
+    },
+  });
+}
+
+export function watchFiles(client: Client, onFile: (file: FileRow) => void): () => void {
+  return client.subscribe<{ fileUpdates: FileRow }>(
+    { query: `subscription { fileUpdates { ${FILE_FIELDS} } }` },
+    {
+      next: (message) => {
+        if (message.data?.fileUpdates) onFile(message.data.fileUpdates);
+      },
+      error: () => undefined, // the client retries; `closed` already shows it
+      complete: () => undefined,
+    },
+  );
+}

@@ -1,0 +1,52 @@
+// Pure formatting helpers: easy to unit-test, no DOM.
+
+const UNITS = ["B", "KB", "MB", "GB", "TB"];
+
+export function humanSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return "—";
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits)} ${UNITS[unit]}`;
+}
+
+export function formatTime(iso: string | null | undefined, locale?: string): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "—";
+  return date.toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function percent(fraction: number): string {
+  return `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`;
+}
+
+const ERROR_WORDS: Record<string, string> = {
+  FILE_TOO_LARGE: "This file is larger than the server accepts.",
+  TOO_MANY_FILES: "Too many files in one go; send fewer at a time.",
+  INVALID_UPLOAD: "The server could not accept this file.",
+  UNAUTHENTICATED: "Your session has ended; log in again.",
+  NOT_FOUND: "This file no longer exists.",
+  RATE_LIMITED: "Too many uploads; wait a moment and try again.",
+  QUOTA_EXCEEDED: "Your storage is full.",
+};
+
+export interface GraphQLErrorLike {
+  message?: string;
+  extensions?: { code?: string };
+}
+
+/** Words for a person: the server's own message when it has one, else one by code. */
+export function errorMessage(errors: GraphQLErrorLike[] | undefined, status?: number): string {
+  const first = errors?.[0];
+  if (first?.message && first.extensions?.code !== "INTERNAL_SERVER_ERROR") return first.message;
+  const code = first?.extensions?.code;
+  if (code && ERROR_WORDS[code]) return ERROR_WORDS[code];
+  if (status === 413) return ERROR_WORDS.FILE_TOO_LARGE;
+  if (status === 0) return "The connection to the server was lost.";
+  return "Something went wrong on the server; try again.";
+}

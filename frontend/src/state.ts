@@ -1,0 +1,75 @@
+// The files table's state: which rows are shown, merged with live events by version.
+
+export type FileStatus = "PENDING" | "PROCESSING" | "DONE" | "FAILED";
+
+export interface FileRow {
+  id: string;
+  name: string;
+  size: number;
+  kind: string;
+  contentType: string;
+  status: FileStatus;
+  progress: number;
+  error: string | null;
+  uploadedAt: string;
+  processedAt: string | null;
+  version: number;
+  url: string;
+}
+
+export interface Filters {
+  status: FileStatus | "";
+  name: string;
+}
+
+export function matches(file: FileRow, filters: Filters): boolean {
+  if (filters.status && file.status !== filters.status) return false;
+  return !filters.name || file.name.toLowerCase().includes(filters.name.toLowerCase());
+}
+
+export class FileTable {
+  rows: FileRow[] = [];
+  totalCount = 0;
+  filters: Filters = { status: "", name: "" };
+  /** The first page shows new uploads as they arrive; later pages stay put. */
+  onFirstPage = true;
+
+  load(rows: FileRow[], totalCount: number, onFirstPage: boolean): void {
+    this.rows = rows;
+    this.totalCount = totalCount;
+    this.onFirstPage = onFirstPage;
+  }
+
+  /**
+   * Apply a live event. Returns true when the table changed. Events not newer than the row
+   * already shown are dropped (the server sends each change once per subscription, but a
+   * reload and an event can cross).
+   */
+  apply(file: FileRow): boolean {
+    const index = this.rows.findIndex((row) => row.id === file.id);
+    if (index >= 0) {
+      if (file.version <= this.rows[index].version) return false;
+      if (!matches(file, this.filters)) {
+        this.rows.splice(index, 1);
+        this.totalCount = Math.max(0, this.totalCount - 1);
+      } else {
+        this.rows[index] = file;
+      }
+      return true;
+    }
+    if (this.onFirstPage && matches(file, this.filters)) {
+      this.rows.unshift(file);
+      this.totalCount += 1;
+      return true;
+    }
+    return false;
+  }
+
+  remove(id: string): boolean {
+    const before = this.rows.length;
+    this.rows = this.rows.filter((row) => row.id !== id);
+    if (this.rows.length === before) return false;
+    this.totalCount = Math.max(0, this.totalCount - 1);
+    return true;
+  }
+}

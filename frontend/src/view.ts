@@ -1,0 +1,150 @@
+// Rendering: DOM built with textContent only (file names are user input, never HTML).
+import { graphql } from "./api";
+import { errorMessage, formatTime, humanSize, percent } from "./format";
+import type { FileRow } from "./state";
+
+export interface UploadItem {
+  key: string;
+  name: string;
+  size: number;
+  sent: number; // fraction of bytes sent
+  error?: string;
+  file?: FileRow;
+  element: HTMLLIElement;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+function bar(label: string, fraction: number): HTMLElement {
+  const progress = el("progress", { max: 1, value: fraction });
+  progress.setAttribute("aria-label", label);
+  return el("span", { className: "bar" }, progress, el("span", {}, `${label} ${percent(fraction)}`));
+}
+
+export function badge(status: string): HTMLElement {
+  return el("span", { className: `badge ${status.toLowerCase()}` }, status.toLowerCase());
+}
+
+export function renderUpload(item: UploadItem): void {
+  const { file } = item;
+  item.element.className = "upload";
+  item.element.dataset.name = item.name;
+  item.element.dataset.status = item.error ? "ERROR" : (file?.status ?? "UPLOADING");
+  const parts: (Node | string)[] = [el("strong", {}, item.name), ` ${humanSize(item.size)} `];
+  if (item.error) parts.push(el("span", { className: "error", role: "alert" }, item.error));
+  else if (!file) parts.push(bar("upload", item.sent));
+  else if (file.status === "PROCESSING") parts.push(badge(file.status), bar("processing", file.progress));
+  else parts.push(badge(file.status), file.error ? el("span", { className: "error" }, ` ${file.error}`) : "");
+  item.element.replaceChildren(...parts);
+}
+
+export function renderRows(body: HTMLElement, rows: FileRow[], open: (id: string) => void): void {
+  body.replaceChildren(...rows.map((file) => {
+    const name = el("button", { className: "link", type: "button" }, file.name);
+    name.addEventListener("click", () => open(file.id));
+    const status = file.status === "PROCESSING"
+      ? el("span", {}, badge(file.status), ` ${percent(file.progress)}`) : badge(file.status);
+    const row = el("tr", {},
+      el("td", {}, name), el("td", {}, file.kind.toLowerCase()), el("td", { className: "num" }, humanSize(file.size)),
+      el("td", {}, status), el("td", {}, formatTime(file.uploadedAt)), el("td", {}, formatTime(file.processedAt)));
+    row.dataset.id = file.id;
+    row.dataset.status = file.status;
+    row.dataset.name = file.name;
+    return row;
+  }));
+  if (!rows.length) body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "empty" }, "No files yet.")));
+}
+
+const DETAIL = `query($id: ID!) { file(id: $id) { id name size kind contentType sha256 status error
+  uploadedAt processedAt url
+  result {
+    __typename
+    ... on ImageResult { format width height mode animated frames camera takenAt orientation thumbnailUrl }
+    ... on CsvResult { encoding delimiter hasHeader rowCount columnCount columns { name type nulls }
+                       badRows { line reason } badRowCount }
+    ... on TextResult { encoding lineCount wordCount characterCount preview }
+    ... on JsonResult { valid error errorLine errorColumn topLevelType keyCount itemCount }
+    ... on PdfResult { pageCount title author createdAt encrypted textPreview }
+    ... on ArchiveResult { format entryCount totalUncompressedSize entries entriesTruncated }
+    ... on AudioResult { format durationSeconds bitrate sampleRate channels tags { key value } }
+  } } }`;
+
+type Result = Record<string, unknown> & { __typename: string };
+interface Detail extends FileRow { sha256: string | null; result: Result | null }
+
+function facts(pairs: [string, unknown][]): HTMLElement {
+  const list = el("dl");
+  for (const [label, value] of pairs) {
+    if (value === null || value === undefined || value === "") continue;
+    list.append(el("dt", {}, label), el("dd", {}, String(value)));
+  }
+  return list;
+}
+
+function resultView(result: Result): HTMLElement[] {
+  const skip = new Set(["__typename", "columns", "badRows", "entries", "tags", "thumbnailUrl", "preview", "textPreview"]);
+  const words = (key: string) => key.replace(/([A-Z])/g, " $1").toLowerCase();
+  const parts: HTMLElement[] = [
+    facts(Object.entries(result).filter(([key]) => !skip.has(key)).map(([key, value]) => [words(key), value])),
+  ];
+  if (result.thumbnailUrl) parts.unshift(el("img", { src: String(result.thumbnailUrl), alt: "Thumbnail", className: "thumb" }));
+  const columns = result.columns as { name: string; type: string; nulls: number }[] | undefined;
+  if (columns?.length) {
+    parts.push(el("table", { className: "mini" }, el("tr", {}, el("th", {}, "column"), el("th", {}, "type"), el("th", {}, "nulls")),
+      ...columns.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.type), el("td", { className: "num" }, String(c.nulls))))));
+  }
+  const badRows = result.badRows as { line: number; reason: string }[] | undefined;
+  if (badRows?.length) {
+    parts.push(el("h4", {}, `Bad rows (${result.badRowCount})`),
+      el("ul", { className: "bad-rows" }, ...badRows.map((r) => el("li", {}, `line ${r.line}: ${r.reason}`))));
+  }
+  const preview = result.preview ?? result.textPreview;
+  if (preview) parts.push(el("pre", {}, String(preview)));
+  const entries = result.entries as string[] | undefined;
+  if (entries?.length) parts.push(el("ul", { className: "entries" }, ...entries.map((e) => el("li", {}, e))));
+  const tags = result.tags as { key: string; value: string }[] | undefined;
+  if (tags?.length) parts.push(facts(tags.map((t) => [t.key, t.value])));
+  return parts;
+}
+
+export async function renderDetail(
+  dialog: HTMLDialogElement, id: string, hooks: { onDeleted(id: string): void },
+): Promise<void> {
+  const body = dialog.querySelector(".detail-body") as HTMLElement;
+  const response = await graphql<{ file: Detail | null }>(DETAIL, { id });
+  const file = response.data?.file;
+  if (!file) {
+    body.replaceChildren(el("p", { className: "error" }, errorMessage(response.errors ?? [{ extensions: { code: "NOT_FOUND" } }])));
+    return;
+  }
+  const download = el("a", { href: file.url, className: "button" }, "Download");
+  const reprocess = el("button", { type: "button" }, "Reprocess");
+  const remove = el("button", { type: "button", className: "danger" }, "Delete");
+  const message = el("p", { className: "error", role: "alert" });
+  reprocess.addEventListener("click", async () => {
+    const answer = await graphql(`mutation($id: ID!) { reprocessFile(id: $id) { id status } }`, { id });
+    if (answer.errors) message.textContent = errorMessage(answer.errors);
+    else dialog.close();
+  });
+  remove.addEventListener("click", async () => {
+    if (!confirm(`Delete ${file.name}?`)) return;
+    const answer = await graphql(`mutation($id: ID!) { deleteFile(id: $id) }`, { id });
+    if (answer.errors) message.textContent = errorMessage(answer.errors);
+    else { dialog.close(); hooks.onDeleted(id); }
+  });
+  body.replaceChildren(
+    el("h3", {}, file.name),
+    facts([["Kind", file.kind.toLowerCase()], ["Type", file.contentType], ["Size", humanSize(file.size)],
+           ["Status", file.status.toLowerCase()], ["Error", file.error], ["Uploaded", formatTime(file.uploadedAt)],
+           ["Processed", formatTime(file.processedAt)], ["SHA-256", file.sha256]]),
+    ...(file.result ? resultView(file.result) : []),
+    el("p", { className: "actions" }, download, reprocess, remove),
+    message,
+  );
+}
