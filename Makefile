@@ -8,7 +8,7 @@ NPM ?= npm
 FRONTEND_STAMP := frontend/dist/app/app.js
 FRONTEND_SOURCES := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test install frontend clean
+.PHONY: run test bench install frontend clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ run: install frontend
 test: install frontend
 	@if command -v $(NPM) >/dev/null 2>&1; then cd frontend && $(NPM) test --silent; fi
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench [QUICK=1]: speed and memory of the hot paths on the real stack (not a test)
+bench: install
+	$(PY) bench/run.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache frontend/node_modules frontend/dist

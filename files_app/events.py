@@ -5,11 +5,13 @@ render it without a database query and drop anything not newer than what it alre
 Values are msgpack-safe (str/int/float/None only).
 """
 
+import asyncio
 import logging
+import os
+import threading
 import uuid
 from datetime import datetime
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from .models import File
@@ -24,6 +26,7 @@ PUBLIC_FIELDS = (
     "version", "owner_id", "result",
 )
 DATETIME_FIELDS = ("uploaded_at", "processed_at")
+PUBLISH_TIMEOUT_SECONDS = 5
 
 
 def owner_group(user_id: int) -> str:
@@ -52,6 +55,42 @@ def file_from_state(state: dict) -> File:
     return File(id=uuid.UUID(state["id"]), thumbnail=state["thumbnail"], **values)
 
 
+class PublisherLoop:
+    """One event loop per process, in a daemon thread, for publishing from sync code.
+
+    `async_to_sync` from a thread with no outer loop (a Celery worker) makes a new loop per
+    call, and with it a new Redis connection: a long-lived loop keeps one pool open. The pid
+    check starts a fresh loop in a forked child (threads don't survive fork).
+    """
+
+    def __init__(self):
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pid = None
+        self.lock = threading.Lock()
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():
+                self.loop = asyncio.new_event_loop()
+                self.pid = os.getpid()
+                threading.Thread(target=self.loop.run_forever, daemon=True,
+                                 name="channel-layer-publisher").start()
+            return self.loop
+
+    def run(self, coroutine):
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.get())
+        return future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+
+
+publisher = PublisherLoop()
+
+
+async def send_to_groups(groups, message) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_send(group, message)
+
+
 def publish_file_update(file: File) -> None:
     """Best effort: a broken channel layer must not fail the upload or the processing.
 
@@ -59,9 +98,7 @@ def publish_file_update(file: File) -> None:
     by the next one or by reconnecting.
     """
     message = {"type": MESSAGE_TYPE, "file": file_state(file)}
-    layer = get_channel_layer()
     try:
-        for group in (owner_group(file.owner_id), ALL_FILES_GROUP):
-            async_to_sync(layer.group_send)(group, message)
+        publisher.run(send_to_groups((owner_group(file.owner_id), ALL_FILES_GROUP), message))
     except Exception:
         logger.exception("Could not publish the update of file %s", file.pk)
