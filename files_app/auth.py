@@ -1,9 +1,8 @@
 """Bearer-token authentication for API clients, over HTTP and websockets."""
 
-from django.utils.deprecation import MiddlewareMixin
 
 from . import services
-from .http import json_error
+from .http import ConditionalMiddleware, json_error
 
 BEARER_SCHEME = "bearer"
 
@@ -25,18 +24,19 @@ def user_for_bearer_header(header_value: str | None):
     return services.api_token_authenticate(raw_token=raw_token) if raw_token else None
 
 
-class BearerTokenMiddleware(MiddlewareMixin):
+class BearerTokenMiddleware(ConditionalMiddleware):
     """Replaces the session user with the token's user when a bearer token is sent.
 
     A request with a token can't be forged by another site (browsers never add one on their
     own), so it is exempt from CSRF checks. A wrong token is a 401, never an anonymous request.
     """
 
-    def process_request(self, request):
-        header = request.headers.get("Authorization")
-        if not is_bearer(header):
-            return None  # no token, or another scheme that is not ours to judge
-        user = user_for_bearer_header(header)
+    def applies(self, request) -> bool:
+        # No token, or another scheme that is not ours to judge: nothing to do.
+        return is_bearer(request.headers.get("Authorization"))
+
+    def handle(self, request):
+        user = user_for_bearer_header(request.headers.get("Authorization"))
         if user is None:
             return json_error(
                 "The bearer token is missing, unknown or revoked.",

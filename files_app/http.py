@@ -1,6 +1,7 @@
-"""The JSON error body every non-GraphQL failure uses, shaped like a GraphQL error so a
-client needs one error handler."""
+"""HTTP helpers: the JSON error body every non-GraphQL failure uses (shaped like a GraphQL
+error, so a client needs one error handler), and a cheap async-capable middleware base."""
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import JsonResponse
 
 
@@ -10,3 +11,40 @@ def json_error(message: str, *, code: str, status: int, headers=None) -> JsonRes
         status=status,
         headers=headers,
     )
+
+
+class ConditionalMiddleware:
+    """A middleware that does blocking work only for the requests it `applies` to.
+
+    Django runs a sync middleware under ASGI by hopping to a thread for every request; this
+    one checks `applies` (cheap, no I/O) on the event loop and hops only when it must.
+    `handle` returns a response to answer early, or None to go on.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        response = self.handle(request) if self.applies(request) else None
+        return response or self.get_response(request)
+
+    async def __acall__(self, request):
+        if self.applies(request):
+            response = await sync_to_async(self.handle)(request)
+            if response is not None:
+                return response
+        return await self.get_response(request)
+
+    def applies(self, request) -> bool:
+        raise NotImplementedError
+
+    def handle(self, request):
+        raise NotImplementedError

@@ -11,11 +11,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
 from django.http.multipartparser import MultiPartParserError
-from django.utils.deprecation import MiddlewareMixin
 from strawberry.django.views import AsyncGraphQLView
 from cross_web.exceptions import HTTPException
 
-from files_app.http import json_error
+from files_app.http import ConditionalMiddleware, json_error
 
 OPERATION_KEY = "variables"
 
@@ -47,13 +46,14 @@ def parse_multipart_body(request) -> None:
         raise UploadRequestError(f"Malformed multipart request: {error}") from None
 
 
-class MultipartGuardMiddleware(MiddlewareMixin):
+class MultipartGuardMiddleware(ConditionalMiddleware):
     """Parses multipart bodies before CSRF (which would read them anyway) can turn a
     malformed one into a 500. Runs in a thread: parsing never blocks the event loop."""
 
-    def process_request(self, request):
-        if not is_multipart_post(request):
-            return None
+    def applies(self, request) -> bool:
+        return is_multipart_post(request)
+
+    def handle(self, request):
         try:
             parse_multipart_body(request)
         except UploadRequestError as error:
