@@ -1,13 +1,13 @@
 """The one place where domain errors become GraphQL errors with `extensions.code`.
 
 Anything else a resolver raises is masked (its details are logged, not sent), so a bug
-never leaks internals to clients.
+never leaks internals to clients. Errors raised by graphql-core before any resolver runs
+(syntax, validation, limits) get GRAPHQL_VALIDATION_FAILED, or BAD_USER_INPUT for variables.
 """
 
 import logging
 
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors
 
 from files_app import exceptions
 
@@ -25,6 +25,10 @@ INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 INTERNAL_ERROR_MESSAGE = "Internal server error."
 
 
+# Raised by Strawberry's Relay pagination for out-of-range `first`/`last`: the client's mistake.
+PAGINATION_ARGUMENT_ERROR = "Argument '"
+
+
 def code_for(error: GraphQLError) -> str:
     original = error.original_error
     if original is None:
@@ -35,29 +39,22 @@ def code_for(error: GraphQLError) -> str:
     for error_class, code in ERROR_CODES.items():
         if isinstance(original, error_class):
             return code
+    if isinstance(original, ValueError) and str(original).startswith(PAGINATION_ARGUMENT_ERROR):
+        return "BAD_USER_INPUT"
     return INTERNAL_ERROR_CODE
 
 
-class ErrorCodes(MaskErrors):
-    """Adds `extensions.code` to every error and masks the unexpected ones."""
+def assign_code(error: GraphQLError) -> None:
+    """Give the error its `extensions.code`, in place; mask the unexpected ones.
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self.with_code(error) for error in errors]
-
-    def with_code(self, error: GraphQLError) -> GraphQLError:
-        if error.extensions and "code" in error.extensions:
-            return error
-        code = code_for(error)
-        message = error.message
-        if code == INTERNAL_ERROR_CODE:
-            logger.error("Unexpected GraphQL error", exc_info=error.original_error)
-            message = INTERNAL_ERROR_MESSAGE
-        return GraphQLError(
-            message=message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=None,
-            extensions={**(error.extensions or {}), "code": code},
-        )
+    Called by the schema's `process_errors` for every error of every operation (parse and
+    validation errors included, which a result-processing extension would miss).
+    """
+    if error.extensions and "code" in error.extensions:
+        return
+    code = code_for(error)
+    if code == INTERNAL_ERROR_CODE:
+        logger.error("Unexpected GraphQL error: %s", error.message, exc_info=error.original_error)
+        error.message = INTERNAL_ERROR_MESSAGE
+        error.original_error = None
+    error.extensions = {**(error.extensions or {}), "code": code}

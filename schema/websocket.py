@@ -36,5 +36,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
 
 def graphql_ws_consumer(schema):
     return AuthenticatedGraphQLWSConsumer.as_asgi(
-        schema=schema, allowed_origins=settings.WEBSOCKET_ALLOWED_ORIGINS
+        schema=schema,
+        allowed_origins=settings.WEBSOCKET_ALLOWED_ORIGINS,
+        max_subscriptions_per_connection=settings.GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )

@@ -1,0 +1,72 @@
+"""Query limits: depth, aliases, tokens, page size, introspection switch, subscriptions per
+connection. Each refused request gets a code, never a 500."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from tests.wsclient import PROTOCOL
+
+pytestmark = pytest.mark.django_db
+
+
+def codes(body) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+def test_too_many_aliases_are_refused(gql, settings):
+    fields = " ".join(f"a{i}: files {{ totalCount }}" for i in range(settings.GRAPHQL_MAX_ALIASES + 1))
+    assert codes(gql(f"{{ {fields} }}")) == ["GRAPHQL_VALIDATION_FAILED"]
+    allowed = " ".join(f"a{i}: files {{ totalCount }}" for i in range(3))
+    assert "errors" not in gql(f"{{ {allowed} }}")
+
+
+def test_too_many_tokens_are_refused(gql, settings):
+    fields = " ".join("__typename" for _ in range(settings.GRAPHQL_MAX_TOKENS))
+    body = gql(f"{{ {fields} }}")
+    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "tokens" in body["errors"][0]["message"]
+
+
+def test_page_size_is_capped(gql, settings):
+    body = gql("query($n: Int) { files(first: $n) { totalCount } }",
+               n=settings.GRAPHQL_MAX_PAGE_SIZE + 1)
+    assert codes(body) == ["BAD_USER_INPUT"], body
+
+
+def test_introspection_is_on_by_default(gql):
+    assert gql("{ __schema { queryType { name } } }")["data"]["__schema"]["queryType"] == {
+        "name": "Query"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_subscriptions_per_connection_are_limited(uvicorn_server, token, settings):
+    async with websockets.connect(uvicorn_server.ws_url, subprotocols=[PROTOCOL]) as socket:
+        await socket.send(json.dumps({"type": "connection_init",
+                                      "payload": {"Authorization": f"Bearer {token}"}}))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        limit = settings.GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION
+        for operation in range(limit + 1):
+            await socket.send(json.dumps({"id": str(operation), "type": "subscribe", "payload": {
+                "query": "subscription { fileUpdates { id } }"}}))
+        message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert message["type"] == "error" and message["id"] == str(limit)
+    assert "limit" in message["payload"][0]["message"]
+
+
+def test_syntax_errors_have_a_code(gql):
+    assert codes(gql("{ files { ")) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_unexpected_errors_are_masked(gql, monkeypatch):
+    from files_app import selectors
+
+    def broken(**kwargs):
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(selectors, "file_list", broken)
+    body = gql("{ files { totalCount } }")
+    assert codes(body) == ["INTERNAL_SERVER_ERROR"]
+    assert "hunter2" not in json.dumps(body)
