@@ -26,9 +26,9 @@ query($id: ID!) { file(id: $id) { kind status error result {
 """
 
 
-async def process(server, token, name, content) -> dict:
+async def process(server, token, user, name, content) -> dict:
     subscription = await Subscription.open(server.ws_url, token=token)
-    await subscription.subscribe(SUBSCRIBE)
+    await subscription.subscribe(SUBSCRIBE, owner=user)
     uploaded = await upload(server, token, name, content)
     await subscription.files_until(is_final, timeout=60)
     await subscription.close()
@@ -45,8 +45,8 @@ def server(uvicorn_server, celery_worker):
     return uvicorn_server
 
 
-async def test_image(server, token):
-    file = await process(server, token, "photo.png", samples.png(640, 480))
+async def test_image(server, token, user):
+    file = await process(server, token, user, "photo.png", samples.png(640, 480))
     assert file["kind"] == "IMAGE" and file["status"] == "DONE"
     result = file["result"]
     assert result["__typename"] == "ImageResult"
@@ -60,15 +60,15 @@ async def test_image(server, token):
     assert foreign.status_code == 401
 
 
-async def test_truncated_image_fails_with_a_clear_error(server, token):
-    file = await process(server, token, "broken.jpg", samples.truncated_jpeg())
+async def test_truncated_image_fails_with_a_clear_error(server, token, user):
+    file = await process(server, token, user, "broken.jpg", samples.truncated_jpeg())
     assert file["kind"] == "IMAGE" and file["status"] == "FAILED"
     assert "damaged" in file["error"] or "truncated" in file["error"]
     assert file["result"] is None
 
 
-async def test_csv_with_a_validation_report(server, token):
-    file = await process(server, token, "items.csv", samples.csv_with_bad_rows())
+async def test_csv_with_a_validation_report(server, token, user):
+    file = await process(server, token, user, "items.csv", samples.csv_with_bad_rows())
     result = file["result"]
     assert file["kind"] == "CSV" and result["__typename"] == "CsvResult"
     assert result["header"] == ["id", "name", "price", "active", "since"]
@@ -77,37 +77,37 @@ async def test_csv_with_a_validation_report(server, token):
     assert result["badRowCount"] == 1 and result["badRows"][0]["line"] == 12
 
 
-async def test_text(server, token):
-    file = await process(server, token, "notes.txt", "première ligne\nsecond line here\n".encode())
+async def test_text(server, token, user):
+    file = await process(server, token, user, "notes.txt", "première ligne\nsecond line here\n".encode())
     assert file["result"]["__typename"] == "TextResult"
     assert (file["result"]["lineCount"], file["result"]["wordCount"]) == (2, 5)
 
 
-async def test_json_valid_and_invalid(server, token):
-    valid = await process(server, token, "data.json", json.dumps({"a": 1, "b": [1, 2]}).encode())
+async def test_json_valid_and_invalid(server, token, user):
+    valid = await process(server, token, user, "data.json", json.dumps({"a": 1, "b": [1, 2]}).encode())
     assert valid["result"]["valid"] is True and valid["result"]["keyCount"] == 2
-    invalid = await process(server, token, "bad.json", b'{\n  "a": 1,\n  "b": oops\n}')
+    invalid = await process(server, token, user, "bad.json", b'{\n  "a": 1,\n  "b": oops\n}')
     assert invalid["status"] == "DONE"
     assert invalid["result"]["valid"] is False
     assert (invalid["result"]["errorLine"], invalid["result"]["errorColumn"]) == (3, 8)
 
 
-async def test_pdf(server, token):
-    file = await process(server, token, "report.pdf", samples.pdf("Quarterly report", pages=3))
+async def test_pdf(server, token, user):
+    file = await process(server, token, user, "report.pdf", samples.pdf("Quarterly report", pages=3))
     result = file["result"]
     assert file["kind"] == "PDF"
     assert (result["pageCount"], result["title"], result["author"]) == (3, "Quarterly report",
                                                                         "Alice")
 
 
-async def test_broken_pdf_fails_with_a_clear_error(server, token):
-    file = await process(server, token, "broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 50)
+async def test_broken_pdf_fails_with_a_clear_error(server, token, user):
+    file = await process(server, token, user, "broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 50)
     assert file["status"] == "FAILED" and "PDF" in file["error"]
 
 
-async def test_zip_archive(server, token):
+async def test_zip_archive(server, token, user):
     archive = samples.zip_archive({"a.txt": b"a" * 10, "dir/b.txt": b"b" * 20})
-    file = await process(server, token, "bundle.zip", archive)
+    file = await process(server, token, user, "bundle.zip", archive)
     result = file["result"]
     assert file["kind"] == "ARCHIVE"
     assert (result["format"], result["entryCount"], result["totalUncompressedSize"]) == (
@@ -115,30 +115,30 @@ async def test_zip_archive(server, token):
     assert result["entries"] == ["a.txt", "dir/b.txt"]
 
 
-async def test_zip_bomb_fails_without_extracting(server, token):
+async def test_zip_bomb_fails_without_extracting(server, token, user):
     bomb = samples.zip_archive({"zeros.bin": b"\x00" * (20 * 1024 * 1024)})
-    file = await process(server, token, "bomb.zip", bomb)
+    file = await process(server, token, user, "bomb.zip", bomb)
     assert file["status"] == "FAILED" and "bomb" in file["error"]
 
 
-async def test_audio(server, token):
-    file = await process(server, token, "tone.wav", samples.wav(seconds=1, rate=8000))
+async def test_audio(server, token, user):
+    file = await process(server, token, user, "tone.wav", samples.wav(seconds=1, rate=8000))
     result = file["result"]
     assert file["kind"] == "AUDIO"
     assert result["sampleRate"] == 8000 and result["channels"] == 1
     assert abs(result["durationSeconds"] - 1.0) < 0.01
 
 
-async def test_other_kind_has_no_result(server, token):
-    file = await process(server, token, "blob.bin", bytes(range(256)) * 4)
+async def test_other_kind_has_no_result(server, token, user):
+    file = await process(server, token, user, "blob.bin", bytes(range(256)) * 4)
     assert file["kind"] == "OTHER" and file["status"] == "DONE" and file["result"] is None
 
 
-async def test_progress_of_a_large_csv_rises_live_and_ends_at_one(server, token, tmp_path):
+async def test_progress_of_a_large_csv_rises_live_and_ends_at_one(server, token, user):
     rows = 600_000  # ~25 MB: long enough to process for several progress intervals
     content = ("id,value,label\n" + "".join(f"{i},{i * 0.5},row {i}\n" for i in range(rows)))
     subscription = await Subscription.open(server.ws_url, token=token)
-    await subscription.subscribe(SUBSCRIBE)
+    await subscription.subscribe(SUBSCRIBE, owner=user)
     await upload(server, token, "big.csv", content.encode())
     events = await subscription.files_until(is_final, timeout=120)
     await subscription.close()

@@ -44,10 +44,10 @@ def server(request, celery_worker):
     return request.getfixturevalue(f"{request.param}_server")
 
 
-async def test_upload_is_processed_and_pushed_live_in_order(server, token):
+async def test_upload_is_processed_and_pushed_live_in_order(server, token, user):
     content = samples.png(64, 48)
     subscription = await Subscription.open(server.ws_url, token=token)
-    await subscription.subscribe(SUBSCRIBE)
+    await subscription.subscribe(SUBSCRIBE, owner=user)
 
     uploaded = await upload(server, token, "picture.png", content)
     assert uploaded["status"] == "PENDING"

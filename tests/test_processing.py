@@ -43,7 +43,7 @@ async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
     if damage == "delete-bytes":
         await sync_to_async(file.stored_file.delete)(save=False)
     subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
-    await subscription.subscribe(SUBSCRIBE)
+    await subscription.subscribe(SUBSCRIBE, owner=user)
     process_file.delay(str(file.pk))
     events = await subscription.files_until(is_final, timeout=30)
     await subscription.close()

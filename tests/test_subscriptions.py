@@ -54,7 +54,7 @@ async def test_browser_session_from_our_origin_connects(uvicorn_server, user, ce
     subscription = await Subscription.open(
         uvicorn_server.ws_url, origin=uvicorn_server.url, cookie=cookie
     )
-    await subscription.subscribe(SUBSCRIBE)
+    await subscription.subscribe(SUBSCRIBE, owner=user)
     token = await sync_to_async(services.api_token_create)(user=user)
     await upload(uvicorn_server, token, "a.txt", b"from a browser")
     events = await subscription.files_until(is_final, timeout=30)
@@ -91,9 +91,9 @@ async def test_cannot_subscribe_to_someone_elses_file(uvicorn_server, token, oth
 
 
 async def test_updates_of_other_users_are_not_delivered(uvicorn_server, token, other_token,
-                                                        celery_worker):
+                                                        other_user, celery_worker):
     watcher = await Subscription.open(uvicorn_server.ws_url, token=other_token)
-    await watcher.subscribe(SUBSCRIBE)
+    await watcher.subscribe(SUBSCRIBE, owner=other_user)
     await upload(uvicorn_server, token, "alice.txt", b"alice only")
     own = await upload(uvicorn_server, other_token, "bob.txt", b"bob's")
     events = await watcher.files_until(is_final, timeout=30)
@@ -101,9 +101,10 @@ async def test_updates_of_other_users_are_not_delivered(uvicorn_server, token, o
     assert {event["id"] for event in events} == {own["id"]}
 
 
-async def test_subscription_survives_an_idle_period(uvicorn_server, token, celery_worker):
+async def test_subscription_survives_an_idle_period(uvicorn_server, token, user,
+                                                     celery_worker):
     subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
-    await subscription.subscribe(SUBSCRIBE)
+    await subscription.subscribe(SUBSCRIBE, owner=user)
     await asyncio.sleep(IDLE_SECONDS)  # the idleness under test, not a synchronisation
     await upload(uvicorn_server, token, "later.txt", b"after a quiet while")
     events = await subscription.files_until(is_final, timeout=30)

@@ -3,7 +3,12 @@
 import asyncio
 import json
 
+import redis.asyncio
 import websockets
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from files_app import events
 
 PROTOCOL = "graphql-transport-ws"
 DEFAULT_TIMEOUT = 10
@@ -31,11 +36,19 @@ class Subscription:
     async def receive(self, timeout=DEFAULT_TIMEOUT) -> dict:
         return json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
 
-    async def subscribe(self, query, variables=None, operation_id="1") -> None:
+    async def subscribe(self, query, variables=None, operation_id="1", *, owner=None) -> None:
+        """Start a subscription. With `owner` (a user), return only once the server has
+        joined that user's group: graphql-transport-ws has no "subscribed" message, and an
+        event published before the join would be missed by design."""
+        before = await group_size(owner) if owner else 0
         await self.socket.send(json.dumps({
             "id": operation_id, "type": "subscribe",
             "payload": {"query": query, "variables": variables or {}},
         }))
+        if owner:
+            async with asyncio.timeout(DEFAULT_TIMEOUT):
+                while await group_size(owner) <= before:
+                    await asyncio.sleep(0.01)
 
     async def next_file(self, timeout=DEFAULT_TIMEOUT) -> dict:
         """The next `fileUpdates` payload; fails on an error or a completed subscription."""
@@ -54,3 +67,12 @@ class Subscription:
 
     async def close(self):
         await self.socket.close()
+
+
+async def group_size(user) -> int:
+    """Consumers in the user's channel-layer group, read from Redis."""
+    client = redis.asyncio.from_url(settings.REDIS_URL)
+    try:
+        return await client.zcard(get_channel_layer()._group_key(events.owner_group(user.pk)))
+    finally:
+        await client.aclose()

@@ -134,12 +134,8 @@ def file_reprocess(*, user, file_id) -> File:
 
 
 def file_delete(*, user, file_id) -> uuid.UUID:
-    """Delete the row, then (once that has committed) its stored bytes and thumbnail."""
+    """Delete the row; its bytes and thumbnail follow after commit (see signals.py)."""
     file = selectors.file_get(user=user, file_id=file_id)
     file_pk = file.pk  # Django clears it on delete
-    stored_names = [name for name in (file.stored_file.name, file.thumbnail.name) if name]
-    with transaction.atomic():
-        file.delete()
-        for stored_name in stored_names:
-            transaction.on_commit(partial(default_storage.delete, stored_name), robust=True)
+    file.delete()
     return file_pk

@@ -1,0 +1,47 @@
+"""Storage integrity: bytes without a row, and rows without their bytes."""
+
+from dataclasses import dataclass, field
+
+from django.core.files.storage import default_storage
+
+from ..models import File, FileStatus
+from .processing import MISSING_BYTES, transition
+
+STORED_PREFIXES = ("uploads", "thumbnails")
+
+
+@dataclass
+class AuditReport:
+    orphans: list[str] = field(default_factory=list)  # stored names no row refers to
+    missing: list[str] = field(default_factory=list)  # ids of rows whose bytes are gone
+
+
+def walk(directory: str):
+    try:
+        directories, files = default_storage.listdir(directory)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{directory}/{name}"
+    for sub in directories:
+        yield from walk(f"{directory}/{sub}")
+
+
+def storage_audit(*, fix: bool = False) -> AuditReport:
+    """Find (and with `fix`, remove) orphaned bytes; mark rows whose bytes are gone FAILED."""
+    report = AuditReport()
+    known = set(File.objects.values_list("stored_file", flat=True))
+    known |= set(File.objects.exclude(thumbnail="").values_list("thumbnail", flat=True))
+    for prefix in STORED_PREFIXES:
+        for name in walk(prefix):
+            if name not in known:
+                report.orphans.append(name)
+                if fix:
+                    default_storage.delete(name)
+    rows = File.objects.exclude(status=FileStatus.FAILED, error=MISSING_BYTES)
+    for file_id, name in rows.values_list("id", "stored_file").iterator():
+        if not default_storage.exists(name):
+            report.missing.append(str(file_id))
+            if fix:
+                transition(file_id, status=FileStatus.FAILED, error=MISSING_BYTES, progress=0.0)
+    return report

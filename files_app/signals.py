@@ -1,0 +1,19 @@
+"""A File's stored bytes go with its row, however the row goes: `deleteFile`, the admin, or
+a cascade from deleting its owner. Removed after the transaction commits, so a rolled-back
+delete never loses bytes."""
+
+from functools import partial
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from .models import File
+
+
+@receiver(post_delete, sender=File, dispatch_uid="files_app.delete_stored_bytes")
+def delete_stored_bytes(sender, instance: File, **kwargs) -> None:
+    for name in (instance.stored_file.name, instance.thumbnail.name):
+        if name:
+            transaction.on_commit(partial(default_storage.delete, name), robust=True)

@@ -1,0 +1,52 @@
+"""Stored bytes and rows stay in step: deletes (also by cascade) and the storage audit."""
+
+import os
+import uuid
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from files_app.models import File, FileStatus
+from files_app.services import MISSING_BYTES
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stored(owner, content=b"bytes") -> File:
+    file = File(id=uuid.uuid4(), owner=owner, name="x.txt", size=len(content),
+                status=FileStatus.DONE)
+    file.stored_file.save("x", ContentFile(content), save=False)
+    file.save(force_insert=True)
+    return file
+
+
+def test_deleting_a_user_removes_their_files_and_bytes(user, other_user):
+    mine, theirs = stored(user), stored(other_user)
+    user.delete()
+    assert not File.objects.filter(pk=mine.pk).exists()
+    assert not os.path.exists(mine.stored_file.path)
+    assert os.path.exists(theirs.stored_file.path)
+
+
+def test_storage_audit_reports_then_fixes(user, capsys):
+    kept = stored(user)
+    orphan = default_storage.save(f"uploads/{user.pk}/{uuid.uuid4().hex}", ContentFile(b"lost"))
+    gone = stored(user)
+    os.remove(gone.stored_file.path)
+
+    call_command("storage_audit")
+    output = capsys.readouterr().out
+    assert f"orphan bytes found: {orphan}" in output
+    assert f"missing bytes: file {gone.pk}" in output
+    assert default_storage.exists(orphan)
+
+    call_command("storage_audit", "--fix")
+    assert not default_storage.exists(orphan)
+    gone.refresh_from_db()
+    assert (gone.status, gone.error) == (FileStatus.FAILED, MISSING_BYTES)
+    kept.refresh_from_db()
+    assert kept.status == FileStatus.DONE and default_storage.exists(kept.stored_file.name)
+    call_command("storage_audit")
+    assert "0 orphan(s), 0 missing." in capsys.readouterr().out
