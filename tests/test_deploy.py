@@ -36,7 +36,7 @@ def test_production_settings_pass_check_deploy():
 
 def test_debug_is_off_by_default_and_needs_a_secret_key():
     show_debug = ("shell", "-c", "from django.conf import settings; print(settings.DEBUG)")
-    assert manage(*show_debug, env={"SECRET_KEY": "x" * 60}).stdout.strip() == "False"
-    assert manage(*show_debug, env={"DEBUG": "1"}).stdout.strip() == "True"
+    assert manage(*show_debug, env={"SECRET_KEY": "x" * 60}).stdout.split()[-1] == "False"
+    assert manage(*show_debug, env={"DEBUG": "1"}).stdout.split()[-1] == "True"
     refused = manage("check", env={"SECRET_KEY": ""})
     assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
