@@ -61,6 +61,11 @@ class File(models.Model):
     thumbnail = models.FileField(upload_to=thumbnail_path, max_length=255, blank=True)
     # Bumped on every state change; subscribers drop events that are not newer.
     version = models.PositiveBigIntegerField(default=1)
+    # Set on every state change (explicitly: UPDATE queries skip auto_now); the recovery
+    # sweep finds work that has not moved for too long by it.
+    updated_at = models.DateTimeField(auto_now=True)
+    # Processing runs started; after FILE_MAX_ATTEMPTS the sweep gives up (FAILED).
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
@@ -70,7 +75,7 @@ class File(models.Model):
             models.Index(fields=["owner", "status", "-uploaded_at"], name="file_owner_status"),
             models.Index(fields=["owner", "name"], name="file_owner_name"),
             models.Index(fields=["owner", "size"], name="file_owner_size"),
-            models.Index(fields=["status", "uploaded_at"], name="file_status_uploaded"),
+            models.Index(fields=["status", "updated_at"], name="file_status_updated"),
         ]
 
     def __str__(self) -> str:

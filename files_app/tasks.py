@@ -26,3 +26,8 @@ from .exceptions import TransientProcessingError
 def process_file(self, file_id: str) -> None:
     retries_left = self.max_retries - self.request.retries
     services.file_process(file_id=file_id, retries_left=retries_left)
+
+
+@shared_task(name="files_app.recover_files", ignore_result=True)
+def recover_files() -> None:
+    services.files_recover()

@@ -23,8 +23,10 @@ def web_command(host: str, port: str) -> list[str]:
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "project", "worker", "--loglevel", "INFO",
-            "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")]
+    # -B: the worker also runs beat (the recovery sweep); in production beat is its own process.
+    return [sys.executable, "-m", "celery", "-A", "project", "worker", "-B", "--loglevel", "INFO",
+            "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
+            "--schedule", str(BASE_DIR / "var" / "celerybeat-schedule")]
 
 
 def manage(*args: str) -> None:

@@ -226,6 +226,15 @@ PROCESSING_HARD_TIME_LIMIT_GRACE = 30
 # Storage errors while processing are retried this often, with exponential backoff.
 PROCESSING_MAX_RETRIES = env_int("PROCESSING_MAX_RETRIES", 3)
 PROCESSING_RETRY_BACKOFF_SECONDS = env_int("PROCESSING_RETRY_BACKOFF_SECONDS", 5)
+# The recovery sweep: PENDING/PROCESSING files untouched this long are queued again (it runs
+# every FILE_RECOVERY_INTERVAL seconds on Celery beat); after FILE_MAX_ATTEMPTS runs, FAILED.
+FILE_RECOVERY_AFTER = env_int("FILE_RECOVERY_AFTER", PROCESSING_SOFT_TIME_LIMIT + 300)
+FILE_RECOVERY_INTERVAL = env_int("FILE_RECOVERY_INTERVAL", 60)
+FILE_MAX_ATTEMPTS = env_int("FILE_MAX_ATTEMPTS", 3)
+CELERY_BEAT_SCHEDULE = {
+    "recover-stuck-files": {"task": "files_app.recover_files",
+                            "schedule": float(FILE_RECOVERY_INTERVAL)},
+}
 # Guards against hostile files (see files_app/processors/base.py: ProcessingLimits).
 PROCESSING_LIMITS = {
     "max_image_pixels": env_int("MAX_IMAGE_PIXELS", 64_000_000),

@@ -15,6 +15,7 @@ from .processing import (
     file_record_progress,
     file_start_processing,
 )
+from .recovery import files_recover
 from .tokens import api_token_authenticate, api_token_create
 from .upload import (
     file_create,
@@ -32,6 +33,7 @@ __all__ = [
     "api_token_authenticate",
     "api_token_create",
     "file_create",
+    "files_recover",
     "file_delete",
     "file_fail",
     "file_finish",

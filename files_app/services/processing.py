@@ -35,17 +35,18 @@ TOOK_TOO_LONG = "Processing took too long and was stopped."
 STORAGE_UNAVAILABLE = "The file could not be read from storage. Try reprocessing it later."
 
 
-def transition(file_id, *, only_if: Sequence[str] = (), **changes) -> File | None:
+def transition(file_id, *, only_if: Sequence[str] = (), where: dict | None = None,
+               **changes) -> File | None:
     """Apply `changes` and bump the version in one UPDATE; publish after commit.
 
-    Returns None when the row is gone or not in one of the `only_if` statuses, which is how
-    a redelivered or stale task learns it has nothing to do.
+    Returns None when the row is gone, not in one of the `only_if` statuses or not matching
+    `where`, which is how a redelivered or stale task learns it has nothing to do.
     """
-    rows = File.objects.filter(pk=file_id)
+    rows = File.objects.filter(pk=file_id, **(where or {}))
     if only_if:
         rows = rows.filter(status__in=only_if)
     with transaction.atomic():
-        if not rows.update(version=F("version") + 1, **changes):
+        if not rows.update(version=F("version") + 1, updated_at=timezone.now(), **changes):
             return None
         file = File.objects.get(pk=file_id)
         transaction.on_commit(partial(events.publish_file_update, file), robust=True)
@@ -55,7 +56,8 @@ def transition(file_id, *, only_if: Sequence[str] = (), **changes) -> File | Non
 def file_start_processing(*, file_id) -> File | None:
     # PROCESSING is accepted too: a task redelivered after its worker died starts again.
     return transition(
-        file_id, only_if=ACTIVE_STATUSES, status=FileStatus.PROCESSING, progress=0.0, error=""
+        file_id, only_if=ACTIVE_STATUSES, status=FileStatus.PROCESSING, progress=0.0, error="",
+        attempts=F("attempts") + 1,
     )
 
 

@@ -1,0 +1,56 @@
+"""Stuck work is recovered: re-queued to the real worker, or FAILED after FILE_MAX_ATTEMPTS."""
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.utils import timezone
+
+from files_app import services
+from files_app.models import File, FileStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stuck(owner, *, status, attempts, minutes_ago) -> File:
+    file = File(id=uuid.uuid4(), owner=owner, name="stuck.txt", size=5, status=status,
+                attempts=attempts)
+    file.stored_file.save("x", ContentFile(b"stuck"), save=False)
+    file.save(force_insert=True)
+    File.objects.filter(pk=file.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=minutes_ago))
+    return file
+
+
+def test_stuck_files_are_requeued_and_finish(user, settings, celery_worker):
+    settings.FILE_RECOVERY_AFTER = 60
+    pending = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=5)
+    processing = stuck(user, status=FileStatus.PROCESSING, attempts=1, minutes_ago=5)
+    recent = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
+    assert services.files_recover() == {"requeued": 2, "failed": 0}
+    deadline = timezone.now() + timedelta(seconds=30)
+    while File.objects.filter(pk__in=[pending.pk, processing.pk], status=FileStatus.DONE).count() < 2:
+        assert timezone.now() < deadline, "the re-queued files were not processed"
+        time.sleep(0.05)  # polling the outcome, bounded by the deadline
+    recent.refresh_from_db()
+    assert recent.status == FileStatus.PENDING  # not stuck yet: left alone
+
+
+def test_files_that_keep_failing_to_finish_end_failed(user, settings, capsys):
+    settings.FILE_RECOVERY_AFTER = 60
+    settings.FILE_MAX_ATTEMPTS = 3
+    hopeless = stuck(user, status=FileStatus.PROCESSING, attempts=3, minutes_ago=5)
+    call_command("recover_files")
+    assert "0 re-queued, 1 failed." in capsys.readouterr().out
+    hopeless.refresh_from_db()
+    assert hopeless.status == FileStatus.FAILED
+    assert "started 3 times and never finished" in hopeless.error
+
+
+def test_the_sweep_is_scheduled(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["recover-stuck-files"]
+    assert entry["task"] == "files_app.recover_files"
+    assert entry["schedule"] == settings.FILE_RECOVERY_INTERVAL
