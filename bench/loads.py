@@ -104,6 +104,8 @@ async def closed_loop(server, token, seconds, request) -> list[float]:
                 started = time.perf_counter()
                 response = await request(client)
                 response.raise_for_status()
+                if "errors" in response.json():
+                    raise RuntimeError(f"request refused: {response.text}")
                 latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(client_loop() for _ in range(CLIENTS)))

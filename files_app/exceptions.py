@@ -32,6 +32,14 @@ class TooManyFiles(FileServiceError):
     pass
 
 
+class RateLimited(FileServiceError):
+    pass
+
+
+class QuotaExceeded(FileServiceError):
+    pass
+
+
 class InvalidUpload(FileServiceError):
     default_message = "The upload is not valid."
 

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from .exceptions import FileNotFound, NotAuthenticated
 from .models import ApiToken, File
@@ -25,6 +25,15 @@ def file_queryset(*, user) -> QuerySet[File]:
 def file_list(*, user, filters: dict | None = None) -> QuerySet[File]:
     files = file_queryset(user=user)
     return files.filter(**filters) if filters else files
+
+
+def storage_used(*, user) -> int:
+    """Bytes stored by the user (their own files, even for staff)."""
+    return File.objects.filter(owner=user).aggregate(total=Sum("size"))["total"] or 0
+
+
+def uploads_since(*, user, since) -> int:
+    return File.objects.filter(owner=user, uploaded_at__gte=since).count()
 
 
 def parse_file_id(file_id) -> uuid.UUID:

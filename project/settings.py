@@ -152,6 +152,9 @@ MEDIA_URL = "media/"  # never served directly: downloads go through the owner-ch
 # --- Uploads -------------------------------------------------------------------------------
 MAX_UPLOAD_SIZE = env_int("MAX_UPLOAD_SIZE", 1 * GIB)
 MAX_FILES_PER_REQUEST = env_int("MAX_FILES_PER_REQUEST", 20)
+# Per user: files accepted per minute, and bytes stored in all (0 turns either off).
+UPLOAD_RATE_LIMIT_PER_MINUTE = env_int("UPLOAD_RATE_LIMIT_PER_MINUTE", 120)
+STORAGE_QUOTA = env_int("STORAGE_QUOTA", 10 * GIB)
 # Every upload streams to a temporary file; the limit applies while the bytes arrive.
 FILE_UPLOAD_HANDLERS = ["files_app.uploads.LimitedTemporaryFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None

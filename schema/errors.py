@@ -19,6 +19,8 @@ ERROR_CODES: dict[type[Exception], str] = {
     exceptions.FileTooLarge: "FILE_TOO_LARGE",
     exceptions.TooManyFiles: "TOO_MANY_FILES",
     exceptions.InvalidUpload: "INVALID_UPLOAD",
+    exceptions.RateLimited: "RATE_LIMITED",
+    exceptions.QuotaExceeded: "QUOTA_EXCEEDED",
     exceptions.BadUserInput: "BAD_USER_INPUT",
 }
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"

@@ -178,3 +178,23 @@ def test_stored_path_is_not_derived_from_the_client_name(gql):
     assert file.name == "evil.sh"
     assert "evil" not in file.stored_file.name
     assert file.stored_file.name == f"uploads/{file.owner_id}/{file.pk.hex}"
+
+
+def test_uploads_over_the_rate_limit_are_refused(gql, settings):
+    settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 2
+    for name in ("a.txt", "b.txt"):
+        assert "errors" not in gql.upload(UPLOAD, {"file": (name, b"x")}, {"file": None}).json()
+    response = gql.upload(UPLOAD, {"file": ("c.txt", b"x")}, {"file": None})
+    assert codes(response) == ["RATE_LIMITED"]
+    assert File.objects.count() == 2
+
+
+def test_uploads_over_the_quota_are_refused(gql, other_gql, settings):
+    settings.STORAGE_QUOTA = 10
+    assert "errors" not in gql.upload(UPLOAD, {"file": ("a.txt", b"x" * 8)}, {"file": None}).json()
+    response = gql.upload(UPLOAD, {"file": ("b.txt", b"x" * 3)}, {"file": None})
+    assert codes(response) == ["QUOTA_EXCEEDED"]
+    assert File.objects.count() == 1
+    # The quota is per user.
+    other = other_gql.upload(UPLOAD, {"file": ("c.txt", b"x" * 8)}, {"file": None}).json()
+    assert "errors" not in other

@@ -4,14 +4,23 @@ import os
 import unicodedata
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from .. import events, selectors
-from ..exceptions import FileTooLarge, InvalidUpload, TooManyFiles
+from ..exceptions import (
+    FileTooLarge,
+    InvalidUpload,
+    QuotaExceeded,
+    RateLimited,
+    TooManyFiles,
+)
 from ..models import File, FileStatus
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
@@ -21,6 +30,7 @@ from .processing import FINISHED_STATUSES, transition
 MAX_NAME_LENGTH = 255
 MAX_EXTENSION_LENGTH = 16
 UNNAMED = "unnamed"
+RATE_WINDOW = timedelta(minutes=1)
 
 
 def sanitize_file_name(raw_name: str | None) -> str:
@@ -63,6 +73,27 @@ def validate_uploads(uploads: Sequence) -> None:
             raise InvalidUpload(f"{name} is empty.")
 
 
+def check_allowance(owner, uploads: Sequence) -> None:
+    """Per-user rate limit and storage quota, checked before anything is stored. Called in
+    the upload's transaction after locking the user's row, so concurrent uploads of one user
+    are counted one after the other (on PostgreSQL; SQLite serialises writes anyway)."""
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+    limit = settings.UPLOAD_RATE_LIMIT_PER_MINUTE
+    if limit:
+        recent = selectors.uploads_since(user=owner, since=timezone.now() - RATE_WINDOW)
+        if recent + len(uploads) > limit:
+            raise RateLimited(f"At most {limit} files a minute can be uploaded; wait a moment.")
+    quota = settings.STORAGE_QUOTA
+    if quota:
+        wanted = sum(upload.size for upload in uploads)
+        used = selectors.storage_used(user=owner)
+        if used + wanted > quota:
+            raise QuotaExceeded(
+                f"This would use {used + wanted:,} bytes of your {quota:,} byte storage; "
+                "delete some files first."
+            )
+
+
 def read_head(upload) -> bytes:
     upload.seek(0)
     head = upload.read(SNIFF_BYTES)
@@ -81,6 +112,7 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
     created: list[File] = []
     try:
         with transaction.atomic():
+            check_allowance(owner, uploads)
             for upload in uploads:
                 name = sanitize_file_name(upload.name)
                 sniffed = sniff(read_head(upload), name)
