@@ -1,6 +1,5 @@
 """GraphQL types. Field names follow the contract in DESIGN.md."""
 
-import enum
 from datetime import datetime
 
 import strawberry
@@ -30,24 +29,10 @@ def absolute_url(request, path: str) -> str:
 
 
 
-@strawberry.enum(name="FileStatus")
-class FileStatusEnum(enum.Enum):
-    PENDING = FileStatus.PENDING.value
-    PROCESSING = FileStatus.PROCESSING.value
-    DONE = FileStatus.DONE.value
-    FAILED = FileStatus.FAILED.value
 
-
-@strawberry.enum(name="FileKind")
-class FileKindEnum(enum.Enum):
-    IMAGE = FileKind.IMAGE.value
-    CSV = FileKind.CSV.value
-    TEXT = FileKind.TEXT.value
-    JSON = FileKind.JSON.value
-    PDF = FileKind.PDF.value
-    ARCHIVE = FileKind.ARCHIVE.value
-    AUDIO = FileKind.AUDIO.value
-    OTHER = FileKind.OTHER.value
+# The model's choices are the GraphQL enums: one list of statuses and kinds, not two.
+FileStatusEnum = strawberry.enum(FileStatus, name="FileStatus")
+FileKindEnum = strawberry.enum(FileKind, name="FileKind")
 
 
 @strawberry_django.type(File, name="File")
