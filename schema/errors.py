@@ -33,7 +33,7 @@ PAGINATION_ARGUMENT_ERROR = "Argument '"
 
 def code_for(error: GraphQLError) -> str:
     original = error.original_error
-    if original is None:
+    if original is None or isinstance(original, GraphQLError):
         # Raised by graphql-core before any resolver ran: syntax, validation, variables.
         return "BAD_USER_INPUT" if error.message.startswith("Variable ") else (
             "GRAPHQL_VALIDATION_FAILED"

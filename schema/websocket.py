@@ -13,6 +13,7 @@ from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
+from files_app import events
 from files_app.auth import user_for_bearer_header
 
 AUTH_PARAM_NAMES = ("Authorization", "authorization")
@@ -32,6 +33,17 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         elif not getattr(self.scope.get("user"), "is_authenticated", False):
             raise ConnectionRejectionError({"message": "Authentication required."})
         return UNSET
+
+    async def disconnect(self, code: int) -> None:
+        """Leave every group this connection may have joined, whatever state its
+        subscriptions were in: a subscription cancelled while its group_add was in flight
+        never records the join, and its membership would otherwise linger in Redis until
+        the group expiry (a day). Found by tests/reliability/test_no_leaks.py."""
+        await super().disconnect(code)
+        user = self.scope.get("user")
+        if self.channel_layer is not None and getattr(user, "is_authenticated", False):
+            for group in (events.owner_group(user.pk), events.ALL_FILES_GROUP):
+                await self.channel_layer.group_discard(group, self.channel_name)
 
 
 def graphql_ws_consumer(schema):
