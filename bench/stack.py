@@ -28,10 +28,9 @@ def free_port() -> int:
 
 
 def ensure_postgres_database(url: str) -> None:
+    import dj_database_url
     import psycopg2
     from psycopg2 import sql
-
-    import dj_database_url
 
     config = dj_database_url.parse(url)
     connection = psycopg2.connect(

@@ -8,11 +8,11 @@ turns a malformed body into a 400 with a JSON body instead of a 500 deeper down.
 import json
 
 from asgiref.sync import sync_to_async
+from cross_web.exceptions import HTTPException
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
 from django.http.multipartparser import MultiPartParserError
 from strawberry.django.views import AsyncGraphQLView
-from cross_web.exceptions import HTTPException
 
 from files_app.http import ConditionalMiddleware, json_error
 

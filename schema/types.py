@@ -7,9 +7,9 @@ import strawberry_django
 from django.db.models import Q
 from django.urls import reverse
 from strawberry import auto, relay
+from strawberry_django.utils.requests import get_request
 
 from files_app.models import File, FileKind, FileStatus
-from strawberry_django.utils.requests import get_request
 
 from .results import FileResult, result_for
 from .types_common import BigInt
@@ -26,8 +26,6 @@ def absolute_url(request, path: str) -> str:
         return path
     scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
     return f"{scheme}://{host}{path}"
-
-
 
 
 # The model's choices are the GraphQL enums: one list of statuses and kinds, not two.

@@ -11,8 +11,7 @@ from django.core.files.base import ContentFile
 
 from files_app import services
 from files_app.models import File, FileStatus
-from files_app.processors import ProcessingSource, sniff_content_type
-from files_app.processors import generic
+from files_app.processors import ProcessingSource, generic, sniff_content_type
 from files_app.tasks import process_file
 from schema.ids import encode_file_id
 from tests.test_pipeline import SUBSCRIBE, is_final
