@@ -4,8 +4,12 @@ A browser is authenticated by its session cookie (Channels' AuthMiddlewareStack)
 come from our own origin or one in `WEBSOCKET_ALLOWED_ORIGINS`; Strawberry refuses other
 browser origins at the handshake. Any other client (no `Origin` header) sends
 `{"Authorization": "Bearer <token>"}` as the `connection_init` payload. A connection that
-is neither is closed with 4403, which graphql-ws clients treat as final (no retry loop).
+is neither is closed with 4401 Unauthorized, which graphql-ws clients treat as final (they
+retry 4403 Forbidden, Strawberry's code for a rejected `connection_init`).
 """
+
+UNAUTHORIZED = 4401
+FORBIDDEN = 4403
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -20,6 +24,13 @@ AUTH_PARAM_NAMES = ("Authorization", "authorization")
 
 
 class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
+    unauthenticated = False
+
+    async def close(self, code=None, reason=None):
+        if code == FORBIDDEN and self.unauthenticated:
+            code, reason = UNAUTHORIZED, "Unauthorized"
+        await super().close(code=code, reason=reason)
+
     async def on_ws_connect(self, context):
         params = context.get("connection_params") or {}
         header = next((params[name] for name in AUTH_PARAM_NAMES if name in params), None)
@@ -28,9 +39,11 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
                 header if isinstance(header, str) else None
             )
             if user is None:
+                self.unauthenticated = True
                 raise ConnectionRejectionError({"message": "Invalid bearer token."})
             self.scope["user"] = user
         elif not getattr(self.scope.get("user"), "is_authenticated", False):
+            self.unauthenticated = True
             raise ConnectionRejectionError({"message": "Authentication required."})
         return UNSET
 

@@ -154,3 +154,10 @@ def test_page_recovers_after_the_server_restarts(page, page_server, token):
     )
     assert response.status_code == 200
     page.wait_for_selector('#rows tr[data-name="after-restart.txt"][data-status=DONE]')
+
+
+def test_page_stops_retrying_when_the_session_is_gone(page, page_server):
+    page.context.clear_cookies()
+    page_server.restart()  # the reconnect now carries no session: closed with 4401
+    page.wait_for_selector("#live[data-state=logged-out]")
+    assert "log in" in page.inner_text("#live")

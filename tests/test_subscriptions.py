@@ -27,13 +27,14 @@ async def close_code_after_init(server, payload) -> int:
     return closed.value.rcvd.code
 
 
-async def test_connection_without_credentials_is_closed_4403(uvicorn_server):
-    assert await close_code_after_init(uvicorn_server, "{}") == 4403
+async def test_connection_without_credentials_is_closed_4401(uvicorn_server):
+    # 4401, not 4403: graphql-ws clients give up on 4401 instead of retrying forever.
+    assert await close_code_after_init(uvicorn_server, "{}") == 4401
 
 
-async def test_connection_with_a_wrong_token_is_closed_4403(uvicorn_server):
+async def test_connection_with_a_wrong_token_is_closed_4401(uvicorn_server):
     payload = '{"Authorization": "Bearer wrong"}'
-    assert await close_code_after_init(uvicorn_server, payload) == 4403
+    assert await close_code_after_init(uvicorn_server, payload) == 4401
 
 
 async def login_cookie(server, user) -> str:

@@ -68,7 +68,14 @@ export function uploadFile(file: File, handlers: UploadHandlers): XMLHttpRequest
   return request;
 }
 
-export type LiveState = "connecting" | "live" | "reconnecting";
+export type LiveState = "connecting" | "live" | "reconnecting" | "logged-out";
+
+/** The server closes with 4401 when the session is gone: retrying would never help. */
+const UNAUTHORIZED = 4401;
+
+function closeCode(event: unknown): number | undefined {
+  return typeof event === "object" && event !== null && "code" in event ? Number(event.code) : undefined;
+}
 
 export function liveClient(onState: (state: LiveState) => void, onReconnected: () => void): Client {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -76,7 +83,7 @@ export function liveClient(onState: (state: LiveState) => void, onReconnected: (
   return createClient({
     url: `${scheme}://${location.host}/graphql/`,
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    shouldRetry: (event) => closeCode(event) !== UNAUTHORIZED,
     lazy: false,
     keepAlive: 15_000,
     on: {
@@ -86,7 +93,7 @@ export function liveClient(onState: (state: LiveState) => void, onReconnected: (
         if (connectedBefore) onReconnected(); // catch up on whatever happened meanwhile
         connectedBefore = true;
       },
-      closed: () => onState("reconnecting"),
+      closed: (event) => onState(closeCode(event) === UNAUTHORIZED ? "logged-out" : "reconnecting"),
     },
   });
 }

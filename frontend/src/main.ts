@@ -34,7 +34,10 @@ let hasNextPage = false;
 function setLive(state: LiveState): void {
   const badge = $("#live");
   badge.dataset.state = state;
-  badge.textContent = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…" }[state];
+  badge.textContent = {
+    connecting: "connecting…", live: "live", reconnecting: "reconnecting…",
+    "logged-out": "logged out — reload to log in",
+  }[state];
 }
 
 async function refresh(): Promise<void> {
