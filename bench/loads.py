@@ -70,7 +70,8 @@ def upload_with_rss(server, token, source: Path) -> tuple[float, int]:
     sampler.start()
     with source.open("rb") as body, httpx.Client(timeout=600) as client:
         started = time.perf_counter()
-        response = client.post(f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
+        response = client.post(f"{server.url}/graphql/",
+                               headers={"Authorization": f"Bearer {token}"},
                                **multipart(source.name, body))
         elapsed = time.perf_counter() - started
     done.set()

@@ -8,9 +8,6 @@ is neither is closed with 4401 Unauthorized, which graphql-ws clients treat as f
 retry 4403 Forbidden, Strawberry's code for a rejected `connection_init`).
 """
 
-UNAUTHORIZED = 4401
-FORBIDDEN = 4403
-
 from channels.db import database_sync_to_async
 from django.conf import settings
 from strawberry.channels import GraphQLWSConsumer
@@ -21,6 +18,8 @@ from files_app import events
 from files_app.auth import user_for_bearer_header
 
 AUTH_PARAM_NAMES = ("Authorization", "authorization")
+UNAUTHORIZED = 4401
+FORBIDDEN = 4403
 
 
 class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):

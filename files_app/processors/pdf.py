@@ -13,7 +13,9 @@ from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 
 from .base import ProcessingError, ProcessingResult, ProcessingSource
 
-PDF_DATE = re.compile(r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz+\-])?(\d{2})?'?(\d{2})?")
+PDF_DATE = re.compile(
+    r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz+\-])?(\d{2})?'?(\d{2})?"
+)
 WHITESPACE = re.compile(r"\s+")
 
 
