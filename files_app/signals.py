@@ -2,7 +2,6 @@
 a cascade from deleting its owner. Removed after the transaction commits, so a rolled-back
 delete never loses bytes."""
 
-from functools import partial
 
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -16,4 +15,4 @@ from .models import File
 def delete_stored_bytes(sender, instance: File, **kwargs) -> None:
     for name in (instance.stored_file.name, instance.thumbnail.name):
         if name:
-            transaction.on_commit(partial(default_storage.delete, name), robust=True)
+            transaction.on_commit(lambda name=name: default_storage.delete(name), robust=True)

@@ -8,7 +8,6 @@ state that was rolled back and can order what they get.
 import logging
 import time
 from collections.abc import Sequence
-from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -49,7 +48,7 @@ def transition(file_id, *, only_if: Sequence[str] = (), where: dict | None = Non
         if not rows.update(version=F("version") + 1, updated_at=timezone.now(), **changes):
             return None
         file = File.objects.get(pk=file_id)
-        transaction.on_commit(partial(events.publish_file_update, file), robust=True)
+        transaction.on_commit(lambda: events.publish_file_update(file), robust=True)
     return file
 
 

@@ -5,7 +5,6 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -122,7 +121,10 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
                 stored_names.append(file.stored_file.name)
                 file.save(force_insert=True)
                 created.append(file)
-                transaction.on_commit(partial(announce_and_enqueue, file), robust=True)
+                # A lambda, not functools.partial: Django's robust on_commit logs a failing
+                # callback by its __qualname__, which a partial lacks, and that logging error
+                # turned a Redis outage into a failed upload (tests/reliability).
+                transaction.on_commit(lambda file=file: announce_and_enqueue(file), robust=True)
     except Exception:
         for stored_name in stored_names:
             default_storage.delete(stored_name)
@@ -161,7 +163,7 @@ def file_reprocess(*, user, file_id) -> File:
         )
         if queued is None:
             return file
-        transaction.on_commit(partial(enqueue, queued.pk), robust=True)
+        transaction.on_commit(lambda: enqueue(queued.pk), robust=True)
     return queued
 
 

@@ -1,0 +1,91 @@
+"""Redis down and back, on real processes with their own Redis: reads keep working, an upload
+during the outage is stored, and the recovery sweep gets it processed once Redis returns."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from files_app.models import File, FileStatus
+from project.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
+from tests.conftest import BASE_DIR, READY_TIMEOUT_SECONDS, Server, stop, subprocess_env
+from tests.settings import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id status } }"
+FILES = {"query": "{ files { totalCount edges { node { id status url } } } }"}
+
+
+def upload(server, token, name, content):
+    return httpx.post(
+        f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"}, timeout=60,
+        data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+              "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": (name, content)},
+    )
+
+
+def wait_for_status(file_id, status, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not File.objects.filter(pk=file_id, status=status).exists():
+        assert time.monotonic() < deadline, f"file {file_id} never reached {status}"
+        time.sleep(0.05)  # polling the outcome, bounded by the deadline
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    port = free_port()
+    server = start_embedded_redis(port=port, data_dir=tmp_path / "redis")
+    yield port, server
+    stop_embedded_redis(server)
+
+
+def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp_path):
+    port, redis_server = own_redis
+    env = {"REDIS_URL": redis_url_for(port), "CHANNEL_LAYER_PREFIX": "outage"}
+    server = Server("uvicorn", process_logs, env=env)
+    worker_log = process_logs / "outage-worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads",
+         "--concurrency", "1", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        cwd=BASE_DIR, env={**subprocess_env(), **env}, stdout=worker_log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        before = upload(server, token, "before.txt", b"uploaded while Redis was up")
+        file_before = before.json()["data"]["uploadFile"]["id"]
+
+        stop_embedded_redis(redis_server)
+        reads = httpx.post(f"{server.url}/graphql/", json=FILES, timeout=30,
+                           headers={"Authorization": f"Bearer {token}"})
+        assert reads.status_code == 200 and "errors" not in reads.json(), reads.text
+        url = reads.json()["data"]["files"]["edges"][0]["node"]["url"]
+        download = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert download.status_code == 200
+
+        during = upload(server, token, "during.txt", b"uploaded while Redis was down")
+        assert during.status_code == 200, during.text
+        file_during = during.json()["data"]["uploadFile"]["id"]
+        stored = File.objects.get(name="during.txt")
+        assert stored.status == FileStatus.PENDING and Path(stored.stored_file.path).exists()
+
+        restarted = start_embedded_redis(port=port, data_dir=tmp_path / "redis-again")
+        try:
+            sweep = subprocess.run(
+                [sys.executable, "manage.py", "recover_files"], cwd=BASE_DIR, text=True,
+                env={**subprocess_env(), **env, "FILE_RECOVERY_AFTER": "0"},
+                capture_output=True, timeout=READY_TIMEOUT_SECONDS,
+            )
+            assert "re-queued" in sweep.stdout, sweep.stdout + sweep.stderr
+            wait_for_status(stored.pk, FileStatus.DONE)
+        finally:
+            stop_embedded_redis(restarted)
+        assert file_before != file_during
+    finally:
+        stop(worker)
+        server.stop()
