@@ -1,0 +1,94 @@
+"""A worker killed with SIGKILL mid-file: the file goes to a new worker and ends DONE exactly
+once. Ten times over.
+
+The broker would hand the dead worker's unacknowledged task out again only after the
+visibility timeout (an hour by default); the recovery sweep (Celery beat, every minute in
+production) is what notices the file stopped moving and queues it again, so the test runs
+the sweep with a short FILE_RECOVERY_AFTER. These workers and their server use a broker of
+their own (another Redis database), so the session's worker can't take the tasks."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from django.conf import settings
+
+from files_app.models import File, FileStatus
+from tests.conftest import BASE_DIR, Server, stop, subprocess_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROUNDS = 10
+STALE_SECONDS = 2
+ROWS = 400_000  # ~15 MB of CSV: a few seconds of processing, long enough to be killed in
+UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
+
+
+def broker_url() -> str:
+    base = settings.REDIS_URL.rsplit("/", 1)[0]
+    return f"{base}/14"
+
+
+def start_worker(env, log):
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
+         "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        cwd=BASE_DIR, env={**subprocess_env(), **env}, stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)  # polling the database for the outcome, bounded by the deadline
+
+
+def test_killed_worker_file_is_redelivered_and_done_once(django_db_setup, process_logs, token,
+                                                         tmp_path):
+    env = {"CELERY_BROKER_URL": broker_url(), "FILE_RECOVERY_AFTER": str(STALE_SECONDS)}
+    server = Server("uvicorn", process_logs, env=env)
+    log = process_logs / "killed-workers.log"
+    content = ("id,value\n" + "".join(f"{i},{i * 0.5}\n" for i in range(ROWS))).encode()
+    done = 0
+    try:
+        for round_number in range(ROUNDS):
+            doomed = start_worker(env, log)
+            response = httpx.post(
+                f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
+                data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+                      "map": json.dumps({"0": ["variables.file"]})},
+                files={"0": (f"round-{round_number}.csv", content)}, timeout=60,
+            )
+            assert response.status_code == 200, response.text
+            file = File.objects.get(name=f"round-{round_number}.csv")
+            wait_until(lambda: File.objects.filter(pk=file.pk, status=FileStatus.PROCESSING,
+                                                   progress__gt=0).exists(),
+                       60, "the first worker never started the file")
+            os.kill(doomed.pid, signal.SIGKILL)
+            doomed.wait()
+            rescuer = start_worker(env, log)
+            try:
+                stale_at = file.__class__.objects.get(pk=file.pk).updated_at.timestamp()
+                wait_until(lambda: time.time() > stale_at + STALE_SECONDS + 0.5, 10, "clock")
+                sweep = subprocess.run([sys.executable, "manage.py", "recover_files"],
+                                       cwd=BASE_DIR, env={**subprocess_env(), **env},
+                                       capture_output=True, text=True, timeout=60)
+                assert "1 re-queued" in sweep.stdout, sweep.stdout + sweep.stderr
+                wait_until(lambda: File.objects.filter(pk=file.pk, status=FileStatus.DONE).exists(),
+                           90, f"round {round_number}: the file was not redelivered")
+            finally:
+                stop(rescuer)
+            file.refresh_from_db()
+            assert file.attempts >= 2  # started by the killed worker, then by the rescuer
+            assert file.result["row_count"] == ROWS
+            done += 1
+    finally:
+        server.stop()
+    assert done == ROUNDS
