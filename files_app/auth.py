@@ -2,7 +2,7 @@
 
 
 from . import services
-from .http import ConditionalMiddleware, json_error
+from .http import DATABASE_DOWN, ConditionalMiddleware, json_error, unavailable_response
 
 BEARER_SCHEME = "bearer"
 
@@ -36,7 +36,10 @@ class BearerTokenMiddleware(ConditionalMiddleware):
         return is_bearer(request.headers.get("Authorization"))
 
     def handle(self, request):
-        user = user_for_bearer_header(request.headers.get("Authorization"))
+        try:
+            user = user_for_bearer_header(request.headers.get("Authorization"))
+        except DATABASE_DOWN:
+            return unavailable_response()
         if user is None:
             return json_error(
                 "The bearer token is missing, unknown or revoked.",

@@ -2,7 +2,16 @@
 error, so a client needs one error handler), and a cheap async-capable middleware base."""
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+
+UNAVAILABLE = "The service is briefly unavailable; try again in a moment."
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+def unavailable_response() -> JsonResponse:
+    return json_error(UNAVAILABLE, code="SERVICE_UNAVAILABLE", status=503,
+                      headers={"Retry-After": "5"})
 
 
 def json_error(message: str, *, code: str, status: int, headers=None) -> JsonResponse:

@@ -7,6 +7,7 @@ never leaks internals to clients. Errors raised by graphql-core before any resol
 
 import logging
 
+from django.db import InterfaceError, OperationalError
 from graphql.error import GraphQLError
 
 from files_app import exceptions
@@ -22,7 +23,11 @@ ERROR_CODES: dict[type[Exception], str] = {
     exceptions.RateLimited: "RATE_LIMITED",
     exceptions.QuotaExceeded: "QUOTA_EXCEEDED",
     exceptions.BadUserInput: "BAD_USER_INPUT",
+    # The database is unreachable (restarting, failing over): worth retrying.
+    OperationalError: "SERVICE_UNAVAILABLE",
+    InterfaceError: "SERVICE_UNAVAILABLE",
 }
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again in a moment."
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 INTERNAL_ERROR_MESSAGE = "Internal server error."
 
@@ -55,7 +60,11 @@ def assign_code(error: GraphQLError) -> None:
     if error.extensions and "code" in error.extensions:
         return
     code = code_for(error)
-    if code == INTERNAL_ERROR_CODE:
+    if code == "SERVICE_UNAVAILABLE":
+        logger.warning("Database unavailable: %s", error.original_error)
+        error.message = UNAVAILABLE_MESSAGE
+        error.original_error = None
+    elif code == INTERNAL_ERROR_CODE:
         logger.error("Unexpected GraphQL error: %s", error.message, exc_info=error.original_error)
         error.message = INTERNAL_ERROR_MESSAGE
         error.original_error = None
