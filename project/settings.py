@@ -74,6 +74,7 @@ MIDDLEWARE = [
     # After the session user, before CSRF: a bearer token replaces the session and needs no
     # CSRF token (it is never sent by a browser on its own).
     "files_app.auth.BearerTokenMiddleware",
+    "files_app.auth.CookielessRequestMiddleware",
     # Parses multipart uploads (in a thread) so a malformed body is a JSON 400, not a 500.
     "schema.http.MultipartGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

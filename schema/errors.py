@@ -6,6 +6,8 @@ never leaks internals to clients. Errors raised by graphql-core before any resol
 """
 
 import logging
+import os
+import traceback
 
 from django.db import InterfaceError, OperationalError
 from graphql.error import GraphQLError
@@ -32,8 +34,17 @@ INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 INTERNAL_ERROR_MESSAGE = "Internal server error."
 
 
-# Raised by Strawberry's Relay pagination for out-of-range `first`/`last`: the client's mistake.
-PAGINATION_ARGUMENT_ERROR = "Argument '"
+# Strawberry's Relay pagination raises plain ValueErrors for a malformed cursor (`after`,
+# `before`) or an out-of-range `first`/`last`: the client's mistake, not a bug of ours.
+# Found by the schemathesis run in tests/test_fuzz_schema.py.
+RELAY_MODULE = f"{os.sep}strawberry{os.sep}relay{os.sep}"
+
+
+def raised_by_relay_pagination(error: BaseException) -> bool:
+    if not isinstance(error, ValueError):
+        return False
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(RELAY_MODULE in frame.filename for frame in frames)
 
 
 def code_for(error: GraphQLError) -> str:
@@ -46,7 +57,7 @@ def code_for(error: GraphQLError) -> str:
     for error_class, code in ERROR_CODES.items():
         if isinstance(original, error_class):
             return code
-    if isinstance(original, ValueError) and str(original).startswith(PAGINATION_ARGUMENT_ERROR):
+    if raised_by_relay_pagination(original):
         return "BAD_USER_INPUT"
     return INTERNAL_ERROR_CODE
 

@@ -127,3 +127,13 @@ def test_files_query_costs_the_same_number_of_queries_for_any_page_size(
         assert len(gql(page, n=1)["data"]["files"]["edges"]) == 1
     with django_assert_max_num_queries(4):
         assert len(gql(page, n=30)["data"]["files"]["edges"]) == 30
+
+
+def test_cookieless_api_requests_get_json_but_login_keeps_csrf():
+    browserless = Client(enforce_csrf_checks=True)
+    response = browserless.post("/graphql/", data=json.dumps({"query": FILES}),
+                                content_type="application/json")
+    assert response.status_code == 200
+    assert codes(response.json()) == ["UNAUTHENTICATED"]
+    forged_login = browserless.post("/accounts/login/", {"username": "x", "password": "y"})
+    assert forged_login.status_code == 403
