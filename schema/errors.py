@@ -11,6 +11,8 @@ import traceback
 
 from django.db import InterfaceError, OperationalError
 from graphql.error import GraphQLError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from files_app import exceptions
 
@@ -28,6 +30,9 @@ ERROR_CODES: dict[type[Exception], str] = {
     # The database is unreachable (restarting, failing over): worth retrying.
     OperationalError: "SERVICE_UNAVAILABLE",
     InterfaceError: "SERVICE_UNAVAILABLE",
+    # Redis (the channel layer) unreachable or just restarted: subscribing again works.
+    RedisConnectionError: "SERVICE_UNAVAILABLE",
+    RedisTimeoutError: "SERVICE_UNAVAILABLE",
 }
 UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again in a moment."
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
@@ -72,7 +77,7 @@ def assign_code(error: GraphQLError) -> None:
         return
     code = code_for(error)
     if code == "SERVICE_UNAVAILABLE":
-        logger.warning("Database unavailable: %s", error.original_error)
+        logger.warning("Backing service unavailable: %s", error.original_error)
         error.message = UNAVAILABLE_MESSAGE
         error.original_error = None
     elif code == INTERNAL_ERROR_CODE:

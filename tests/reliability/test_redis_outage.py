@@ -1,6 +1,7 @@
 """Redis down and back, on real processes with their own Redis: reads keep working, an upload
 during the outage is stored, and the recovery sweep gets it processed once Redis returns."""
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from files_app.models import File, FileStatus
 from project.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
 from tests.conftest import BASE_DIR, READY_TIMEOUT_SECONDS, Server, stop, subprocess_env
 from tests.settings import free_port
+from tests.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,6 +38,43 @@ def wait_for_status(file_id, status, timeout=60):
     while not File.objects.filter(pk=file_id, status=status).exists():
         assert time.monotonic() < deadline, f"file {file_id} never reached {status}"
         time.sleep(0.05)  # polling the outcome, bounded by the deadline
+
+
+SUBSCRIBE = "subscription($ids: [ID!]) { fileUpdates(ids: $ids) { id status } }"
+
+
+async def open_watcher(server, token, file_id):
+    watcher = await Subscription.open(server.ws_url, token=token)
+    await watcher.subscribe(SUBSCRIBE, {"ids": [file_id]})
+    await watcher.next_file()  # the current state: the subscription is live
+    return watcher
+
+
+async def closed_within(watcher, timeout) -> bool:
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                await watcher.socket.recv()
+    except websockets.ConnectionClosed:
+        return True
+
+
+RESUBSCRIBE_ATTEMPTS = 5
+
+
+async def current_state(server, token, file_id) -> dict:
+    """Subscribe as a client that reconnects does: a first attempt right after Redis is back
+    may get SERVICE_UNAVAILABLE (a pooled connection was dead), the next one the state."""
+    for _ in range(RESUBSCRIBE_ATTEMPTS):
+        watcher = await Subscription.open(server.ws_url, token=token)
+        await watcher.subscribe(SUBSCRIBE, {"ids": [file_id]})
+        message = await watcher.receive()
+        await watcher.close()
+        if message["type"] == "next" and not message["payload"].get("errors"):
+            return message["payload"]["data"]["fileUpdates"]
+        codes = [e["extensions"]["code"] for e in message["payload"]["errors"]]
+        assert codes == ["SERVICE_UNAVAILABLE"], message
+    raise AssertionError("never got the current state back")
 
 
 @pytest.fixture
@@ -60,7 +100,12 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
         before = upload(server, token, "before.txt", b"uploaded while Redis was up")
         file_before = before.json()["data"]["uploadFile"]["id"]
 
+        loop = asyncio.new_event_loop()  # one loop for the watcher's whole life
+        watcher = loop.run_until_complete(open_watcher(server, token, file_before))
         stop_embedded_redis(redis_server)
+        # The subscriber is told: its connection closes (a client reconnects on that).
+        assert loop.run_until_complete(closed_within(watcher, 30))
+        loop.close()
         reads = httpx.post(f"{server.url}/graphql/", json=FILES, timeout=30,
                            headers={"Authorization": f"Bearer {token}"})
         assert reads.status_code == 200 and "errors" not in reads.json(), reads.text
@@ -83,6 +128,9 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
             )
             assert "re-queued" in sweep.stdout, sweep.stdout + sweep.stderr
             wait_for_status(stored.pk, FileStatus.DONE)
+            # Reconnected, a subscriber gets the current state first.
+            current = asyncio.run(current_state(server, token, file_during))
+            assert current["status"] == "DONE"
         finally:
             stop_embedded_redis(restarted)
         assert file_before != file_during
