@@ -137,3 +137,20 @@ def test_cookieless_api_requests_get_json_but_login_keeps_csrf():
     assert codes(response.json()) == ["UNAUTHENTICATED"]
     forged_login = browserless.post("/accounts/login/", {"username": "x", "password": "y"})
     assert forged_login.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("name", "content"), [
+    ("page.html", b"<html><script>alert(document.cookie)</script></html>"),
+    ("image.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'),
+])
+async def test_uploaded_html_and_svg_are_never_rendered_inline(gql, async_client, token, name,
+                                                               content):
+    await sync_to_async(upload)(gql, name, content)
+    stored = await File.objects.aget()
+    download = await async_client.get(f"/files/{stored.pk}/download",
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert download["Content-Disposition"].startswith("attachment;")
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in download["Content-Security-Policy"]
+    assert stored.stored_file.name == f"uploads/{stored.owner_id}/{stored.pk.hex}"
