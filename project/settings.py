@@ -199,6 +199,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000)
 CHANNEL_LAYER_MAX_CONNECTIONS = env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000)
+# A group membership older than this is dropped by channels-redis. Live websockets refresh
+# theirs (schema/websocket.py); those of a killed web process are gone after this long.
+CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 3600)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -215,6 +218,7 @@ CHANNEL_LAYERS = {
             ],
             "capacity": CHANNEL_LAYER_CAPACITY,
             "expiry": 60,
+            "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX") or "filesvc",
         },
     }

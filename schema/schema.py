@@ -1,5 +1,7 @@
 """The schema and its extensions (passed as classes/factories, never shared instances)."""
 
+import functools
+
 import strawberry
 from django.conf import settings
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -22,20 +24,28 @@ from .types_common import BIG_INT_SCALAR, BigInt
 
 # Parsing and validating the same query text again on every request was a fifth of the web
 # process's CPU (profiled under `make bench`). The validation cache keys on the rules, so the
-# limit rules are built once here instead of once per request by their extensions.
-LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_QUERY_DEPTH).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES).validation_rules,
-    *([] if settings.GRAPHQL_INTROSPECTION else [NoSchemaIntrospectionCustomRule]),
-]
+# limit rules are built once per distinct setting values instead of once per request by
+# their extensions.
 QUERY_CACHE_SIZE = 512
+
+
+@functools.cache
+def limit_rules(max_depth: int, max_aliases: int, introspection: bool) -> tuple:
+    return (
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
+    )
 
 
 class QueryLimits(AddValidationRules):
     """Depth, aliases and (optionally) no introspection; page size is relay_max_results."""
 
     def __init__(self):
-        super().__init__(LIMIT_RULES)
+        super().__init__(list(limit_rules(
+            settings.GRAPHQL_MAX_QUERY_DEPTH, settings.GRAPHQL_MAX_ALIASES,
+            settings.GRAPHQL_INTROSPECTION,
+        )))
 
 
 class FilesSchema(strawberry.Schema):

@@ -36,7 +36,8 @@ def test_file_detail_page_is_readable(admin_client, done_file):
         assert text in page.content
 
 
-def test_reprocess_action_queues_the_file(admin_client, done_file, django_capture_on_commit_callbacks):
+def test_reprocess_action_queues_the_file(admin_client, done_file,
+                                          django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client.post(
             "/admin/files_app/file/",

@@ -122,7 +122,8 @@ def test_files_query_costs_the_same_number_of_queries_for_any_page_size(
 ):
     for i in range(30):
         upload(gql, f"file-{i}.txt", b"x")
-    page = "query($n: Int) { files(first: $n) { totalCount edges { node { id name url status } } } }"
+    page = ("query($n: Int) { files(first: $n) { totalCount "
+            "edges { node { id name url status } } } }")
     with django_assert_max_num_queries(4):  # token lookup + count + page (+ savepoint slack)
         assert len(gql(page, n=1)["data"]["files"]["edges"]) == 1
     with django_assert_max_num_queries(4):

@@ -78,13 +78,15 @@ async def test_csv_with_a_validation_report(server, token, user):
 
 
 async def test_text(server, token, user):
-    file = await process(server, token, user, "notes.txt", "première ligne\nsecond line here\n".encode())
+    text = "première ligne\nsecond line here\n".encode()
+    file = await process(server, token, user, "notes.txt", text)
     assert file["result"]["__typename"] == "TextResult"
     assert (file["result"]["lineCount"], file["result"]["wordCount"]) == (2, 5)
 
 
 async def test_json_valid_and_invalid(server, token, user):
-    valid = await process(server, token, user, "data.json", json.dumps({"a": 1, "b": [1, 2]}).encode())
+    document = json.dumps({"a": 1, "b": [1, 2]}).encode()
+    valid = await process(server, token, user, "data.json", document)
     assert valid["result"]["valid"] is True and valid["result"]["keyCount"] == 2
     invalid = await process(server, token, user, "bad.json", b'{\n  "a": 1,\n  "b": oops\n}')
     assert invalid["status"] == "DONE"
@@ -93,7 +95,8 @@ async def test_json_valid_and_invalid(server, token, user):
 
 
 async def test_pdf(server, token, user):
-    file = await process(server, token, user, "report.pdf", samples.pdf("Quarterly report", pages=3))
+    pdf = samples.pdf("Quarterly report", pages=3)
+    file = await process(server, token, user, "report.pdf", pdf)
     result = file["result"]
     assert file["kind"] == "PDF"
     assert (result["pageCount"], result["title"], result["author"]) == (3, "Quarterly report",

@@ -4,9 +4,11 @@ connection. Each refused request gets a code, never a 500."""
 import asyncio
 import json
 
+import httpx
 import pytest
 import websockets
 
+from tests.conftest import Server
 from tests.wsclient import PROTOCOL
 
 pytestmark = pytest.mark.django_db
@@ -16,8 +18,17 @@ def codes(body) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors", [])]
 
 
+def test_too_deep_queries_are_refused(gql, settings):
+    settings.GRAPHQL_MAX_QUERY_DEPTH = 2
+    body = gql("{ files { edges { node { id } } } }")
+    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    assert "errors" not in gql("{ files { totalCount } }")
+
+
 def test_too_many_aliases_are_refused(gql, settings):
-    fields = " ".join(f"a{i}: files {{ totalCount }}" for i in range(settings.GRAPHQL_MAX_ALIASES + 1))
+    too_many = settings.GRAPHQL_MAX_ALIASES + 1
+    fields = " ".join(f"a{i}: files {{ totalCount }}" for i in range(too_many))
     assert codes(gql(f"{{ {fields} }}")) == ["GRAPHQL_VALIDATION_FAILED"]
     allowed = " ".join(f"a{i}: files {{ totalCount }}" for i in range(3))
     assert "errors" not in gql(f"{{ {allowed} }}")
@@ -39,6 +50,32 @@ def test_page_size_is_capped(gql, settings):
 def test_introspection_is_on_by_default(gql):
     assert gql("{ __schema { queryType { name } } }")["data"]["__schema"]["queryType"] == {
         "name": "Query"}
+
+
+def test_introspection_can_be_turned_off(gql, settings):
+    settings.GRAPHQL_INTROSPECTION = False
+    assert set(codes(gql("{ __schema { queryType { name } } }"))) == {"GRAPHQL_VALIDATION_FAILED"}
+    assert gql("{ __typename }")["data"] == {"__typename": "Query"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_production_switches_turn_off_graphiql_and_introspection(process_logs, token):
+    server = Server("uvicorn", process_logs,
+                    {"GRAPHQL_GRAPHIQL": "0", "GRAPHQL_INTROSPECTION": "0"})
+    try:
+        ide = httpx.get(f"{server.url}/graphql/", headers={"Accept": "text/html"})
+        assert ide.status_code == 404 and "graphiql" not in ide.text.lower()
+        introspection = httpx.post(
+            f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
+            json={"query": "{ __schema { types { name } } }"})
+        assert set(codes(introspection.json())) == {"GRAPHQL_VALIDATION_FAILED"}
+    finally:
+        server.stop()
+
+
+def test_graphiql_is_served_by_default(client):
+    page = client.get("/graphql/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and "graphiql" in page.content.decode().lower()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -83,12 +83,15 @@ RECORD_UPLOAD_STATES = """() => {
       const state = item.dataset.status + (item.querySelector('progress') ? '+bar' : '');
       if (seen[seen.length - 1] !== state) seen.push(state);
     }
-  }).observe(document.querySelector('#uploads'), {subtree: true, childList: true, attributes: true});
+  }).observe(document.querySelector('#uploads'),
+             {subtree: true, childList: true, attributes: true});
 }"""
 
 DROP_FILES = """([files]) => {
   const transfer = new DataTransfer();
-  for (const [name, text] of files) transfer.items.add(new File([text], name, {type: 'text/plain'}));
+  for (const [name, text] of files) {
+    transfer.items.add(new File([text], name, {type: 'text/plain'}));
+  }
   const drop = document.querySelector('#drop');
   drop.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true}));
   drop.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true}));
@@ -98,7 +101,8 @@ DROP_FILES = """([files]) => {
 def test_dropped_files_upload_with_progress_and_reach_done_live(page):
     page.evaluate(RECORD_UPLOAD_STATES)
     big_line = "x" * 99 + "\n"
-    files = [["first.txt", "hello\n" * 10], ["second.csv", "a,b\n" + "1,2\n" * 50 + big_line * 5000]]
+    files = [["first.txt", "hello\n" * 10],
+             ["second.csv", "a,b\n" + "1,2\n" * 50 + big_line * 5000]]
     page.evaluate(DROP_FILES, [files])
     for name, _ in files:
         page.wait_for_selector(f'#uploads li[data-name="{name}"][data-status=DONE]')

@@ -98,7 +98,8 @@ def test_csv_mixed_encodings_report_the_undecodable_line_and_go_on():
     facts = csv_file.process(source(data)).facts
     assert facts["encoding"] == "utf-8"
     assert facts["row_count"] == 2
-    assert facts["bad_rows"] == [{"line": 3, "reason": "bytes that are not valid utf-8 on this line"}]
+    assert facts["bad_rows"] == [
+        {"line": 3, "reason": "bytes that are not valid utf-8 on this line"}]
 
 
 def test_csv_latin1_is_detected():

@@ -65,6 +65,15 @@ class Subscription:
                 received.append(await self.next_file())
         return received
 
+    async def closed_within(self, timeout) -> bool:
+        """True once the server has closed the connection (whatever it sent before)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self.socket.recv()
+        except websockets.ConnectionClosed:
+            return True
+
     async def close(self):
         await self.socket.close()
 

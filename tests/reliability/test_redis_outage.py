@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import websockets
 
 from files_app.models import File, FileStatus
 from project.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
@@ -48,15 +47,6 @@ async def open_watcher(server, token, file_id):
     await watcher.subscribe(SUBSCRIBE, {"ids": [file_id]})
     await watcher.next_file()  # the current state: the subscription is live
     return watcher
-
-
-async def closed_within(watcher, timeout) -> bool:
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                await watcher.socket.recv()
-    except websockets.ConnectionClosed:
-        return True
 
 
 RESUBSCRIBE_ATTEMPTS = 5
@@ -104,7 +94,7 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
         watcher = loop.run_until_complete(open_watcher(server, token, file_before))
         stop_embedded_redis(redis_server)
         # The subscriber is told: its connection closes (a client reconnects on that).
-        assert loop.run_until_complete(closed_within(watcher, 30))
+        assert loop.run_until_complete(watcher.closed_within(30))
         loop.close()
         reads = httpx.post(f"{server.url}/graphql/", json=FILES, timeout=30,
                            headers={"Authorization": f"Bearer {token}"})

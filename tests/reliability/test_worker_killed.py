@@ -68,21 +68,22 @@ def test_killed_worker_file_is_redelivered_and_done_once(django_db_setup, proces
             )
             assert response.status_code == 200, response.text
             file = File.objects.get(name=f"round-{round_number}.csv")
-            wait_until(lambda: File.objects.filter(pk=file.pk, status=FileStatus.PROCESSING,
-                                                   progress__gt=0).exists(),
-                       60, "the first worker never started the file")
+            started = File.objects.filter(pk=file.pk, status=FileStatus.PROCESSING,
+                                          progress__gt=0)
+            wait_until(started.exists, 60, "the first worker never started the file")
             os.kill(doomed.pid, signal.SIGKILL)
             doomed.wait()
             rescuer = start_worker(env, log)
             try:
                 stale_at = file.__class__.objects.get(pk=file.pk).updated_at.timestamp()
-                wait_until(lambda: time.time() > stale_at + STALE_SECONDS + 0.5, 10, "clock")
+                stale = stale_at + STALE_SECONDS + 0.5
+                wait_until(lambda stale=stale: time.time() > stale, 10, "clock")
                 sweep = subprocess.run([sys.executable, "manage.py", "recover_files"],
                                        cwd=BASE_DIR, env={**subprocess_env(), **env},
                                        capture_output=True, text=True, timeout=60)
                 assert "1 re-queued" in sweep.stdout, sweep.stdout + sweep.stderr
-                wait_until(lambda: File.objects.filter(pk=file.pk, status=FileStatus.DONE).exists(),
-                           90, f"round {round_number}: the file was not redelivered")
+                done = File.objects.filter(pk=file.pk, status=FileStatus.DONE)
+                wait_until(done.exists, 90, f"round {round_number}: the file was not redelivered")
             finally:
                 stop(rescuer)
             file.refresh_from_db()
