@@ -1,5 +1,5 @@
 """A worker killed with SIGKILL mid-file: the file goes to a new worker and ends DONE exactly
-once. Ten times over.
+once, and a subscriber sees its states in order with a single DONE. Ten times over.
 
 The broker would hand the dead worker's unacknowledged task out again only after the
 visibility timeout (an hour by default); the recovery sweep (Celery beat, every minute in
@@ -7,19 +7,24 @@ production) is what notices the file stopped moving and queues it again, so the 
 the sweep with a short FILE_RECOVERY_AFTER. These workers and their server use a broker of
 their own (another Redis database), so the session's worker can't take the tasks."""
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import defaultdict
 
 import httpx
 import pytest
 from django.conf import settings
 
 from files_app.models import File, FileStatus
+from schema.ids import decode_file_id
 from tests.conftest import BASE_DIR, Server, stop, subprocess_env
+from tests.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,6 +32,7 @@ ROUNDS = 10
 STALE_SECONDS = 2
 ROWS = 400_000  # ~15 MB of CSV: a few seconds of processing, long enough to be killed in
 UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
+WATCH_ALL = "subscription { fileUpdates { id status version } }"
 
 
 def broker_url() -> str:
@@ -50,13 +56,48 @@ def wait_until(predicate, timeout, what):
         time.sleep(0.05)  # polling the database for the outcome, bounded by the deadline
 
 
-def test_killed_worker_file_is_redelivered_and_done_once(django_db_setup, process_logs, token,
-                                                         tmp_path):
+class Watcher:
+    """A live `fileUpdates` subscription to all of the user's files, read on a loop of its
+    own (the test itself blocks on processes), recording every event per file id."""
+
+    def __init__(self, server, token, user):
+        self.events: dict[str, list[dict]] = defaultdict(list)
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.subscription = self.call(self.open(server, token, user))
+        self.reader = asyncio.run_coroutine_threadsafe(self.read(), self.loop)
+
+    def call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    async def open(self, server, token, user):
+        subscription = await Subscription.open(server.ws_url, token=token)
+        await subscription.subscribe(WATCH_ALL, owner=user)  # returns once it has joined
+        return subscription
+
+    async def read(self):
+        while True:
+            event = await self.subscription.next_file(timeout=None)
+            self.events[str(decode_file_id(event["id"]))].append(event)
+
+    def saw_done(self, file_id) -> bool:
+        assert not self.reader.done(), self.reader.result()  # raises what stopped it
+        return any(event["status"] == "DONE" for event in self.events[str(file_id)])
+
+    def close(self):
+        self.reader.cancel()
+        self.call(self.subscription.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_killed_worker_file_is_redelivered_and_done_once(django_db_setup, process_logs, user,
+                                                         token):
     env = {"CELERY_BROKER_URL": broker_url(), "FILE_RECOVERY_AFTER": str(STALE_SECONDS)}
     server = Server("uvicorn", process_logs, env=env)
+    watcher = Watcher(server, token, user)
     log = process_logs / "killed-workers.log"
     content = ("id,value\n" + "".join(f"{i},{i * 0.5}\n" for i in range(ROWS))).encode()
-    done = 0
+    finished = []
     try:
         for round_number in range(ROUNDS):
             doomed = start_worker(env, log)
@@ -89,7 +130,16 @@ def test_killed_worker_file_is_redelivered_and_done_once(django_db_setup, proces
             file.refresh_from_db()
             assert file.attempts >= 2  # started by the killed worker, then by the rescuer
             assert file.result["row_count"] == ROWS
-            done += 1
+            wait_until(lambda file=file: watcher.saw_done(file.pk), 30, "no DONE event")
+            finished.append(file)
     finally:
+        watcher.close()
         server.stop()
-    assert done == ROUNDS
+    assert len(finished) == ROUNDS
+    # Checked once every round is over, so a late duplicate of an early round would show.
+    for file in finished:
+        events = watcher.events[str(file.pk)]
+        versions = [event["version"] for event in events]
+        assert versions == sorted(set(versions)), versions  # in order, no repeats
+        assert [event["status"] for event in events].count("DONE") == 1, events
+        assert events[-1] == {**events[-1], "status": "DONE", "version": file.version}
