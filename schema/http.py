@@ -61,12 +61,32 @@ class MultipartGuardMiddleware(ConditionalMiddleware):
         return None
 
 
+class DuplicateKey(ValueError):
+    pass
+
+
+def refuse_duplicate_keys(pairs: list[tuple]) -> dict:
+    """json.loads would keep the last of two equal keys and drop the other without a word."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
 def load_json_field(form, name: str):
-    raw = form.get(name)
-    if raw is None:
+    """A field sent twice, or a JSON object with a key twice, is ambiguous: which one did the
+    client mean? Refused rather than guessed."""
+    values = form.getlist(name)
+    if not values:
         raise UploadRequestError(f"The multipart request has no `{name}` field.")
+    if len(values) > 1:
+        raise UploadRequestError(f"The `{name}` field was sent {len(values)} times.")
     try:
-        return json.loads(raw)
+        return json.loads(values[0], object_pairs_hook=refuse_duplicate_keys)
+    except DuplicateKey as duplicate:
+        raise UploadRequestError(f"The `{name}` field has the key {duplicate} twice.") from None
     except (TypeError, ValueError):
         raise UploadRequestError(f"The `{name}` field is not valid JSON.") from None
 
@@ -100,13 +120,24 @@ def put_file_at(operations, path: str, file) -> None:
 
 
 def attach_files(operations, files_map, files):
+    """Every file part must be named in `map` exactly once, and sent once: an upload the
+    request would otherwise drop (an unmapped part, the first of two parts with one name)
+    is refused instead of lost without a word."""
     if not isinstance(operations, (dict, list)):
         raise UploadRequestError("`operations` must be a JSON object or array.")
     if not isinstance(files_map, dict):
         raise UploadRequestError("`map` must be a JSON object of part name -> paths.")
+    for part_name in files:
+        if part_name not in files_map:
+            raise UploadRequestError(f"The part {part_name!r} is not named in `map`.")
+        if len(files.getlist(part_name)) > 1:
+            raise UploadRequestError(f"The part {part_name!r} was sent more than once.")
     for part_name, paths in files_map.items():
         if part_name not in files:
-            raise UploadRequestError(f"map names the part {part_name!r}, which was not sent.")
+            # Django drops a file part whose file name is empty or unprintable ("..", "\x95").
+            raise UploadRequestError(
+                f"map names the part {part_name!r}, which was not sent (or not as a file with "
+                "a usable file name).")
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
             raise UploadRequestError(f"map entry {part_name!r} must be a non-empty list of paths.")
         for path in paths:
