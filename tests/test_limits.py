@@ -58,18 +58,26 @@ def test_introspection_can_be_turned_off(gql, settings):
     assert gql("{ __typename }")["data"] == {"__typename": "Query"}
 
 
+SMALL_PAGE = 3  # unlike the library's own default cap (100), so the setting is what is tested
+
+
 @pytest.mark.django_db(transaction=True)
 def test_production_switches_turn_off_graphiql_and_introspection(process_logs, token):
-    server = Server("uvicorn", process_logs,
-                    {"GRAPHQL_GRAPHIQL": "0", "GRAPHQL_INTROSPECTION": "0"})
+    server = Server("uvicorn", process_logs, {
+        "GRAPHQL_GRAPHIQL": "0", "GRAPHQL_INTROSPECTION": "0",
+        "GRAPHQL_MAX_PAGE_SIZE": str(SMALL_PAGE)})
+    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
     try:
         ide = httpx.get(f"{server.url}/graphql/", headers={"Accept": "text/html"})
         assert ide.status_code == 404 and "graphiql" not in ide.text.lower()
-        introspection = httpx.post(
-            f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
-            json={"query": "{ __schema { types { name } } }"})
+        introspection = api.post("/graphql/", json={"query": "{ __schema { types { name } } }"})
         assert set(codes(introspection.json())) == {"GRAPHQL_VALIDATION_FAILED"}
+        page = "query($n: Int) { files(first: $n) { totalCount } }"
+        for size, expected in ((SMALL_PAGE, []), (SMALL_PAGE + 1, ["BAD_USER_INPUT"])):
+            answer = api.post("/graphql/", json={"query": page, "variables": {"n": size}})
+            assert codes(answer.json()) == expected, answer.text
     finally:
+        api.close()
         server.stop()
 
 
