@@ -1,6 +1,7 @@
 """Authentication and ownership: tokens, sessions with CSRF, and users kept apart."""
 
 import json
+from email.message import EmailMessage
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -155,3 +156,24 @@ async def test_uploaded_html_and_svg_are_never_rendered_inline(gql, async_client
     assert download["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in download["Content-Security-Policy"]
     assert stored.stored_file.name == f"uploads/{stored.owner_id}/{stored.pk.hex}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", [
+    'report"; filename="evil.html',  # tries to end the quoted name and start another
+    "line\r\nSet-Cookie: a=b.txt",    # tries to start a header of its own
+    "résumé 文件.pdf",                 # not ASCII: the RFC 6266 filename* form
+    "..\\..\\etc\\passwd",             # a path: only its last segment is a name
+])
+async def test_download_names_are_quoted_safely(gql, async_client, token, name):
+    await sync_to_async(upload)(gql, name, b"data")
+    stored = await File.objects.aget()
+    download = await async_client.get(f"/files/{stored.pk}/download",
+                                      headers={"Authorization": f"Bearer {token}"})
+    header = download["Content-Disposition"]
+    assert "\r" not in header and "\n" not in header
+    parsed = EmailMessage()
+    parsed["Content-Disposition"] = header
+    assert parsed.get_content_disposition() == "attachment"
+    assert parsed.get_filename() == stored.name  # one name, the sanitised one, intact
+    assert "/" not in stored.name and "\\" not in stored.name
