@@ -1,9 +1,15 @@
 """HTTP helpers: the JSON error body every non-GraphQL failure uses (shaped like a GraphQL
-error, so a client needs one error handler), and a cheap async-capable middleware base."""
+error, so a client needs one error handler), 503 for a database outage, and a cheap
+async-capable middleware base."""
+
+import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.utils.deprecation import MiddlewareMixin
+
+logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The service is briefly unavailable; try again in a moment."
 DATABASE_DOWN = (OperationalError, InterfaceError)
@@ -57,3 +63,15 @@ class ConditionalMiddleware:
 
     def handle(self, request):
         raise NotImplementedError
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """Any view that finds the database unreachable (restarting, failing over) answers 503
+    with Retry-After instead of a 500: the page, downloads, the admin, a session's first
+    lookup. GraphQL resolvers map the same errors to SERVICE_UNAVAILABLE (schema/errors.py)."""
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_DOWN):
+            return None
+        logger.warning("Database unavailable during %s: %s", request.path, exception)
+        return unavailable_response()

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .exceptions import FileNotFound, NotAuthenticated
-from .http import DATABASE_DOWN, json_error, unavailable_response
+from .http import json_error
 
 DOWNLOAD_CHUNK_SIZE = 256 * 1024
 FRONTEND_BUNDLE = settings.BASE_DIR / "frontend" / "dist" / "app" / "app.js"
@@ -37,8 +37,6 @@ async def owned_file_or_error(request, file_id):
         return None, json_error(error.message, code="UNAUTHENTICATED", status=401)
     except FileNotFound as error:
         return None, json_error(error.message, code="NOT_FOUND", status=404)
-    except DATABASE_DOWN:
-        return None, unavailable_response()
 
 
 def stream_response(stored_file, *, content_type: str, size: int, filename: str):

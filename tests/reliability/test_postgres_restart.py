@@ -1,5 +1,6 @@
 """PostgreSQL stopped and started under a running server and worker: requests in between get
-SERVICE_UNAVAILABLE (503 or the GraphQL code), and both recover by themselves afterwards.
+SERVICE_UNAVAILABLE (503 or the GraphQL code), from API clients and browser sessions alike,
+and both recover by themselves afterwards.
 
 Needs the machine's own PostgreSQL cluster (pg_ctlcluster, as CI has); skipped on SQLite."""
 
@@ -8,6 +9,7 @@ import os
 import shutil
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -15,6 +17,8 @@ import pytest
 from django.db import connection, connections
 
 from files_app.models import File, FileStatus
+from schema.ids import decode_file_id
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,30 +45,61 @@ def wait_for_postgres(timeout=30) -> None:
         time.sleep(0.1)  # polling the server's readiness, bounded by the deadline
 
 
-def test_service_recovers_from_a_postgres_restart(uvicorn_server, celery_worker, token):
+def browser_session(server, user) -> httpx.Client:
+    """Logged in through the login form, as the page's users are."""
+    browser = httpx.Client(base_url=server.url, timeout=30)
+    form = browser.get("/accounts/login/")
+    answer = browser.post("/accounts/login/", headers={"Referer": f"{server.url}/"}, data={
+        "username": user.username, "password": PASSWORD,
+        "csrfmiddlewaretoken": form.cookies["csrftoken"]})
+    assert answer.status_code == 302, answer.text
+    browser.headers["X-CSRFToken"] = browser.cookies["csrftoken"]
+    return browser
+
+
+def assert_unavailable(response) -> None:
+    assert response.status_code == 503, (response.status_code, response.text[:300])
+    assert response.headers["Retry-After"]
+    assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_service_recovers_from_a_postgres_restart(uvicorn_server, celery_worker, user, token):
     target = cluster()
     if target is None:
         pytest.skip("needs this machine's PostgreSQL cluster (pg_ctlcluster); SQLite here")
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=uvicorn_server.url, headers=headers, timeout=30) as client:
-        assert client.post("/graphql/", json=FILES).status_code == 200
+    with httpx.Client(base_url=uvicorn_server.url, headers=headers, timeout=30) as client, \
+            closing(browser_session(uvicorn_server, user)) as browser:
+        kept = upload(client, "kept.txt", b"uploaded before the restart")
+        download = f"/files/{decode_file_id(kept['id'])}/download"
+        assert browser.get(download).content == b"uploaded before the restart"
         pg("stop", target)
         try:
-            during = client.post("/graphql/", json=FILES)
-            assert during.status_code == 503, during.text
-            assert during.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            assert_unavailable(client.post("/graphql/", json=FILES))  # the token check
+            assert_unavailable(client.get(download))
+            assert_unavailable(browser.get(download))  # the session lookup
+            assert_unavailable(browser.get("/"))  # the page
+            from_page = browser.post("/graphql/", json=FILES)
+            assert from_page.status_code == 200, from_page.text
+            assert [e["extensions"]["code"] for e in from_page.json()["errors"]] == [
+                "SERVICE_UNAVAILABLE"]
         finally:
             pg("start", target)
             wait_for_postgres()
             connections.close_all()  # this test process's own connections died with the server
         after = client.post("/graphql/", json=FILES)
         assert after.status_code == 200 and "errors" not in after.json(), after.text
-        uploaded = client.post("/graphql/", data={
-            "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-            "map": json.dumps({"0": ["variables.file"]})},
-            files={"0": ("after-restart.txt", b"the worker recovered too")})
-        assert uploaded.status_code == 200 and "errors" not in uploaded.json(), uploaded.text
+        assert browser.get(download).content == b"uploaded before the restart"
+        upload(client, "after-restart.txt", b"the worker recovered too")
     deadline = time.monotonic() + 60
     while not File.objects.filter(name="after-restart.txt", status=FileStatus.DONE).exists():
         assert time.monotonic() < deadline, "the worker did not recover"
         time.sleep(0.05)  # polling the outcome, bounded by the deadline
+
+
+def upload(client, name, content) -> dict:
+    answer = client.post("/graphql/", files={"0": (name, content)}, data={
+        "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+        "map": json.dumps({"0": ["variables.file"]})})
+    assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+    return answer.json()["data"]["uploadFile"]
