@@ -1,5 +1,7 @@
 """Stuck work is recovered: re-queued to the real worker, or FAILED after FILE_MAX_ATTEMPTS."""
 
+import subprocess
+import sys
 import time
 import uuid
 from datetime import timedelta
@@ -11,6 +13,7 @@ from django.utils import timezone
 
 from files_app import services
 from files_app.models import File, FileStatus
+from tests.conftest import BASE_DIR, stop, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,11 +34,7 @@ def test_stuck_files_are_requeued_and_finish(user, settings, celery_worker):
     processing = stuck(user, status=FileStatus.PROCESSING, attempts=1, minutes_ago=5)
     recent = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
     assert services.files_recover() == {"requeued": 2, "failed": 0}
-    deadline = timezone.now() + timedelta(seconds=30)
-    requeued = File.objects.filter(pk__in=[pending.pk, processing.pk])
-    while requeued.filter(status=FileStatus.DONE).count() < 2:
-        assert timezone.now() < deadline, "the re-queued files were not processed"
-        time.sleep(0.05)  # polling the outcome, bounded by the deadline
+    wait_for_done(File.objects.filter(pk__in=[pending.pk, processing.pk]))
     recent.refresh_from_db()
     assert recent.status == FileStatus.PENDING  # not stuck yet: left alone
 
@@ -51,7 +50,30 @@ def test_files_that_keep_failing_to_finish_end_failed(user, settings, capsys):
     assert "started 3 times and never finished" in hopeless.error
 
 
+def wait_for_done(files, timeout=30):
+    deadline = time.monotonic() + timeout
+    while files.exclude(status=FileStatus.DONE).exists():
+        assert time.monotonic() < deadline, "the stuck files were not processed"
+        time.sleep(0.05)  # polling the outcome, bounded by the deadline
+
+
 def test_the_sweep_is_scheduled(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["recover-stuck-files"]
     assert entry["task"] == "files_app.recover_files"
     assert entry["schedule"] == settings.FILE_RECOVERY_INTERVAL
+
+
+def test_celery_beat_runs_the_sweep_by_itself(user, celery_worker, process_logs, tmp_path):
+    """A real beat process, every second: nobody calls the sweep, the stuck file gets done
+    (the session's worker runs the sweep with the default FILE_RECOVERY_AFTER)."""
+    forgotten = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=60)
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", "beat", "--loglevel", "INFO",
+         "--schedule", str(tmp_path / "beat-schedule")],
+        cwd=BASE_DIR, env={**subprocess_env(), "FILE_RECOVERY_INTERVAL": "1"},
+        stdout=(process_logs / "beat.log").open("ab"), stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_done(File.objects.filter(pk=forgotten.pk))
+    finally:
+        stop(beat)
