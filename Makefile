@@ -8,7 +8,7 @@ NPM ?= npm
 FRONTEND_STAMP := frontend/dist/app/app.js
 FRONTEND_SOURCES := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test bench install frontend clean
+.PHONY: run test bench protections install frontend clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: install frontend
 ## make bench [QUICK=1]: speed and memory of the hot paths on the real stack (not a test)
 bench: install
 	$(PY) bench/run.py $(if $(QUICK),--quick,)
+
+## make protections [ONLY=word]: each reliability/security protection removed in turn must
+## make its tests fail (slow; see .ci/protections.py)
+protections: install
+	$(PY) .ci/protections.py --only "$(ONLY)"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache frontend/node_modules frontend/dist

@@ -1,0 +1,265 @@
+"""Takes each reliability and security protection out in turn and runs the tests meant to
+catch its absence: every one of them must fail. A test that still passes without the
+protection it claims to prove proves nothing.
+
+    make protections                    # all of them (about 15 minutes on 2 cores)
+    make protections ONLY=websocket     # those whose name contains "websocket"
+
+Each protection is removed by replacing its source text (which must appear exactly once, so
+a refactor that moves it makes this script say so instead of testing nothing). Files are
+restored afterwards, also on Ctrl-C. Runs against the same database and Redis as `make test`
+(DATABASE_URL, REDIS_URL); tests needing the machine's PostgreSQL cluster skip on SQLite
+and are reported as such. Not part of `make test`: it runs the slow tests many times over.
+"""
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTEST = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--reuse-db"]
+TEST_TIMEOUT_SECONDS = 600
+
+
+@dataclass
+class Protection:
+    name: str  # the README's "Reliability and security" item, and what is taken out
+    edits: list[tuple[str, str, str]]  # (file, text, replacement)
+    tests: list[str]
+
+
+RECOVERY = "files_app/services/recovery.py"
+PROCESSING = "files_app/services/processing.py"
+UPLOAD = "files_app/services/upload.py"
+SETTINGS = "project/settings.py"
+SCHEMA = "schema/schema.py"
+WEBSOCKET = "schema/websocket.py"
+VIEWS = "files_app/views.py"
+ERRORS = "schema/errors.py"
+KILLED = "tests/reliability/test_worker_killed.py"
+RECOVERY_TESTS = "tests/reliability/test_recovery.py"
+
+PROTECTIONS = [
+    Protection(
+        "1 worker killed: the sweep re-queues files stuck in PROCESSING",
+        [(RECOVERY, "status__in=ACTIVE_STATUSES, updated_at__lt=cutoff",
+          "status=FileStatus.PENDING, updated_at__lt=cutoff")],
+        [KILLED, f"{RECOVERY_TESTS}::test_stuck_files_are_requeued_and_finish"]),
+    Protection(
+        "1 worker killed: a finished file is never run again (DONE exactly once)",
+        [(PROCESSING, "file_id, only_if=ACTIVE_STATUSES, status=FileStatus.PROCESSING",
+          "file_id, status=FileStatus.PROCESSING"),
+         (RECOVERY, "lambda file_id=file_id: enqueue(file_id)",
+          "lambda file_id=file_id: (enqueue(file_id), enqueue(file_id))")],
+        [KILLED, "tests/test_processing.py::test_processing_is_idempotent"]),
+    Protection(
+        "2 stuck work: after FILE_MAX_ATTEMPTS the sweep gives up with FAILED",
+        [(RECOVERY, "if attempts >= settings.FILE_MAX_ATTEMPTS:", "if False:")],
+        [f"{RECOVERY_TESTS}::test_files_that_keep_failing_to_finish_end_failed"]),
+    Protection(
+        "2 stuck work: the sweep is on the Celery beat schedule",
+        [(SETTINGS, "CELERY_BEAT_SCHEDULE = {", "CELERY_BEAT_SCHEDULE = {} and {")],
+        [f"{RECOVERY_TESTS}::test_the_sweep_is_scheduled",
+         f"{RECOVERY_TESTS}::test_celery_beat_runs_the_sweep_by_itself"]),
+    Protection(
+        "3 Redis down: a failing task dispatch does not fail the committed upload",
+        [(UPLOAD, "announce_and_enqueue(file), robust=True)", "announce_and_enqueue(file))")],
+        ["tests/reliability/test_redis_outage.py"]),
+    Protection(
+        "4 PostgreSQL down: the token check answers 503, not 500",
+        [("files_app/auth.py", "except DATABASE_DOWN:\n            return unavailable_response()",
+          "except ZeroDivisionError:\n            return unavailable_response()")],
+        ["tests/reliability/test_postgres_restart.py"]),
+    Protection(
+        "4 PostgreSQL down: views (page, downloads, sessions) answer 503, not 500",
+        [(SETTINGS, '    "files_app.http.DatabaseUnavailableMiddleware",\n', "")],
+        ["tests/reliability/test_postgres_restart.py"]),
+    Protection(
+        "5 web restart: live websockets refresh their group memberships",
+        [(WEBSOCKET, "await self.channel_layer.group_add(group, self.channel_name)", "pass")],
+        ["tests/reliability/test_web_restart.py::"
+         "test_memberships_outlive_the_group_expiry_but_not_a_killed_server"]),
+    Protection(
+        "5 websocket churn: a closed connection leaves every group it may have joined",
+        [(WEBSOCKET, "await self.channel_layer.group_discard(group, self.channel_name)",
+          "pass")],
+        ["tests/reliability/test_no_leaks.py"]),
+    Protection(
+        "6 upload rate limit",
+        [(UPLOAD, "    if limit:\n", "    if False:\n")],
+        ["tests/test_uploads.py::test_uploads_over_the_rate_limit_are_refused"]),
+    Protection(
+        "6 storage quota",
+        [(UPLOAD, "    if quota:\n", "    if False:\n")],
+        ["tests/test_uploads.py::test_uploads_over_the_quota_are_refused"]),
+    Protection(
+        "7 query depth and alias limits",
+        [(SCHEMA, "        QueryLimits,\n", "")],
+        ["tests/test_limits.py::test_too_deep_queries_are_refused",
+         "tests/test_limits.py::test_too_many_aliases_are_refused"]),
+    Protection(
+        "7 query token limit",
+        [(SCHEMA, "lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),", "")],
+        ["tests/test_limits.py::test_too_many_tokens_are_refused"]),
+    Protection(
+        "7 page size is GRAPHQL_MAX_PAGE_SIZE",
+        [(SCHEMA, "relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE,", "")],
+        ["tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
+    Protection(
+        "7 introspection can be turned off",
+        [(SCHEMA, "*(() if introspection else (NoSchemaIntrospectionCustomRule,)),", "")],
+        ["tests/test_limits.py::test_introspection_can_be_turned_off",
+         "tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
+    Protection(
+        "7 GraphiQL can be turned off",
+        [("project/urls.py", 'graphql_ide="graphiql" if settings.GRAPHQL_GRAPHIQL else None',
+          'graphql_ide="graphiql"')],
+        ["tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
+    Protection(
+        "8 downloads are attachments",
+        [(VIEWS, "content_disposition_header(True, filename)",
+          "content_disposition_header(False, filename)")],
+        ["tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline",
+         "tests/test_auth.py::test_download_names_are_quoted_safely"]),
+    Protection(
+        "8 downloads are sandboxed (CSP)",
+        [(VIEWS, 'response["Content-Security-Policy"] = DOWNLOAD_CSP', "pass")],
+        ["tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
+    Protection(
+        "8 downloads say nosniff",
+        [(VIEWS, 'response["X-Content-Type-Options"] = "nosniff"', "pass"),
+         (SETTINGS, "SECURE_CONTENT_TYPE_NOSNIFF = True", "SECURE_CONTENT_TYPE_NOSNIFF = False")],
+        ["tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
+    Protection(
+        "8 download file names are quoted safely",
+        [(VIEWS, "content_disposition_header(True, filename)",
+          "f'attachment; filename=\"{filename}\"'")],
+        ["tests/test_auth.py::test_download_names_are_quoted_safely"]),
+    Protection(
+        "8 stored paths are never derived from the client's name",
+        [("files_app/models.py", 'return f"uploads/{instance.owner_id}/{instance.pk.hex}"',
+          'return f"uploads/{instance.owner_id}/{filename}"')],
+        ["tests/test_uploads.py::test_stored_path_is_not_derived_from_the_client_name",
+         "tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
+    Protection(
+        "9 websocket: foreign browser origins are refused",
+        [(WEBSOCKET, "allowed_origins=settings.WEBSOCKET_ALLOWED_ORIGINS,",
+          'allowed_origins=["*"],')],
+        ["tests/test_subscriptions.py::test_browser_session_from_a_foreign_origin_is_refused"]),
+    Protection(
+        "9 websocket: no valid credentials is 4401 (graphql-ws does not retry it)",
+        [(WEBSOCKET, "if code == FORBIDDEN and self.unauthenticated:", "if False:")],
+        ["tests/test_subscriptions.py::test_connection_without_credentials_is_closed_4401",
+         "tests/test_subscriptions.py::test_connection_with_a_wrong_token_is_closed_4401"]),
+    Protection(
+        "9 websocket: subscriptions per connection are limited",
+        [(WEBSOCKET, "max_subscriptions_per_connection="
+                     "settings.GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION,", "")],
+        ["tests/test_limits.py::test_subscriptions_per_connection_are_limited"]),
+    Protection(
+        "10 fuzzing: malformed cursors are BAD_USER_INPUT, not 500",
+        [(ERRORS, "return any(RELAY_MODULE in frame.filename for frame in frames)",
+          "return False")],
+        ["tests/test_fuzz_schema.py::test_every_operation_with_a_token"]),
+    Protection(
+        "10 fuzzing: cookieless anonymous API requests get JSON, not the HTML CSRF page",
+        [(SETTINGS, '    "files_app.auth.CookielessRequestMiddleware",\n', "")],
+        ["tests/test_fuzz_schema.py::test_every_operation_without_credentials",
+         "tests/test_auth.py::test_cookieless_api_requests_get_json_but_login_keeps_csrf"]),
+    Protection(
+        "10 multipart: variable errors are BAD_USER_INPUT, not masked as 500",
+        [(ERRORS, "if original is None or isinstance(original, GraphQLError):",
+          "if original is None:")],
+        ["tests/test_multipart_properties.py::test_any_map_shape_is_answered_cleanly"]),
+    Protection(
+        "10 multipart: duplicate keys are refused, not guessed",
+        [("schema/http.py", "object_pairs_hook=refuse_duplicate_keys", "object_pairs_hook=dict"),
+         ("schema/http.py", "if len(files.getlist(part_name)) > 1:", "if False:")],
+        ["tests/test_multipart_properties.py::test_duplicate_keys_are_refused_not_guessed"]),
+    Protection(
+        "11 production settings: HSTS from the environment",
+        [(SETTINGS, 'SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)',
+          "SECURE_HSTS_SECONDS = 0")],
+        ["tests/test_deploy.py::test_production_settings_pass_check_deploy"]),
+    Protection(
+        "11 DEBUG is off unless asked for",
+        [(SETTINGS, 'DEBUG = env_bool("DEBUG", False)', 'DEBUG = env_bool("DEBUG", True)')],
+        ["tests/test_deploy.py::test_debug_is_off_by_default_and_needs_a_secret_key"]),
+    Protection(
+        "12 integrity: a deleted row's bytes follow it (user cascade included)",
+        [("files_app/signals.py", "lambda name=name: default_storage.delete(name)",
+          "lambda: None")],
+        ["tests/test_integrity.py::test_deleting_a_user_removes_their_files_and_bytes"]),
+    Protection(
+        "12 integrity: storage_audit --fix removes orphaned bytes",
+        [("files_app/services/audit.py", "default_storage.delete(name)", "pass")],
+        ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"]),
+]
+
+
+def say(line: str) -> None:
+    print(line, flush=True)  # progress as it happens, also when piped to a file
+
+
+def run_tests(test: str) -> str:
+    """'passed', 'FAILED', 'skipped' or 'error' (collection error, timeout)."""
+    try:
+        done = subprocess.run([*PYTEST, test], cwd=ROOT, capture_output=True, text=True,
+                              timeout=TEST_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        return "error"
+    if done.returncode == 1:
+        return "FAILED"
+    if done.returncode == 0:
+        return "skipped" if " skipped" in done.stdout and " passed" not in done.stdout else "passed"
+    return "error"
+
+
+def apply(edits) -> dict[Path, str]:
+    originals = {}
+    for file, text, replacement in edits:
+        path = ROOT / file
+        current = path.read_text()
+        originals.setdefault(path, current)
+        if current.count(text) != 1:
+            raise SystemExit(f"{file}: expected the protection text once, found it "
+                             f"{current.count(text)} times: {text!r}")
+        path.write_text(current.replace(text, replacement))
+    return originals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="", help="protections whose name contains this")
+    chosen = [p for p in PROTECTIONS if parser.parse_args().only.lower() in p.name.lower()]
+    for test in sorted({test for protection in chosen for test in protection.tests}):
+        if (outcome := run_tests(test)) not in ("passed", "skipped"):
+            say(f"baseline: {test} is {outcome} with every protection in place: fix it first")
+            return 1
+    missed = 0
+    for protection in chosen:
+        started = time.monotonic()
+        originals = apply(protection.edits)
+        try:
+            outcomes = {test: run_tests(test) for test in protection.tests}
+        finally:
+            for path, source in originals.items():
+                path.write_text(source)
+        if all(outcome == "FAILED" for outcome in outcomes.values()):
+            verdict = "caught"
+        elif "skipped" in outcomes.values() and set(outcomes.values()) <= {"FAILED", "skipped"}:
+            verdict = "skipped"  # not proven here (SQLite, say); not a miss either
+        else:
+            verdict, missed = "MISSED", missed + 1
+        say(f"{verdict:7} {protection.name}  ({time.monotonic() - started:.0f} s)")
+        for test, outcome in outcomes.items():
+            say(f"        {outcome:8} {test}")
+    say(f"{missed} of {len(chosen)} protections missed by their tests")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
