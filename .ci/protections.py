@@ -2,7 +2,7 @@
 catch its absence: every one of them must fail. A test that still passes without the
 protection it claims to prove proves nothing.
 
-    make protections                    # all of them (about 15 minutes on 2 cores)
+    make protections                    # all of them (about 12 minutes on 2 cores)
     make protections ONLY=websocket     # those whose name contains "websocket"
 
 Each protection is removed by replacing its source text (which must appear exactly once, so
