@@ -86,7 +86,8 @@ def load_json_field(form, name: str):
     try:
         return json.loads(values[0], object_pairs_hook=refuse_duplicate_keys)
     except DuplicateKey as duplicate:
-        raise UploadRequestError(f"The `{name}` field has the key {duplicate} twice.") from None
+        key = duplicate.args[0]
+        raise UploadRequestError(f"The `{name}` field has the key {key!r} twice.") from None
     except (TypeError, ValueError):
         raise UploadRequestError(f"The `{name}` field is not valid JSON.") from None
 
