@@ -97,6 +97,18 @@ def other_gql(client, other_token):
 
 # --- real processes -----------------------------------------------------------------------
 
+POLL_SECONDS = 0.05
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    """Poll `predicate` (a database row, a process) until it holds; fail with `what` after
+    `timeout` seconds. For outcomes that send no event the test could wait on."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(POLL_SECONDS)  # polling the outcome, bounded by the deadline
+
+
 def database_url() -> str:
     """The test database, as a URL the subprocesses can use."""
     db = settings.DATABASES["default"]

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from django.db import connection, connections
 
 from files_app.models import File, FileStatus
 from schema.ids import decode_file_id
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,11 +37,8 @@ def pg(action: str, version_and_name: list[str]) -> None:
                    check=True, capture_output=True, timeout=60)
 
 
-def wait_for_postgres(timeout=30) -> None:
-    deadline = time.monotonic() + timeout
-    while subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode != 0:
-        assert time.monotonic() < deadline, "PostgreSQL did not come back"
-        time.sleep(0.1)  # polling the server's readiness, bounded by the deadline
+def postgres_is_ready() -> bool:
+    return subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0
 
 
 def browser_session(server, user) -> httpx.Client:
@@ -85,16 +81,14 @@ def test_service_recovers_from_a_postgres_restart(uvicorn_server, celery_worker,
                 "SERVICE_UNAVAILABLE"]
         finally:
             pg("start", target)
-            wait_for_postgres()
+            wait_until(postgres_is_ready, 30, "PostgreSQL did not come back")
             connections.close_all()  # this test process's own connections died with the server
         after = client.post("/graphql/", json=FILES)
         assert after.status_code == 200 and "errors" not in after.json(), after.text
         assert browser.get(download).content == b"uploaded before the restart"
         upload(client, "after-restart.txt", b"the worker recovered too")
-    deadline = time.monotonic() + 60
-    while not File.objects.filter(name="after-restart.txt", status=FileStatus.DONE).exists():
-        assert time.monotonic() < deadline, "the worker did not recover"
-        time.sleep(0.05)  # polling the outcome, bounded by the deadline
+    processed = File.objects.filter(name="after-restart.txt", status=FileStatus.DONE)
+    wait_until(processed.exists, 60, "the worker did not recover")
 
 
 def upload(client, name, content) -> dict:

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 import uuid
 from datetime import timedelta
 
@@ -13,9 +12,14 @@ from django.utils import timezone
 
 from files_app import services
 from files_app.models import File, FileStatus
-from tests.conftest import BASE_DIR, stop, subprocess_env
+from tests.conftest import BASE_DIR, stop, subprocess_env, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for_done(files) -> None:
+    wait_until(lambda: not files.exclude(status=FileStatus.DONE).exists(), 30,
+               "the stuck files were not processed")
 
 
 def stuck(owner, *, status, attempts, minutes_ago) -> File:
@@ -48,13 +52,6 @@ def test_files_that_keep_failing_to_finish_end_failed(user, settings, capsys):
     hopeless.refresh_from_db()
     assert hopeless.status == FileStatus.FAILED
     assert "started 3 times and never finished" in hopeless.error
-
-
-def wait_for_done(files, timeout=30):
-    deadline = time.monotonic() + timeout
-    while files.exclude(status=FileStatus.DONE).exists():
-        assert time.monotonic() < deadline, "the stuck files were not processed"
-        time.sleep(0.05)  # polling the outcome, bounded by the deadline
 
 
 def test_the_sweep_is_scheduled(settings):

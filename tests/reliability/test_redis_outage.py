@@ -5,7 +5,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,14 @@ import pytest
 
 from files_app.models import File, FileStatus
 from project.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
-from tests.conftest import BASE_DIR, READY_TIMEOUT_SECONDS, Server, stop, subprocess_env
+from tests.conftest import (
+    BASE_DIR,
+    READY_TIMEOUT_SECONDS,
+    Server,
+    stop,
+    subprocess_env,
+    wait_until,
+)
 from tests.settings import free_port
 from tests.wsclient import Subscription
 
@@ -30,13 +36,6 @@ def upload(server, token, name, content):
               "map": json.dumps({"0": ["variables.file"]})},
         files={"0": (name, content)},
     )
-
-
-def wait_for_status(file_id, status, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not File.objects.filter(pk=file_id, status=status).exists():
-        assert time.monotonic() < deadline, f"file {file_id} never reached {status}"
-        time.sleep(0.05)  # polling the outcome, bounded by the deadline
 
 
 SUBSCRIBE = "subscription($ids: [ID!]) { fileUpdates(ids: $ids) { id status } }"
@@ -117,7 +116,8 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
                 capture_output=True, timeout=READY_TIMEOUT_SECONDS,
             )
             assert "re-queued" in sweep.stdout, sweep.stdout + sweep.stderr
-            wait_for_status(stored.pk, FileStatus.DONE)
+            processed = File.objects.filter(pk=stored.pk, status=FileStatus.DONE)
+            wait_until(processed.exists, 60, "the upload made during the outage was not processed")
             # Reconnected, a subscriber gets the current state first.
             current = asyncio.run(current_state(server, token, file_during))
             assert current["status"] == "DONE"

@@ -23,7 +23,7 @@ from django.conf import settings
 
 from files_app.models import File, FileStatus
 from schema.ids import decode_file_id
-from tests.conftest import BASE_DIR, Server, stop, subprocess_env
+from tests.conftest import BASE_DIR, Server, stop, subprocess_env, wait_until
 from tests.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,13 +47,6 @@ def start_worker(env, log):
         cwd=BASE_DIR, env={**subprocess_env(), **env}, stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)  # polling the database for the outcome, bounded by the deadline
 
 
 class Watcher:
