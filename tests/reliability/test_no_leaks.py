@@ -24,9 +24,11 @@ def layer_keys() -> set[bytes]:
 async def test_subscribe_and_disconnect_cycles_leave_no_trace(uvicorn_server, token, user):
     before_members = await group_size(user)
     before_keys = layer_keys()
-    for _ in range(CYCLES):
+    for cycle in range(CYCLES):
         subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
-        await subscription.subscribe(SUBSCRIBE, owner=user)  # returns once it has joined
+        # Half wait until the server has joined the group; half close at once, racing the
+        # join (a subscription cancelled while joining is where memberships used to leak).
+        await subscription.subscribe(SUBSCRIBE, owner=user if cycle % 2 else None)
         await subscription.close()
     # The server leaves the group when it notices the close: wait for that, with a timeout.
     async with asyncio.timeout(10):
