@@ -219,15 +219,19 @@ def run_tests(test: str) -> str:
 
 
 def apply(edits) -> dict[Path, str]:
-    originals = {}
+    """Edit the files in memory, check every text first, then write: a missing text leaves
+    the tree untouched."""
+    originals: dict[Path, str] = {}
+    edited: dict[Path, str] = {}
     for file, text, replacement in edits:
         path = ROOT / file
-        current = path.read_text()
-        originals.setdefault(path, current)
+        current = edited.get(path) or originals.setdefault(path, path.read_text())
         if current.count(text) != 1:
             raise SystemExit(f"{file}: expected the protection text once, found it "
                              f"{current.count(text)} times: {text!r}")
-        path.write_text(current.replace(text, replacement))
+        edited[path] = current.replace(text, replacement)
+    for path, source in edited.items():
+        path.write_text(source)
     return originals
 
 
