@@ -37,7 +37,11 @@ UPLOAD = "files_app/services/upload.py"
 SETTINGS = "project/settings.py"
 SCHEMA = "schema/schema.py"
 WEBSOCKET = "schema/websocket.py"
-VIEWS = "files_app/views.py"
+VIEWS = "schema/views.py"
+ENDPOINT = "schema/endpoint.py"
+INGRESS = "schema/ingress.py"
+MULTIPART = "schema/multipart.py"
+INGRESS_TESTS = "tests/test_ingress.py"
 ERRORS = "schema/errors.py"
 KILLED = "tests/reliability/test_worker_killed.py"
 RECOVERY_TESTS = "tests/reliability/test_recovery.py"
@@ -69,13 +73,17 @@ PROTECTIONS = [
         [(UPLOAD, "announce_and_enqueue(file), robust=True)", "announce_and_enqueue(file))")],
         ["tests/reliability/test_redis_outage.py"]),
     Protection(
-        "4 PostgreSQL down: the token check answers 503, not 500",
-        [("files_app/auth.py", "except DATABASE_DOWN:\n            return unavailable_response()",
-          "except ZeroDivisionError:\n            return unavailable_response()")],
+        "4 PostgreSQL down: the GraphQL endpoint answers 503, not 500",
+        [(ENDPOINT, "except DATABASE_DOWN:\n            raise EdgeError.unavailable()",
+          "except ZeroDivisionError:\n            raise EdgeError.unavailable()")],
+        ["tests/reliability/test_postgres_restart.py"]),
+    Protection(
+        "4 PostgreSQL restart: the endpoint's kept connection is checked before each use",
+        [(ENDPOINT, "        close_obsolete_connections()\n        try:", "        try:")],
         ["tests/reliability/test_postgres_restart.py"]),
     Protection(
         "4 PostgreSQL down: views (page, downloads, sessions) answer 503, not 500",
-        [(SETTINGS, '    "files_app.http.DatabaseUnavailableMiddleware",\n', "")],
+        [(SETTINGS, '    "schema.middleware.DatabaseUnavailableMiddleware",\n', "")],
         ["tests/reliability/test_postgres_restart.py"]),
     Protection(
         "5 web restart: live websockets refresh their group memberships",
@@ -89,12 +97,37 @@ PROTECTIONS = [
         ["tests/reliability/test_no_leaks.py"]),
     Protection(
         "6 upload rate limit",
-        [(UPLOAD, "    if limit:\n", "    if False:\n")],
+        [(UPLOAD, "files=max(0, rate - usage.recent_files) if rate else None,", "files=None,")],
         ["tests/test_uploads.py::test_uploads_over_the_rate_limit_are_refused"]),
     Protection(
         "6 storage quota",
-        [(UPLOAD, "    if quota:\n", "    if False:\n")],
+        [(UPLOAD, "bytes=max(0, quota - usage.stored_bytes) if quota else None,", "bytes=None,")],
         ["tests/test_uploads.py::test_uploads_over_the_quota_are_refused"]),
+    Protection(
+        "6 request path: an anonymous upload is refused before its body is read",
+        [(ENDPOINT, "        if not user.is_authenticated:\n            raise EdgeError(",
+          "        if False:\n            raise EdgeError(")],
+        [f"{INGRESS_TESTS}::test_anonymous_upload_is_refused_before_its_body_is_read"]),
+    Protection(
+        "6 request path: a declared Content-Length over the limit is refused at once",
+        [(ENDPOINT, "        refuse_over(length, limits.max_request_size,",
+          "        (lambda *args: None)(length, limits.max_request_size,")],
+        [f"{INGRESS_TESTS}::test_declared_length_over_the_limit_is_refused_at_once"]),
+    Protection(
+        "6 request path: a file over the limit stops where it crosses it",
+        [(INGRESS, "        if file_size > limits.max_file_size:", "        if False:")],
+        [f"{INGRESS_TESTS}::test_a_streamed_file_over_the_limit_stops_at_the_limit"]),
+    Protection(
+        "6 request path: what a refused request wrote is removed before the answer",
+        [(ENDPOINT, "        finally:\n            ingress.discard()",
+          "        finally:\n            pass")],
+        [f"{INGRESS_TESTS}::test_a_streamed_file_over_the_limit_stops_at_the_limit",
+         "tests/test_uploads.py::test_upload_over_the_size_limit_is_refused_and_not_stored"]),
+    Protection(
+        "6 request path: session requests need the CSRF token",
+        [("schema/auth.py", "if user.is_authenticated and not csrf_passes(request):",
+          "if False:")],
+        ["tests/test_auth.py::test_session_upload_needs_the_csrf_token"]),
     Protection(
         "7 query depth and alias limits",
         [(SCHEMA, "        QueryLimits,\n", "")],
@@ -115,7 +148,7 @@ PROTECTIONS = [
          "tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
     Protection(
         "7 GraphiQL can be turned off",
-        [("project/urls.py", 'graphql_ide="graphiql" if settings.GRAPHQL_GRAPHIQL else None',
+        [(VIEWS, 'graphql_ide="graphiql" if settings.GRAPHQL_GRAPHIQL else None',
           'graphql_ide="graphiql"')],
         ["tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
     Protection(
@@ -165,20 +198,24 @@ PROTECTIONS = [
           "return False")],
         ["tests/test_fuzz_schema.py::test_every_operation_with_a_token"]),
     Protection(
-        "10 fuzzing: cookieless anonymous API requests get JSON, not the HTML CSRF page",
-        [(SETTINGS, '    "files_app.auth.CookielessRequestMiddleware",\n', "")],
-        ["tests/test_fuzz_schema.py::test_every_operation_without_credentials",
-         "tests/test_auth.py::test_cookieless_api_requests_get_json_but_login_keeps_csrf"]),
-    Protection(
         "10 multipart: variable errors are BAD_USER_INPUT, not masked as 500",
         [(ERRORS, "if original is None or isinstance(original, GraphQLError):",
           "if original is None:")],
         ["tests/test_multipart_properties.py::test_any_map_shape_is_answered_cleanly"]),
     Protection(
         "10 multipart: duplicate keys are refused, not guessed",
-        [("schema/http.py", "object_pairs_hook=refuse_duplicate_keys", "object_pairs_hook=dict"),
-         ("schema/http.py", "if len(files.getlist(part_name)) > 1:", "if False:")],
+        [(MULTIPART, "object_pairs_hook=refuse_duplicate_keys", "object_pairs_hook=dict"),
+         (INGRESS, "if name in self.files or name in self.fields_seen:", "if False:"),
+         (INGRESS, "if name in self.fields_seen or name in self.files:", "if False:")],
         ["tests/test_multipart_properties.py::test_duplicate_keys_are_refused_not_guessed"]),
+    Protection(
+        "10 multipart: a part mapped to two places is refused",
+        [(MULTIPART, "        if len(part_paths) > 1:", "        if False:")],
+        ["tests/test_uploads.py::test_malformed_multipart_requests_are_400_with_a_json_body"]),
+    Protection(
+        "10 deeply nested JSON is a 400, not a 500",
+        [(MULTIPART, "    except RecursionError:", "    except ZeroDivisionError:")],
+        ["tests/test_uploads.py::test_deeply_nested_json_is_a_400"]),
     Protection(
         "11 production settings: HSTS from the environment",
         [(SETTINGS, 'SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)',

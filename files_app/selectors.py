@@ -2,9 +2,10 @@
 
 import uuid
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from .exceptions import FileNotFound, NotAuthenticated
 from .models import ApiToken, File
@@ -27,13 +28,16 @@ def file_list(*, user, filters: dict | None = None) -> QuerySet[File]:
     return files.filter(**filters) if filters else files
 
 
-def storage_used(*, user) -> int:
-    """Bytes stored by the user (their own files, even for staff)."""
-    return File.objects.filter(owner=user).aggregate(total=Sum("size"))["total"] or 0
+class UploadUsage(NamedTuple):
+    recent_files: int  # uploaded since the given time
+    stored_bytes: int  # in all (their own files, even for staff)
 
 
-def uploads_since(*, user, since) -> int:
-    return File.objects.filter(owner=user, uploaded_at__gte=since).count()
+def upload_usage(*, user, since) -> UploadUsage:
+    """What the user's rate limit and quota count, in one query."""
+    usage = File.objects.filter(owner=user).aggregate(
+        recent_files=Count("pk", filter=Q(uploaded_at__gte=since)), stored_bytes=Sum("size"))
+    return UploadUsage(usage["recent_files"] or 0, usage["stored_bytes"] or 0)
 
 
 def parse_file_id(file_id) -> uuid.UUID:

@@ -1,9 +1,7 @@
 """ASGI entry point: `uvicorn project.asgi:application` (or daphne).
 
-HTTP goes through Django's own ASGI handler, so middleware (sessions, CSRF, bearer tokens)
-applies and Django's multipart parser streams uploads to temporary files; Strawberry's
-Channels HTTP consumer would buffer whole bodies in memory and skip all of that. Only
-websockets go to Strawberry's consumer.
+HTTP: POST /graphql/ goes to the streaming GraphQL endpoint, the rest to Django
+(schema/asgi.py). Websockets go to Strawberry's consumer, authenticated (schema/websocket.py).
 """
 
 import os
@@ -17,14 +15,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from schema.asgi import API_PATH, http_application  # noqa: E402
 from schema.schema import schema  # noqa: E402
 from schema.websocket import graphql_ws_consumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application(django_asgi_app, schema),
         "websocket": AuthMiddlewareStack(
-            URLRouter([path("graphql/", graphql_ws_consumer(schema))])
+            URLRouter([path(API_PATH.lstrip("/"), graphql_ws_consumer(schema))])
         ),
     }
 )

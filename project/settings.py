@@ -68,23 +68,20 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # A view that finds the database down answers 503 + Retry-After, not 500.
-    "files_app.http.DatabaseUnavailableMiddleware",
+    "schema.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After the session user, before CSRF: a bearer token replaces the session and needs no
-    # CSRF token (it is never sent by a browser on its own).
-    "files_app.auth.BearerTokenMiddleware",
-    "files_app.auth.CookielessRequestMiddleware",
-    # Parses multipart uploads (in a thread) so a malformed body is a JSON 400, not a 500.
-    "schema.http.MultipartGuardMiddleware",
+    # After the session user, before CSRF: a bearer token (an API client downloading a file)
+    # replaces the session and needs no CSRF token (a browser never sends one on its own).
+    "schema.middleware.BearerTokenMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "project.urls"
+ROOT_URLCONF = "schema.urls"
 ASGI_APPLICATION = "project.asgi.application"
 
 TEMPLATES = [
@@ -105,7 +102,9 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Kept by the GraphQL endpoint's database thread and by Celery workers; the page,
+        # downloads and the admin close theirs after each request (schema/asgi.py).
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
         conn_health_checks=True,
     )
 }
@@ -158,14 +157,11 @@ MAX_FILES_PER_REQUEST = env_int("MAX_FILES_PER_REQUEST", 20)
 # Per user: files accepted per minute, and bytes stored in all (0 turns either off).
 UPLOAD_RATE_LIMIT_PER_MINUTE = env_int("UPLOAD_RATE_LIMIT_PER_MINUTE", 120)
 STORAGE_QUOTA = env_int("STORAGE_QUOTA", 10 * GIB)
-# Every upload streams to a temporary file; the limit applies while the bytes arrive.
-FILE_UPLOAD_HANDLERS = ["files_app.uploads.LimitedTemporaryFileUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
-if FILE_UPLOAD_TEMP_DIR:
-    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+# Uploads stream into MEDIA_ROOT/.incoming as they arrive (schema/ingress.py) and are renamed
+# into place; the limits apply while the bytes arrive. A JSON request body, and the
+# `operations` and `map` fields of an upload together, are at most this many bytes:
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GRAPHQL_MAX_REQUEST_FIELDS_SIZE", 2 * MIB)
 FILE_UPLOAD_PERMISSIONS = 0o640
-# Django refuses more file parts than this while parsing; our own check gives the same code.
-DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_REQUEST
 
 # --- GraphQL -------------------------------------------------------------------------------
 GRAPHQL_MAX_QUERY_DEPTH = env_int("GRAPHQL_MAX_QUERY_DEPTH", 10)

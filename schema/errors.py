@@ -1,15 +1,20 @@
-"""The one place where domain errors become GraphQL errors with `extensions.code`.
+"""The one place where errors get their `extensions.code`: the `ErrorCode` enum, the map from
+domain exceptions to codes, and the JSON error body of answers given outside GraphQL
+execution (the upload ingress, the token check, downloads), shaped like a GraphQL error so a
+client needs one error handler.
 
-Anything else a resolver raises is masked (its details are logged, not sent), so a bug
-never leaks internals to clients. Errors raised by graphql-core before any resolver runs
-(syntax, validation, limits) get GRAPHQL_VALIDATION_FAILED, or BAD_USER_INPUT for variables.
+Anything else a resolver raises is masked (its details are logged, not sent), so a bug never
+leaks internals to clients. Errors raised by graphql-core before any resolver runs (syntax,
+validation, limits) get GRAPHQL_VALIDATION_FAILED, or BAD_USER_INPUT for variables.
 """
 
+import enum
 import logging
 import os
 import traceback
 
 from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
 from graphql.error import GraphQLError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -18,25 +23,100 @@ from files_app import exceptions
 
 logger = logging.getLogger(__name__)
 
-ERROR_CODES: dict[type[Exception], str] = {
-    exceptions.NotAuthenticated: "UNAUTHENTICATED",
-    exceptions.FileNotFound: "NOT_FOUND",
-    exceptions.FileTooLarge: "FILE_TOO_LARGE",
-    exceptions.TooManyFiles: "TOO_MANY_FILES",
-    exceptions.InvalidUpload: "INVALID_UPLOAD",
-    exceptions.RateLimited: "RATE_LIMITED",
-    exceptions.QuotaExceeded: "QUOTA_EXCEEDED",
-    exceptions.BadUserInput: "BAD_USER_INPUT",
-    # The database is unreachable (restarting, failing over): worth retrying.
-    OperationalError: "SERVICE_UNAVAILABLE",
-    InterfaceError: "SERVICE_UNAVAILABLE",
+
+class ErrorCode(enum.StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    TOO_MANY_FILES = "TOO_MANY_FILES"
+    INVALID_UPLOAD = "INVALID_UPLOAD"
+    RATE_LIMITED = "RATE_LIMITED"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    BAD_REQUEST = "BAD_REQUEST"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+# The database is unreachable (restarting, failing over): worth retrying.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+ERROR_CODES: dict[type[Exception], ErrorCode] = {
+    exceptions.NotAuthenticated: ErrorCode.UNAUTHENTICATED,
+    exceptions.FileNotFound: ErrorCode.NOT_FOUND,
+    exceptions.FileTooLarge: ErrorCode.FILE_TOO_LARGE,
+    exceptions.TooManyFiles: ErrorCode.TOO_MANY_FILES,
+    exceptions.InvalidUpload: ErrorCode.INVALID_UPLOAD,
+    exceptions.RateLimited: ErrorCode.RATE_LIMITED,
+    exceptions.QuotaExceeded: ErrorCode.QUOTA_EXCEEDED,
+    exceptions.BadUserInput: ErrorCode.BAD_USER_INPUT,
+    OperationalError: ErrorCode.SERVICE_UNAVAILABLE,
+    InterfaceError: ErrorCode.SERVICE_UNAVAILABLE,
     # Redis (the channel layer) unreachable or just restarted: subscribing again works.
-    RedisConnectionError: "SERVICE_UNAVAILABLE",
-    RedisTimeoutError: "SERVICE_UNAVAILABLE",
+    RedisConnectionError: ErrorCode.SERVICE_UNAVAILABLE,
+    RedisTimeoutError: ErrorCode.SERVICE_UNAVAILABLE,
+}
+# The HTTP status of a domain error answered outside GraphQL execution (by the ingress).
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FILE_TOO_LARGE: 413,
+    ErrorCode.QUOTA_EXCEEDED: 413,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
 }
 UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again in a moment."
-INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 INTERNAL_ERROR_MESSAGE = "Internal server error."
+RETRY_AFTER_SECONDS = "5"
+
+
+class EdgeError(Exception):
+    """A request refused at the edge, before (or instead of) GraphQL execution."""
+
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.INVALID_UPLOAD,
+                 status: int | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status or HTTP_STATUS.get(code, 400)
+        self.headers = headers or {}
+
+    @classmethod
+    def from_domain(cls, error: exceptions.FileServiceError) -> "EdgeError":
+        code = code_for_exception(error) or ErrorCode.BAD_USER_INPUT
+        headers = {"Retry-After": "60"} if code == ErrorCode.RATE_LIMITED else None
+        return cls(error.message, code, headers=headers)
+
+    @classmethod
+    def unavailable(cls) -> "EdgeError":
+        return cls(UNAVAILABLE_MESSAGE, ErrorCode.SERVICE_UNAVAILABLE,
+                   headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    def body(self) -> dict:
+        return error_body(self.message, self.code)
+
+
+def error_body(message: str, code: ErrorCode) -> dict:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def json_error(message: str, *, code: ErrorCode, status: int, headers=None) -> JsonResponse:
+    return JsonResponse(error_body(message, code), status=status, headers=headers)
+
+
+def unavailable_response() -> JsonResponse:
+    error = EdgeError.unavailable()
+    return json_error(error.message, code=error.code, status=error.status, headers=error.headers)
+
+
+def code_for_exception(error: BaseException) -> ErrorCode | None:
+    for error_class, code in ERROR_CODES.items():
+        if isinstance(error, error_class):
+            return code
+    return None
 
 
 # Strawberry's Relay pagination raises plain ValueErrors for a malformed cursor (`after`,
@@ -52,19 +132,19 @@ def raised_by_relay_pagination(error: BaseException) -> bool:
     return any(RELAY_MODULE in frame.filename for frame in frames)
 
 
-def code_for(error: GraphQLError) -> str:
+def code_for(error: GraphQLError) -> ErrorCode:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         # Raised by graphql-core before any resolver ran: syntax, validation, variables.
-        return "BAD_USER_INPUT" if error.message.startswith("Variable ") else (
-            "GRAPHQL_VALIDATION_FAILED"
+        return ErrorCode.BAD_USER_INPUT if error.message.startswith("Variable ") else (
+            ErrorCode.GRAPHQL_VALIDATION_FAILED
         )
-    for error_class, code in ERROR_CODES.items():
-        if isinstance(original, error_class):
-            return code
+    code = code_for_exception(original)
+    if code is not None:
+        return code
     if raised_by_relay_pagination(original):
-        return "BAD_USER_INPUT"
-    return INTERNAL_ERROR_CODE
+        return ErrorCode.BAD_USER_INPUT
+    return ErrorCode.INTERNAL_SERVER_ERROR
 
 
 def assign_code(error: GraphQLError) -> None:
@@ -76,12 +156,12 @@ def assign_code(error: GraphQLError) -> None:
     if error.extensions and "code" in error.extensions:
         return
     code = code_for(error)
-    if code == "SERVICE_UNAVAILABLE":
+    if code == ErrorCode.SERVICE_UNAVAILABLE:
         logger.warning("Backing service unavailable: %s", error.original_error)
         error.message = UNAVAILABLE_MESSAGE
         error.original_error = None
-    elif code == INTERNAL_ERROR_CODE:
+    elif code == ErrorCode.INTERNAL_SERVER_ERROR:
         logger.error("Unexpected GraphQL error: %s", error.message, exc_info=error.original_error)
         error.message = INTERNAL_ERROR_MESSAGE
         error.original_error = None
-    error.extensions = {**(error.extensions or {}), "code": code}
+    error.extensions = {**(error.extensions or {}), "code": code.value}

@@ -1,9 +1,13 @@
-"""Writes: each resolver hands its input to one service in `files_app.services`."""
+"""Writes: each resolver hands its input to one service in `files_app.services`.
+
+Plain (blocking) resolvers: over HTTP the whole operation runs in the database thread
+(schema/endpoint.py); over a websocket strawberry-django runs them in a thread for us.
+"""
 
 import strawberry
-from asgiref.sync import sync_to_async
+import strawberry_django
 from strawberry.file_uploads import Upload
-from strawberry_django.auth.utils import aget_current_user
+from strawberry_django.auth.utils import get_current_user
 
 from files_app import selectors, services
 
@@ -11,29 +15,26 @@ from .ids import decode_file_id, encode_file_id
 from .types import FileType
 
 
-async def current_user(info: strawberry.Info):
-    return selectors.require_user(await aget_current_user(info))
+def current_user(info: strawberry.Info):
+    return selectors.require_user(get_current_user(info))
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Upload one file (GraphQL multipart request spec).")
-    async def upload_file(self, info: strawberry.Info, file: Upload) -> FileType:
-        owner = await current_user(info)
-        return await sync_to_async(services.file_create)(owner=owner, upload=file)
+    @strawberry_django.mutation(description="Upload one file (GraphQL multipart request spec).")
+    def upload_file(self, info: strawberry.Info, file: Upload) -> FileType:
+        return services.file_create(owner=current_user(info), upload=file)
 
-    @strawberry.mutation(description="Upload several files at once: all are stored, or none.")
-    async def upload_files(self, info: strawberry.Info, files: list[Upload]) -> list[FileType]:
-        owner = await current_user(info)
-        return await sync_to_async(services.files_create)(owner=owner, uploads=files)
+    @strawberry_django.mutation(
+        description="Upload several files at once: all are stored, or none.")
+    def upload_files(self, info: strawberry.Info, files: list[Upload]) -> list[FileType]:
+        return services.files_create(owner=current_user(info), uploads=files)
 
-    @strawberry.mutation(description="Process a DONE or FAILED file again.")
-    async def reprocess_file(self, info: strawberry.Info, id: strawberry.ID) -> FileType:
-        user = await current_user(info)
-        return await sync_to_async(services.file_reprocess)(user=user, file_id=decode_file_id(id))
+    @strawberry_django.mutation(description="Process a DONE or FAILED file again.")
+    def reprocess_file(self, info: strawberry.Info, id: strawberry.ID) -> FileType:
+        return services.file_reprocess(user=current_user(info), file_id=decode_file_id(id))
 
-    @strawberry.mutation(description="Delete a file and its stored bytes; returns its id.")
-    async def delete_file(self, info: strawberry.Info, id: strawberry.ID) -> strawberry.ID:
-        user = await current_user(info)
-        deleted = await sync_to_async(services.file_delete)(user=user, file_id=decode_file_id(id))
+    @strawberry_django.mutation(description="Delete a file and its stored bytes; returns its id.")
+    def delete_file(self, info: strawberry.Info, id: strawberry.ID) -> strawberry.ID:
+        deleted = services.file_delete(user=current_user(info), file_id=decode_file_id(id))
         return encode_file_id(deleted)

@@ -19,7 +19,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from files_app import events
-from files_app.auth import user_for_bearer_header
+
+from .auth import user_for_bearer_header
 
 logger = logging.getLogger(__name__)
 

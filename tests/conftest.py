@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -53,26 +54,57 @@ def staff_token(staff_user):
     return services.api_token_create(user=staff_user)
 
 
+def asgi_request(method: str, path: str, **kwargs) -> httpx.Response:
+    """One request through the real ASGI application, in-process: the same routing and
+    GraphQL endpoint uvicorn serves. Its blocking work runs on this thread (asgiref's
+    thread-sensitive rule), so it shares the test's database connection and transaction."""
+    from project.asgi import application
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return await c.request(method, path, **kwargs)
+
+    return async_to_sync(send)()
+
+
+BOUNDARY = "test-boundary-7MA4YWxkTrZu0gW"
+
+
+def multipart_body(parts: list[tuple]) -> tuple[bytes, str]:
+    """(body, content type) of a multipart request with exactly these parts, in this order:
+    (name, value) for a field, (name, bytes, file name) for a file."""
+    body = bytearray()
+    for name, value, *filename in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename:
+            disposition += f'; filename="{filename[0]}"'
+        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += value.encode() if isinstance(value, str) else value
+        body += b"\r\n"
+    body += f"--{BOUNDARY}--\r\n".encode()
+    return bytes(body), f"multipart/form-data; boundary={BOUNDARY}"
+
+
 class GraphQL:
-    """In-process GraphQL over Django's test client (the full middleware stack)."""
+    """GraphQL over HTTP through the real endpoint; sends the Django test client's cookies
+    (a `client.force_login` session) and, with a token, `Authorization: Bearer`."""
 
     def __init__(self, client, token=None):
         self.client = client
-        self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def post(self, headers: dict | None = None, **kwargs) -> httpx.Response:
+        cookies = "; ".join(f"{key}={morsel.value}" for key, morsel in self.client.cookies.items())
+        sent = {**self.headers, **({"Cookie": cookies} if cookies else {}), **(headers or {})}
+        return asgi_request("POST", "/graphql/", headers=sent, **kwargs)
 
     def __call__(self, query: str, **variables):
-        response = self.client.post(
-            "/graphql/",
-            data=json.dumps({"query": query, "variables": variables}),
-            content_type="application/json",
-            **self.headers,
-        )
-        return response.json()
+        return self.post(json={"query": query, "variables": variables}).json()
 
-    def upload(self, query: str, files: dict, variables: dict, file_map: dict | None = None):
+    def upload(self, query: str, files: dict, variables: dict, file_map: dict | None = None,
+               headers: dict | None = None):
         """A GraphQL multipart request: `files` maps part names to (name, bytes)."""
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
         data = {
             "operations": json.dumps({"query": query, "variables": variables}),
             "map": json.dumps(
@@ -80,9 +112,11 @@ class GraphQL:
                 else {part: [f"variables.{part}"] for part in files}
             ),
         }
-        for part, (name, content) in files.items():
-            data[part] = SimpleUploadedFile(name, content)
-        return self.client.post("/graphql/", data=data, **self.headers)
+        return self.post(data=data, files=files, headers=headers)
+
+    def multipart(self, parts: list[tuple]) -> httpx.Response:
+        body, content_type = multipart_body(parts)
+        return self.post(content=body, headers={"Content-Type": content_type})
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ def free_port() -> int:
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="filesvc-media-"))
-os.environ.setdefault("FILE_UPLOAD_TEMP_DIR", tempfile.mkdtemp(prefix="filesvc-uploads-"))
 # One prefix per run: a shared Redis (CI's) never mixes this run's events with another's.
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"filesvc-test-{uuid.uuid4().hex[:8]}")
 

@@ -1,6 +1,5 @@
 """Authentication and ownership: tokens, sessions with CSRF, and users kept apart."""
 
-import json
 from email.message import EmailMessage
 
 import pytest
@@ -9,7 +8,7 @@ from django.test import Client
 
 from files_app import services
 from files_app.models import File
-from tests.conftest import PASSWORD, GraphQL
+from tests.conftest import GraphQL
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +35,7 @@ def test_anonymous_requests_are_unauthenticated(client):
 
 
 def test_unknown_bearer_token_is_401(client):
-    response = GraphQL(client, "not-a-token").client.post(
-        "/graphql/", data={"query": FILES}, content_type="application/json",
-        HTTP_AUTHORIZATION="Bearer not-a-token",
-    )
+    response = GraphQL(client, "not-a-token").post(json={"query": FILES})
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
@@ -86,25 +82,18 @@ def test_staff_see_every_file(gql, client, staff_token):
     assert GraphQL(client, staff_token)(FILES)["data"]["files"]["totalCount"] == 1
 
 
-def test_session_upload_needs_the_csrf_token(user):
-    browser = Client(enforce_csrf_checks=True)
-    assert browser.login(username=user.username, password=PASSWORD)
-    data = {
-        "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-        "map": json.dumps({"0": ["variables.file"]}),
-    }
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    forged = browser.post("/graphql/", data={**data, "0": SimpleUploadedFile("f.txt", b"x")})
+def test_session_upload_needs_the_csrf_token(client, user):
+    client.force_login(user)
+    browser = GraphQL(client)
+    forged = browser.upload(UPLOAD, {"file": ("f.txt", b"x")}, {"file": None})
     assert forged.status_code == 403
+    assert codes(forged.json()) == ["FORBIDDEN"]
     assert File.objects.count() == 0
 
-    page = browser.get("/graphql/", HTTP_ACCEPT="text/html")  # sets the csrftoken cookie
+    page = client.get("/graphql/", HTTP_ACCEPT="text/html")  # sets the csrftoken cookie
     csrf_token = page.cookies["csrftoken"].value
-    allowed = browser.post(
-        "/graphql/", data={**data, "0": SimpleUploadedFile("f.txt", b"x")},
-        HTTP_X_CSRFTOKEN=csrf_token,
-    )
+    allowed = browser.upload(UPLOAD, {"file": ("f.txt", b"x")}, {"file": None},
+                             headers={"X-CSRFToken": csrf_token})
     assert allowed.status_code == 200, allowed.content
     assert File.objects.get().owner == user
 
@@ -133,8 +122,7 @@ def test_files_query_costs_the_same_number_of_queries_for_any_page_size(
 
 def test_cookieless_api_requests_get_json_but_login_keeps_csrf():
     browserless = Client(enforce_csrf_checks=True)
-    response = browserless.post("/graphql/", data=json.dumps({"query": FILES}),
-                                content_type="application/json")
+    response = GraphQL(browserless).post(json={"query": FILES})
     assert response.status_code == 200
     assert codes(response.json()) == ["UNAUTHENTICATED"]
     forged_login = browserless.post("/accounts/login/", {"username": "x", "password": "y"})

@@ -23,6 +23,7 @@ from .upload import (
     file_reprocess,
     files_create,
     sanitize_file_name,
+    upload_allowance,
     validate_uploads,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "file_start_processing",
     "files_create",
     "sanitize_file_name",
+    "upload_allowance",
     "validate_uploads",
 ]

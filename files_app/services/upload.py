@@ -4,6 +4,7 @@ import os
 import unicodedata
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,7 +24,6 @@ from ..exceptions import (
 from ..models import File, FileStatus
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
-from ..uploads import OversizedUpload
 from .processing import FINISHED_STATUSES, transition
 
 MAX_NAME_LENGTH = 255
@@ -58,10 +58,6 @@ def validate_uploads(uploads: Sequence) -> None:
         raise InvalidUpload("No file was sent.")
     for upload in uploads:
         name = sanitize_file_name(getattr(upload, "name", None))
-        if isinstance(upload, OversizedUpload):
-            raise FileTooLarge(
-                f"{name} is larger than the {upload.limit} byte limit for one file."
-            )
         if not hasattr(upload, "read") or upload.size is None:
             raise InvalidUpload(f"{name} is not a file upload.")
         if upload.size > settings.MAX_UPLOAD_SIZE:
@@ -72,25 +68,47 @@ def validate_uploads(uploads: Sequence) -> None:
             raise InvalidUpload(f"{name} is empty.")
 
 
+@dataclass(frozen=True)
+class UploadAllowance:
+    """What a user may still upload now; None where no limit is set."""
+
+    files: int | None
+    bytes: int | None
+
+
+def upload_allowance(*, owner) -> UploadAllowance:
+    """The user's per-minute file rate and storage quota, as what is left of each (one
+    query). Raises RateLimited or QuotaExceeded when nothing is left, so the upload ingress
+    can refuse before it reads a byte of the body."""
+    rate, quota = settings.UPLOAD_RATE_LIMIT_PER_MINUTE, settings.STORAGE_QUOTA
+    usage = selectors.upload_usage(user=owner, since=timezone.now() - RATE_WINDOW)
+    allowance = UploadAllowance(
+        files=max(0, rate - usage.recent_files) if rate else None,
+        bytes=max(0, quota - usage.stored_bytes) if quota else None,
+    )
+    if allowance.files == 0:
+        raise RateLimited(f"At most {rate} files a minute can be uploaded; wait a moment.")
+    if allowance.bytes == 0:
+        raise QuotaExceeded(f"Your {quota:,} byte storage is full; delete some files first.")
+    return allowance
+
+
 def check_allowance(owner, uploads: Sequence) -> None:
-    """Per-user rate limit and storage quota, checked before anything is stored. Called in
+    """Per-user rate limit and storage quota, checked before the rows are written. Called in
     the upload's transaction after locking the user's row, so concurrent uploads of one user
     are counted one after the other (on PostgreSQL; SQLite serialises writes anyway)."""
     get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
-    limit = settings.UPLOAD_RATE_LIMIT_PER_MINUTE
-    if limit:
-        recent = selectors.uploads_since(user=owner, since=timezone.now() - RATE_WINDOW)
-        if recent + len(uploads) > limit:
-            raise RateLimited(f"At most {limit} files a minute can be uploaded; wait a moment.")
-    quota = settings.STORAGE_QUOTA
-    if quota:
-        wanted = sum(upload.size for upload in uploads)
-        used = selectors.storage_used(user=owner)
-        if used + wanted > quota:
-            raise QuotaExceeded(
-                f"This would use {used + wanted:,} bytes of your {quota:,} byte storage; "
-                "delete some files first."
-            )
+    allowance = upload_allowance(owner=owner)
+    if allowance.files is not None and len(uploads) > allowance.files:
+        raise RateLimited(f"At most {settings.UPLOAD_RATE_LIMIT_PER_MINUTE} files a minute can "
+                          "be uploaded; wait a moment.")
+    wanted = sum(upload.size for upload in uploads)
+    if allowance.bytes is not None and wanted > allowance.bytes:
+        quota = settings.STORAGE_QUOTA
+        raise QuotaExceeded(
+            f"This would use {quota - allowance.bytes + wanted:,} bytes of your {quota:,} byte "
+            "storage; delete some files first."
+        )
 
 
 def read_head(upload) -> bytes:
@@ -103,7 +121,8 @@ def read_head(upload) -> bytes:
 def files_create(*, owner, uploads: Sequence) -> list[File]:
     """Store every upload and create its PENDING row, all or nothing.
 
-    Temporary upload files are moved into storage, not copied through memory. If anything
+    Uploads that arrive as files in the storage folder (the ingress writes them there) are
+    moved into place, not copied. If anything
     fails, the bytes already stored are removed, so no orphan is left behind.
     """
     validate_uploads(uploads)

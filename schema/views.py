@@ -1,4 +1,5 @@
-"""Plain HTTP views: the owner-checked download and the page."""
+"""The views Django serves: GraphiQL, the owner-checked download and thumbnail, the page.
+(GraphQL requests themselves go to schema/endpoint.py, in front of Django.)"""
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -6,11 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
+from strawberry.django.views import AsyncGraphQLView
 
-from . import selectors
-from .exceptions import FileNotFound, NotAuthenticated
-from .http import json_error
+from files_app import selectors
+from files_app.exceptions import FileNotFound, NotAuthenticated
+
+from .errors import ErrorCode, json_error
 
 DOWNLOAD_CHUNK_SIZE = 256 * 1024
 FRONTEND_BUNDLE = settings.BASE_DIR / "frontend" / "dist" / "app" / "app.js"
@@ -34,9 +38,9 @@ async def owned_file_or_error(request, file_id):
     try:
         return await sync_to_async(selectors.file_get)(user=user, file_id=file_id), None
     except NotAuthenticated as error:
-        return None, json_error(error.message, code="UNAUTHENTICATED", status=401)
+        return None, json_error(error.message, code=ErrorCode.UNAUTHENTICATED, status=401)
     except FileNotFound as error:
-        return None, json_error(error.message, code="NOT_FOUND", status=404)
+        return None, json_error(error.message, code=ErrorCode.NOT_FOUND, status=404)
 
 
 def stream_response(stored_file, *, content_type: str, size: int, filename: str):
@@ -47,6 +51,15 @@ def stream_response(stored_file, *, content_type: str, size: int, filename: str)
     response["Content-Security-Policy"] = DOWNLOAD_CSP
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def graphiql(schema):
+    """GET /graphql/: GraphiQL (when enabled). It sets the `csrftoken` cookie that the page
+    and GraphiQL send back as X-CSRFToken; their POSTs reach schema/endpoint.py."""
+    view = AsyncGraphQLView.as_view(
+        schema=schema, graphql_ide="graphiql" if settings.GRAPHQL_GRAPHIQL else None,
+        allow_queries_via_get=False)
+    return require_GET(ensure_csrf_cookie(view))
 
 
 @require_GET
@@ -65,7 +78,7 @@ async def thumbnail(request, file_id):
     if error:
         return error
     if not file.thumbnail:
-        return json_error("This file has no thumbnail.", code="NOT_FOUND", status=404)
+        return json_error("This file has no thumbnail.", code=ErrorCode.NOT_FOUND, status=404)
     size = await sync_to_async(lambda: file.thumbnail.size)()
     response = stream_response(file.thumbnail, size=size, content_type="image/webp",
                                filename=f"{file.name}.thumbnail.webp")

@@ -1,0 +1,32 @@
+"""The HTTP side of the web process: POST /graphql/ to our own endpoint (schema/endpoint.py),
+everything else (the page, downloads, GraphiQL, the admin, static files) to Django."""
+
+from django.core.signals import request_finished
+from django.db import connections
+
+from .endpoint import GraphQLEndpoint
+
+API_PATH = "/graphql/"
+
+
+def close_request_connections(**kwargs) -> None:
+    """Django's ASGI handler runs each request's blocking code in a thread of its own, which
+    ends with the request: a connection kept there (CONN_MAX_AGE) would never be used again,
+    and never closed. The GraphQL endpoint's kept connection lives in another thread."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+def http_application(django_app, schema):
+    endpoint = GraphQLEndpoint(schema)
+    request_finished.connect(close_request_connections, dispatch_uid="schema.asgi.close")
+
+    async def application(scope, receive, send):
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        if path == API_PATH and scope["method"] == "POST":
+            await endpoint(scope, receive, send)
+        else:
+            await django_app(scope, receive, send)
+
+    return application

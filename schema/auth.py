@@ -1,0 +1,82 @@
+"""Who is asking, told from the request headers alone (never the body).
+
+- `Authorization: Bearer <token>`: an API client. A wrong token is a 401, never an anonymous
+  request. Browsers never add this header on their own, so such requests need no CSRF token.
+- Otherwise the Django session cookie, with Django's own CSRF check (`X-CSRFToken`) when the
+  session belongs to someone: a cross-site form can't act for a logged-in user.
+- Neither: anonymous (every resolver then answers UNAUTHENTICATED).
+"""
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.contrib.auth.models import AnonymousUser
+from django.http import QueryDict
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.datastructures import MultiValueDict
+
+from files_app import services
+
+from .errors import EdgeError, ErrorCode
+
+BEARER_SCHEME = "bearer"
+BAD_TOKEN = "The bearer token is missing, unknown or revoked."
+CSRF_FAILED = ("CSRF check failed: a logged-in browser must send the `csrftoken` cookie's "
+               "value as the X-CSRFToken header.")
+
+
+def bearer_token_from(header_value: str | None) -> str | None:
+    """The token in an `Authorization: Bearer <token>` value, or None."""
+    scheme, _, token = (header_value or "").partition(" ")
+    if scheme.lower() != BEARER_SCHEME:
+        return None
+    return token.strip() or None
+
+
+def is_bearer(header_value: str | None) -> bool:
+    return (header_value or "").partition(" ")[0].lower() == BEARER_SCHEME
+
+
+def user_for_bearer_header(header_value: str | None):
+    raw_token = bearer_token_from(header_value)
+    return services.api_token_authenticate(raw_token=raw_token) if raw_token else None
+
+
+def bad_token_error() -> EdgeError:
+    return EdgeError(BAD_TOKEN, ErrorCode.UNAUTHENTICATED,
+                     headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+def session_user(request):
+    """The session's user, loaded the way Django's middleware would (blocking: a thread)."""
+    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return AnonymousUser()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(request)
+
+
+def csrf_passes(request) -> bool:
+    """Django's CSRF check (origin, referer, token), told from headers and cookies only: the
+    body is marked as read-and-empty first so the check never parses it."""
+    request._post, request._files = QueryDict(), MultiValueDict()
+    middleware = CsrfViewMiddleware(lambda request: None)
+    middleware.process_request(request)
+    return middleware.process_view(request, None, (), {}) is None
+
+
+def authenticate(request):
+    """Set `request.user` from the headers; raises EdgeError for a bad token or a forged
+    session request. Blocking (database): run it in a thread."""
+    header = request.headers.get("Authorization")
+    if is_bearer(header):
+        user = user_for_bearer_header(header)
+        if user is None:
+            raise bad_token_error()
+    else:
+        user = session_user(request)
+        if user.is_authenticated and not csrf_passes(request):
+            raise EdgeError(CSRF_FAILED, ErrorCode.FORBIDDEN)
+    request.user = user
+    return user

@@ -1,0 +1,206 @@
+"""POST /graphql/: GraphQL over HTTP (JSON, and multipart uploads), served as its own ASGI
+app in front of Django's handler.
+
+Why not Django's handler: it spools the whole request body to a temporary file before any
+middleware or view runs, so nothing behind it can refuse an upload early, and every request
+pays for the middleware chain and a thread of its own. Here, in order:
+
+1. who is asking, from the headers (`schema.auth`), before one byte of the body is read;
+2. a declared `Content-Length` over the limit is refused with 413 at once;
+3. the body is read as it arrives: JSON up to `DATA_UPLOAD_MAX_MEMORY_SIZE`, multipart
+   through `schema.ingress` (each file written once, limits checked on every chunk);
+4. the operation runs with Strawberry's synchronous executor in one hop to the database
+   thread: no awaitable per field, and the thread's connection is kept between requests
+   (`CONN_MAX_AGE`), checked before each use.
+Anything written for a refused or failed request is removed before the answer is sent.
+"""
+
+import io
+import json
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
+from strawberry.django.context import StrawberryDjangoContext
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import process_result
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from files_app import exceptions, services
+
+from .auth import authenticate
+from .errors import DATABASE_DOWN, EdgeError, ErrorCode
+from .ingress import MultipartIngress, UploadLimits
+from .multipart import load_json
+
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
+ALLOWED_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+RESPONSE_HEADERS = [(b"content-type", b"application/json"),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"cache-control", b"no-store")]
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request was complete: nobody to answer."""
+
+
+def close_obsolete_connections() -> None:
+    """Django's `close_old_connections`, minus connections inside a transaction: a kept
+    connection is health-checked and replaced when broken (a database restart) or older than
+    CONN_MAX_AGE. (Inside a test's transaction there is nothing to replace.)"""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
+def with_database(function):
+    """Run blocking work in the database thread (asgiref's thread for sync code): one
+    thread, one kept connection, checked before and after."""
+
+    def run(*args):
+        close_obsolete_connections()
+        try:
+            return function(*args)
+        except DATABASE_DOWN:
+            raise EdgeError.unavailable() from None
+        finally:
+            close_obsolete_connections()
+
+    return sync_to_async(run)
+
+
+async def body_chunks(receive):
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        if chunk := message.get("body"):
+            yield chunk
+        if not message.get("more_body"):
+            return
+
+
+async def read_body(receive, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in body_chunks(receive):
+        body += chunk
+        if len(body) > limit:
+            raise EdgeError(f"The request body is larger than {limit} bytes.",
+                            ErrorCode.BAD_USER_INPUT, status=413)
+    return bytes(body)
+
+
+def declared_length(request) -> int | None:
+    raw = request.META.get("CONTENT_LENGTH")
+    if raw in (None, ""):
+        return None  # chunked: the limits apply while the body streams
+    try:
+        return int(raw)
+    except ValueError:
+        raise EdgeError("Content-Length is not a number.", ErrorCode.BAD_REQUEST) from None
+
+
+def refuse_over(length: int | None, limit: int, what: str, code: ErrorCode) -> None:
+    if length is not None and length > limit:
+        raise EdgeError(f"The request ({length:,} bytes) is larger than {what} "
+                        f"({limit:,} bytes).", code, status=413)
+
+
+class GraphQLEndpoint:
+    def __init__(self, schema):
+        self.schema = schema
+
+    async def __call__(self, scope, receive, send):
+        request = ASGIRequest(scope, io.BytesIO())  # headers only: the body is read here
+        try:
+            status, body, headers = await self.respond(request, receive)
+        except EdgeError as error:
+            status, body, headers = error.status, error.body(), error.headers
+        except ClientGone:
+            return
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            *RESPONSE_HEADERS, (b"content-length", str(len(payload)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in headers.items())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def respond(self, request, receive):
+        try:
+            request.get_host()  # ALLOWED_HOSTS, as Django would check it
+        except DisallowedHost:
+            raise EdgeError("This host is not served here.", ErrorCode.BAD_REQUEST) from None
+        length = declared_length(request)
+        if request.content_type == MULTIPART:
+            return await self.upload(request, receive, length)
+        if request.content_type == JSON:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            refuse_over(length, limit, "a GraphQL request may be", ErrorCode.BAD_USER_INPUT)
+            operation = load_json(await read_body(receive, limit), "The request body",
+                                  ErrorCode.BAD_REQUEST)
+            return await with_database(self.authenticate_and_execute)(request, operation)
+        raise EdgeError("Send `application/json`, or `multipart/form-data` for uploads.",
+                        ErrorCode.BAD_REQUEST, status=415)
+
+    async def upload(self, request, receive, length):
+        limits = await with_database(self.admit_upload)(request)
+        refuse_over(length, limits.max_request_size, "this upload may be",
+                    ErrorCode.FILE_TOO_LARGE)
+        boundary = request.content_params.get("boundary")
+        if not boundary:
+            raise EdgeError("The multipart Content-Type has no boundary.")
+        ingress = MultipartIngress(boundary.encode("latin-1", "replace"), limits)
+        try:
+            async for chunk in body_chunks(receive):
+                ingress.feed(chunk)
+            operation = ingress.finish()
+            return await with_database(self.execute)(request, operation)
+        finally:
+            ingress.discard()
+
+    def admit_upload(self, request) -> UploadLimits:
+        """Who is uploading, and what they may still upload: before any byte of the body."""
+        user = authenticate(request)
+        if not user.is_authenticated:
+            raise EdgeError(exceptions.NotAuthenticated.default_message,
+                            ErrorCode.UNAUTHENTICATED)
+        try:
+            allowance = services.upload_allowance(owner=user)
+        except exceptions.FileServiceError as error:
+            raise EdgeError.from_domain(error) from None
+        return UploadLimits(
+            max_file_size=settings.MAX_UPLOAD_SIZE, max_files=settings.MAX_FILES_PER_REQUEST,
+            max_fields_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+            files_left=allowance.files, bytes_left=allowance.bytes)
+
+    def authenticate_and_execute(self, request, operation):
+        authenticate(request)
+        return self.execute(request, operation)
+
+    def execute(self, request, operation):
+        if not isinstance(operation, dict):
+            raise EdgeError("Send one GraphQL operation as a JSON object (batches are not "
+                            "supported).", ErrorCode.BAD_REQUEST)
+        query, variables = operation.get("query"), operation.get("variables")
+        if not isinstance(query, str | None) or not isinstance(variables, dict | None):
+            raise EdgeError("`query` must be a string and `variables` an object.",
+                            ErrorCode.BAD_REQUEST)
+        operation_name = operation.get("operationName")
+        try:
+            result = self.schema.execute_sync(
+                query, variable_values=variables,
+                operation_name=operation_name if isinstance(operation_name, str) else None,
+                context_value=StrawberryDjangoContext(request=request, response=None),
+                allowed_operation_types=ALLOWED_OPERATIONS)
+        except CannotGetOperationTypeError as error:
+            raise EdgeError(error.as_http_error_reason(), ErrorCode.BAD_REQUEST) from None
+        except InvalidOperationTypeError:
+            raise EdgeError("Subscriptions run over the websocket at this same URL.",
+                            ErrorCode.BAD_REQUEST) from None
+        except MissingQueryError:
+            raise EdgeError("No GraphQL query found in the request.",
+                            ErrorCode.BAD_REQUEST) from None
+        return 200, process_result(result), {}
