@@ -118,6 +118,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+# Threads that run the GraphQL endpoint's blocking work (database, storage), each with a kept
+# connection: a web process holds up to this many PostgreSQL connections. 0: one shared thread.
+DATABASE_THREADS = env_int("DATABASE_THREADS", 4)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -9,14 +9,16 @@ pays for the middleware chain and a thread of its own. Here, in order:
 2. a declared `Content-Length` over the limit is refused with 413 at once;
 3. the body is read as it arrives: JSON up to `DATA_UPLOAD_MAX_MEMORY_SIZE`, multipart
    through `schema.ingress` (each file written once, limits checked on every chunk);
-4. the operation runs with Strawberry's synchronous executor in one hop to the database
-   thread: no awaitable per field, and the thread's connection is kept between requests
-   (`CONN_MAX_AGE`), checked before each use.
+4. the operation runs with Strawberry's synchronous executor in one hop to a database
+   thread (a fixed pool, `DATABASE_THREADS`): no awaitable per field, and each thread's
+   connection is kept between requests (`CONN_MAX_AGE`), checked before each use.
 Anything written for a refused or failed request is removed before the answer is sent.
 """
 
+import functools
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -57,9 +59,18 @@ def close_obsolete_connections() -> None:
             connection.close_if_unusable_or_obsolete()
 
 
+@functools.cache
+def database_threads() -> ThreadPoolExecutor | None:
+    """A fixed pool: each of its threads keeps its own connection between requests. Without
+    one (DATABASE_THREADS=0), asgiref's thread-sensitive rule applies: one shared thread in a
+    server, the caller's own thread under `async_to_sync` (the in-process tests)."""
+    count = settings.DATABASE_THREADS
+    return ThreadPoolExecutor(count, thread_name_prefix="database") if count else None
+
+
 def with_database(function):
-    """Run blocking work in the database thread (asgiref's thread for sync code): one
-    thread, one kept connection, checked before and after."""
+    """Run blocking work on a database thread, with a kept connection that is checked
+    (replaced when broken or older than CONN_MAX_AGE) before each use."""
 
     def run(*args):
         close_obsolete_connections()
@@ -67,10 +78,14 @@ def with_database(function):
             return function(*args)
         except DATABASE_DOWN:
             raise EdgeError.unavailable() from None
-        finally:
-            close_obsolete_connections()
 
-    return sync_to_async(run)
+    async def call(*args):
+        executor = database_threads()
+        if executor is None:
+            return await sync_to_async(run)(*args)
+        return await sync_to_async(run, thread_sensitive=False, executor=executor)(*args)
+
+    return call
 
 
 async def body_chunks(receive):

@@ -39,3 +39,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: the servers and workers the tests start must see the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+# In-process requests (tests/conftest.py: asgi_request) run their database work on the test's
+# own thread, inside its transaction. Servers the tests start keep the default pool.
+DATABASE_THREADS = 0
