@@ -22,7 +22,6 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     MEDIA_ROOT=/data/media \
-    FILE_UPLOAD_TEMP_DIR=/data/media/.incoming \
     STATIC_ROOT=/app/static
 RUN useradd --create-home --uid 10001 app \
  && mkdir -p /data/media/.incoming /app \

@@ -27,6 +27,12 @@ class FileKind(models.TextChoices):
     OTHER = "OTHER", "Other"
 
 
+# Where an upload's bytes are written while they arrive, before the file has a row (the web
+# edge renames them into `uploads/` once stored). Anything older than a day there is left over
+# from a web process that died mid-upload: `storage_audit` removes it.
+INCOMING_FOLDER = ".incoming"
+
+
 def stored_file_path(instance: "File", filename: str) -> str:
     """Unguessable and never derived from the client's name (which may be hostile)."""
     return f"uploads/{instance.owner_id}/{instance.pk.hex}"

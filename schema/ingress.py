@@ -22,11 +22,11 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from files_app import services
+from files_app.models import INCOMING_FOLDER
 
 from .errors import EdgeError, ErrorCode
 from .multipart import MAP, OPERATIONS, check_path, parse_map, parse_operations, put_file_at
 
-INCOMING_FOLDER = ".incoming"
 # Bytes a file part holds in memory before they go to disk (one buffer per request: parts
 # arrive one after the other).
 WRITE_BUFFER_SIZE = 1024 * 1024

@@ -1,6 +1,7 @@
 """Stored bytes and rows stay in step: deletes (also by cascade) and the storage audit."""
 
 import os
+import time
 import uuid
 
 import pytest
@@ -35,15 +36,24 @@ def test_storage_audit_reports_then_fixes(user, capsys):
     orphan = default_storage.save(f"uploads/{user.pk}/{uuid.uuid4().hex}", ContentFile(b"lost"))
     gone = stored(user)
     os.remove(gone.stored_file.path)
+    # A part left by a web process that died mid-upload, and one still arriving.
+    abandoned = default_storage.save(f".incoming/{uuid.uuid4().hex}.part", ContentFile(b"x"))
+    day_old = time.time() - 25 * 3600
+    os.utime(default_storage.path(abandoned), (day_old, day_old))
+    arriving = default_storage.save(f".incoming/{uuid.uuid4().hex}.part", ContentFile(b"y"))
 
     call_command("storage_audit")
     output = capsys.readouterr().out
     assert f"orphan bytes found: {orphan}" in output
+    assert f"orphan bytes found: {abandoned}" in output
+    assert arriving not in output
     assert f"missing bytes: file {gone.pk}" in output
     assert default_storage.exists(orphan)
 
     call_command("storage_audit", "--fix")
     assert not default_storage.exists(orphan)
+    assert not default_storage.exists(abandoned) and default_storage.exists(arriving)
+    default_storage.delete(arriving)
     gone.refresh_from_db()
     assert (gone.status, gone.error) == (FileStatus.FAILED, MISSING_BYTES)
     kept.refresh_from_db()

@@ -1,13 +1,17 @@
 """Storage integrity: bytes without a row, and rows without their bytes."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
-from ..models import File, FileStatus
+from ..models import INCOMING_FOLDER, File, FileStatus
 from .processing import MISSING_BYTES, transition
 
 STORED_PREFIXES = ("uploads", "thumbnails")
+# An upload still arriving is younger than this; an older part was abandoned.
+ABANDONED_UPLOAD_AGE = timedelta(days=1)
 
 
 @dataclass
@@ -38,6 +42,12 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
                 report.orphans.append(name)
                 if fix:
                     default_storage.delete(name)
+    abandoned_before = timezone.now() - ABANDONED_UPLOAD_AGE
+    for name in walk(INCOMING_FOLDER):
+        if default_storage.get_modified_time(name) < abandoned_before:
+            report.orphans.append(name)
+            if fix:
+                default_storage.delete(name)
     rows = File.objects.exclude(status=FileStatus.FAILED, error=MISSING_BYTES)
     for file_id, name in rows.values_list("id", "stored_file").iterator():
         if not default_storage.exists(name):
