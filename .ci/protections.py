@@ -86,6 +86,10 @@ PROTECTIONS = [
         [(SETTINGS, '    "schema.middleware.DatabaseUnavailableMiddleware",\n', "")],
         ["tests/reliability/test_postgres_restart.py"]),
     Protection(
+        "4 PostgreSQL restart: a worker's kept connection is checked before each task",
+        [("project/celery.py", "    close_old_connections()\n", "    pass\n")],
+        ["tests/reliability/test_postgres_restart.py"]),
+    Protection(
         "5 web restart: live websockets refresh their group memberships",
         [(WEBSOCKET, "await self.channel_layer.group_add(group, self.channel_name)", "pass")],
         ["tests/reliability/test_web_restart.py::"

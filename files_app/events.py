@@ -87,8 +87,7 @@ publisher = PublisherLoop()
 
 async def send_to_groups(groups, message) -> None:
     layer = get_channel_layer()
-    for group in groups:
-        await layer.group_send(group, message)
+    await asyncio.gather(*(layer.group_send(group, message) for group in groups))
 
 
 def publish_file_update(file: File) -> None:

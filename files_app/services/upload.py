@@ -76,11 +76,16 @@ class UploadAllowance:
     bytes: int | None
 
 
+UNLIMITED = UploadAllowance(files=None, bytes=None)
+
+
 def upload_allowance(*, owner) -> UploadAllowance:
     """The user's per-minute file rate and storage quota, as what is left of each (one
     query). Raises RateLimited or QuotaExceeded when nothing is left, so the upload ingress
     can refuse before it reads a byte of the body."""
     rate, quota = settings.UPLOAD_RATE_LIMIT_PER_MINUTE, settings.STORAGE_QUOTA
+    if not rate and not quota:
+        return UNLIMITED
     usage = selectors.upload_usage(user=owner, since=timezone.now() - RATE_WINDOW)
     allowance = UploadAllowance(
         files=max(0, rate - usage.recent_files) if rate else None,
@@ -97,6 +102,8 @@ def check_allowance(owner, uploads: Sequence) -> None:
     """Per-user rate limit and storage quota, checked before the rows are written. Called in
     the upload's transaction after locking the user's row, so concurrent uploads of one user
     are counted one after the other (on PostgreSQL; SQLite serialises writes anyway)."""
+    if not settings.UPLOAD_RATE_LIMIT_PER_MINUTE and not settings.STORAGE_QUOTA:
+        return  # nothing to count, nothing to lock
     get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
     allowance = upload_allowance(owner=owner)
     if allowance.files is not None and len(uploads) > allowance.files:
