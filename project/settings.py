@@ -58,7 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
+    "servestatic",  # before staticfiles: `runserver` leaves static files to it
     "django.contrib.staticfiles",
     "channels",
     "strawberry_django",
@@ -69,7 +69,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # A view that finds the database down answers 503 + Retry-After, not 500.
     "schema.middleware.DatabaseUnavailableMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Static files, async-capable (WhiteNoise is sync-only: two thread hops on every request).
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -139,15 +140,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
-# The live page's Vite build (`make frontend`), served by whitenoise like the admin's files.
+# The live page's Vite build (`make frontend`), served by ServeStatic like the admin's files.
 STATICFILES_DIRS = [p for p in [BASE_DIR / "frontend" / "dist"] if p.is_dir()]
 # Serve straight from the apps and frontend/dist as well as STATIC_ROOT, so a server works
 # without `collectstatic` (the Docker image still collects them at build time).
-WHITENOISE_USE_FINDERS = True
+SERVESTATIC_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        "BACKEND": "servestatic.storage.CompressedStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
