@@ -18,6 +18,7 @@ Anything written for a refused or failed request is removed before the answer is
 import functools
 import io
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
@@ -34,9 +35,11 @@ from strawberry.types.graphql import OperationType
 from files_app import exceptions, services
 
 from .auth import authenticate
-from .errors import DATABASE_DOWN, EdgeError, ErrorCode
+from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
+
+logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -44,6 +47,16 @@ ALLOWED_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 RESPONSE_HEADERS = [(b"content-type", b"application/json"),
                     (b"x-content-type-options", b"nosniff"),
                     (b"cache-control", b"no-store")]
+
+
+def hsts_value() -> str:
+    """What Django's SecurityMiddleware sends on the routes it serves."""
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return value
 
 
 class ClientGone(Exception):
@@ -137,6 +150,12 @@ class GraphQLEndpoint:
             status, body, headers = error.status, error.body(), error.headers
         except ClientGone:
             return
+        except Exception:  # a bug: logged with its details, answered without them
+            logger.exception("Unexpected error in the GraphQL endpoint")
+            error = EdgeError(INTERNAL_ERROR_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR, status=500)
+            status, body, headers = error.status, error.body(), error.headers
+        if settings.SECURE_HSTS_SECONDS and request.is_secure():
+            headers = {**headers, "Strict-Transport-Security": hsts_value()}
         payload = json.dumps(body, separators=(",", ":")).encode()
         await send({"type": "http.response.start", "status": status, "headers": [
             *RESPONSE_HEADERS, (b"content-length", str(len(payload)).encode()),

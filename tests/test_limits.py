@@ -115,3 +115,16 @@ def test_unexpected_errors_are_masked(gql, monkeypatch):
     body = gql("{ files { totalCount } }")
     assert codes(body) == ["INTERNAL_SERVER_ERROR"]
     assert "hunter2" not in json.dumps(body)
+
+
+def test_a_bug_outside_graphql_execution_is_a_masked_json_500(gql, monkeypatch):
+    from schema import endpoint
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(endpoint, "load_json", broken)
+    response = gql.post(json={"query": "{ files { totalCount } }"})
+    assert response.status_code == 500
+    assert codes(response.json()) == ["INTERNAL_SERVER_ERROR"]
+    assert "hunter2" not in response.text
