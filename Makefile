@@ -37,9 +37,10 @@ test: install frontend
 	@if command -v $(NPM) >/dev/null 2>&1; then cd frontend && $(NPM) test --silent; fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## make bench [QUICK=1]: speed and memory of the hot paths on the real stack (not a test)
+## make bench [QUICK=1] [ONLY=big,early,compare,...]: speed and memory of the hot paths on the
+## real stack, side by side with the simple design of bench/reference (not a test)
 bench: install
-	$(PY) bench/run.py $(if $(QUICK),--quick,)
+	$(PY) bench/run.py $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 ## make protections [ONLY=word]: each reliability/security protection removed in turn must
 ## make its tests fail (slow; see .ci/protections.py)

@@ -1,7 +1,10 @@
-"""The real stack for the benchmark: PostgreSQL, Redis, uvicorn/daphne and a Celery worker.
+"""The real stack for the benchmark: PostgreSQL, Redis, uvicorn/daphne and a Celery worker,
+and beside it the reference stack (bench/reference: gunicorn, one sync worker, and a Celery
+worker with --pool=solo) and the bare ASGI app.
 
 Everything runs on loopback. The benchmark gets its own database (`filesvc_bench`), Redis
-database 1 and channel prefix, so it never touches the data of `make run` or the tests.
+database 1 and channel prefix, so it never touches the data of `make run` or the tests; the
+reference gets `filesvc_bench_reference` and Redis database 2.
 """
 
 import os
@@ -19,6 +22,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_SECONDS = 30
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/filesvc_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
+REFERENCE_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/filesvc_bench_reference"
+REFERENCE_REDIS_URL = "redis://127.0.0.1:6379/2"
+# The service's ASGI application (BENCH_ASGI_APP overrides it, should the entry point move).
+SERVICE_APP = os.environ.get("BENCH_ASGI_APP") or "project.asgi:application"
+BARE_APP = "bench.reference.bare_asgi:app"
 
 
 def free_port() -> int:
@@ -48,6 +56,7 @@ def ensure_postgres_database(url: str) -> None:
 def configure_environment() -> Path:
     """Set the environment the benchmark and its child processes share; returns the work dir."""
     work = Path(tempfile.mkdtemp(prefix="filesvc-bench-"))
+    (work / "media").mkdir()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
     os.environ.update({
@@ -55,7 +64,6 @@ def configure_environment() -> Path:
         "SECRET_KEY": "bench-only-secret",
         "DEBUG": "0",
         "MEDIA_ROOT": str(work / "media"),
-        "FILE_UPLOAD_TEMP_DIR": str(work / "media" / ".incoming"),
         "CHANNEL_LAYER_PREFIX": f"filesvc-bench-{uuid.uuid4().hex[:6]}",
         "MAX_UPLOAD_SIZE": str(2 * 1024**3),
         # The benchmark is the one user hammering the service on purpose.
@@ -78,9 +86,9 @@ def setup_django() -> None:
 
 
 class Process:
-    def __init__(self, command: list[str], log: Path):
+    def __init__(self, command: list[str], log: Path, env: dict | None = None):
         self.log = log
-        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=os.environ.copy(),
+        self.process = subprocess.Popen(command, cwd=BASE_DIR, env={**os.environ, **(env or {})},
                                         stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
     @property
@@ -97,26 +105,37 @@ class Process:
 
 
 class WebServer(Process):
-    def __init__(self, kind: str, work: Path):
+    """uvicorn or daphne serving `app` (the service by default), or gunicorn serving a WSGI
+    app; ready once `ready_path` answers anything but a 5xx."""
+
+    def __init__(self, kind: str, work: Path, app: str = SERVICE_APP, *, env: dict | None = None,
+                 name: str | None = None, ready_path: str = "/accounts/login/"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql/"
         command = {
-            "uvicorn": [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host",
-                        "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                        "--no-access-log"],
+            "uvicorn": [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port",
+                        str(self.port), "--log-level", "warning", "--no-access-log"],
             "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                       "project.asgi:application"],
+                       app],
+            "gunicorn": [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class",
+                         "sync", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                         app],
         }[kind]
-        super().__init__(command, work / f"{kind}.log")
+        name = name or kind
+        super().__init__(command, work / f"{name}.log", env)
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
             try:
-                if httpx.get(f"{self.url}/accounts/login/", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{ready_path}", timeout=1).status_code < 500:
                     return
             except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{kind} did not start: {self.log.read_text()[-2000:]}")
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{name} did not start: {self.log.read_text()[-2000:]}")
 
 
 class Worker(Process):
@@ -131,3 +150,79 @@ class Worker(Process):
         while not app.control.ping(timeout=0.5):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"worker did not start: {self.log.read_text()[-2000:]}")
+
+
+class ReferenceStack:
+    """bench/reference, the simple design: gunicorn with one sync worker, and one Celery
+    worker with --pool=solo; its own database, MEDIA_ROOT and Redis database."""
+
+    def __init__(self, work: Path, rows: int):
+        self.database_url = os.environ.get("BENCH_REFERENCE_DATABASE_URL") or REFERENCE_DATABASE_URL
+        self.redis_url = os.environ.get("BENCH_REFERENCE_REDIS_URL") or REFERENCE_REDIS_URL
+        self.media = work / "reference-media"
+        self.env = {"DJANGO_SETTINGS_MODULE": "bench.reference.settings",
+                    "REFERENCE_DATABASE_URL": self.database_url,
+                    "REFERENCE_REDIS_URL": self.redis_url,
+                    "REFERENCE_MEDIA_ROOT": str(self.media)}
+        ensure_postgres_database(self.database_url)
+        self.prepare(rows)
+        self.worker = Process([sys.executable, "-m", "celery", "-A", "bench.reference.celery",
+                               "worker", "--pool", "solo", "--purge", "--without-gossip",
+                               "--without-mingle", "--loglevel", "WARNING"],
+                              work / "reference-worker.log", self.env)
+        try:
+            self.wait_for_worker()
+            self.server = WebServer("gunicorn", work, "bench.reference.wsgi:application",
+                                    env=self.env, name="reference-gunicorn", ready_path="/files/0")
+        except BaseException:
+            self.worker.stop()
+            raise
+
+    def prepare(self, rows: int) -> None:
+        """Migrate, and leave exactly `rows` processed rows (the list view returns them all)."""
+        subprocess.run([sys.executable, "-m", "bench.reference.prepare", "--rows", str(rows)],
+                       cwd=BASE_DIR, env={**os.environ, **self.env}, check=True)
+
+    def wait_for_worker(self) -> None:
+        from celery import Celery
+
+        # Not the current app: the bench's own `.delay()` calls must keep the service's.
+        app = Celery("reference-ping", broker=self.redis_url, set_as_current=False)
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not app.control.ping(timeout=0.5):
+            if self.worker.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"reference worker did not start: {self.worker.log.read_text()[-2000:]}")
+
+    def pending(self) -> int:
+        """Rows not processed yet (read straight from the reference's database)."""
+        import dj_database_url
+        import psycopg2
+
+        config = dj_database_url.parse(self.database_url)
+        connection = psycopg2.connect(dbname=config["NAME"], user=config["USER"],
+                                      password=config["PASSWORD"] or None,
+                                      host=config["HOST"] or "127.0.0.1",
+                                      port=config["PORT"] or 5432, connect_timeout=5)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM reference_storedfile WHERE NOT processed")
+                return cursor.fetchone()[0]
+        finally:
+            connection.close()
+
+    def wait_until_processed(self, timeout: float, stalled_after: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        last, moved = None, time.monotonic()
+        while pending := self.pending():
+            now = time.monotonic()
+            if pending != last:
+                last, moved = pending, now
+            if now > deadline or now - moved > stalled_after:
+                raise TimeoutError(f"reference: {pending} files still unprocessed, the worker "
+                                   f"is stuck (see {self.worker.log})")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.worker.stop()
