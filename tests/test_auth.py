@@ -46,6 +46,19 @@ def test_token_stored_only_as_hash(user):
     assert services.api_token_authenticate(raw_token=raw) == user
 
 
+def test_a_token_check_is_one_query_and_records_use_once_a_minute(
+        user, django_assert_num_queries):
+    raw = services.api_token_create(user=user)
+    with django_assert_num_queries(2):  # the lookup, and its first use recorded
+        assert services.api_token_authenticate(raw_token=raw) == user
+    with django_assert_num_queries(1):
+        assert services.api_token_authenticate(raw_token=raw) == user
+    assert user.api_tokens.get().last_used_at is not None
+    user.is_active = False
+    user.save()
+    assert services.api_token_authenticate(raw_token=raw) is None
+
+
 def test_another_user_cannot_see_or_touch_a_file(gql, other_gql, client, other_token):
     file = upload(gql)
     assert other_gql(FILES)["data"]["files"]["totalCount"] == 0

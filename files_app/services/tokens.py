@@ -18,11 +18,11 @@ def api_token_create(*, user, name: str = "") -> str:
 
 def api_token_authenticate(*, raw_token: str):
     """The active user a bearer token belongs to, or None; notes when it was last used."""
-    token = selectors.api_token_find(raw_token=raw_token)
-    if token is None:
+    user = selectors.api_token_user(raw_token=raw_token)
+    if user is None:
         return None
     now = timezone.now()
-    last_used = token.last_used_at
+    last_used = user.api_token_last_used_at
     if last_used is None or (now - last_used).total_seconds() > TOKEN_LAST_USED_GRANULARITY_SECONDS:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+        ApiToken.objects.filter(pk=user.api_token_id).update(last_used_at=now)
+    return user
