@@ -69,8 +69,11 @@ PROTECTIONS = [
         [f"{RECOVERY_TESTS}::test_the_sweep_is_scheduled",
          f"{RECOVERY_TESTS}::test_celery_beat_runs_the_sweep_by_itself"]),
     Protection(
-        "3 Redis down: a failing task dispatch does not fail the committed upload",
-        [(UPLOAD, "announce_and_enqueue(file), robust=True)", "announce_and_enqueue(file))")],
+        "3 Redis down: announcing and queueing after commit never fails the upload",
+        [(UPLOAD, "lambda file=file: background.submit(announce_and_enqueue,\n"
+                  "                                                                          "
+                  "file), robust=True)",
+          "lambda file=file: (events.publish_file_update(file), enqueue(file.pk)))")],
         ["tests/reliability/test_redis_outage.py"]),
     Protection(
         "4 PostgreSQL down: the GraphQL endpoint answers 503, not 500",
