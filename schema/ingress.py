@@ -206,7 +206,8 @@ class MultipartIngress:
         if self.file is not None:
             self.check_file_size(self.file.size + size, self.file_bytes + size)
             self.file_bytes += size
-            self.file.write(data[start:end])
+            # A view, not a slice: copying each chunk once more cost a tenth of a big upload.
+            self.file.write(memoryview(data)[start:end])
         elif self.field is not None:
             self.fields_size += size
             if self.fields_size > self.limits.max_fields_size:
