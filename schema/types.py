@@ -69,13 +69,10 @@ class FileType(relay.Node):
         description="Grows with every change: newer state has a larger version."
     )
 
-    @strawberry_django.field(only=["status"])
-    def status(self) -> FileStatusEnum:
-        return FileStatusEnum(self.status)
-
-    @strawberry_django.field(only=["kind"], description="Told from the bytes.")
-    def kind(self) -> FileKindEnum:
-        return FileKindEnum(self.kind)
+    # Plain fields: the stored string serialises to the enum as it is, with no resolver
+    # (and no enum built) per row.
+    status: FileStatusEnum = strawberry_django.field()
+    kind: FileKindEnum = strawberry_django.field(description="Told from the bytes.")
 
     @strawberry_django.field(
         only=["kind", "status", "result", "thumbnail"],
