@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 
 from files_app.models import File
+from schema.ingress import incoming_dir
 from tests.conftest import BOUNDARY, Server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,6 +159,8 @@ def test_declared_length_over_the_limit_is_refused_at_once(small_limit_server, t
     exchange.send([upload_head(), *zeros(GIB)])
     status, body = exchange.response()
     assert (status, code(body)) == (413, "FILE_TOO_LARGE")
+    assert "is larger than this upload may be" in body["errors"][0]["message"], (
+        "refused for its declared length, before the body was read")
     assert exchange.sent < 64 * MIB
     assert written_by(small_limit_server) - written < MIB
     assert File.objects.count() == 0
@@ -176,7 +179,8 @@ def test_a_streamed_file_over_the_limit_stops_at_the_limit(small_limit_server, t
     assert exchange.sent < 64 * MIB, f"{exchange.sent / MIB:.0f} MiB were sent before the answer"
     watch.stop()
     assert watch.most <= SMALL_LIMIT + MIB, "never more than the limit on disk"
-    assert folder_bytes(Path(settings.MEDIA_ROOT)) == watch.baseline, "the part was removed"
+    assert folder_bytes(Path(settings.MEDIA_ROOT)) == watch.baseline
+    assert not list(incoming_dir().iterdir()), "the part was removed before the answer"
     assert File.objects.count() == 0
 
 
@@ -192,4 +196,4 @@ def test_a_one_gib_upload_is_written_once(uvicorn_server, token):
     assert Path(stored.stored_file.path).stat().st_size == GIB
     copies = (written_by(uvicorn_server) - written) / GIB
     assert copies < 1.05, f"the server wrote {copies:.2f}× the upload"
-    assert not list((Path(settings.MEDIA_ROOT) / ".incoming").iterdir())
+    assert not list(incoming_dir().iterdir())

@@ -31,23 +31,25 @@ def walk(directory: str):
         yield from walk(f"{directory}/{sub}")
 
 
+def orphans(known: set[str]):
+    """Stored names no row refers to, and upload parts abandoned in the incoming folder."""
+    for prefix in STORED_PREFIXES:
+        yield from (name for name in walk(prefix) if name not in known)
+    abandoned_before = timezone.now() - ABANDONED_UPLOAD_AGE
+    for name in walk(INCOMING_FOLDER):
+        if default_storage.get_modified_time(name) < abandoned_before:
+            yield name
+
+
 def storage_audit(*, fix: bool = False) -> AuditReport:
     """Find (and with `fix`, remove) orphaned bytes; mark rows whose bytes are gone FAILED."""
     report = AuditReport()
     known = set(File.objects.values_list("stored_file", flat=True))
     known |= set(File.objects.exclude(thumbnail="").values_list("thumbnail", flat=True))
-    for prefix in STORED_PREFIXES:
-        for name in walk(prefix):
-            if name not in known:
-                report.orphans.append(name)
-                if fix:
-                    default_storage.delete(name)
-    abandoned_before = timezone.now() - ABANDONED_UPLOAD_AGE
-    for name in walk(INCOMING_FOLDER):
-        if default_storage.get_modified_time(name) < abandoned_before:
-            report.orphans.append(name)
-            if fix:
-                default_storage.delete(name)
+    for name in orphans(known):
+        report.orphans.append(name)
+        if fix:
+            default_storage.delete(name)
     rows = File.objects.exclude(status=FileStatus.FAILED, error=MISSING_BYTES)
     for file_id, name in rows.values_list("id", "stored_file").iterator():
         if not default_storage.exists(name):
