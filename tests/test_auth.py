@@ -4,6 +4,7 @@ from email.message import EmailMessage
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from files_app import services
@@ -166,9 +167,13 @@ async def test_uploaded_html_and_svg_are_never_rendered_inline(gql, async_client
     "résumé 文件.pdf",                 # not ASCII: the RFC 6266 filename* form
     "..\\..\\etc\\passwd",             # a path: only its last segment is a name
 ])
-async def test_download_names_are_quoted_safely(gql, async_client, token, name):
-    await sync_to_async(upload)(gql, name, b"data")
+async def test_download_names_are_quoted_safely(user, async_client, token, name):
+    # Stored through the service: HTTP clients percent-encode quotes and line breaks in a
+    # multipart file name (as browsers do), so the hostile name would never arrive intact.
+    await sync_to_async(services.file_create)(owner=user,
+                                              upload=SimpleUploadedFile(name, b"data"))
     stored = await File.objects.aget()
+    assert '"' in stored.name or not name.startswith("report")
     download = await async_client.get(f"/files/{stored.pk}/download",
                                       headers={"Authorization": f"Bearer {token}"})
     header = download["Content-Disposition"]
