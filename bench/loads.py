@@ -620,6 +620,7 @@ async def fan_out(report, server, subscribers):
 
     from bench import fixtures
     from files_app import events
+    from schema import live
     from schema.ids import encode_file_id
 
     files = await sync_to_async(fixtures.one_file_each)("bench-fan", subscribers)
@@ -634,8 +635,8 @@ async def fan_out(report, server, subscribers):
         for file, _ in files:
             state = {**events.file_state(file), "version": version}
             sent[encode_file_id(file.pk)] = time.perf_counter()
-            await layer.group_send(events.owner_group(file.owner_id),
-                                   {"type": events.MESSAGE_TYPE, "file": state})
+            await layer.group_send(live.owner_group(file.owner_id),
+                                   {"type": live.MESSAGE_TYPE, "file": state})
         return sent
 
     async def receive_all(timeout):

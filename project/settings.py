@@ -231,6 +231,11 @@ CHANNEL_LAYERS = {
     }
 }
 
+# How a file's changes reach subscribers: a function taking the file's public state. The
+# domain (files_app/events.py) calls it after every committed change; this one sends it over
+# the Channels layer to the websocket consumers (schema/live.py).
+FILE_EVENTS_PUBLISHER = "schema.live.publish"
+
 # --- Processing ----------------------------------------------------------------------------
 PROCESSING_CHUNK_SIZE = env_int("PROCESSING_CHUNK_SIZE", 1 * MIB)
 # At most this many progress events a second per file (the final state is always sent).

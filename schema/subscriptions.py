@@ -13,6 +13,7 @@ from strawberry_django.auth.utils import aget_current_user
 
 from files_app import events, selectors
 
+from . import live
 from .ids import decode_file_id
 from .types import FileType
 
@@ -33,7 +34,7 @@ class Subscription:
         consumer = info.context["ws"]
         sent_versions: dict[str, int] = {}
         async with consumer.listen_to_channel(
-            events.MESSAGE_TYPE, groups=events.groups_for_viewer(user)
+            live.MESSAGE_TYPE, groups=live.groups_for_viewer(user)
         ) as messages:
             if wanted:
                 current = await database_sync_to_async(selectors.file_get_many)(

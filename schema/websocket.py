@@ -18,8 +18,7 @@ from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
-from files_app import events
-
+from . import live
 from .auth import user_for_bearer_header
 
 logger = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         await super().disconnect(code)
         user = self.scope.get("user")
         if self.channel_layer is not None and getattr(user, "is_authenticated", False):
-            for group in (events.owner_group(user.pk), events.ALL_FILES_GROUP):
+            for group in (live.owner_group(user.pk), live.ALL_FILES_GROUP):
                 await self.channel_layer.group_discard(group, self.channel_name)
 
 

@@ -8,7 +8,7 @@ import websockets
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from files_app import events
+from schema import live
 
 PROTOCOL = "graphql-transport-ws"
 DEFAULT_TIMEOUT = 10
@@ -82,6 +82,6 @@ async def group_size(user) -> int:
     """Consumers in the user's channel-layer group, read from Redis."""
     client = redis.asyncio.from_url(settings.REDIS_URL)
     try:
-        return await client.zcard(get_channel_layer()._group_key(events.owner_group(user.pk)))
+        return await client.zcard(get_channel_layer()._group_key(live.owner_group(user.pk)))
     finally:
         await client.aclose()

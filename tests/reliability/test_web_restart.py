@@ -14,6 +14,7 @@ from django.conf import settings
 
 from files_app import events, services
 from files_app.models import File, FileStatus
+from schema import live
 from schema.ids import decode_file_id
 from tests.conftest import Server
 from tests.test_pipeline import SUBSCRIBE, upload
@@ -85,7 +86,7 @@ async def group_members_are(user, count) -> bool:
 async def membership_score(user, watcher_count=1) -> float:
     client = redis.asyncio.from_url(settings.REDIS_URL)
     try:
-        key = short_expiry_layer()._group_key(events.owner_group(user.pk))
+        key = short_expiry_layer()._group_key(live.owner_group(user.pk))
         members = await client.zrange(key, 0, -1, withscores=True)
         assert len(members) == watcher_count, members
         return members[0][1]
@@ -101,8 +102,8 @@ def short_expiry_layer() -> RedisChannelLayer:
 
 
 async def publish(layer, file: File) -> None:
-    await layer.group_send(events.owner_group(file.owner_id),
-                           {"type": events.MESSAGE_TYPE, "file": events.file_state(file)})
+    await layer.group_send(live.owner_group(file.owner_id),
+                           {"type": live.MESSAGE_TYPE, "file": events.file_state(file)})
 
 
 async def test_memberships_outlive_the_group_expiry_but_not_a_killed_server(
