@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import events, processors
+from .. import events, processors, selectors
 from ..exceptions import TransientProcessingError
 from ..models import File, FileStatus, thumbnail_path
 
@@ -47,7 +47,7 @@ def transition(file_id, *, only_if: Sequence[str] = (), where: dict | None = Non
     with transaction.atomic():
         if not rows.update(version=F("version") + 1, updated_at=timezone.now(), **changes):
             return None
-        file = File.objects.get(pk=file_id)
+        file = selectors.file_by_pk(file_id=file_id)
         transaction.on_commit(lambda: events.publish_file_update(file), robust=True)
     return file
 
