@@ -31,7 +31,7 @@ WORKDIR /app
 COPY --chown=app:app . /app
 COPY --from=frontend --chown=app:app /frontend/dist /app/frontend/dist
 # A throwaway key: collectstatic needs settings to load, nothing is signed at build time.
-RUN SECRET_KEY=build-only-not-secret DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     python manage.py collectstatic --noinput -v 0
 USER app
 VOLUME ["/data/media"]

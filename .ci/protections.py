@@ -233,6 +233,10 @@ PROTECTIONS = [
         [(SETTINGS, 'DEBUG = env_bool("DEBUG", False)', 'DEBUG = env_bool("DEBUG", True)')],
         ["tests/test_deploy.py::test_debug_is_off_by_default_and_needs_a_secret_key"]),
     Protection(
+        "11 a placeholder or weak SECRET_KEY is refused when DEBUG is off",
+        [(SETTINGS, "elif not DEBUG and (", "elif False and (")],
+        ["tests/test_deploy.py::test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off"]),
+    Protection(
         "12 integrity: a deleted row's bytes follow it (user cascade included)",
         [("files_app/signals.py", "lambda name=name: default_storage.delete(name)",
           "lambda: None")],

@@ -8,6 +8,7 @@ reference gets `filesvc_bench_reference` and Redis database 2.
 """
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def configure_environment() -> Path:
     os.environ.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "project.settings",
-        "SECRET_KEY": "bench-only-secret",
+        "SECRET_KEY": "bench-only-" + secrets.token_urlsafe(50),
         "DEBUG": "0",
         "MEDIA_ROOT": str(work / "media"),
         "CHANNEL_LAYER_PREFIX": f"filesvc-bench-{uuid.uuid4().hex[:6]}",

@@ -41,10 +41,23 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# Django's own bar for a secret key (check --deploy, security.W009), refused outright here:
+# a placeholder copied from .env.example would sign every session and CSRF token.
+SECRET_KEY_PLACEHOLDERS = {"change-me", "changeme", "secret", "your-secret-key"}
+SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_UNIQUE_CHARACTERS = 50, 5
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-local-development-key-never-use-in-production"
+elif not DEBUG and (
+    SECRET_KEY.lower() in SECRET_KEY_PLACEHOLDERS
+    or SECRET_KEY.startswith("django-insecure-")
+    or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+    or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a placeholder or too weak: use at least 50 random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -5,6 +5,7 @@ start as subprocesses, so they all share one database, Redis, channel prefix and
 """
 
 import os
+import secrets
 import socket
 import tempfile
 import uuid
@@ -17,7 +18,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("SECRET_KEY", "tests-only-" + secrets.token_urlsafe(50))
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="filesvc-media-"))
 # One prefix per run: a shared Redis (CI's) never mixes this run's events with another's.
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"filesvc-test-{uuid.uuid4().hex[:8]}")

@@ -36,7 +36,15 @@ def test_production_settings_pass_check_deploy():
 
 def test_debug_is_off_by_default_and_needs_a_secret_key():
     show_debug = ("shell", "-c", "from django.conf import settings; print(settings.DEBUG)")
-    assert manage(*show_debug, env={"SECRET_KEY": "x" * 60}).stdout.split()[-1] == "False"
+    strong = secrets.token_urlsafe(50)
+    assert manage(*show_debug, env={"SECRET_KEY": strong}).stdout.split()[-1] == "False"
     assert manage(*show_debug, env={"DEBUG": "1"}).stdout.split()[-1] == "True"
     refused = manage("check", env={"SECRET_KEY": ""})
     assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
+
+
+def test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off():
+    for weak in ("change-me", "x" * 60, "too-short-" + "a1b2c3", "django-insecure-" + "k" * 50):
+        refused = manage("check", env={"SECRET_KEY": weak})
+        assert refused.returncode != 0 and "placeholder or too weak" in refused.stderr, weak
+    assert manage("check", env={"SECRET_KEY": "change-me", "DEBUG": "1"}).returncode == 0
