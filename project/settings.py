@@ -87,9 +87,6 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After the session user, before CSRF: a bearer token (an API client downloading a file)
-    # replaces the session and needs no CSRF token (a browser never sends one on its own).
-    "schema.middleware.BearerTokenMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

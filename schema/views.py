@@ -14,7 +14,8 @@ from strawberry.django.views import AsyncGraphQLView
 from files_app import selectors
 from files_app.exceptions import FileNotFound, NotAuthenticated
 
-from .errors import ErrorCode, json_error
+from .auth import bad_token_error, is_bearer, user_for_bearer_header
+from .errors import EdgeError, ErrorCode, json_error
 
 DOWNLOAD_CHUNK_SIZE = 256 * 1024
 FRONTEND_BUNDLE = settings.BASE_DIR / "frontend" / "dist" / "app" / "app.js"
@@ -32,9 +33,26 @@ async def read_in_chunks(stored_file):
         await sync_to_async(handle.close)()
 
 
+async def requester(request):
+    """A bearer token's user (API clients downloading what they uploaded), else the
+    session's. Tokens are API credentials: they count here and on the GraphQL endpoint, and
+    nowhere else (not the page, not the admin)."""
+    header = request.headers.get("Authorization")
+    if not is_bearer(header):
+        return await request.auser()
+    user = await sync_to_async(user_for_bearer_header)(header)
+    if user is None:
+        raise bad_token_error()
+    return user
+
+
 async def owned_file_or_error(request, file_id):
     """(file, None) when the requester may read it, else (None, an error response)."""
-    user = await request.auser()
+    try:
+        user = await requester(request)
+    except EdgeError as error:
+        return None, json_error(error.message, code=error.code, status=error.status,
+                                headers=error.headers)
     try:
         return await sync_to_async(selectors.file_get)(user=user, file_id=file_id), None
     except NotAuthenticated as error:

@@ -183,3 +183,15 @@ async def test_download_names_are_quoted_safely(user, async_client, token, name)
     assert parsed.get_content_disposition() == "attachment"
     assert parsed.get_filename() == stored.name  # one name, the sanitised one, intact
     assert "/" not in stored.name and "\\" not in stored.name
+
+
+def test_a_bearer_token_is_an_api_credential_not_a_login(client, staff_token):
+    """A staff token downloads files and runs GraphQL; it never drives the admin (where it
+    would need no CSRF token) nor opens the page."""
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {staff_token}"}
+    admin = client.get("/admin/files_app/file/", **bearer)
+    assert admin.status_code == 302 and "/login/" in admin["Location"]
+    page = client.get("/", **bearer)
+    assert page.status_code == 302 and "/login/" in page["Location"]
+    forged = client.post("/admin/logout/", **bearer)
+    assert forged.status_code in (302, 403)
