@@ -242,6 +242,12 @@ PROTECTIONS = [
           "lambda: None")],
         ["tests/test_integrity.py::test_deleting_a_user_removes_their_files_and_bytes"]),
     Protection(
+        "12 integrity: storage_audit --fix leaves bytes written while it runs",
+        [("files_app/services/audit.py",
+          "if name not in known and default_storage.get_modified_time(name) < started)",
+          "if name not in known)")],
+        ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"]),
+    Protection(
         "12 integrity: storage_audit --fix removes orphaned bytes",
         [("files_app/services/audit.py", "default_storage.delete(name)", "pass")],
         ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"]),

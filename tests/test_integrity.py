@@ -34,6 +34,10 @@ def test_deleting_a_user_removes_their_files_and_bytes(user, other_user):
 def test_storage_audit_reports_then_fixes(user, capsys):
     kept = stored(user)
     orphan = default_storage.save(f"uploads/{user.pk}/{uuid.uuid4().hex}", ContentFile(b"lost"))
+    minute_old = time.time() - 60
+    os.utime(default_storage.path(orphan), (minute_old, minute_old))
+    # Bytes whose row may commit while the audit runs (an upload landing): never touched.
+    landing = default_storage.save(f"uploads/{user.pk}/{uuid.uuid4().hex}", ContentFile(b"new"))
     gone = stored(user)
     os.remove(gone.stored_file.path)
     # A part left by a web process that died mid-upload, and one still arriving.
@@ -46,14 +50,16 @@ def test_storage_audit_reports_then_fixes(user, capsys):
     output = capsys.readouterr().out
     assert f"orphan bytes found: {orphan}" in output
     assert f"orphan bytes found: {abandoned}" in output
-    assert arriving not in output
+    assert arriving not in output and landing not in output
     assert f"missing bytes: file {gone.pk}" in output
     assert default_storage.exists(orphan)
 
     call_command("storage_audit", "--fix")
     assert not default_storage.exists(orphan)
     assert not default_storage.exists(abandoned) and default_storage.exists(arriving)
+    assert default_storage.exists(landing)
     default_storage.delete(arriving)
+    default_storage.delete(landing)
     gone.refresh_from_db()
     assert (gone.status, gone.error) == (FileStatus.FAILED, MISSING_BYTES)
     kept.refresh_from_db()

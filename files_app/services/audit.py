@@ -12,6 +12,7 @@ from .processing import MISSING_BYTES, transition
 STORED_PREFIXES = ("uploads", "thumbnails")
 # An upload still arriving is younger than this; an older part was abandoned.
 ABANDONED_UPLOAD_AGE = timedelta(days=1)
+IN_FLIGHT_MARGIN = timedelta(seconds=5)
 
 
 @dataclass
@@ -31,11 +32,15 @@ def walk(directory: str):
         yield from walk(f"{directory}/{sub}")
 
 
-def orphans(known: set[str]):
-    """Stored names no row refers to, and upload parts abandoned in the incoming folder."""
+def orphans(known: set[str], *, started):
+    """Stored names no row refers to, and upload parts abandoned in the incoming folder.
+
+    Bytes written since the audit started are left alone: their rows may have been committed
+    after `known` was read (an upload or a thumbnail landing mid-audit)."""
     for prefix in STORED_PREFIXES:
-        yield from (name for name in walk(prefix) if name not in known)
-    abandoned_before = timezone.now() - ABANDONED_UPLOAD_AGE
+        yield from (name for name in walk(prefix)
+                    if name not in known and default_storage.get_modified_time(name) < started)
+    abandoned_before = started - ABANDONED_UPLOAD_AGE
     for name in walk(INCOMING_FOLDER):
         if default_storage.get_modified_time(name) < abandoned_before:
             yield name
@@ -44,9 +49,11 @@ def orphans(known: set[str]):
 def storage_audit(*, fix: bool = False) -> AuditReport:
     """Find (and with `fix`, remove) orphaned bytes; mark rows whose bytes are gone FAILED."""
     report = AuditReport()
+    # A little before now: file times can be coarser than the clock (and writes in flight).
+    started = timezone.now() - IN_FLIGHT_MARGIN
     known = set(File.objects.values_list("stored_file", flat=True))
     known |= set(File.objects.exclude(thumbnail="").values_list("thumbnail", flat=True))
-    for name in orphans(known):
+    for name in orphans(known, started=started):
         report.orphans.append(name)
         if fix:
             default_storage.delete(name)
