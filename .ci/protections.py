@@ -64,6 +64,16 @@ PROTECTIONS = [
         [(RECOVERY, "if attempts >= settings.FILE_MAX_ATTEMPTS:", "if False:")],
         [f"{RECOVERY_TESTS}::test_files_that_keep_failing_to_finish_end_failed"]),
     Protection(
+        "2 no crash loop: a run starts only while attempts are left",
+        [(PROCESSING, 'where={"attempts__lt": limit},', "")],
+        ["tests/test_processing.py::"
+         "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"]),
+    Protection(
+        "2 no crash loop: reprocessing gives a file its attempts back",
+        [(UPLOAD, "            attempts=0,\n", "")],
+        ["tests/test_processing.py::"
+         "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"]),
+    Protection(
         "2 stuck work: the sweep is on the Celery beat schedule",
         [(SETTINGS, "CELERY_BEAT_SCHEDULE = {", "CELERY_BEAT_SCHEDULE = {} and {")],
         [f"{RECOVERY_TESTS}::test_the_sweep_is_scheduled",

@@ -172,3 +172,19 @@ def test_the_task_is_configured_to_time_out_and_retry(settings):
     from files_app.exceptions import TransientProcessingError
 
     assert TransientProcessingError in process_file.autoretry_for
+
+
+@pytest.mark.django_db
+def test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt(user, settings):
+    """A run that kills its worker (out of memory) is redelivered at once; counting the
+    attempts when a run starts ends that loop, instead of waiting for the sweep."""
+    settings.FILE_MAX_ATTEMPTS = 2
+    file = make_file(user, b"hello")
+    File.objects.filter(pk=file.pk).update(status=FileStatus.PROCESSING, attempts=2)
+    assert services.file_process(file_id=file.pk) is None
+    file.refresh_from_db()
+    assert file.status == FileStatus.FAILED and "started 2 times" in file.error
+    assert file.sha256 == "", "the file was not run a third time"
+    # Reprocessing starts the count again.
+    services.file_reprocess(user=user, file_id=file.pk)
+    assert services.file_process(file_id=file.pk).status == FileStatus.DONE

@@ -52,12 +52,26 @@ def transition(file_id, *, only_if: Sequence[str] = (), where: dict | None = Non
     return file
 
 
+def gave_up_message(attempts: int) -> str:
+    return (f"Processing was started {attempts} times and never finished, so it was stopped. "
+            "The file may be too large or damaged; try reprocessing it later.")
+
+
 def file_start_processing(*, file_id) -> File | None:
-    # PROCESSING is accepted too: a task redelivered after its worker died starts again.
-    return transition(
-        file_id, only_if=ACTIVE_STATUSES, status=FileStatus.PROCESSING, progress=0.0, error="",
-        attempts=F("attempts") + 1,
+    """PROCESSING is accepted too: a task redelivered after its worker died starts again, but
+    only FILE_MAX_ATTEMPTS times in all. A run that kills its worker (out of memory) is
+    redelivered at once and would otherwise loop for ever; after the last attempt the file
+    ends FAILED instead (and None is returned: nothing to process)."""
+    limit = settings.FILE_MAX_ATTEMPTS
+    started = transition(
+        file_id, only_if=ACTIVE_STATUSES, where={"attempts__lt": limit},
+        status=FileStatus.PROCESSING, progress=0.0, error="", attempts=F("attempts") + 1,
     )
+    if started is None:
+        transition(file_id, only_if=ACTIVE_STATUSES, where={"attempts__gte": limit},
+                   status=FileStatus.FAILED, error=gave_up_message(limit),
+                   processed_at=timezone.now())
+    return started
 
 
 def file_record_progress(*, file_id, progress: float) -> File | None:

@@ -10,15 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import File
-from .processing import ACTIVE_STATUSES, FileStatus, transition
+from .processing import ACTIVE_STATUSES, FileStatus, gave_up_message, transition
 from .upload import enqueue
 
 logger = logging.getLogger(__name__)
-
-
-def gave_up_message(attempts: int) -> str:
-    return (f"Processing was started {attempts} times and never finished, so it was stopped. "
-            "The file may be too large or damaged; try reprocessing it later.")
 
 
 def files_recover(*, now=None) -> dict[str, int]:

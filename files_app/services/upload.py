@@ -218,6 +218,7 @@ def file_reprocess(*, user, file_id) -> File:
             sha256="",
             result={},
             processed_at=None,
+            attempts=0,
         )
         if queued is None:
             return file
