@@ -74,6 +74,18 @@ PROTECTIONS = [
         ["tests/test_processing.py::"
          "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"]),
     Protection(
+        "2 a failure while storing a result ends FAILED, not PROCESSING",
+        [(PROCESSING, "    try:\n        return file_finish(file=file, outcome=outcome)\n"
+                      "    except Exception:",
+          "    return file_finish(file=file, outcome=outcome)\n    if False:")],
+        ["tests/test_processing.py::"
+         "test_a_failure_while_storing_the_result_ends_failed_not_processing"]),
+    Protection(
+        "2 every result is bounded (strings and lists)",
+        [("files_app/processors/__init__.py", "facts=bounded(result.facts)",
+          "facts=result.facts")],
+        ["tests/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims"]),
+    Protection(
         "2 stuck work: the sweep is on the Celery beat schedule",
         [(SETTINGS, "CELERY_BEAT_SCHEDULE = {", "CELERY_BEAT_SCHEDULE = {} and {")],
         [f"{RECOVERY_TESTS}::test_the_sweep_is_scheduled",

@@ -188,3 +188,17 @@ def test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt(user, s
     # Reprocessing starts the count again.
     services.file_reprocess(user=user, file_id=file.pk)
     assert services.file_process(file_id=file.pk).status == FileStatus.DONE
+
+
+@pytest.mark.django_db
+def test_a_failure_while_storing_the_result_ends_failed_not_processing(user, monkeypatch):
+    from files_app.services import processing
+
+    def full_disk(file, thumbnail):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(processing, "store_thumbnail", full_disk)
+    file = make_file(user, b"hello")
+    assert services.file_process(file_id=file.pk).status == FileStatus.FAILED
+    file.refresh_from_db()
+    assert file.status == FileStatus.FAILED and file.error == services.UNEXPECTED_FAILURE

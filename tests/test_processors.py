@@ -222,3 +222,18 @@ def test_run_progress_rises_to_one():
     outcome = run(source(samples.csv_with_bad_rows(), name="x.csv", progress=seen.append))
     assert outcome.kind == "CSV"
     assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_every_result_is_bounded_whatever_the_file_claims(monkeypatch):
+    from files_app import processors
+    from files_app.processors import MAX_RESULT_ITEMS, MAX_RESULT_STRING, ProcessingResult
+
+    claimed = {"title": "t" * 100_000, "tags": [{"key": "k" * 5_000, "value": "v"}] * 10_000,
+               "nested": {str(i): i for i in range(10_000)}, "count": 3}
+    monkeypatch.setitem(processors.PROCESSORS, processors.kinds.TEXT,
+                        lambda source: ProcessingResult(facts=claimed))
+    kept = processors.run(source(b"plain words\n" * 10, name="notes.txt")).facts
+    assert len(kept["title"]) == MAX_RESULT_STRING
+    assert len(kept["tags"]) == MAX_RESULT_ITEMS
+    assert len(kept["tags"][0]["key"]) == MAX_RESULT_STRING
+    assert len(kept["nested"]) == MAX_RESULT_ITEMS and kept["count"] == 3

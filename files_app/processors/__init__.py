@@ -41,6 +41,28 @@ class Outcome:
     thumbnail: bytes | None
 
 
+# What one result may hold, whatever a file claims (CSV header names, PDF title and author,
+# audio tags): it is stored as JSON on the row and pushed to every subscriber.
+MAX_RESULT_STRING = 1_000
+MAX_RESULT_ITEMS = 200
+TRUNCATED = "…"
+
+
+def bounded(value):
+    """`value` with every string cut to MAX_RESULT_STRING characters and every list or dict
+    to MAX_RESULT_ITEMS items, at any depth. Processors already cap what they collect; this
+    is the one place that guarantees it for all of them."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_RESULT_STRING else (
+            value[:MAX_RESULT_STRING - 1] + TRUNCATED)
+    if isinstance(value, list | tuple):
+        return [bounded(item) for item in value[:MAX_RESULT_ITEMS]]
+    if isinstance(value, dict):
+        return {bounded(key): bounded(item)
+                for key, item in list(value.items())[:MAX_RESULT_ITEMS]}
+    return value
+
+
 def scaled(report, start: float, end: float):
     return lambda fraction: report(start + (end - start) * fraction)
 
@@ -58,7 +80,7 @@ def run(source: ProcessingSource) -> Outcome:
             report_progress=scaled(report, CHECKSUM_SHARE, 1.0),
         ))
     source.report_progress(1.0)
-    return Outcome(facts=result.facts, thumbnail=result.thumbnail, **basics)
+    return Outcome(facts=bounded(result.facts), thumbnail=result.thumbnail, **basics)
 
 
 __all__ = [

@@ -176,4 +176,8 @@ def file_process(*, file_id, retries_left: int = 0) -> File | None:
     except Exception:
         logger.exception("Processing file %s failed", file.pk)
         return file_fail(file_id=file.pk, error=UNEXPECTED_FAILURE)
-    return file_finish(file=file, outcome=outcome)
+    try:
+        return file_finish(file=file, outcome=outcome)
+    except Exception:  # storing the result failed (a value the database refuses, a full disk)
+        logger.exception("Storing the result of file %s failed", file.pk)
+        return file_fail(file_id=file.pk, error=UNEXPECTED_FAILURE)
