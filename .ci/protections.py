@@ -86,6 +86,17 @@ PROTECTIONS = [
           "facts=result.facts")],
         ["tests/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims"]),
     Protection(
+        "2 a CSV record that never ends is refused in bounded memory",
+        [("files_app/processors/csv_file.py", "        if self.spent > MAX_RECORD_CHARS:",
+          "        if False:")],
+        ["tests/test_processors.py::"
+         "test_a_csv_record_that_never_ends_is_refused_in_bounded_memory"]),
+    Protection(
+        "2 a CSV with too many columns is refused",
+        [("files_app/processors/csv_file.py", "            if len(row) > MAX_COLUMNS:",
+          "            if False:")],
+        ["tests/test_processors.py::test_a_csv_with_too_many_columns_is_refused"]),
+    Protection(
         "2 stuck work: the sweep is on the Celery beat schedule",
         [(SETTINGS, "CELERY_BEAT_SCHEDULE = {", "CELERY_BEAT_SCHEDULE = {} and {")],
         [f"{RECOVERY_TESTS}::test_the_sweep_is_scheduled",

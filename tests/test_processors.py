@@ -237,3 +237,27 @@ def test_every_result_is_bounded_whatever_the_file_claims(monkeypatch):
     assert len(kept["tags"]) == MAX_RESULT_ITEMS
     assert len(kept["tags"][0]["key"]) == MAX_RESULT_STRING
     assert len(kept["nested"]) == MAX_RESULT_ITEMS and kept["count"] == 3
+
+
+def test_a_csv_record_that_never_ends_is_refused_in_bounded_memory():
+    """Many quoted fields each holding a line break never end a record: csv.reader would
+    keep them all (about 14× the input)."""
+    import tracemalloc
+
+    from files_app.processors import csv_file
+
+    hostile = b"a,b\n" + b'"x\n",' * 1_000_000  # 5 MB, one record
+    tracemalloc.start()
+    with pytest.raises(ProcessingError, match="too large or too complex"):
+        csv_file.process(source(hostile, name="bomb.csv"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_a_csv_with_too_many_columns_is_refused():
+    from files_app.processors import csv_file
+
+    wide = (",".join(f"c{i}" for i in range(csv_file.MAX_COLUMNS + 1)) + "\n").encode() * 3
+    with pytest.raises(ProcessingError, match="columns"):
+        csv_file.process(source(wide, name="wide.csv"))

@@ -18,7 +18,12 @@ TYPE_ORDER = ("int", "float", "bool", "date")
 INT = re.compile(r"[+-]?\d+\Z")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 BOOLS = {"true", "false", "yes", "no"}
-CSV_FIELD_LIMIT = 16 * 1024 * 1024
+# One record (a row, its quoted line breaks included) and its columns are bounded: csv.reader
+# holds a whole record before it yields it, at about 14 bytes of memory per byte of input for
+# many short quoted fields ("x\n", repeated), so an unbounded record could take all memory.
+MAX_RECORD_CHARS = 1024 * 1024
+MAX_COLUMNS = 2_000
+CSV_FIELD_LIMIT = MAX_RECORD_CHARS
 
 
 def fits(kind: str, value: str) -> bool:
@@ -111,6 +116,27 @@ def decoded_lines(source, encoding, bad_rows, position):
         yield line
 
 
+class RecordBudget:
+    """The lines csv.reader asks for, refused once one record has taken MAX_RECORD_CHARS:
+    `spent = 0` after every row it yields."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        self.spent = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.spent += len(line)
+        if self.spent > MAX_RECORD_CHARS:
+            raise ProcessingError(
+                f"A CSV record is longer than {MAX_RECORD_CHARS:,} characters (a quote that "
+                "is never closed?): too large or too complex to process.")
+        return line
+
+
 def process(source: ProcessingSource) -> ProcessingResult:
     source.stream.seek(0)
     sample_bytes = source.stream.read(SAMPLE_BYTES)
@@ -119,7 +145,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
     bad_rows = BadRows(source.limits.max_bad_rows)
     position = [0]
     csv.field_size_limit(CSV_FIELD_LIMIT)
-    rows = csv.reader(decoded_lines(source, encoding, bad_rows, position), dialect)
+    lines = RecordBudget(decoded_lines(source, encoding, bad_rows, position))
+    rows = csv.reader(lines, dialect)
     header: list[str] | None = None
     columns: list[Column] = []
     row_count = 0
@@ -130,10 +157,15 @@ def process(source: ProcessingSource) -> ProcessingResult:
             break
         except csv.Error as error:
             bad_rows.add(position[0], f"not valid CSV: {error}")
+            lines.spent = 0
             continue
+        lines.spent = 0
         if not row:
             continue  # a blank line
         if not columns:
+            if len(row) > MAX_COLUMNS:
+                raise ProcessingError(f"The CSV file has {len(row):,} columns; at most "
+                                      f"{MAX_COLUMNS:,} can be processed.")
             header = row if has_header else [f"column_{i}" for i in range(1, len(row) + 1)]
             columns = [Column(name) for name in header]
             if has_header:
