@@ -130,7 +130,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 # Threads that run the GraphQL endpoint's blocking work (database, storage), each with a kept
-# connection: a web process holds up to this many PostgreSQL connections. 0: one shared thread.
+# connection (plus one for websocket subscriptions, README "Database connections").
+# 0: asgiref's one shared thread.
 DATABASE_THREADS = env_int("DATABASE_THREADS", 4)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

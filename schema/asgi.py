@@ -2,9 +2,8 @@
 everything else (the page, downloads, GraphiQL, the admin, static files) to Django."""
 
 from django.core.signals import request_finished
-from django.db import connections
 
-from .endpoint import GraphQLEndpoint
+from .endpoint import GraphQLEndpoint, idle_connections
 
 API_PATH = "/graphql/"
 
@@ -13,9 +12,8 @@ def close_request_connections(**kwargs) -> None:
     """Django's ASGI handler runs each request's blocking code in a thread of its own, which
     ends with the request: a connection kept there (CONN_MAX_AGE) would never be used again,
     and never closed. The GraphQL endpoint's kept connection lives in another thread."""
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close()
+    for connection in idle_connections():
+        connection.close()
 
 
 def http_application(django_app, schema):

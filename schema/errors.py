@@ -96,20 +96,11 @@ class EdgeError(Exception):
                    headers={"Retry-After": RETRY_AFTER_SECONDS})
 
     def body(self) -> dict:
-        return error_body(self.message, self.code)
+        return {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
 
-
-def error_body(message: str, code: ErrorCode) -> dict:
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
-
-
-def json_error(message: str, *, code: ErrorCode, status: int, headers=None) -> JsonResponse:
-    return JsonResponse(error_body(message, code), status=status, headers=headers)
-
-
-def unavailable_response() -> JsonResponse:
-    error = EdgeError.unavailable()
-    return json_error(error.message, code=error.code, status=error.status, headers=error.headers)
+    def response(self) -> JsonResponse:
+        """The answer for the routes Django serves (the endpoint sends `body()` itself)."""
+        return JsonResponse(self.body(), status=self.status, headers=self.headers)
 
 
 def code_for_exception(error: BaseException) -> ErrorCode | None:

@@ -5,7 +5,7 @@ import logging
 
 from django.utils.deprecation import MiddlewareMixin
 
-from .errors import DATABASE_DOWN, unavailable_response
+from .errors import DATABASE_DOWN, EdgeError
 
 logger = logging.getLogger(__name__)
 
@@ -19,4 +19,4 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
         if not isinstance(exception, DATABASE_DOWN):
             return None
         logger.warning("Database unavailable during %s: %s", request.path, exception)
-        return unavailable_response()
+        return EdgeError.unavailable().response()

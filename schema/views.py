@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET
 from strawberry.django.views import AsyncGraphQLView
 
 from files_app import selectors
-from files_app.exceptions import FileNotFound, NotAuthenticated
+from files_app.exceptions import FileServiceError
 
 from .auth import bad_token_error, is_bearer, user_for_bearer_header
-from .errors import EdgeError, ErrorCode, json_error
+from .errors import EdgeError, ErrorCode
 
 DOWNLOAD_CHUNK_SIZE = 256 * 1024
 FRONTEND_BUNDLE = settings.BASE_DIR / "frontend" / "dist" / "app" / "app.js"
@@ -50,15 +50,11 @@ async def owned_file_or_error(request, file_id):
     """(file, None) when the requester may read it, else (None, an error response)."""
     try:
         user = await requester(request)
-    except EdgeError as error:
-        return None, json_error(error.message, code=error.code, status=error.status,
-                                headers=error.headers)
-    try:
         return await sync_to_async(selectors.file_get)(user=user, file_id=file_id), None
-    except NotAuthenticated as error:
-        return None, json_error(error.message, code=ErrorCode.UNAUTHENTICATED, status=401)
-    except FileNotFound as error:
-        return None, json_error(error.message, code=ErrorCode.NOT_FOUND, status=404)
+    except EdgeError as error:
+        return None, error.response()
+    except FileServiceError as error:  # not logged in, or not theirs (never revealed)
+        return None, EdgeError.from_domain(error).response()
 
 
 def stream_response(stored_file, *, content_type: str, size: int, filename: str):
@@ -96,7 +92,7 @@ async def thumbnail(request, file_id):
     if error:
         return error
     if not file.thumbnail:
-        return json_error("This file has no thumbnail.", code=ErrorCode.NOT_FOUND, status=404)
+        return EdgeError("This file has no thumbnail.", ErrorCode.NOT_FOUND).response()
     size = await sync_to_async(lambda: file.thumbnail.size)()
     response = stream_response(file.thumbnail, size=size, content_type="image/webp",
                                filename=f"{file.name}.thumbnail.webp")

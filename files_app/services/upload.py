@@ -84,6 +84,11 @@ class UploadAllowance:
 UNLIMITED = UploadAllowance(files=None, bytes=None)
 
 
+def rate_limited() -> RateLimited:
+    return RateLimited(f"At most {settings.UPLOAD_RATE_LIMIT_PER_MINUTE} files a minute can be "
+                       "uploaded; wait a moment.")
+
+
 def upload_allowance(*, owner) -> UploadAllowance:
     """The user's per-minute file rate and storage quota, as what is left of each (one
     query). Raises RateLimited or QuotaExceeded when nothing is left, so the upload ingress
@@ -97,7 +102,7 @@ def upload_allowance(*, owner) -> UploadAllowance:
         bytes=max(0, quota - usage.stored_bytes) if quota else None,
     )
     if allowance.files == 0:
-        raise RateLimited(f"At most {rate} files a minute can be uploaded; wait a moment.")
+        raise rate_limited()
     if allowance.bytes == 0:
         raise QuotaExceeded(f"Your {quota:,} byte storage is full; delete some files first.")
     return allowance
@@ -112,8 +117,7 @@ def check_allowance(owner, uploads: Sequence) -> None:
     get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
     allowance = upload_allowance(owner=owner)
     if allowance.files is not None and len(uploads) > allowance.files:
-        raise RateLimited(f"At most {settings.UPLOAD_RATE_LIMIT_PER_MINUTE} files a minute can "
-                          "be uploaded; wait a moment.")
+        raise rate_limited()
     wanted = sum(upload.size for upload in uploads)
     if allowance.bytes is not None and wanted > allowance.bytes:
         quota = settings.STORAGE_QUOTA
