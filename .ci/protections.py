@@ -54,8 +54,8 @@ PROTECTIONS = [
         [KILLED, f"{RECOVERY_TESTS}::test_stuck_files_are_requeued_and_finish"]),
     Protection(
         "1 worker killed: a finished file is never run again (DONE exactly once)",
-        [(PROCESSING, "file_id, only_if=ACTIVE_STATUSES, status=FileStatus.PROCESSING",
-          "file_id, status=FileStatus.PROCESSING"),
+        [(PROCESSING, 'file_id, only_if=ACTIVE_STATUSES, where={"attempts__lt": limit},',
+          'file_id, where={"attempts__lt": limit},'),
          (RECOVERY, "lambda file_id=file_id: enqueue(file_id)",
           "lambda file_id=file_id: (enqueue(file_id), enqueue(file_id))")],
         [KILLED, "tests/test_processing.py::test_processing_is_idempotent"]),
