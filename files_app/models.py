@@ -72,9 +72,16 @@ class File(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Processing runs started; after FILE_MAX_ATTEMPTS the sweep gives up (FAILED).
     attempts = models.PositiveSmallIntegerField(default=0)
+    # While PROCESSING: the run's worker renews this every few seconds; once it has lapsed
+    # the worker is presumed dead and the recovery sweep queues the file again.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
+        # Owners always may see, delete and reprocess their own files; these rights reach
+        # everyone's files: `view_file` to see, `delete_file` to delete (Django's defaults) and
+        # `reprocess_file` to reprocess.
+        permissions = [("reprocess_file", "Can reprocess any user's file")]
         indexes = [
             # The `files` query: owner-scoped, optionally by status, ordered three ways.
             models.Index(fields=["owner", "-uploaded_at"], name="file_owner_uploaded"),
@@ -102,6 +109,8 @@ class ApiToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # None: never expires (`create_api_token --expires-in 30d` sets one).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"token {self.name or self.pk} for {self.user}"
@@ -110,3 +119,17 @@ class ApiToken(models.Model):
     def hash(raw_token: str) -> str:
         # Tokens carry 256 random bits, so a fast hash is enough (no password stretching).
         return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+class ReprocessRequest(models.Model):
+    """One `reprocessFile` call: reprocessing counts against the upload rate limit, and
+    unlike an upload it leaves no new row to count. Rows older than the rate window are
+    deleted by the recovery sweep."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reprocess_requests"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "requested_at"], name="reprocess_user_at")]
