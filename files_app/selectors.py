@@ -22,10 +22,15 @@ def require_user(user):
     return user
 
 
+def sees_all_files(user) -> bool:
+    """Whether `user` sees everyone's files (queries and live updates alike)."""
+    return user.is_staff
+
+
 def file_queryset(*, user) -> QuerySet[File]:
     require_user(user)
     files = File.objects.all()
-    return files if user.is_staff else files.filter(owner=user)
+    return files if sees_all_files(user) else files.filter(owner=user)
 
 
 def file_list(*, user, filters: dict | None = None) -> QuerySet[File]:

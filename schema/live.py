@@ -11,6 +11,8 @@ import threading
 
 from channels.layers import get_channel_layer
 
+from files_app import selectors
+
 MESSAGE_TYPE = "file.update"
 # Staff see every file, so their subscriptions listen to a group that gets every event.
 ALL_FILES_GROUP = "files.all"
@@ -22,7 +24,7 @@ def owner_group(user_id: int) -> str:
 
 
 def groups_for_viewer(user) -> list[str]:
-    return [ALL_FILES_GROUP] if user.is_staff else [owner_group(user.pk)]
+    return [ALL_FILES_GROUP] if selectors.sees_all_files(user) else [owner_group(user.pk)]
 
 
 class PublisherLoop:
