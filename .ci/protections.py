@@ -45,6 +45,7 @@ INGRESS_TESTS = "tests/test_ingress.py"
 ERRORS = "schema/errors.py"
 KILLED = "tests/reliability/test_worker_killed.py"
 RECOVERY_TESTS = "tests/reliability/test_recovery.py"
+COMPOSE = "docker-compose.yml"
 
 PROTECTIONS = [
     Protection(
@@ -284,6 +285,18 @@ PROTECTIONS = [
         "12 integrity: storage_audit --fix removes orphaned bytes",
         [("files_app/services/audit.py", "default_storage.delete(name)", "pass")],
         ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"]),
+    Protection(
+        "19 compose: GraphiQL and introspection are off unless asked for",
+        [(COMPOSE, "GRAPHQL_GRAPHIQL: ${GRAPHQL_GRAPHIQL:-0}", "GRAPHQL_GRAPHIQL: 1"),
+         (COMPOSE, "GRAPHQL_INTROSPECTION: ${GRAPHQL_INTROSPECTION:-0}",
+          "GRAPHQL_INTROSPECTION: 1")],
+        ["tests/test_compose.py::"
+         "test_graphiql_and_introspection_are_off_in_compose_unless_asked_for"]),
+    Protection(
+        "19 compose: Flower does not start without basic auth",
+        [(COMPOSE, 'case "$$FLOWER_BASIC_AUTH" in ?*:?*) exec celery flower ;; esac;',
+          "exec celery flower;")],
+        ["tests/test_compose.py::test_flower_does_not_start_without_basic_auth"]),
 ]
 
 
