@@ -297,6 +297,15 @@ PROTECTIONS = [
         [(COMPOSE, 'case "$$FLOWER_BASIC_AUTH" in ?*:?*) exec celery flower ;; esac;',
           "exec celery flower;")],
         ["tests/test_compose.py::test_flower_does_not_start_without_basic_auth"]),
+    Protection(
+        "20 a disk failing while an upload arrives is a 503 without OS details",
+        [(ENDPOINT, "            except OSError:  # a full or broken disk",
+          "            except ZeroDivisionError:  # a full or broken disk")],
+        ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[incoming]"]),
+    Protection(
+        "20 a disk failing while an upload is stored is SERVICE_UNAVAILABLE without OS details",
+        [(ERRORS, "    OSError: ErrorCode.SERVICE_UNAVAILABLE,\n", "")],
+        ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[stored]"]),
 ]
 
 

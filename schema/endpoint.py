@@ -193,9 +193,13 @@ class GraphQLEndpoint:
             raise EdgeError("The multipart Content-Type has no boundary.")
         ingress = MultipartIngress(boundary.encode("latin-1", "replace"), limits)
         try:
-            async for chunk in body_chunks(receive):
-                ingress.feed(chunk)
-            operation = ingress.finish()
+            try:
+                async for chunk in body_chunks(receive):
+                    ingress.feed(chunk)
+                operation = ingress.finish()
+            except OSError:  # a full or broken disk: logged with its paths, answered without
+                logger.exception("An upload could not be written under MEDIA_ROOT")
+                raise EdgeError.unavailable() from None
             return await with_database(self.execute)(request, operation)
         finally:
             ingress.discard()

@@ -57,6 +57,8 @@ ERROR_CODES: dict[type[Exception], ErrorCode] = {
     # Redis (the channel layer) unreachable or just restarted: subscribing again works.
     RedisConnectionError: ErrorCode.SERVICE_UNAVAILABLE,
     RedisTimeoutError: ErrorCode.SERVICE_UNAVAILABLE,
+    # The file storage failed (a full disk, a lost mount): logged, never echoed (it names paths).
+    OSError: ErrorCode.SERVICE_UNAVAILABLE,
 }
 # The HTTP status of a domain error answered outside GraphQL execution (by the ingress).
 HTTP_STATUS: dict[ErrorCode, int] = {

@@ -12,6 +12,7 @@ the request ends (refused, broken, or failed) is removed by `discard()` before t
 is sent.
 """
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,11 +87,14 @@ class IncomingFile(UploadedFile):
         return str(self.path)
 
     def discard(self) -> None:
-        """Close, and remove the bytes unless storing already moved them away."""
-        self.writer.close()
+        """Close, and remove the bytes unless storing already moved them away. Never raises:
+        it runs on the way out of a request that may have failed because the disk did."""
+        with contextlib.suppress(OSError):
+            self.writer.close()  # flushes its buffer: fails again on a full disk
         if self.file is not None:
             self.file.close()
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
 
 
 def part_disposition(headers: dict[bytes, bytes]) -> tuple[str, str | None]:

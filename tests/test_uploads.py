@@ -210,3 +210,15 @@ def test_deeply_nested_json_is_a_400(gql, where):
     assert response.status_code == 400, response.content
     assert codes(response) == [expected]
     assert "nested too deeply" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("broken", ["incoming", "stored"])
+def test_a_storage_failure_is_503_without_os_details(gql, settings, tmp_path, broken):
+    """A full or broken disk while receiving (`.incoming`) or storing (`uploads/`) the bytes:
+    SERVICE_UNAVAILABLE, no row, and nothing of the OS error (paths, errno text) echoed."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    (tmp_path / (".incoming" if broken == "incoming" else "uploads")).write_text("not a folder")
+    response = gql.upload(UPLOAD, {"file": ("a.txt", b"hello")}, {"file": None})
+    assert codes(response) == ["SERVICE_UNAVAILABLE"], response.text
+    assert str(tmp_path) not in response.text and "Errno" not in response.text
+    assert response.status_code in (200, 503) and File.objects.count() == 0
