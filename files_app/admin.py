@@ -3,6 +3,7 @@ import json
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
@@ -67,9 +68,15 @@ class FileAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("user", "name", "created_at", "last_used_at")
+    """Expiry can be changed here (cut a token short); deleting a token revokes it."""
+
+    list_display = ("user", "name", "created_at", "expires_at", "unexpired", "last_used_at")
     search_fields = ("user__username", "name")
     readonly_fields = ("user", "token_hash", "created_at", "last_used_at")
 
     def has_add_permission(self, request):
         return False  # tokens are shown once, by `manage.py create_api_token`
+
+    @admin.display(boolean=True, description="Unexpired")
+    def unexpired(self, token):
+        return token.expires_at is None or token.expires_at > timezone.now()

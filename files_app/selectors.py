@@ -96,13 +96,17 @@ def token_user_sql() -> str:
     return (f'SELECT u.*, t."id" AS api_token_id, t."last_used_at" AS api_token_last_used_at '
             f'FROM "{user.db_table}" u JOIN "{token.db_table}" t '
             f'ON t."user_id" = u."{user.pk.column}" '
-            f'WHERE t."token_hash" = %s AND u."is_active"')
+            f'WHERE t."token_hash" = %s AND u."is_active" '
+            f'AND (t."expires_at" IS NULL OR t."expires_at" > %s)')
 
 
 def api_token_user(*, raw_token: str):
-    """The active user a raw bearer token belongs to, or None; the user carries the token's
-    `api_token_id` and `api_token_last_used_at`."""
-    found = list(get_user_model().objects.raw(token_user_sql(), [ApiToken.hash(raw_token)]))
+    """The active user a raw bearer token belongs to, or None (also once the token has
+    expired: an expired token is refused exactly like an unknown one); the user carries the
+    token's `api_token_id` and `api_token_last_used_at`."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    found = list(get_user_model().objects.raw(token_user_sql(),
+                                              [ApiToken.hash(raw_token), now]))
     if not found:
         return None
     user = found[0]
@@ -117,3 +121,14 @@ def api_token_user(*, raw_token: str):
 
 def user_by_username(*, username: str):
     return get_user_model().objects.get(username=username)
+
+
+def api_tokens_of(*, user, name: str | None = None) -> QuerySet[ApiToken]:
+    """A user's tokens, all of them or those with this name."""
+    tokens = ApiToken.objects.filter(user=user)
+    return tokens if name is None else tokens.filter(name=name)
+
+
+def api_tokens_matching(*, raw_token: str) -> QuerySet[ApiToken]:
+    """The token (at most one) whose clear text is `raw_token`, whoever it belongs to."""
+    return ApiToken.objects.filter(token_hash=ApiToken.hash(raw_token))
