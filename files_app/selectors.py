@@ -1,4 +1,5 @@
-"""Every read, owner-scoped: a user sees only their own files, staff see all."""
+"""Every read, owner-scoped: a user sees only their own files; staff see everyone's with the
+`files_app.view_file` permission."""
 
 import datetime
 import functools
@@ -12,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .exceptions import FileNotFound, NotAuthenticated
+from .exceptions import FileNotFound, NotAuthenticated, NotPermitted
 from .models import ApiToken, File
 
 
@@ -22,9 +23,17 @@ def require_user(user):
     return user
 
 
+def holds(user, permission: str) -> bool:
+    """Whether `user` holds a right over everyone's files (`view_file`, `delete_file`,
+    `reprocess_file`; see File.Meta). Rights belong to staff accounts, as in the admin: a
+    user who is not staff holds none, which also spares every ordinary request the
+    permission queries (Django loads a user's permissions with two of them)."""
+    return user.is_staff and user.has_perm(f"files_app.{permission}")
+
+
 def sees_all_files(user) -> bool:
     """Whether `user` sees everyone's files (queries and live updates alike)."""
-    return user.is_staff
+    return holds(user, "view_file")
 
 
 def file_queryset(*, user) -> QuerySet[File]:
@@ -57,11 +66,17 @@ def parse_file_id(file_id) -> uuid.UUID:
         raise FileNotFound() from None
 
 
-def file_get(*, user, file_id) -> File:
+def file_get(*, user, file_id, to: str | None = None) -> File:
+    """The file, if `user` may see it (else FileNotFound: never reveal it exists). With `to`
+    (`delete`, `reprocess`), someone else's file also needs that right (else NotPermitted);
+    owners may do anything to their own."""
     try:
-        return file_queryset(user=user).get(pk=parse_file_id(file_id))
+        file = file_queryset(user=user).get(pk=parse_file_id(file_id))
     except File.DoesNotExist:
         raise FileNotFound() from None
+    if to is not None and file.owner_id != user.pk and not holds(user, f"{to}_file"):
+        raise NotPermitted(f"You may see this file but not {to} it: it is not yours.")
+    return file
 
 
 @functools.cache
