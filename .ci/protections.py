@@ -46,6 +46,8 @@ ERRORS = "schema/errors.py"
 KILLED = "tests/reliability/test_worker_killed.py"
 RECOVERY_TESTS = "tests/reliability/test_recovery.py"
 COMPOSE = "docker-compose.yml"
+SELECTORS = "files_app/selectors.py"
+THROTTLING_TESTS = "tests/test_login_throttling.py"
 
 PROTECTIONS = [
     Protection(
@@ -306,6 +308,62 @@ PROTECTIONS = [
         "20 a disk failing while an upload is stored is SERVICE_UNAVAILABLE without OS details",
         [(ERRORS, "    OSError: ErrorCode.SERVICE_UNAVAILABLE,\n", "")],
         ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[stored]"]),
+    Protection(
+        "15 tokens: an expired token is refused like an unknown one",
+        [(SELECTORS, """(t."expires_at" IS NULL OR t."expires_at" > %s)""", "%s IS NOT NULL")],
+        ["tests/test_tokens.py::test_an_expired_token_is_refused_like_an_unknown_one",
+         "tests/test_tokens.py::test_an_expired_token_cannot_open_a_websocket"]),
+    Protection(
+        # Nothing to take out (tokens count only where the API asks for them): put back what
+        # e00ea30 removed, a middleware taking a bearer token as a login on every path.
+        "15 tokens: a bearer token does not work on /admin/",
+        [(SETTINGS, '    "django.contrib.auth.middleware.AuthenticationMiddleware",\n',
+          '    "django.contrib.auth.middleware.AuthenticationMiddleware",\n'
+          '    "schema.views.BearerEverywhere",\n'),
+         (VIEWS, "def login_locked_out(",
+          "class BearerEverywhere:\n"
+          "    def __init__(self, get_response):\n"
+          "        self.get_response = get_response\n\n"
+          "    def __call__(self, request):\n"
+          "        if is_bearer(request.headers.get('Authorization')):\n"
+          "            request.user = user_for_bearer_header(request.headers['Authorization'])\n"
+          "            request._dont_enforce_csrf_checks = True\n"
+          "        return self.get_response(request)\n\n\n"
+          "def login_locked_out(")],
+        ["tests/test_auth.py::test_a_bearer_token_is_an_api_credential_not_a_login"]),
+    Protection(
+        "16 permissions: seeing everyone's files needs files_app.view_file",
+        [(SELECTORS, 'return holds(user, "view_file")', "return user.is_staff")],
+        ["tests/test_permissions.py::test_seeing_everyones_files_needs_view_file",
+         "tests/test_permissions.py::test_a_viewer_subscribes_to_someone_elses_file",
+         "tests/test_auth.py::test_staff_see_every_file_with_the_view_permission"]),
+    Protection(
+        "16 permissions: deleting someone else's file needs files_app.delete_file",
+        [(UPLOAD, 'file_get(user=user, file_id=file_id, to="delete")',
+          "file_get(user=user, file_id=file_id)")],
+        ["tests/test_permissions.py::test_deleting_someone_elses_file_needs_delete_file"]),
+    Protection(
+        "16 permissions: reprocessing someone else's file needs files_app.reprocess_file",
+        [(UPLOAD, 'file_get(user=user, file_id=file_id, to="reprocess")',
+          "file_get(user=user, file_id=file_id)"),
+         ("files_app/admin.py", ', permissions=["reprocess"]', "")],
+        ["tests/test_permissions.py::test_reprocessing_someone_elses_file_needs_reprocess_file",
+         "tests/test_permissions.py::test_the_admin_reprocess_action_needs_reprocess_file"]),
+    Protection(
+        "18 login throttling: failures per username lock it out",
+        [(SETTINGS, 'AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]',
+          'AXES_LOCKOUT_PARAMETERS = ["ip_address"]')],
+        [f"{THROTTLING_TESTS}::test_failures_for_one_username_lock_it_out_from_any_address"]),
+    Protection(
+        "18 login throttling: failures per client address lock it out",
+        [(SETTINGS, 'AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]',
+          'AXES_LOCKOUT_PARAMETERS = ["username"]')],
+        [f"{THROTTLING_TESTS}::test_failures_from_one_address_lock_it_out_for_any_username"]),
+    Protection(
+        "18 login throttling: a lockout is a 429 page with Retry-After",
+        [(SETTINGS, 'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
+          "AXES_LOCKOUT_CALLABLE = None")],
+        [f"{THROTTLING_TESTS}::test_the_lockout_page_under_asgi"]),
 ]
 
 

@@ -3,9 +3,11 @@ import json
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
+from .exceptions import FileServiceError
 from .models import ApiToken, File
 
 
@@ -56,20 +58,36 @@ class FileAdmin(admin.ModelAdmin):
         return format_html('<pre style="white-space: pre-wrap">{}</pre>',
                            json.dumps(file.result, indent=2, ensure_ascii=False))
 
-    @admin.action(description="Reprocess the selected files")
+    def has_reprocess_permission(self, request):
+        return request.user.has_perm("files_app.reprocess_file")
+
+    @admin.action(description="Reprocess the selected files", permissions=["reprocess"])
     def reprocess(self, request, queryset):
-        queued = sum(
-            services.file_reprocess(user=request.user, file_id=file.pk).status == "PENDING"
-            for file in queryset
-        )
+        """Through the service, so the same rights apply as over the API."""
+        queued = refused = 0
+        for file in queryset:
+            try:
+                queued += services.file_reprocess(user=request.user,
+                                                  file_id=file.pk).status == "PENDING"
+            except FileServiceError:
+                refused += 1
         self.message_user(request, f"{queued} file(s) queued for processing.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"{refused} file(s) you may not reprocess were left "
+                                       "alone.", messages.WARNING)
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("user", "name", "created_at", "last_used_at")
+    """Expiry can be changed here (cut a token short); deleting a token revokes it."""
+
+    list_display = ("user", "name", "created_at", "expires_at", "unexpired", "last_used_at")
     search_fields = ("user__username", "name")
     readonly_fields = ("user", "token_hash", "created_at", "last_used_at")
 
     def has_add_permission(self, request):
         return False  # tokens are shown once, by `manage.py create_api_token`
+
+    @admin.display(boolean=True, description="Unexpired")
+    def unexpired(self, token):
+        return token.expires_at is None or token.expires_at > timezone.now()

@@ -24,6 +24,12 @@ class FileNotFound(FileServiceError):
     default_message = "No such file."
 
 
+class NotPermitted(FileServiceError):
+    """A file the user may see (someone else's) but lacks the right to change this way."""
+
+    default_message = "You may not do that to this file."
+
+
 class FileTooLarge(FileServiceError):
     pass
 

@@ -1,4 +1,5 @@
-"""Every read, owner-scoped: a user sees only their own files, staff see all."""
+"""Every read, owner-scoped: a user sees only their own files; staff see everyone's with the
+`files_app.view_file` permission."""
 
 import datetime
 import functools
@@ -12,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .exceptions import FileNotFound, NotAuthenticated
+from .exceptions import FileNotFound, NotAuthenticated, NotPermitted
 from .models import ApiToken, File
 
 
@@ -22,9 +23,17 @@ def require_user(user):
     return user
 
 
+def holds(user, permission: str) -> bool:
+    """Whether `user` holds a right over everyone's files (`view_file`, `delete_file`,
+    `reprocess_file`; see File.Meta). Rights belong to staff accounts, as in the admin: a
+    user who is not staff holds none, which also spares every ordinary request the
+    permission queries (Django loads a user's permissions with two of them)."""
+    return user.is_staff and user.has_perm(f"files_app.{permission}")
+
+
 def sees_all_files(user) -> bool:
     """Whether `user` sees everyone's files (queries and live updates alike)."""
-    return user.is_staff
+    return holds(user, "view_file")
 
 
 def file_queryset(*, user) -> QuerySet[File]:
@@ -57,11 +66,17 @@ def parse_file_id(file_id) -> uuid.UUID:
         raise FileNotFound() from None
 
 
-def file_get(*, user, file_id) -> File:
+def file_get(*, user, file_id, to: str | None = None) -> File:
+    """The file, if `user` may see it (else FileNotFound: never reveal it exists). With `to`
+    (`delete`, `reprocess`), someone else's file also needs that right (else NotPermitted);
+    owners may do anything to their own."""
     try:
-        return file_queryset(user=user).get(pk=parse_file_id(file_id))
+        file = file_queryset(user=user).get(pk=parse_file_id(file_id))
     except File.DoesNotExist:
         raise FileNotFound() from None
+    if to is not None and file.owner_id != user.pk and not holds(user, f"{to}_file"):
+        raise NotPermitted(f"You may see this file but not {to} it: it is not yours.")
+    return file
 
 
 @functools.cache
@@ -96,13 +111,17 @@ def token_user_sql() -> str:
     return (f'SELECT u.*, t."id" AS api_token_id, t."last_used_at" AS api_token_last_used_at '
             f'FROM "{user.db_table}" u JOIN "{token.db_table}" t '
             f'ON t."user_id" = u."{user.pk.column}" '
-            f'WHERE t."token_hash" = %s AND u."is_active"')
+            f'WHERE t."token_hash" = %s AND u."is_active" '
+            f'AND (t."expires_at" IS NULL OR t."expires_at" > %s)')
 
 
 def api_token_user(*, raw_token: str):
-    """The active user a raw bearer token belongs to, or None; the user carries the token's
-    `api_token_id` and `api_token_last_used_at`."""
-    found = list(get_user_model().objects.raw(token_user_sql(), [ApiToken.hash(raw_token)]))
+    """The active user a raw bearer token belongs to, or None (also once the token has
+    expired: an expired token is refused exactly like an unknown one); the user carries the
+    token's `api_token_id` and `api_token_last_used_at`."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    found = list(get_user_model().objects.raw(token_user_sql(),
+                                              [ApiToken.hash(raw_token), now]))
     if not found:
         return None
     user = found[0]
@@ -117,3 +136,14 @@ def api_token_user(*, raw_token: str):
 
 def user_by_username(*, username: str):
     return get_user_model().objects.get(username=username)
+
+
+def api_tokens_of(*, user, name: str | None = None) -> QuerySet[ApiToken]:
+    """A user's tokens, all of them or those with this name."""
+    tokens = ApiToken.objects.filter(user=user)
+    return tokens if name is None else tokens.filter(name=name)
+
+
+def api_tokens_matching(*, raw_token: str) -> QuerySet[ApiToken]:
+    """The token (at most one) whose clear text is `raw_token`, whoever it belongs to."""
+    return ApiToken.objects.filter(token_hash=ApiToken.hash(raw_token))

@@ -5,6 +5,7 @@ local default: SQLite under `var/` and the Redis that `make run` starts from `re
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "daphne",  # gives `manage.py runserver` an ASGI server; uvicorn is the default server
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",  # login throttling (see "Login throttling" below)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -90,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused by axes (too many failures) into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "schema.urls"
@@ -143,6 +147,27 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# --- Login throttling (django-axes) --------------------------------------------------------
+# Password logins (/accounts/login/, /admin/login/) are refused for LOGIN_LOCKOUT_MINUTES
+# once LOGIN_FAILURE_LIMIT of them have failed from one client address, or for one username
+# (each counted apart), within that time. Sessions already logged in and bearer tokens never
+# pass through a login, so a lockout does not touch them. 0 turns throttling off.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"  # a 429 page with Retry-After
+# The client address is REMOTE_ADDR and nothing a client sends: behind a proxy (see
+# BEHIND_TLS_PROXY) uvicorn's --proxy-headers sets it from the X-Forwarded-For of a trusted
+# proxy (--forwarded-allow-ips), so nobody picks their own address to dodge the per-IP limit.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login outright
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -46,6 +46,7 @@ DATABASE_DOWN = (OperationalError, InterfaceError)
 ERROR_CODES: dict[type[Exception], ErrorCode] = {
     exceptions.NotAuthenticated: ErrorCode.UNAUTHENTICATED,
     exceptions.FileNotFound: ErrorCode.NOT_FOUND,
+    exceptions.NotPermitted: ErrorCode.FORBIDDEN,
     exceptions.FileTooLarge: ErrorCode.FILE_TOO_LARGE,
     exceptions.TooManyFiles: ErrorCode.TOO_MANY_FILES,
     exceptions.InvalidUpload: ErrorCode.INVALID_UPLOAD,

@@ -33,9 +33,8 @@ class Subscription:
         wanted = {decode_file_id(raw_id) for raw_id in ids} if ids is not None else None
         consumer = info.context["ws"]
         sent_versions: dict[str, int] = {}
-        async with consumer.listen_to_channel(
-            live.MESSAGE_TYPE, groups=live.groups_for_viewer(user)
-        ) as messages:
+        groups = await database_sync_to_async(live.groups_for_viewer)(user)  # permissions
+        async with consumer.listen_to_channel(live.MESSAGE_TYPE, groups=groups) as messages:
             if wanted:
                 current = await database_sync_to_async(selectors.file_get_many)(
                     user=user, file_ids=wanted

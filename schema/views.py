@@ -1,5 +1,8 @@
-"""The views Django serves: GraphiQL, the owner-checked download and thumbnail, the page.
-(GraphQL requests themselves go to schema/endpoint.py, in front of Django.)"""
+"""The views Django serves: GraphiQL, the owner-checked download and thumbnail, the page and
+the login lockout page. (GraphQL requests themselves go to schema/endpoint.py, in front of
+Django.)"""
+
+import math
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -113,3 +116,13 @@ def index(request):
             "frontend_built": FRONTEND_BUNDLE.exists(),
         },
     )
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer to a login refused after too many failures (AXES_LOCKOUT_CALLABLE):
+    a page that says so, 429 with Retry-After (each new failure starts the wait again)."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": math.ceil(seconds / 60)}
+    response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response

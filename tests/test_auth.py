@@ -4,6 +4,7 @@ from email.message import EmailMessage
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -91,8 +92,15 @@ async def test_owner_sees_and_downloads_own_file(gql, async_client, token):
     assert download["X-Content-Type-Options"] == "nosniff"
 
 
-def test_staff_see_every_file(gql, client, staff_token):
+def grant_every_file_right(user):
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="files_app",
+                                                        codename__endswith="_file"))
+
+
+def test_staff_see_every_file_with_the_view_permission(gql, client, staff_user, staff_token):
     upload(gql)
+    assert GraphQL(client, staff_token)(FILES)["data"]["files"]["totalCount"] == 0
+    grant_every_file_right(staff_user)  # more in tests/test_permissions.py
     assert GraphQL(client, staff_token)(FILES)["data"]["files"]["totalCount"] == 1
 
 
@@ -185,10 +193,12 @@ async def test_download_names_are_quoted_safely(user, async_client, token, name)
     assert "/" not in stored.name and "\\" not in stored.name
 
 
-def test_a_bearer_token_is_an_api_credential_not_a_login(client, staff_token):
+def test_a_bearer_token_is_an_api_credential_not_a_login(client, staff_user, staff_token):
     """A staff token downloads files and runs GraphQL; it never drives the admin (where it
     would need no CSRF token) nor opens the page."""
+    grant_every_file_right(staff_user)
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {staff_token}"}
+    assert GraphQL(client, staff_token)(FILES)["data"]["files"]["totalCount"] == 0
     admin = client.get("/admin/files_app/file/", **bearer)
     assert admin.status_code == 302 and "/login/" in admin["Location"]
     page = client.get("/", **bearer)

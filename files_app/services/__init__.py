@@ -16,7 +16,7 @@ from .processing import (
     file_start_processing,
 )
 from .recovery import files_recover
-from .tokens import api_token_authenticate, api_token_create
+from .tokens import api_token_authenticate, api_token_create, api_token_revoke
 from .upload import (
     file_create,
     file_delete,
@@ -33,6 +33,7 @@ __all__ = [
     "UNEXPECTED_FAILURE",
     "api_token_authenticate",
     "api_token_create",
+    "api_token_revoke",
     "file_create",
     "files_recover",
     "file_delete",

@@ -211,7 +211,7 @@ background = Background()
 
 def file_reprocess(*, user, file_id) -> File:
     """Queue a finished file again. A file still queued or processing is returned as is."""
-    file = selectors.file_get(user=user, file_id=file_id)
+    file = selectors.file_get(user=user, file_id=file_id, to="reprocess")
     with transaction.atomic():
         queued = transition(
             file.pk,
@@ -232,7 +232,7 @@ def file_reprocess(*, user, file_id) -> File:
 
 def file_delete(*, user, file_id) -> uuid.UUID:
     """Delete the row; its bytes and thumbnail follow after commit (see signals.py)."""
-    file = selectors.file_get(user=user, file_id=file_id)
+    file = selectors.file_get(user=user, file_id=file_id, to="delete")
     file_pk = file.pk  # Django clears it on delete
     file.delete()
     return file_pk
