@@ -48,6 +48,10 @@ RECOVERY_TESTS = "tests/reliability/test_recovery.py"
 COMPOSE = "docker-compose.yml"
 SELECTORS = "files_app/selectors.py"
 THROTTLING_TESTS = "tests/test_login_throttling.py"
+ARCHIVE = "files_app/processors/archive.py"
+PROCESSORS_TESTS = "tests/test_processors.py"
+HOSTILE_TESTS = "tests/hostile/test_hostile.py"
+MEMORY_TESTS = "tests/test_memory_limit.py"
 
 PROTECTIONS = [
     Protection(
@@ -364,6 +368,44 @@ PROTECTIONS = [
         [(SETTINGS, 'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
           "AXES_LOCKOUT_CALLABLE = None")],
         [f"{THROTTLING_TESTS}::test_the_lockout_page_under_asgi"]),
+    Protection(
+        "13 hostile files: a tar with many entries is listed in bounded memory",
+        [(ARCHIVE, "            archive.members.clear()\n", "")],
+        [f"{PROCESSORS_TESTS}::test_a_tar_with_many_entries_is_listed_in_bounded_memory"]),
+    Protection(
+        "13 hostile files: a tar listing stops at ARCHIVE_MAX_ENTRIES",
+        [(ARCHIVE, "            if examined > source.limits.max_archive_entries:",
+          "            if False:")],
+        [f"{PROCESSORS_TESTS}::test_a_tar_with_many_entries_is_listed_in_bounded_memory"]),
+    Protection(
+        "13 hostile files: a zip's directory is counted before zipfile reads it",
+        [(ARCHIVE, "    if zip_directory_entries(source.stream, most) > most:", "    if False:")],
+        [f"{PROCESSORS_TESTS}::"
+         "test_a_zip_with_many_directory_entries_is_refused_before_it_is_read",
+         f"{PROCESSORS_TESTS}::test_a_zip_that_understates_its_entries_is_still_refused",
+         HOSTILE_TESTS]),
+    Protection(
+        "13 hostile files: JSON nested past JSON_MAX_DEPTH fails",
+        [("files_app/processors/json_file.py", "            if depth > most:",
+          "            if False:")],
+        [f"{PROCESSORS_TESTS}::test_deeply_nested_json_fails_quickly_in_bounded_memory",
+         HOSTILE_TESTS]),
+    Protection(
+        "13 hostile files: only IMAGE_FORMATS are opened",
+        [("files_app/processors/image.py",
+          "Image.open(source.stream, formats=limits.image_formats)", "Image.open(source.stream)")],
+        [f"{PROCESSORS_TESTS}::test_an_image_format_outside_the_allowlist_is_refused",
+         HOSTILE_TESTS]),
+    Protection(
+        "14 memory per task: the pool process's address space is limited",
+        [("project/celery.py", "    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))",
+          "    pass")],
+        [MEMORY_TESTS]),
+    Protection(
+        "14 memory per task: running out of memory ends the file FAILED, with why",
+        [(PROCESSING, "    except MemoryError:  # PROCESSING_MEMORY_LIMIT",
+          "    except ArithmeticError:  # PROCESSING_MEMORY_LIMIT")],
+        [MEMORY_TESTS]),
 ]
 
 

@@ -298,7 +298,16 @@ PROCESSING_LIMITS = {
     "max_bad_rows": env_int("CSV_MAX_BAD_ROWS", 100),
     "max_archive_ratio": env_float("ARCHIVE_MAX_RATIO", 100.0),
     "max_archive_uncompressed": env_int("ARCHIVE_MAX_UNCOMPRESSED", 10 * GIB),
+    "max_archive_entries": env_int("ARCHIVE_MAX_ENTRIES", 10_000),
+    "max_json_depth": env_int("JSON_MAX_DEPTH", 64),
+    "image_formats": tuple(env_list("IMAGE_FORMATS", "JPEG,PNG,GIF,WEBP,TIFF,BMP")),
 }
+# Address space one processing task may add to its pool process, in MiB (project/celery.py;
+# 0: no limit). Past it the file ends FAILED instead of the host running out of memory. The
+# default fits the largest image MAX_IMAGE_PIXELS lets through (decoded, then thumbnailed).
+PROCESSING_MEMORY_LIMIT = env_int("PROCESSING_MEMORY_LIMIT", 1024)
+# A pool process left holding more than this (resident, MiB) after a task is replaced.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("PROCESSING_MAX_MEMORY_PER_CHILD", 512) * KIB
 
 # --- Security headers for production --------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

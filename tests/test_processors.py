@@ -261,3 +261,99 @@ def test_a_csv_with_too_many_columns_is_refused():
     wide = (",".join(f"c{i}" for i in range(csv_file.MAX_COLUMNS + 1)) + "\n").encode() * 3
     with pytest.raises(ProcessingError, match="columns"):
         csv_file.process(source(wide, name="wide.csv"))
+
+
+def peak_memory(action) -> int:
+    """Bytes allocated at the peak while `action` runs (Python allocations: tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        action()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_a_tar_with_many_entries_is_listed_in_bounded_memory():
+    """Empty entries pass every size check, and tarfile keeps each member it reads: 40,000
+    took ~18 MiB. With the entry limit out of the way, memory must not grow with them; with
+    the default limit, the listing stops there and says so."""
+    from tests.hostile.generate import tar_many_entries
+
+    data = tar_many_entries(40_000)
+    results = []
+    unlimited = ProcessingLimits(max_archive_entries=100_000)
+    peak = peak_memory(lambda: results.append(archive.process(source(data, limits=unlimited))))
+    assert (results[0].facts["entry_count"], results[0].facts["truncated"]) == (40_000, False)
+    assert peak < 4 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+    facts = archive.process(source(data)).facts
+    assert facts["truncated"] is True
+    assert facts["entry_count"] == ProcessingLimits().max_archive_entries
+
+
+def test_a_tar_under_the_entry_limit_is_listed_whole():
+    from tests.hostile.generate import tar_many_entries
+
+    facts = archive.process(source(tar_many_entries(50))).facts
+    assert (facts["entry_count"], facts["truncated"]) == (50, False)
+
+
+def test_a_zip_with_many_directory_entries_is_refused_before_it_is_read():
+    """zipfile builds one ZipInfo per entry, directories included (~10 MiB for 20,000)."""
+    from tests.hostile.generate import zip_many_directories
+
+    data = zip_many_directories(20_000)
+
+    def refused():
+        with pytest.raises(ProcessingError, match="more than 10,000 entries"):
+            archive.process(source(data))
+
+    peak = peak_memory(refused)
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_a_zip_that_understates_its_entries_is_still_refused():
+    """The directory is counted, not the end record's claim (zipfile ignores the claim)."""
+    from tests.hostile.generate import zip_many_directories
+
+    data = bytearray(zip_many_directories(20_000))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8:end + 12] = b"\x01\x00\x01\x00"  # entries on this disk, entries in all: 1
+    with pytest.raises(ProcessingError, match="more than 10,000 entries"):
+        archive.process(source(bytes(data)))
+    small = samples.zip_archive({f"f{i}.txt": b"x" for i in range(30)})
+    assert archive.process(source(small, limits=ProcessingLimits(
+        max_archive_entries=30))).facts["entry_count"] == 30
+
+
+def test_deeply_nested_json_fails_quickly_in_bounded_memory():
+    """200,000 `[`: ijson.parse built a path per event as long as the nesting (10 GiB)."""
+    from tests.hostile.generate import json_deep
+
+    data = json_deep(200_000)
+
+    def refused():
+        with pytest.raises(ProcessingError, match="nested more than 64 levels"):
+            json_file.process(source(data))
+
+    assert peak_memory(refused) < 16 * 1024 * 1024
+    nested = b"[" * 64 + b"]" * 64
+    assert json_file.process(source(nested)).facts["valid"] is True
+
+
+def test_json_counts_keys_and_items_of_the_top_level_only():
+    document = json.dumps({"a": [1, 2, {"b": 3}], "c": {"d": [4]}, "e": None}).encode()
+    assert json_file.process(source(document)).facts["key_count"] == 3
+    document = json.dumps([[1, 2], {"x": [3, 4]}, "s", 5, None, True]).encode()
+    assert json_file.process(source(document)).facts["item_count"] == 6
+
+
+def test_an_image_format_outside_the_allowlist_is_refused():
+    from tests.hostile.generate import icon
+
+    with pytest.raises(ProcessingError, match="not an image we can read: we accept JPEG"):
+        image.process(source(icon()))
+    allowed = ProcessingLimits(image_formats=("ICO",))
+    assert image.process(source(icon(), limits=allowed)).facts["format"] == "ICO"

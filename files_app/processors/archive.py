@@ -2,6 +2,11 @@
 
 Zip bombs are caught from the sizes the archive declares (total and ratio); a compressed
 tar is read as a stream and stopped as soon as its entries pass the size limit.
+
+The number of entries is bounded too, since empty entries pass the size checks: a tar is
+listed up to `max_archive_entries` (then reported truncated) without keeping the entries it
+has passed; a zip's directory is counted before `zipfile` builds an object for every entry
+(it reads the whole directory at once, so it cannot stop part way), and refused above it.
 """
 
 import gzip
@@ -19,6 +24,9 @@ GZIP_FLAG_NAME = 0x08
 GZIP_FLAG_EXTRA = 0x04
 GZIP_HEADER_BYTES = 10
 GZIP_TRAILER_SIZE_BYTES = 4
+ZIP_CENTRAL_SIGNATURE = b"PK\x01\x02"
+ZIP_CENTRAL_HEADER_BYTES = 46
+ZIP_CENTRAL_LENGTHS_AT = 28  # file name, extra field and comment lengths (3 × uint16)
 
 
 @dataclass
@@ -28,6 +36,7 @@ class Listing:
     names: list[str] = field(default_factory=list)
     count: int = 0
     total: int = 0
+    truncated: bool = False  # stopped at `max_archive_entries`: count and total are partial
 
     def add(self, name: str, size: int) -> None:
         self.count += 1
@@ -49,7 +58,39 @@ def guard(total: int, compressed: int, limits) -> None:
         )
 
 
+def zip_directory_entries(stream, most: int) -> int:
+    """Entries in a zip's central directory, counted up to `most` + 1 without building them.
+
+    Walks the same records `zipfile` reads, from where it finds them (`_EndRecData` is its
+    own reader of the end record), so the count is what it would build, whatever the end
+    record claims. A malformed directory stops the count; `zipfile` then says it is damaged.
+    """
+    end = zipfile._EndRecData(stream)
+    if not end:
+        return 0
+    size = end[zipfile._ECD_SIZE]
+    start = end[zipfile._ECD_LOCATION] - size
+    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+        start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+    stream.seek(max(start, 0))
+    count = walked = 0
+    while walked < size and count <= most:
+        header = stream.read(ZIP_CENTRAL_HEADER_BYTES)
+        if len(header) < ZIP_CENTRAL_HEADER_BYTES or not header.startswith(ZIP_CENTRAL_SIGNATURE):
+            break
+        skip = sum(struct.unpack_from("<3H", header, ZIP_CENTRAL_LENGTHS_AT))
+        stream.seek(skip, os.SEEK_CUR)
+        walked += ZIP_CENTRAL_HEADER_BYTES + skip
+        count += 1
+    return count
+
+
 def list_zip(source: ProcessingSource, listing: Listing) -> None:
+    most = source.limits.max_archive_entries
+    if zip_directory_entries(source.stream, most) > most:
+        raise ProcessingError(
+            f"This archive has more than {most:,} entries, more than we list.")
+    source.stream.seek(0)
     with zipfile.ZipFile(source.stream) as archive:
         for info in archive.infolist():
             if not info.is_dir():
@@ -57,8 +98,16 @@ def list_zip(source: ProcessingSource, listing: Listing) -> None:
 
 
 def list_tar(source: ProcessingSource, listing: Listing) -> None:
+    """`tarfile` appends every member it reads to `.members`, even in stream mode: they are
+    dropped as the listing goes, and it stops after `max_archive_entries` of any type."""
+    examined = 0
     with tarfile.open(fileobj=source.progress_reader(), mode="r|*") as archive:
-        for member in archive:
+        while (member := archive.next()) is not None:
+            archive.members.clear()
+            examined += 1
+            if examined > source.limits.max_archive_entries:
+                listing.truncated = True
+                return
             if member.isfile():
                 listing.add(member.name, member.size)
                 if listing.total > source.limits.max_archive_uncompressed:
@@ -127,4 +176,5 @@ def process(source: ProcessingSource) -> ProcessingResult:
         "compressed_size": source.size,
         "entries": listing.names,
         "entries_truncated": listing.count > len(listing.names),
+        "truncated": listing.truncated,
     })

@@ -31,9 +31,17 @@ class ProcessingLimits:
     preview_lines: int = 10
     preview_chars: int = 2000
     max_archive_entries_listed: int = 100
+    # Entries examined in one archive: a tar listing stops there (truncated), a zip whose
+    # directory holds more is refused before one entry object is built.
+    max_archive_entries: int = 10_000
     max_archive_ratio: float = 100.0
     max_archive_uncompressed: int = 10 * GIB
     json_exact_error_max_bytes: int = 16 * MIB
+    # ijson builds a path string per event as long as the nesting: deep nesting is quadratic.
+    max_json_depth: int = 64
+    # Pillow formats we open (what sniffs as an image and we can thumbnail); any other
+    # decoder Pillow ships is never run on user bytes.
+    image_formats: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Images (Pillow): dimensions, EXIF essentials and a WebP thumbnail.
 
 The pixel count is checked from the header, before any pixel is decoded, so a small file
-that claims a gigantic canvas (a decompression bomb) costs nothing.
+that claims a gigantic canvas (a decompression bomb) costs nothing. Only the formats in
+`limits.image_formats` are opened: Pillow would otherwise try each of its decoders on the
+bytes, rarely used ones included.
 """
 
 import io
@@ -54,7 +56,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(source.stream)
+            image = Image.open(source.stream, formats=limits.image_formats)
             width, height = image.size
             if width * height > limits.max_image_pixels:
                 raise ProcessingError(
@@ -74,7 +76,9 @@ def process(source: ProcessingSource) -> ProcessingResult:
         except ProcessingError:
             raise
         except UnidentifiedImageError:
-            raise ProcessingError("This file is not an image we can read.") from None
+            raise ProcessingError(
+                "This file is not an image we can read: we accept "
+                f"{', '.join(limits.image_formats)}.") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ProcessingError("The image is too large to process safely.") from None
         except (OSError, ValueError, SyntaxError, EOFError):

@@ -1,18 +1,21 @@
 """JSON: valid or not (with the error's line and column), top-level type and size — streamed.
 
 ijson parses the file as a stream in constant memory; only when a file is invalid and small
-enough is it parsed again whole, to say exactly where the error is.
+enough is it parsed again whole, to say exactly where the error is. Nesting deeper than
+`max_json_depth` ends the file FAILED: the parser's stack, and the exact-error pass's
+recursion, grow with it, and nothing real nests that deep.
 """
 
 import json
 
 import ijson
 
-from .base import ProcessingResult, ProcessingSource
+from .base import ProcessingError, ProcessingResult, ProcessingSource
 from .encoding import UTF8_BOM
 
 SCALAR_TYPES = {"string": "string", "number": "number", "boolean": "boolean", "null": "null"}
 ITEM_START_EVENTS = {"start_map", "start_array", "string", "number", "boolean", "null"}
+DEPTH_CHANGE = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
 
 
 def facts(valid, top_level_type=None, key_count=None, item_count=None, error=None,
@@ -41,16 +44,24 @@ def process(source: ProcessingSource) -> ProcessingResult:
     reader = source.progress_reader()
     skip_bom(reader)
     top_level_type = None
-    keys = items = 0
+    keys = items = depth = 0
+    most = source.limits.max_json_depth
     try:
-        for prefix, event, _value in ijson.parse(reader, multiple_values=False):
+        # basic_parse, not parse: parse gives every event the path to it, a string as long
+        # as the nesting, and builds a whole buffer's events at once (200,000 `[` in 400 KB:
+        # 10 GiB). The depth is tracked here instead, and checked at each level.
+        for event, _value in ijson.basic_parse(reader, multiple_values=False):
             if top_level_type is None:
                 top_level_type = {"start_map": "object", "start_array": "array"}.get(
                     event, SCALAR_TYPES.get(event, "number"))
-            if prefix == "" and event == "map_key":
+            if depth == 1 and event == "map_key":
                 keys += 1
-            elif prefix == "item" and event in ITEM_START_EVENTS:
+            elif depth == 1 and event in ITEM_START_EVENTS:
                 items += 1
+            depth += DEPTH_CHANGE.get(event, 0)
+            if depth > most:
+                raise ProcessingError(
+                    f"This JSON is nested more than {most} levels deep, more than we process.")
         if top_level_type is None:
             raise ijson.common.IncompleteJSONError("The file holds no JSON value.")
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as error:

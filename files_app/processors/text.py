@@ -3,6 +3,10 @@
 from .base import ProcessingResult, ProcessingSource
 from .encoding import SAMPLE_BYTES, detect_encoding, iter_text_chunks
 
+# Text is counted in pieces this size: splitting one into words makes an object per word
+# (a 1 MiB piece of short words took ~50 MiB), so the piece, not the read, sets the peak.
+TEXT_PIECE_BYTES = 64 * 1024
+
 
 def process(source: ProcessingSource) -> ProcessingResult:
     limits = source.limits
@@ -12,7 +16,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
     preview: list[str] = []
     pending_word = False  # a word cut at the end of the previous chunk
     last_char = ""
-    for text in iter_text_chunks(source.progress_reader(), encoding, source.chunk_size):
+    for text in iter_text_chunks(source.progress_reader(), encoding,
+                                 min(source.chunk_size, TEXT_PIECE_BYTES)):
         if characters == 0:
             text = text.lstrip("\ufeff")
         characters += len(text)

@@ -32,6 +32,8 @@ UNEXPECTED_FAILURE = (
 MISSING_BYTES = "The stored bytes of this file are missing; upload it again."
 TOOK_TOO_LONG = "Processing took too long and was stopped."
 STORAGE_UNAVAILABLE = "The file could not be read from storage. Try reprocessing it later."
+OUT_OF_MEMORY = ("This file needs more memory than a file may use: it is too large or too "
+                 "complex to process.")
 
 
 def transition(file_id, *, only_if: Sequence[str] = (), where: dict | None = None,
@@ -166,6 +168,8 @@ def file_process(*, file_id, retries_left: int = 0) -> File | None:
         return file_fail(file_id=file.pk, error=str(error))
     except SoftTimeLimitExceeded:
         return file_fail(file_id=file.pk, error=TOOK_TOO_LONG)
+    except MemoryError:  # PROCESSING_MEMORY_LIMIT (project/celery.py)
+        outcome = None  # failed below, once this block no longer holds the frames that ran out
     except FileNotFoundError:
         return file_fail(file_id=file.pk, error=MISSING_BYTES)
     except OSError as error:
@@ -176,6 +180,8 @@ def file_process(*, file_id, retries_left: int = 0) -> File | None:
     except Exception:
         logger.exception("Processing file %s failed", file.pk)
         return file_fail(file_id=file.pk, error=UNEXPECTED_FAILURE)
+    if outcome is None:
+        return file_fail(file_id=file.pk, error=OUT_OF_MEMORY)
     try:
         return file_finish(file=file, outcome=outcome)
     except Exception:  # storing the result failed (a value the database refuses, a full disk)
