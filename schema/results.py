@@ -96,7 +96,11 @@ class ArchiveResult:
     total_uncompressed_size: BigInt | None
     compressed_size: BigInt | None
     entries: list[str] | None = strawberry.field(description="The first 100 entry names.")
-    entries_truncated: bool | None
+    entries_truncated: bool | None = strawberry.field(
+        description="More entries than the names listed in `entries`.")
+    listing_truncated: bool | None = strawberry.field(
+        description="The listing stopped at ARCHIVE_MAX_ENTRIES entries: `entryCount` and "
+                    "`totalUncompressedSize` count only those.")
 
 
 @strawberry.type

@@ -286,10 +286,10 @@ def test_a_tar_with_many_entries_is_listed_in_bounded_memory():
     results = []
     unlimited = ProcessingLimits(max_archive_entries=100_000)
     peak = peak_memory(lambda: results.append(archive.process(source(data, limits=unlimited))))
-    assert (results[0].facts["entry_count"], results[0].facts["truncated"]) == (40_000, False)
+    assert (results[0].facts["entry_count"], results[0].facts["listing_truncated"]) == (40_000, False)
     assert peak < 4 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
     facts = archive.process(source(data)).facts
-    assert facts["truncated"] is True
+    assert facts["listing_truncated"] is True
     assert facts["entry_count"] == ProcessingLimits().max_archive_entries
 
 
@@ -297,7 +297,7 @@ def test_a_tar_under_the_entry_limit_is_listed_whole():
     from tests.hostile.generate import tar_many_entries
 
     facts = archive.process(source(tar_many_entries(50))).facts
-    assert (facts["entry_count"], facts["truncated"]) == (50, False)
+    assert (facts["entry_count"], facts["listing_truncated"]) == (50, False)
 
 
 def test_a_zip_with_many_directory_entries_is_refused_before_it_is_read():
@@ -357,3 +357,12 @@ def test_an_image_format_outside_the_allowlist_is_refused():
         image.process(source(icon()))
     allowed = ProcessingLimits(image_formats=("ICO",))
     assert image.process(source(icon(), limits=allowed)).facts["format"] == "ICO"
+
+
+def test_a_damaged_file_message_never_echoes_os_error_text():
+    """A parser's word on the bytes is kept; an OS error's text (errno, server paths) never."""
+    os_error = FileNotFoundError(2, "No such file or directory", "/srv/media/uploads/1/abc")
+    message = str(ProcessingError.damaged("archive", os_error))
+    assert message == "This archive is damaged and cannot be read."
+    said = str(ProcessingError.damaged("PDF", ValueError("bad xref\nmore" + "x" * 500)))
+    assert said == "This PDF is damaged and cannot be read (bad xref)."

@@ -166,7 +166,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, gzip.BadGzipFile,
             zlib.error, EOFError, OSError, struct.error, ValueError) as error:
-        raise ProcessingError(f"This archive is damaged ({error}).") from None
+        raise ProcessingError.damaged("archive", error) from None
     guard(listing.total, source.size, limits)
     source.report_progress(1.0)
     return ProcessingResult(facts={
@@ -176,5 +176,5 @@ def process(source: ProcessingSource) -> ProcessingResult:
         "compressed_size": source.size,
         "entries": listing.names,
         "entries_truncated": listing.count > len(listing.names),
-        "truncated": listing.truncated,
+        "listing_truncated": listing.truncated,
     })

@@ -20,6 +20,17 @@ GIB = 1024 * MIB
 class ProcessingError(Exception):
     """A permanent failure whose message is shown to the user as the file's `error`."""
 
+    @classmethod
+    def damaged(cls, what: str, error: Exception) -> "ProcessingError":
+        """"This <what> is damaged", with what the parser said about the bytes, but never
+        an OS error's text (it can name server paths) and never more than a short line."""
+        said = "" if isinstance(error, OSError) else str(error).strip().splitlines()[:1]
+        detail = f" ({said[0][:DETAIL_CHARS]})" if said else ""
+        return cls(f"This {what} is damaged and cannot be read{detail}.")
+
+
+DETAIL_CHARS = 200
+
 
 @dataclass(frozen=True)
 class ProcessingLimits:

@@ -87,6 +87,6 @@ def process(source: ProcessingSource) -> ProcessingResult:
                      "encrypted": True, "text_preview": None}
         except (PdfReadError, PyPdfError, OSError, ValueError, KeyError, TypeError,
                 AttributeError, IndexError, RecursionError) as error:
-            raise ProcessingError(f"This PDF is damaged and cannot be read ({error}).") from None
+            raise ProcessingError.damaged("PDF", error) from None
     source.report_progress(1.0)
     return ProcessingResult(facts=facts)
