@@ -284,6 +284,16 @@ PROTECTIONS = [
         "12 integrity: storage_audit --fix removes orphaned bytes",
         [("files_app/services/audit.py", "default_storage.delete(name)", "pass")],
         ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"]),
+    Protection(
+        "17 fair share: reprocessFile counts against the rate limit",
+        [(UPLOAD, "        check_reprocess_rate(user=user)\n", "")],
+        ["tests/test_limits.py::test_reprocessing_counts_against_the_rate_limit"]),
+    Protection(
+        "17 fair share: files in flight per user are capped",
+        [("files_app/services/fair_share.py",
+          "if File.objects.filter(owner_id=owner_id, status=FileStatus.PROCESSING).count() < cap:",
+          "if True:")],
+        ["tests/test_fair_share.py"]),
 ]
 
 
