@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from files_app import services
 from files_app.models import File, FileStatus
+from files_app.services import recovery
 from files_app.tasks import process_file
 from tests.conftest import BASE_DIR, stop, subprocess_env, wait_until
 
@@ -94,16 +95,24 @@ def test_one_users_burst_never_has_more_than_the_cap_in_flight(user, other_user,
     assert all(file.result["row_count"] == ROWS for file in watch.mine)
 
 
-def test_a_file_over_the_cap_stays_pending_without_losing_an_attempt(user, settings):
+def test_a_file_over_the_cap_stays_pending_without_losing_an_attempt(user, settings,
+                                                                      monkeypatch):
     settings.FILE_MAX_IN_FLIGHT_PER_USER = 1
     busy = make_file(user, "busy.txt", b"busy")
     waiting = make_file(user, "waiting.txt", b"waiting")
-    File.objects.filter(pk=busy.pk).update(status=FileStatus.PROCESSING)
-    before = File.objects.get(pk=waiting.pk)
+    File.objects.filter(pk=busy.pk).update(status=FileStatus.PROCESSING,
+                                           updated_at=timezone.now())
     assert services.file_process(file_id=waiting.pk) == services.DEFERRED
-    after = File.objects.get(pk=waiting.pk)
-    assert (after.status, after.attempts, after.version) == (FileStatus.PENDING, 0, 1)
-    assert after.updated_at > before.updated_at  # the sweep leaves it to its deferred task
+    waited = File.objects.get(pk=waiting.pk)
+    assert (waited.status, waited.attempts, waited.version) == (FileStatus.PENDING, 0, 1)
+    # Touched by the try: the sweep leaves it to its re-sent task, and queues it only once
+    # that task is lost (no try touches it for FILE_RECOVERY_AFTER).
+    queued = []
+    monkeypatch.setattr(recovery, "enqueue", queued.append)
+    assert services.files_recover() == {"requeued": 0, "failed": 0}
+    later = timezone.now() + timedelta(seconds=settings.FILE_RECOVERY_AFTER + 1)
+    services.files_recover(now=later)
+    assert waiting.pk in queued
     # Its owner's other file done, it starts; the cap off (0), nothing waits.
     File.objects.filter(pk=busy.pk).update(status=FileStatus.DONE)
     assert services.file_process(file_id=waiting.pk).status == FileStatus.DONE

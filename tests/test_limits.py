@@ -11,7 +11,7 @@ import pytest
 import websockets
 from django.utils import timezone
 
-from files_app import services
+from files_app import selectors, services
 from files_app.models import File, FileStatus, ReprocessRequest
 from tests.conftest import Server
 from tests.wsclient import PROTOCOL
@@ -139,7 +139,8 @@ REPROCESS = "mutation($id: ID!) { reprocessFile(id: $id) { id status } }"
 UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 
 
-def test_reprocessing_counts_against_the_rate_limit(gql, other_gql, user, settings):
+def test_reprocessing_counts_against_the_rate_limit(gql, other_gql, user, settings,
+                                                    django_assert_num_queries):
     settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 3
     file_id = gql.upload(UPLOAD, {"file": ("a.txt", b"x")}, {"file": None}).json()[
         "data"]["uploadFile"]["id"]
@@ -152,6 +153,9 @@ def test_reprocessing_counts_against_the_rate_limit(gql, other_gql, user, settin
     assert codes(refused) == ["RATE_LIMITED"]
     assert refused["errors"][0]["message"] == services.upload.rate_limited().args[0]
     assert files.get().status == FileStatus.DONE  # nothing queued
+    with django_assert_num_queries(1):  # uploads and reprocesses counted together
+        usage = selectors.upload_usage(user=user, since=timezone.now() - timedelta(minutes=1))
+    assert usage.recent_files == 3
     # Reprocesses count against uploads too; the limit is per user.
     refused_upload = gql.upload(UPLOAD, {"file": ("b.txt", b"x")}, {"file": None})
     assert codes(refused_upload.json()) == ["RATE_LIMITED"]
