@@ -406,6 +406,20 @@ PROTECTIONS = [
         [(PROCESSING, "    except MemoryError:  # PROCESSING_MEMORY_LIMIT",
           "    except ArithmeticError:  # PROCESSING_MEMORY_LIMIT")],
         [MEMORY_TESTS]),
+    Protection(
+        "17 fair share: reprocessFile counts against the rate limit",
+        [(UPLOAD, "        check_reprocess_rate(user=user)\n", "")],
+        ["tests/test_limits.py::test_reprocessing_counts_against_the_rate_limit"]),
+    Protection(
+        "17 fair share: files in flight per user are capped",
+        [("files_app/services/fair_share.py",
+          "if File.objects.filter(owner_id=owner_id, status=FileStatus.PROCESSING).count() < cap:",
+          "if True:")],
+        ["tests/test_fair_share.py"]),
+    Protection(
+        "20 a damaged file's message never echoes OS error text",
+        [("files_app/processors/base.py", '"" if isinstance(error, OSError) else ', "")],
+        ["tests/test_processors.py::test_a_damaged_file_message_never_echoes_os_error_text"]),
 ]
 
 

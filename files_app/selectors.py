@@ -9,12 +9,13 @@ from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .exceptions import FileNotFound, NotAuthenticated, NotPermitted
-from .models import ApiToken, File
+from .models import ApiToken, File, ReprocessRequest
 
 
 def require_user(user):
@@ -48,14 +49,19 @@ def file_list(*, user, filters: dict | None = None) -> QuerySet[File]:
 
 
 class UploadUsage(NamedTuple):
-    recent_files: int  # uploaded since the given time
+    recent_files: int  # uploaded or reprocessed since the given time
     stored_bytes: int  # in all (their own files, even for staff)
 
 
 def upload_usage(*, user, since) -> UploadUsage:
-    """What the user's rate limit and quota count, in one query."""
+    """What the user's rate limit and quota count, in one query: a reprocess costs a worker
+    as much as an upload, so both count against the rate (reprocesses in a subquery)."""
+    reprocessed = ReprocessRequest.objects.filter(user=user, requested_at__gte=since).order_by(
+        ).values("user").annotate(count=Count("pk")).values("count")
     usage = File.objects.filter(owner=user).aggregate(
-        recent_files=Count("pk", filter=Q(uploaded_at__gte=since)), stored_bytes=Sum("size"))
+        recent_files=Count("pk", filter=Q(uploaded_at__gte=since))
+        + Coalesce(Subquery(reprocessed), 0),
+        stored_bytes=Sum("size"))
     return UploadUsage(usage["recent_files"] or 0, usage["stored_bytes"] or 0)
 
 

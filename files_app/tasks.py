@@ -25,7 +25,12 @@ from .exceptions import TransientProcessingError
 )
 def process_file(self, file_id: str) -> None:
     retries_left = self.max_retries - self.request.retries
-    services.file_process(file_id=file_id, retries_left=retries_left)
+    if services.file_process(file_id=file_id, retries_left=retries_left) == services.DEFERRED:
+        # Its owner has their share in flight: sent again to the same queue, as the same try
+        # (not a Celery retry: it would count against max_retries).
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        self.signature_from_request(
+            queue=queue, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS).apply_async()
 
 
 @shared_task(name="files_app.recover_files", ignore_result=True)

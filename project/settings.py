@@ -287,6 +287,11 @@ PROCESSING_RETRY_BACKOFF_SECONDS = env_int("PROCESSING_RETRY_BACKOFF_SECONDS", 5
 FILE_RECOVERY_AFTER = env_int("FILE_RECOVERY_AFTER", PROCESSING_SOFT_TIME_LIMIT + 300)
 FILE_RECOVERY_INTERVAL = env_int("FILE_RECOVERY_INTERVAL", 60)
 FILE_MAX_ATTEMPTS = env_int("FILE_MAX_ATTEMPTS", 3)
+# Fair share: at most this many of one user's files PROCESSING at once (0: no cap); a task
+# that would start one more leaves it PENDING and is sent again this many seconds later.
+# Below the workers' total concurrency, so one user's burst leaves workers for the others.
+FILE_MAX_IN_FLIGHT_PER_USER = env_int("FILE_MAX_IN_FLIGHT_PER_USER", 4)
+FILE_IN_FLIGHT_RETRY_SECONDS = env_float("FILE_IN_FLIGHT_RETRY_SECONDS", 2.0)
 CELERY_BEAT_SCHEDULE = {
     "recover-stuck-files": {"task": "files_app.recover_files",
                             "schedule": float(FILE_RECOVERY_INTERVAL)},

@@ -1,13 +1,18 @@
 """Query limits: depth, aliases, tokens, page size, introspection switch, subscriptions per
-connection. Each refused request gets a code, never a 500."""
+connection; reprocessing counts against the upload rate. Each refused request gets a code,
+never a 500."""
 
 import asyncio
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
 import websockets
+from django.utils import timezone
 
+from files_app import selectors, services
+from files_app.models import File, FileStatus, ReprocessRequest
 from tests.conftest import Server
 from tests.wsclient import PROTOCOL
 
@@ -128,3 +133,37 @@ def test_a_bug_outside_graphql_execution_is_a_masked_json_500(gql, monkeypatch):
     assert response.status_code == 500
     assert codes(response.json()) == ["INTERNAL_SERVER_ERROR"]
     assert "hunter2" not in response.text
+
+
+REPROCESS = "mutation($id: ID!) { reprocessFile(id: $id) { id status } }"
+UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
+
+
+def test_reprocessing_counts_against_the_rate_limit(gql, other_gql, user, settings,
+                                                    django_assert_num_queries):
+    settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 3
+    file_id = gql.upload(UPLOAD, {"file": ("a.txt", b"x")}, {"file": None}).json()[
+        "data"]["uploadFile"]["id"]
+    files = File.objects.filter(owner=user)
+    for _ in range(2):  # the upload and two reprocesses: the three a minute allowed
+        files.update(status=FileStatus.DONE)
+        assert gql(REPROCESS, id=file_id)["data"]["reprocessFile"]["status"] == "PENDING"
+    files.update(status=FileStatus.DONE)
+    refused = gql(REPROCESS, id=file_id)
+    assert codes(refused) == ["RATE_LIMITED"]
+    assert refused["errors"][0]["message"] == services.upload.rate_limited().args[0]
+    assert files.get().status == FileStatus.DONE  # nothing queued
+    with django_assert_num_queries(1):  # uploads and reprocesses counted together
+        usage = selectors.upload_usage(user=user, since=timezone.now() - timedelta(minutes=1))
+    assert usage.recent_files == 3
+    # Reprocesses count against uploads too; the limit is per user.
+    refused_upload = gql.upload(UPLOAD, {"file": ("b.txt", b"x")}, {"file": None})
+    assert codes(refused_upload.json()) == ["RATE_LIMITED"]
+    assert "errors" not in other_gql.upload(UPLOAD, {"file": ("c.txt", b"x")},
+                                            {"file": None}).json()
+    # Out of the window: the sweep deletes the records, and the user may reprocess again.
+    assert ReprocessRequest.objects.filter(user=user).count() == 2
+    File.objects.update(uploaded_at=timezone.now() - timedelta(minutes=5))
+    services.files_recover(now=timezone.now() + timedelta(minutes=1, seconds=1))
+    assert not ReprocessRequest.objects.exists()
+    assert gql(REPROCESS, id=file_id)["data"]["reprocessFile"]["status"] == "PENDING"

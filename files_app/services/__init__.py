@@ -3,8 +3,10 @@
 - `upload`: accept uploads (all or nothing), reprocess, delete.
 - `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED.
 - `tokens`: API tokens.
+- `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
 """
 
+from .fair_share import DEFERRED
 from .processing import (
     MISSING_BYTES,
     TOOK_TOO_LONG,
@@ -28,6 +30,7 @@ from .upload import (
 )
 
 __all__ = [
+    "DEFERRED",
     "MISSING_BYTES",
     "TOOK_TOO_LONG",
     "UNEXPECTED_FAILURE",

@@ -20,6 +20,7 @@ from django.utils import timezone
 from .. import events, processors, selectors
 from ..exceptions import TransientProcessingError
 from ..models import File, FileStatus, thumbnail_path
+from . import fair_share
 
 logger = logging.getLogger(__name__)
 
@@ -143,14 +144,18 @@ def processing_limits() -> processors.ProcessingLimits:
     return processors.ProcessingLimits(**settings.PROCESSING_LIMITS)
 
 
-def file_process(*, file_id, retries_left: int = 0) -> File | None:
-    """Run the file through its processors: PENDING → PROCESSING → DONE or FAILED.
+def file_process(*, file_id, retries_left: int = 0) -> File | str | None:
+    """Run the file through its processors: PENDING → PROCESSING → DONE or FAILED, or leave
+    it PENDING and return DEFERRED while its owner has their share of files in flight.
 
     Idempotent: a file already DONE or FAILED (a duplicate delivery) is left alone. Every
     failure ends in FAILED with a message, never in PROCESSING, except a storage error with
     retries left, which raises TransientProcessingError for the task to retry with backoff.
     """
-    file = file_start_processing(file_id=file_id)
+    with transaction.atomic():  # the owner's fair share is counted under the start's lock
+        if not fair_share.file_may_start(file_id=file_id):
+            return fair_share.DEFERRED
+        file = file_start_processing(file_id=file_id)
     if file is None:
         return None
     try:

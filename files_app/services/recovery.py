@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ..models import File
 from .processing import ACTIVE_STATUSES, FileStatus, gave_up_message, transition
-from .upload import enqueue
+from .upload import enqueue, reprocess_requests_prune
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def files_recover(*, now=None) -> dict[str, int]:
             elif transition(file_id, **still_stuck, status=FileStatus.PENDING, progress=0.0):
                 transaction.on_commit(lambda file_id=file_id: enqueue(file_id), robust=True)
                 counts["requeued"] += 1
+    reprocess_requests_prune(now=now)
     if any(counts.values()):
         logger.warning("Recovered stuck files: %s", counts)
     return counts

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -24,9 +23,10 @@ from ..exceptions import (
     RateLimited,
     TooManyFiles,
 )
-from ..models import File, FileStatus
+from ..models import File, FileStatus, ReprocessRequest
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
+from .fair_share import user_lock
 from .processing import FINISHED_STATUSES, transition
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def check_allowance(owner, uploads: Sequence) -> None:
     are counted one after the other (on PostgreSQL; SQLite serialises writes anyway)."""
     if not settings.UPLOAD_RATE_LIMIT_PER_MINUTE and not settings.STORAGE_QUOTA:
         return  # nothing to count, nothing to lock
-    get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+    user_lock(user_id=owner.pk)
     allowance = upload_allowance(owner=owner)
     if allowance.files is not None and len(uploads) > allowance.files:
         raise rate_limited()
@@ -213,6 +213,7 @@ def file_reprocess(*, user, file_id) -> File:
     """Queue a finished file again. A file still queued or processing is returned as is."""
     file = selectors.file_get(user=user, file_id=file_id, to="reprocess")
     with transaction.atomic():
+        check_reprocess_rate(user=user)
         queued = transition(
             file.pk,
             only_if=FINISHED_STATUSES,
@@ -226,8 +227,27 @@ def file_reprocess(*, user, file_id) -> File:
         )
         if queued is None:
             return file
+        ReprocessRequest.objects.create(user=user)
         transaction.on_commit(lambda: enqueue(queued.pk), robust=True)
     return queued
+
+
+def check_reprocess_rate(*, user) -> None:
+    """A reprocess counts against the upload rate (it takes a worker like an upload), counted
+    under a lock on the user's row as uploads are. Taken before the file's row is updated:
+    the order a worker's start takes them in (fair_share), so the two never deadlock."""
+    rate = settings.UPLOAD_RATE_LIMIT_PER_MINUTE
+    if not rate:
+        return
+    user_lock(user_id=user.pk)
+    if selectors.upload_usage(user=user, since=timezone.now() - RATE_WINDOW).recent_files >= rate:
+        raise rate_limited()
+
+
+def reprocess_requests_prune(*, now=None) -> int:
+    """Delete the reprocess records the rate window no longer counts; returns how many."""
+    cutoff = (now or timezone.now()) - RATE_WINDOW
+    return ReprocessRequest.objects.filter(requested_at__lt=cutoff).delete()[0]
 
 
 def file_delete(*, user, file_id) -> uuid.UUID:
