@@ -74,8 +74,8 @@ PROTECTIONS = [
         ["tests/test_processing.py::test_a_duplicate_delivery_leaves_a_live_run_alone"]),
     Protection(
         "1 lease: a run stopped for a retry releases its lease",
-        [(PROCESSING, "            file_release_lease(file_id=self.file_id, attempt=self.attempt)",
-          "            pass")],
+        [(PROCESSING, "file_release_lease(file_id=self.file_id, attempt=self.attempt)",
+          "None")],
         ["tests/test_processing.py::test_storage_errors_are_retried_then_fail"]),
     Protection(
         "1 worker killed: a finished file is never run again (DONE exactly once)",

@@ -137,8 +137,12 @@ class Lease:
     def __exit__(self, error_type, error, traceback) -> None:
         self.stopped.set()
         self.thread.join()
-        if error_type is not None:
+        if error_type is None:
+            return
+        try:  # the run's own error is what the task must see, not this one's
             file_release_lease(file_id=self.file_id, attempt=self.attempt)
+        except DatabaseError:
+            logger.warning("Could not release the lease of file %s", self.file_id)
 
     def keep(self) -> None:
         try:
@@ -231,11 +235,12 @@ def file_process(*, file_id, retries_left: int = 0) -> File | None:
     if file is None:
         return None
     with Lease(file):
-        return file_run(file, retries_left)
+        return run_started(file=file, retries_left=retries_left)
 
 
-def file_run(file: File, retries_left: int) -> File | None:
-    """One run of a started file; its writes are refused once it lost its lease."""
+def run_started(*, file: File, retries_left: int) -> File | None:
+    """One run of a file `file_start_processing` started; its writes are refused once it lost
+    its lease."""
     try:
         with file.stored_file.open("rb") as stream:
             outcome = processors.run(processors.ProcessingSource(

@@ -87,6 +87,17 @@ def started(owner, *, lease_seconds_left: float) -> File:
     return file
 
 
+@pytest.fixture
+def queued(monkeypatch) -> list:
+    """What the sweep queues, kept here: a worker left running by an earlier test would
+    otherwise take the file while the test looks at it."""
+    from files_app.services import recovery
+
+    file_ids = []
+    monkeypatch.setattr(recovery, "enqueue", file_ids.append)
+    return file_ids
+
+
 def test_a_lapsed_lease_is_requeued_and_finishes(user, celery_worker):
     """Seconds after its worker died, not after FILE_RECOVERY_AFTER (15 min by default)."""
     orphan = started(user, lease_seconds_left=-1)
@@ -96,26 +107,27 @@ def test_a_lapsed_lease_is_requeued_and_finishes(user, celery_worker):
     assert orphan.attempts == 2
 
 
-def test_a_live_lease_is_not_requeued(user, settings):
+def test_a_live_lease_is_not_requeued(user, settings, queued):
     """However long the run has been going (its last state change 5 minutes ago, past
     FILE_RECOVERY_AFTER): a run whose worker renews its lease is alive."""
     settings.FILE_RECOVERY_AFTER = 60
     running = started(user, lease_seconds_left=20)
     File.objects.filter(pk=running.pk).update(
         updated_at=timezone.now() - timedelta(minutes=5))
-    assert services.files_recover() == {"requeued": 0, "failed": 0}
+    assert services.files_recover() == {"requeued": 0, "failed": 0} and queued == []
     running.refresh_from_db()
     assert (running.status, running.attempts) == (FileStatus.PROCESSING, 1)
 
 
-def test_a_pending_backlog_is_not_requeued_before_file_recovery_after(user):
+def test_a_pending_backlog_is_not_requeued_before_file_recovery_after(user, queued):
     """A queued file may wait behind a long backlog: queueing it again would only add a
     duplicate task, so the sweep leaves it for FILE_RECOVERY_AFTER (default settings)."""
-    queued = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=10)
+    backlog = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=10)
     orphan = started(user, lease_seconds_left=-1)  # the same sweep does act on this one
     assert services.files_recover() == {"requeued": 1, "failed": 0}
-    queued.refresh_from_db()
-    assert (queued.status, queued.version) == (FileStatus.PENDING, 1)
+    assert queued == [orphan.pk]
+    backlog.refresh_from_db()
+    assert (backlog.status, backlog.version) == (FileStatus.PENDING, 1)
     orphan.refresh_from_db()
     assert orphan.status == FileStatus.PENDING and orphan.lease_expires_at is None
 
@@ -127,12 +139,12 @@ def outcome_of(file: File):
                    facts={"x": 1}, thumbnail=None)
 
 
-def test_a_taken_over_run_cannot_record_progress_or_finish(user):
+def test_a_taken_over_run_cannot_record_progress_or_finish(user, queued):
     """Its worker froze past its lease (a long GC pause, a stopped VM) and wakes up after the
     sweep gave the file to another run: whatever it writes is refused, so the file is
     finished once, by the run that holds it."""
     frozen = started(user, lease_seconds_left=-1)
-    assert services.files_recover()["requeued"] == 1
+    assert services.files_recover()["requeued"] == 1 and queued == [frozen.pk]
     # Requeued but not started again yet: the frozen run still can't write.
     assert services.file_finish(file=frozen, outcome=outcome_of(frozen)) is None
     rescuer = services.file_start_processing(file_id=frozen.pk)
@@ -146,7 +158,7 @@ def test_a_taken_over_run_cannot_record_progress_or_finish(user):
     assert services.file_fail(file_id=frozen.pk, attempt=2, error="late") is None
 
 
-def test_a_long_step_keeps_its_lease(user, settings, monkeypatch):
+def test_a_long_step_keeps_its_lease(user, settings, monkeypatch, queued):
     """One step lasting three leases without a word of progress (a big image decoding): the
     worker's heartbeat renews the lease, so a sweep in the middle of it leaves the run alone
     and the run finishes its file."""
