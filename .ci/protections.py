@@ -55,14 +55,39 @@ MEMORY_TESTS = "tests/test_memory_limit.py"
 
 PROTECTIONS = [
     Protection(
-        "1 worker killed: the sweep re-queues files stuck in PROCESSING",
-        [(RECOVERY, "status__in=ACTIVE_STATUSES, updated_at__lt=cutoff",
-          "status=FileStatus.PENDING, updated_at__lt=cutoff")],
-        [KILLED, f"{RECOVERY_TESTS}::test_stuck_files_are_requeued_and_finish"]),
+        "1 lease: the sweep re-queues a PROCESSING file once its lease lapses",
+        [(RECOVERY, "lapsed = (Q(lease_expires_at__lte=Now())", "lapsed = (Q(pk__in=[])")],
+        [KILLED, f"{RECOVERY_TESTS}::test_a_lapsed_lease_is_requeued_and_finishes"]),
+    Protection(
+        "1 lease: the sweep leaves a run whose lease is live alone",
+        [(RECOVERY, "lapsed = (Q(lease_expires_at__lte=Now())",
+          "lapsed = (Q(lease_expires_at__isnull=False)")],
+        [f"{RECOVERY_TESTS}::test_a_live_lease_is_not_requeued",
+         f"{RECOVERY_TESTS}::test_a_long_step_keeps_its_lease"]),
+    Protection(
+        "1 lease: the worker renews the lease while it works",
+        [(PROCESSING, "while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL):",
+          "while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL) and False:")],
+        [f"{RECOVERY_TESTS}::test_a_long_step_keeps_its_lease"]),
+    Protection(
+        "1 lease: a run that lost its lease cannot record progress or finish",
+        [(PROCESSING, 'return {"status": FileStatus.PROCESSING, "attempts": attempt}',
+          'return {"status": FileStatus.PROCESSING}')],
+        [f"{RECOVERY_TESTS}::test_a_taken_over_run_cannot_record_progress_or_finish"]),
+    Protection(
+        "1 lease: a duplicate delivery leaves a live run alone",
+        [(PROCESSING, "(Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)",
+          "Q(status=FileStatus.PROCESSING)")],
+        ["tests/test_processing.py::test_a_duplicate_delivery_leaves_a_live_run_alone"]),
+    Protection(
+        "1 lease: a run stopped for a retry releases its lease",
+        [(PROCESSING, "file_release_lease(file_id=self.file_id, attempt=self.attempt)",
+          "None")],
+        ["tests/test_processing.py::test_storage_errors_are_retried_then_fail"]),
     Protection(
         "1 worker killed: a finished file is never run again (DONE exactly once)",
-        [(PROCESSING, 'file_id, only_if=ACTIVE_STATUSES, where={"attempts__lt": limit},',
-          'file_id, where={"attempts__lt": limit},'),
+        [(PROCESSING, "UNCLAIMED = Q(status=FileStatus.PENDING) | ",
+          "UNCLAIMED = ~Q(status=FileStatus.PROCESSING) | "),
          (RECOVERY, "lambda file_id=file_id: enqueue(file_id)",
           "lambda file_id=file_id: (enqueue(file_id), enqueue(file_id))")],
         [KILLED, "tests/test_processing.py::test_processing_is_idempotent"]),
@@ -71,8 +96,13 @@ PROTECTIONS = [
         [(RECOVERY, "if attempts >= settings.FILE_MAX_ATTEMPTS:", "if False:")],
         [f"{RECOVERY_TESTS}::test_files_that_keep_failing_to_finish_end_failed"]),
     Protection(
+        "2 stuck work: a queued (PENDING) file is re-queued only after FILE_RECOVERY_AFTER",
+        [(RECOVERY, "Q(status=FileStatus.PENDING, updated_at__lt=cutoff)",
+          "Q(status=FileStatus.PENDING)")],
+        [f"{RECOVERY_TESTS}::test_a_pending_backlog_is_not_requeued_before_file_recovery_after"]),
+    Protection(
         "2 no crash loop: a run starts only while attempts are left",
-        [(PROCESSING, 'where={"attempts__lt": limit},', "")],
+        [(PROCESSING, "where=UNCLAIMED & Q(attempts__lt=limit),", "where=UNCLAIMED,")],
         ["tests/test_processing.py::"
          "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"]),
     Protection(

@@ -1,7 +1,9 @@
 """Celery tasks: thin wrappers around services.
 
-acks_late + reject_on_worker_lost (settings) deliver a file again when its worker dies;
-storage hiccups are retried with exponential backoff; the soft time limit ends a file that
+acks_late + reject_on_worker_lost (settings) deliver a file again when its pool child dies;
+a worker killed whole is noticed by the lapsed lease of its file (the recovery sweep), and
+any delivery that finds the file finished or still leased by a live run does nothing.
+Storage hiccups are retried with exponential backoff; the soft time limit ends a file that
 takes too long in FAILED.
 """
 

@@ -282,10 +282,21 @@ PROCESSING_HARD_TIME_LIMIT_GRACE = 30
 # Storage errors while processing are retried this often, with exponential backoff.
 PROCESSING_MAX_RETRIES = env_int("PROCESSING_MAX_RETRIES", 3)
 PROCESSING_RETRY_BACKOFF_SECONDS = env_int("PROCESSING_RETRY_BACKOFF_SECONDS", 5)
-# The recovery sweep: PENDING/PROCESSING files untouched this long are queued again (it runs
-# every FILE_RECOVERY_INTERVAL seconds on Celery beat); after FILE_MAX_ATTEMPTS runs, FAILED.
+# A running file holds a lease of FILE_LEASE_SECONDS that its worker renews every
+# FILE_LEASE_RENEW_INTERVAL seconds; once it lapses (the worker died or froze) the sweep queues
+# the file again. Defaults: a killed worker's file is queued again within lease + interval.
+FILE_LEASE_SECONDS = env_float("FILE_LEASE_SECONDS", 30.0)
+FILE_LEASE_RENEW_INTERVAL = env_float("FILE_LEASE_RENEW_INTERVAL", FILE_LEASE_SECONDS / 3)
+if not 0 < FILE_LEASE_RENEW_INTERVAL < FILE_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        "FILE_LEASE_RENEW_INTERVAL must be above 0 and below FILE_LEASE_SECONDS (a third of it "
+        "lets a renewal be late twice before the lease lapses).")
+# The recovery sweep, every FILE_RECOVERY_INTERVAL seconds on Celery beat: PROCESSING files
+# whose lease lapsed, and PENDING files untouched for FILE_RECOVERY_AFTER seconds (a queue
+# backlog is not lost work: the default outlasts what a worker can take), are queued again;
+# after FILE_MAX_ATTEMPTS runs, FAILED.
 FILE_RECOVERY_AFTER = env_int("FILE_RECOVERY_AFTER", PROCESSING_SOFT_TIME_LIMIT + 300)
-FILE_RECOVERY_INTERVAL = env_int("FILE_RECOVERY_INTERVAL", 60)
+FILE_RECOVERY_INTERVAL = env_float("FILE_RECOVERY_INTERVAL", 10.0)
 FILE_MAX_ATTEMPTS = env_int("FILE_MAX_ATTEMPTS", 3)
 # Fair share: at most this many of one user's files PROCESSING at once (0: no cap); a task
 # that would start one more leaves it PENDING and is sent again this many seconds later.
@@ -294,7 +305,7 @@ FILE_MAX_IN_FLIGHT_PER_USER = env_int("FILE_MAX_IN_FLIGHT_PER_USER", 4)
 FILE_IN_FLIGHT_RETRY_SECONDS = env_float("FILE_IN_FLIGHT_RETRY_SECONDS", 2.0)
 CELERY_BEAT_SCHEDULE = {
     "recover-stuck-files": {"task": "files_app.recover_files",
-                            "schedule": float(FILE_RECOVERY_INTERVAL)},
+                            "schedule": FILE_RECOVERY_INTERVAL},
 }
 # Guards against hostile files (see files_app/processors/base.py: ProcessingLimits).
 PROCESSING_LIMITS = {

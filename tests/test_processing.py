@@ -8,6 +8,7 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from files_app import services
 from files_app.models import File, FileStatus
@@ -78,6 +79,19 @@ def test_processing_is_idempotent(user):
     assert services.file_process(file_id=file.pk) is None  # a duplicate delivery
     file.refresh_from_db()
     assert file.version == version
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_delivery_leaves_a_live_run_alone(user):
+    """The broker may deliver a task again while its first run still works (the visibility
+    timeout passed, the sweep re-queued a file whose task was waiting): the live run's lease
+    turns the second delivery away, so the file is never processed twice at once."""
+    file = make_file(user, b"only once at a time")
+    running = services.file_start_processing(file_id=file.pk)
+    assert services.file_process(file_id=file.pk) is None
+    file.refresh_from_db()
+    assert (file.status, file.attempts, file.version) == (
+        FileStatus.PROCESSING, 1, running.version)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -159,7 +173,8 @@ def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     with pytest.raises(TransientProcessingError):
         services.file_process(file_id=file.pk, retries_left=2)
     file.refresh_from_db()
-    assert file.status == FileStatus.PROCESSING  # the retry will pick it up
+    assert file.status == FileStatus.PROCESSING  # the retry will pick it up at once:
+    assert file.lease_expires_at <= timezone.now()  # the run released its lease
     services.file_process(file_id=file.pk, retries_left=0)
     file.refresh_from_db()
     assert (file.status, file.error) == (FileStatus.FAILED, STORAGE_UNAVAILABLE)

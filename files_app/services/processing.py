@@ -3,18 +3,25 @@
 Every change goes through `transition`, which bumps the row's `version` in the same UPDATE
 and publishes the new state only after the transaction commits, so subscribers never see a
 state that was rolled back and can order what they get.
+
+A run holds a lease on its file (`Lease`), renewed while it works; once it lapses the file
+may be taken over, and the run's own writes are refused from then on (they name the run's
+attempt), so a file is finished once even when a frozen worker wakes up.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .. import events, processors, selectors
@@ -37,14 +44,14 @@ OUT_OF_MEMORY = ("This file needs more memory than a file may use: it is too lar
                  "complex to process.")
 
 
-def transition(file_id, *, only_if: Sequence[str] = (), where: dict | None = None,
+def transition(file_id, *, only_if: Sequence[str] = (), where: dict | Q | None = None,
                **changes) -> File | None:
     """Apply `changes` and bump the version in one UPDATE; publish after commit.
 
     Returns None when the row is gone, not in one of the `only_if` statuses or not matching
     `where`, which is how a redelivered or stale task learns it has nothing to do.
     """
-    rows = File.objects.filter(pk=file_id, **(where or {}))
+    rows = File.objects.filter(where if isinstance(where, Q) else Q(**(where or {})), pk=file_id)
     if only_if:
         rows = rows.filter(status__in=only_if)
     with transaction.atomic():
@@ -60,27 +67,101 @@ def gave_up_message(attempts: int) -> str:
             "The file may be too large or damaged; try reprocessing it later.")
 
 
+def lease_end():
+    """Leases are set and compared on the database's clock (`Now()`), the one clock every
+    worker and the sweep share: a worker whose own clock runs ahead can't take over a live
+    run, nor one whose clock runs behind keep a dead run's file waiting."""
+    return Now() + timedelta(seconds=settings.FILE_LEASE_SECONDS)
+
+
+# A file's last run is over when its lease has lapsed (or it never had one: released, or
+# started before leases existed).
+LEASE_LAPSED = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=Now())
+# A run may start on a file that is queued, or whose last run's lease lapsed (its worker died);
+# never on a file whose run is alive (a duplicate delivery), nor on a DONE or FAILED one.
+UNCLAIMED = Q(status=FileStatus.PENDING) | (Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)
+
+
 def file_start_processing(*, file_id) -> File | None:
-    """PROCESSING is accepted too: a task redelivered after its worker died starts again, but
-    only FILE_MAX_ATTEMPTS times in all. A run that kills its worker (out of memory) is
-    redelivered at once and would otherwise loop for ever; after the last attempt the file
-    ends FAILED instead (and None is returned: nothing to process)."""
+    """PROCESSING is accepted once its lease lapsed: a task redelivered after its worker died
+    starts again, but only FILE_MAX_ATTEMPTS times in all. A run that kills its worker (out
+    of memory) would otherwise loop for ever; after the last attempt the file ends FAILED
+    instead (and None is returned: nothing to process). The attempt number is the run's
+    identity: its later writes name it (`run_of`)."""
     limit = settings.FILE_MAX_ATTEMPTS
     started = transition(
-        file_id, only_if=ACTIVE_STATUSES, where={"attempts__lt": limit},
+        file_id, where=UNCLAIMED & Q(attempts__lt=limit),
         status=FileStatus.PROCESSING, progress=0.0, error="", attempts=F("attempts") + 1,
+        lease_expires_at=lease_end(),
     )
     if started is None:
-        transition(file_id, only_if=ACTIVE_STATUSES, where={"attempts__gte": limit},
+        transition(file_id, where=UNCLAIMED & Q(attempts__gte=limit),
                    status=FileStatus.FAILED, error=gave_up_message(limit),
                    processed_at=timezone.now())
     return started
 
 
-def file_record_progress(*, file_id, progress: float) -> File | None:
-    return transition(
-        file_id, only_if=(FileStatus.PROCESSING,), progress=max(0.0, min(progress, 1.0))
-    )
+def run_of(attempt: int) -> dict:
+    """The rows a run may still write: its file PROCESSING under its own attempt. Once the
+    sweep re-queued the file (PENDING) or another run started it (attempts + 1), nothing."""
+    return {"status": FileStatus.PROCESSING, "attempts": attempt}
+
+
+def file_renew_lease(*, file_id, attempt: int) -> bool:
+    """Not a state change: no version bump, no event, just a conditional UPDATE. False when
+    the run lost its file (taken over, finished, deleted): there is nothing left to hold."""
+    return bool(File.objects.filter(pk=file_id, **run_of(attempt))
+                .update(lease_expires_at=lease_end()))
+
+
+def file_release_lease(*, file_id, attempt: int) -> None:
+    """A run that ends without finishing its file (a storage error to be retried) lets the
+    next delivery or the sweep take it at once instead of after the lease."""
+    File.objects.filter(pk=file_id, **run_of(attempt)).update(lease_expires_at=Now())
+
+
+class Lease:
+    """Renews a run's lease from a daemon thread every FILE_LEASE_RENEW_INTERVAL seconds for
+    as long as the run lasts, so a single long step (a big image decoding, a slow disk) keeps
+    it as well as a run that reports progress. A killed worker renews nothing: its file is
+    taken over FILE_LEASE_SECONDS after the last renewal at most, whatever the processing
+    time limit. The thread's database connection is closed when the run ends."""
+
+    def __init__(self, file: File):
+        self.file_id, self.attempt = file.pk, file.attempts
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.keep, daemon=True,
+                                       name=f"lease-{file.pk}")
+
+    def __enter__(self) -> "Lease":
+        self.thread.start()
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        self.stopped.set()
+        self.thread.join()
+        if error_type is None:
+            return
+        try:  # the run's own error is what the task must see, not this one's
+            file_release_lease(file_id=self.file_id, attempt=self.attempt)
+        except DatabaseError:
+            logger.warning("Could not release the lease of file %s", self.file_id)
+
+    def keep(self) -> None:
+        try:
+            while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL):
+                connection.close_if_unusable_or_obsolete()
+                try:
+                    if not file_renew_lease(file_id=self.file_id, attempt=self.attempt):
+                        return
+                except DatabaseError:  # down for a moment: the next renewal may get through
+                    logger.warning("Could not renew the lease of file %s", self.file_id)
+        finally:
+            connection.close()
+
+
+def file_record_progress(*, file_id, attempt: int, progress: float) -> File | None:
+    return transition(file_id, where=run_of(attempt), progress=max(0.0, min(progress, 1.0)))
 
 
 def store_thumbnail(file: File, thumbnail: bytes | None) -> str:
@@ -93,7 +174,7 @@ def file_finish(*, file: File, outcome: processors.Outcome) -> File | None:
     thumbnail = store_thumbnail(file, outcome.thumbnail)
     finished = transition(
         file.pk,
-        only_if=(FileStatus.PROCESSING,),
+        where=run_of(file.attempts),
         status=FileStatus.DONE,
         progress=1.0,
         sha256=outcome.sha256,
@@ -105,16 +186,16 @@ def file_finish(*, file: File, outcome: processors.Outcome) -> File | None:
         error="",
     )
     if finished is None and thumbnail:
-        default_storage.delete(thumbnail)  # the file was deleted meanwhile
+        default_storage.delete(thumbnail)  # deleted or taken over meanwhile
     elif finished is not None and file.thumbnail.name:
         default_storage.delete(file.thumbnail.name)  # the previous run's
     return finished
 
 
-def file_fail(*, file_id, error: str) -> File | None:
+def file_fail(*, file_id, attempt: int, error: str) -> File | None:
     return transition(
         file_id,
-        only_if=ACTIVE_STATUSES,
+        where=run_of(attempt),
         status=FileStatus.FAILED,
         error=error,
         processed_at=timezone.now(),
@@ -125,8 +206,8 @@ class ThrottledProgress:
     """Records progress at most `PROGRESS_EVENTS_PER_SECOND` times a second; the final
     state is always published by `file_finish`."""
 
-    def __init__(self, file_id):
-        self.file_id = file_id
+    def __init__(self, file: File):
+        self.file_id, self.attempt = file.pk, file.attempts
         self.min_interval = 1.0 / settings.PROGRESS_EVENTS_PER_SECOND
         self.last_sent_at = time.monotonic()
         self.last_progress = 0.0
@@ -137,7 +218,8 @@ class ThrottledProgress:
             now - self.last_sent_at >= self.min_interval
         ):
             self.last_sent_at, self.last_progress = now, progress
-            file_record_progress(file_id=self.file_id, progress=progress)
+            file_record_progress(file_id=self.file_id, attempt=self.attempt,
+                                 progress=progress)
 
 
 def processing_limits() -> processors.ProcessingLimits:
@@ -148,9 +230,10 @@ def file_process(*, file_id, retries_left: int = 0) -> File | str | None:
     """Run the file through its processors: PENDING → PROCESSING → DONE or FAILED, or leave
     it PENDING and return DEFERRED while its owner has their share of files in flight.
 
-    Idempotent: a file already DONE or FAILED (a duplicate delivery) is left alone. Every
-    failure ends in FAILED with a message, never in PROCESSING, except a storage error with
-    retries left, which raises TransientProcessingError for the task to retry with backoff.
+    Idempotent: a file already DONE or FAILED, or processing under a live lease (a duplicate
+    delivery), is left alone. Every failure ends in FAILED with a message, never in
+    PROCESSING, except a storage error with retries left, which raises
+    TransientProcessingError for the task to retry with backoff (the lease released).
     """
     with transaction.atomic():  # the owner's fair share is counted under the start's lock
         if not fair_share.file_may_start(file_id=file_id):
@@ -158,6 +241,13 @@ def file_process(*, file_id, retries_left: int = 0) -> File | str | None:
         file = file_start_processing(file_id=file_id)
     if file is None:
         return None
+    with Lease(file):
+        return run_started(file=file, retries_left=retries_left)
+
+
+def run_started(*, file: File, retries_left: int) -> File | None:
+    """One run of a file `file_start_processing` started; its writes are refused once it lost
+    its lease."""
     try:
         with file.stored_file.open("rb") as stream:
             outcome = processors.run(processors.ProcessingSource(
@@ -166,29 +256,29 @@ def file_process(*, file_id, retries_left: int = 0) -> File | str | None:
                 name=file.name,
                 content_type=file.content_type,
                 chunk_size=settings.PROCESSING_CHUNK_SIZE,
-                report_progress=ThrottledProgress(file.pk),
+                report_progress=ThrottledProgress(file),
                 limits=processing_limits(),
             ))
     except processors.ProcessingError as error:
-        return file_fail(file_id=file.pk, error=str(error))
+        return file_fail(file_id=file.pk, attempt=file.attempts, error=str(error))
     except SoftTimeLimitExceeded:
-        return file_fail(file_id=file.pk, error=TOOK_TOO_LONG)
+        return file_fail(file_id=file.pk, attempt=file.attempts, error=TOOK_TOO_LONG)
     except MemoryError:  # PROCESSING_MEMORY_LIMIT (project/celery.py)
         outcome = None  # failed below, once this block no longer holds the frames that ran out
     except FileNotFoundError:
-        return file_fail(file_id=file.pk, error=MISSING_BYTES)
+        return file_fail(file_id=file.pk, attempt=file.attempts, error=MISSING_BYTES)
     except OSError as error:
         if retries_left > 0:
             raise TransientProcessingError(str(error)) from error
         logger.exception("Storage failed while processing file %s", file.pk)
-        return file_fail(file_id=file.pk, error=STORAGE_UNAVAILABLE)
+        return file_fail(file_id=file.pk, attempt=file.attempts, error=STORAGE_UNAVAILABLE)
     except Exception:
         logger.exception("Processing file %s failed", file.pk)
-        return file_fail(file_id=file.pk, error=UNEXPECTED_FAILURE)
+        return file_fail(file_id=file.pk, attempt=file.attempts, error=UNEXPECTED_FAILURE)
     if outcome is None:
-        return file_fail(file_id=file.pk, error=OUT_OF_MEMORY)
+        return file_fail(file_id=file.pk, attempt=file.attempts, error=OUT_OF_MEMORY)
     try:
         return file_finish(file=file, outcome=outcome)
     except Exception:  # storing the result failed (a value the database refuses, a full disk)
         logger.exception("Storing the result of file %s failed", file.pk)
-        return file_fail(file_id=file.pk, error=UNEXPECTED_FAILURE)
+        return file_fail(file_id=file.pk, attempt=file.attempts, error=UNEXPECTED_FAILURE)

@@ -1,35 +1,54 @@
-"""The sweep that finds work which stopped moving: a task lost with Redis, a worker killed
-before its task was redelivered. Runs every FILE_RECOVERY_INTERVAL seconds (Celery beat) and
-on demand (`manage.py recover_files`)."""
+"""The sweep that finds work which stopped moving: a worker killed or frozen mid-file (its
+lease lapsed), a task lost with Redis. Runs every FILE_RECOVERY_INTERVAL seconds (Celery beat)
+and on demand (`manage.py recover_files`)."""
 
 import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from ..models import File
-from .processing import ACTIVE_STATUSES, FileStatus, gave_up_message, transition
+from .processing import FileStatus, gave_up_message, transition
 from .upload import enqueue, reprocess_requests_prune
 
 logger = logging.getLogger(__name__)
 
 
+def stuck_files(cutoff) -> Q:
+    """A PROCESSING file is stuck once its run's lease lapsed: tens of seconds, whatever the
+    processing time limit, since a live run renews it. A PENDING file is only waiting in the
+    queue, maybe behind a long backlog, and queueing it again would run it twice, so it is
+    stuck only once untouched for FILE_RECOVERY_AFTER (its task lost with Redis). So is a
+    PROCESSING file without a lease (started before leases existed). Leases are compared on
+    the database's clock, the one they are set by (`processing.lease_end`)."""
+    lapsed = (Q(lease_expires_at__lte=Now())
+              | Q(lease_expires_at__isnull=True, updated_at__lt=cutoff))
+    return (Q(status=FileStatus.PENDING, updated_at__lt=cutoff)
+            | (Q(status=FileStatus.PROCESSING) & lapsed))
+
+
 def files_recover(*, now=None) -> dict[str, int]:
-    """Re-queue PENDING/PROCESSING files untouched for FILE_RECOVERY_AFTER seconds; fail those
-    that already had FILE_MAX_ATTEMPTS runs. Returns how many of each."""
+    """Re-queue stuck files (`stuck_files`); fail those that already had FILE_MAX_ATTEMPTS
+    runs. Each change is conditional on the file still being stuck, so a run that finishes
+    meanwhile, or a second sweep, is never undone. Also forgets the reprocess records the
+    rate window no longer counts. `now` moves the clock of both windows (leases are compared
+    on the database's own clock). Returns how many files were re-queued and failed."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.FILE_RECOVERY_AFTER)
-    stuck = File.objects.filter(status__in=ACTIVE_STATUSES, updated_at__lt=cutoff)
+    still_stuck = stuck_files(cutoff)
     counts = {"requeued": 0, "failed": 0}
-    still_stuck = {"only_if": ACTIVE_STATUSES, "where": {"updated_at__lt": cutoff}}
-    for file_id, attempts in stuck.values_list("id", "attempts").iterator():
+    rows = File.objects.filter(still_stuck).values_list("id", "attempts")
+    for file_id, attempts in rows.iterator():
         with transaction.atomic():
             if attempts >= settings.FILE_MAX_ATTEMPTS:
-                if transition(file_id, **still_stuck, status=FileStatus.FAILED,
+                if transition(file_id, where=still_stuck, status=FileStatus.FAILED,
                               error=gave_up_message(attempts), processed_at=timezone.now()):
                     counts["failed"] += 1
-            elif transition(file_id, **still_stuck, status=FileStatus.PENDING, progress=0.0):
+            elif transition(file_id, where=still_stuck, status=FileStatus.PENDING, progress=0.0,
+                            lease_expires_at=None):
                 transaction.on_commit(lambda file_id=file_id: enqueue(file_id), robust=True)
                 counts["requeued"] += 1
     reprocess_requests_prune(now=now)

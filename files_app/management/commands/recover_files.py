@@ -4,8 +4,9 @@ from files_app import services
 
 
 class Command(BaseCommand):
-    help = ("Queue again files stuck in PENDING/PROCESSING for FILE_RECOVERY_AFTER seconds; "
-            "fail those that already had FILE_MAX_ATTEMPTS runs. Celery beat runs this too.")
+    help = ("Queue again files PROCESSING whose lease lapsed and files PENDING for "
+            "FILE_RECOVERY_AFTER seconds; fail those that already had FILE_MAX_ATTEMPTS runs. "
+            "Celery beat runs this too.")
 
     def handle(self, *args, **options):
         counts = services.files_recover()
