@@ -1,6 +1,7 @@
 """A minimal graphql-transport-ws client over `websockets`, for tests against real servers."""
 
 import asyncio
+import contextlib
 import json
 
 import redis.asyncio
@@ -67,21 +68,27 @@ class Subscription:
 
     async def closed_within(self, timeout) -> bool:
         """True once the server has closed the connection (whatever it sent before)."""
-        try:
+        return await self.close_code(timeout) is not None
+
+    async def close_code(self, timeout) -> int | None:
+        """The code the server closes the connection with, once it does (whatever it sent
+        before); TimeoutError if it is still open after `timeout` seconds."""
+        with contextlib.suppress(websockets.ConnectionClosed):
             async with asyncio.timeout(timeout):
                 while True:
                     await self.socket.recv()
-        except websockets.ConnectionClosed:
-            return True
+        return self.socket.close_code
 
     async def close(self):
         await self.socket.close()
 
 
-async def group_size(user) -> int:
-    """Consumers in the user's channel-layer group, read from Redis."""
+async def group_size(user=None) -> int:
+    """Consumers in the user's channel-layer group (without a user: the all-files group),
+    read from Redis."""
+    group = live.owner_group(user.pk) if user is not None else live.ALL_FILES_GROUP
     client = redis.asyncio.from_url(settings.REDIS_URL)
     try:
-        return await client.zcard(get_channel_layer()._group_key(live.owner_group(user.pk)))
+        return await client.zcard(get_channel_layer()._group_key(group))
     finally:
         await client.aclose()
