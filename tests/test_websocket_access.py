@@ -29,6 +29,8 @@ SETTINGS = {"WEBSOCKET_REVALIDATE_SECONDS": str(REVALIDATE_SECONDS),
 # Generous against a loaded machine; what is proven is that the connection closes at all.
 CLOSE_TIMEOUT = 15
 UNAUTHORIZED, TOO_MANY_CONNECTIONS = 4401, 4429
+# A connection stops counting this long after its last refresh (three revalidations).
+COUNT_LIFE_SECONDS = REVALIDATE_SECONDS * 3
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +159,8 @@ async def test_connections_per_user_are_capped_across_web_processes(server, proc
         for _ in range(MAX_CONNECTIONS - 1):
             on_other.append(await Subscription.open(other_process.ws_url, token=token))
         last = await Subscription.open(server.ws_url, token=token)
+        # Open longer than a count lives unless refreshed: they still count.
+        await asyncio.sleep(COUNT_LIFE_SECONDS * 2)  # the idleness under test
         payload = '{"Authorization": "Bearer %s"}' % token
         assert await close_code_after_init(server, payload) == TOO_MANY_CONNECTIONS
         assert await close_code_after_init(other_process, payload) == TOO_MANY_CONNECTIONS

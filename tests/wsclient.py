@@ -41,14 +41,15 @@ class Subscription:
         """Start a subscription. With `owner` (a user), return only once the server has
         joined that user's group: graphql-transport-ws has no "subscribed" message, and an
         event published before the join would be missed by design."""
-        before = await group_size(owner) if owner else 0
+        before = await group_members(owner) if owner else set()
         await self.socket.send(json.dumps({
             "id": operation_id, "type": "subscribe",
             "payload": {"query": query, "variables": variables or {}},
         }))
         if owner:
+            # A new member, not a bigger count: an earlier connection may be leaving meanwhile.
             async with asyncio.timeout(DEFAULT_TIMEOUT):
-                while await group_size(owner) <= before:
+                while not await group_members(owner) - before:
                     await asyncio.sleep(0.01)
 
     async def next_file(self, timeout=DEFAULT_TIMEOUT) -> dict:
@@ -84,11 +85,16 @@ class Subscription:
 
 
 async def group_size(user=None) -> int:
-    """Consumers in the user's channel-layer group (without a user: the all-files group),
-    read from Redis."""
+    """Consumers in the user's channel-layer group (without a user: the all-files group)."""
+    return len(await group_members(user))
+
+
+async def group_members(user=None) -> set[bytes]:
+    """The channels in the user's channel-layer group (without a user: the all-files
+    group), read from Redis."""
     group = live.owner_group(user.pk) if user is not None else live.ALL_FILES_GROUP
     client = redis.asyncio.from_url(settings.REDIS_URL)
     try:
-        return await client.zcard(get_channel_layer()._group_key(group))
+        return set(await client.zrange(get_channel_layer()._group_key(group), 0, -1))
     finally:
         await client.aclose()
