@@ -172,7 +172,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         """Leave every group this connection may have joined, whatever state its
         subscriptions were in: a subscription cancelled while its group_add was in flight
         never records the join, and its membership would otherwise linger in Redis until
-        the group expiry (a day). Found by tests/reliability/test_no_leaks.py."""
+        CHANNEL_LAYER_GROUP_EXPIRY. Found by tests/reliability/test_no_leaks.py."""
         for task in self.background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

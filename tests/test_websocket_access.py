@@ -64,6 +64,8 @@ async def test_a_logged_out_session_is_closed_4401(server, user):
     cookie = await login_cookie(server, user)
     subscription = await Subscription.open(server.ws_url, origin=server.url, cookie=cookie)
     await subscription.subscribe(SUBSCRIBE, owner=user)
+    with pytest.raises(TimeoutError):  # a valid session stays through several checks
+        await subscription.close_code(REVALIDATE_SECONDS * 4)
     await log_out(server, cookie)
     assert await subscription.close_code(CLOSE_TIMEOUT) == UNAUTHORIZED
     await poll(lambda: has_members(user, 0))  # and it left its groups
