@@ -37,6 +37,9 @@ UPLOAD = "files_app/services/upload.py"
 SETTINGS = "project/settings.py"
 SCHEMA = "schema/schema.py"
 WEBSOCKET = "schema/websocket.py"
+LIVE = "schema/live.py"
+SUBSCRIPTIONS = "schema/subscriptions.py"
+WEBSOCKET_ACCESS = "tests/test_websocket_access.py"
 VIEWS = "schema/views.py"
 ENDPOINT = "schema/endpoint.py"
 INGRESS = "schema/ingress.py"
@@ -269,6 +272,40 @@ PROTECTIONS = [
         [(WEBSOCKET, "max_subscriptions_per_connection="
                      "settings.GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION,", "")],
         ["tests/test_limits.py::test_subscriptions_per_connection_are_limited"]),
+    Protection(
+        "9 websocket: a logged-out session, a deleted token or a deactivated user is closed "
+        "4401 within WEBSOCKET_REVALIDATE_SECONDS",
+        [(WEBSOCKET, 'if found is None or found[0].pk != self.scope["user"].pk:', "if False:")],
+        [f"{WEBSOCKET_ACCESS}::test_a_logged_out_session_is_closed_4401",
+         f"{WEBSOCKET_ACCESS}::test_a_deleted_token_is_closed_4401",
+         f"{WEBSOCKET_ACCESS}::test_a_deactivated_user_is_closed_4401"]),
+    Protection(
+        "9 websocket: a demoted staff member's subscriptions are narrowed to their own files",
+        [(WEBSOCKET, "            await self.leave_groups_not_in(self.viewer_groups)\n", ""),
+         (SUBSCRIPTIONS, "if not live.reaches(consumer.viewer_groups, state):", "if False:")],
+        [f"{WEBSOCKET_ACCESS}::test_a_demoted_staff_member_gets_only_their_own_files"]),
+    Protection(
+        "9 websocket: Host is checked against ALLOWED_HOSTS",
+        [(WEBSOCKET, "if not host_allowed(self.scope):", "if False:")],
+        [f"{WEBSOCKET_ACCESS}::test_a_host_not_in_allowed_hosts_is_refused"]),
+    Protection(
+        "9 websocket: connections per user are capped",
+        [(LIVE, "return count <= limit", "return True")],
+        [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
+    Protection(
+        "9 websocket: the cap counts a user's connections across web processes",
+        [(LIVE, 'self.key = f"{layer.prefix}:websockets:{user_id}"',
+          'self.key = f"{layer.prefix}:websockets:{user_id}:{os.getpid()}"')],
+        [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
+    Protection(
+        "9 websocket: open connections keep counting (refreshed at each revalidation)",
+        [(WEBSOCKET, "                await self.connections.refresh()\n",
+          "                pass\n")],
+        [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
+    Protection(
+        "9 websocket: a killed web process's connections stop counting",
+        [(LIVE, '            pipe.zremrangebyscore(self.key, "-inf", now)\n', "")],
+        [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
     Protection(
         "10 fuzzing: malformed cursors are BAD_USER_INPUT, not 500",
         [(ERRORS, "return any(RELAY_MODULE in frame.filename for frame in frames)",

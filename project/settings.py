@@ -64,6 +64,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Browser pages on other origins that may open the GraphQL websocket with the user's cookies.
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS")
+# How often an open websocket checks its credentials again (logout, a deleted or expired
+# token, a deactivated user, lost rights): the longest it keeps receiving after that.
+WEBSOCKET_REVALIDATE_SECONDS = env_float("WEBSOCKET_REVALIDATE_SECONDS", 30)
+# Open websockets one user may hold across all web processes (counted in Redis).
+WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_int("WEBSOCKET_MAX_CONNECTIONS_PER_USER", 20)
 
 INSTALLED_APPS = [
     "daphne",  # gives `manage.py runserver` an ASGI server; uvicorn is the default server

@@ -6,8 +6,10 @@ FILE_EVENTS_PUBLISHER) sends them, from the web process and from workers alike.
 """
 
 import asyncio
+import math
 import os
 import threading
+import time
 
 from channels.layers import get_channel_layer
 
@@ -24,7 +26,17 @@ def owner_group(user_id: int) -> str:
 
 
 def groups_for_viewer(user) -> list[str]:
-    return [ALL_FILES_GROUP] if selectors.sees_all_files(user) else [owner_group(user.pk)]
+    """Where a viewer's events come from (blocking: the rights may need the database). One
+    who sees everyone's files joins their own group too, so losing that right only means
+    leaving the all-files group (the copies of their own files' events are dropped by the
+    subscription's version check)."""
+    own = [owner_group(user.pk)]
+    return [ALL_FILES_GROUP, *own] if selectors.sees_all_files(user) else own
+
+
+def reaches(groups, state: dict) -> bool:
+    """Whether an event about the file in `state` is meant for a viewer of `groups`."""
+    return ALL_FILES_GROUP in groups or owner_group(state["owner_id"]) in groups
 
 
 class PublisherLoop:
@@ -66,3 +78,39 @@ def publish(state: dict) -> None:
     """Send a file's public state to its owner's group and to staff (blocking, bounded)."""
     message = {"type": MESSAGE_TYPE, "file": state}
     publisher.run(send_to_groups((owner_group(state["owner_id"]), ALL_FILES_GROUP), message))
+
+
+class UserConnections:
+    """A user's open websockets, counted in Redis so the cap holds across web processes: a
+    sorted set per user of channel names, each scored by when it stops counting unless its
+    connection refreshes it. A killed web process can't say goodbye; its connections stop
+    counting `ttl` seconds after their last refresh instead of holding the user's slots."""
+
+    def __init__(self, layer, user_id: int, channel_name: str, ttl: float):
+        self.key = f"{layer.prefix}:websockets:{user_id}"
+        self.redis = layer.connection(layer.consistent_hash(self.key))
+        self.channel_name, self.ttl = channel_name, ttl
+
+    async def add(self, limit: int) -> bool:
+        """Count this connection, unless that makes more than `limit`: then False, and it
+        is not counted (two racing for the last slot may both be refused, never both let
+        in)."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(self.key, "-inf", now)
+            pipe.zadd(self.key, {self.channel_name: now + self.ttl})
+            pipe.zcard(self.key)
+            pipe.expire(self.key, math.ceil(self.ttl))
+            count = (await pipe.execute())[2]
+        if count > limit:
+            await self.remove()
+        return count <= limit
+
+    async def refresh(self) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self.key, {self.channel_name: time.time() + self.ttl})
+            pipe.expire(self.key, math.ceil(self.ttl))
+            await pipe.execute()
+
+    async def remove(self) -> None:
+        await self.redis.zrem(self.key, self.channel_name)

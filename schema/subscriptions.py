@@ -1,8 +1,10 @@
 """`fileUpdates`: the current state of the listed files, then every change, live.
 
-The consumer joins the viewer's channel-layer group *before* reading the current state, so
+The consumer joins the viewer's channel-layer groups *before* reading the current state, so
 an update committed in between is not lost; it may arrive twice instead, and the version
-check drops the copy (and anything older than what was already sent).
+check drops the copy (and anything older than what was already sent). The groups are the
+connection's `viewer_groups`, which it checks again every WEBSOCKET_REVALIDATE_SECONDS
+(schema/websocket.py); each event is checked against them as it goes out.
 """
 
 from collections.abc import AsyncGenerator
@@ -33,8 +35,9 @@ class Subscription:
         wanted = {decode_file_id(raw_id) for raw_id in ids} if ids is not None else None
         consumer = info.context["ws"]
         sent_versions: dict[str, int] = {}
-        groups = await database_sync_to_async(live.groups_for_viewer)(user)  # permissions
-        async with consumer.listen_to_channel(live.MESSAGE_TYPE, groups=groups) as messages:
+        async with consumer.listen_to_channel(
+            live.MESSAGE_TYPE, groups=consumer.viewer_groups
+        ) as messages:
             if wanted:
                 current = await database_sync_to_async(selectors.file_get_many)(
                     user=user, file_ids=wanted
@@ -47,6 +50,8 @@ class Subscription:
                 state = message["file"]
                 if wanted_keys is not None and state["id"] not in wanted_keys:
                     continue
+                if not live.reaches(consumer.viewer_groups, state):
+                    continue  # the viewer lost a right since this was sent
                 if state["version"] <= sent_versions.get(state["id"], 0):
                     continue
                 sent_versions[state["id"]] = state["version"]

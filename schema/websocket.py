@@ -1,61 +1,157 @@
-"""The GraphQL websocket endpoint (graphql-transport-ws), authenticated.
+"""The GraphQL websocket endpoint (graphql-transport-ws), authenticated, and kept so.
 
-A browser is authenticated by its session cookie (Channels' AuthMiddlewareStack) and must
-come from our own origin or one in `WEBSOCKET_ALLOWED_ORIGINS`; Strawberry refuses other
-browser origins at the handshake. Any other client (no `Origin` header) sends
+The handshake's `Host` header must be one of `ALLOWED_HOSTS` (Django's own check), and a
+browser must come from our own origin or one in `WEBSOCKET_ALLOWED_ORIGINS` (Strawberry
+refuses other browser origins); either refusal answers the handshake with 403. A browser is
+authenticated by its session cookie; any other client (no `Origin` header) sends
 `{"Authorization": "Bearer <token>"}` as the `connection_init` payload. A connection that
 is neither is closed with 4401 Unauthorized, which graphql-ws clients treat as final (they
 retry 4403 Forbidden, Strawberry's code for a rejected `connection_init`).
+
+An open connection checks its credentials again every `WEBSOCKET_REVALIDATE_SECONDS`, the
+way it authenticated: after a logout, a deleted or expired token or a deactivated user it is
+closed with 4401; a viewer who lost the right to see everyone's files keeps the connection
+but only their own files' events. A user holds at most `WEBSOCKET_MAX_CONNECTIONS_PER_USER`
+connections across web processes; one more is closed with 4429, also final for graphql-ws.
 """
 
 import asyncio
 import contextlib
 import logging
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from . import live
-from .auth import user_for_bearer_header
+from .auth import session_user, user_for_bearer_header
 
 logger = logging.getLogger(__name__)
 
 AUTH_PARAM_NAMES = ("Authorization", "authorization")
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
+# graphql-ws's "Too many initialisation requests": a code its clients never retry.
+TOO_MANY_CONNECTIONS = 4429
 # Memberships are refreshed this many times per group expiry, so one missed refresh (Redis
-# briefly away) does not yet cost a subscriber its events.
+# briefly away) does not yet cost a subscriber its events. The same margin for the count of
+# a user's connections, refreshed at each revalidation.
 REFRESHES_PER_GROUP_EXPIRY = 3
+# Django's hosts when DEBUG is on and ALLOWED_HOSTS is empty (HttpRequest.get_host).
+DEBUG_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
+
+
+def host_allowed(scope) -> bool:
+    """Django's check of the `Host` header (HttpRequest.get_host), for a handshake."""
+    host = dict(scope.get("headers", ())).get(b"host", b"").decode("latin1")
+    domain, _port = split_domain_port(host)
+    allowed = settings.ALLOWED_HOSTS or (DEBUG_HOSTS if settings.DEBUG else [])
+    return bool(domain) and validate_host(domain, allowed)
 
 
 class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
     unauthenticated = False
-    membership_refresher: asyncio.Task | None = None
+    too_many = False
+    bearer_header: str | None = None
+    # The groups the viewer's events may come from, as of the last check.
+    viewer_groups: tuple[str, ...] = ()
+    connections: live.UserConnections | None = None
+    background: tuple[asyncio.Task, ...] = ()
+
+    async def connect(self) -> None:
+        if not host_allowed(self.scope):
+            logger.warning("Refused a websocket handshake for an unknown Host header")
+            await self.close()  # before accepting: the handshake is answered 403
+            return
+        await super().connect()
 
     async def close(self, code=None, reason=None):
         if code == FORBIDDEN and self.unauthenticated:
             code, reason = UNAUTHORIZED, "Unauthorized"
+        elif code == FORBIDDEN and self.too_many:
+            code, reason = TOO_MANY_CONNECTIONS, "Too many connections for this user"
         await super().close(code=code, reason=reason)
+
+    def authenticate(self):
+        """(user, viewer groups) as the connection's credentials say now, or None (blocking).
+        A token must still exist and be valid (the same check as HTTP requests); a session
+        must still exist and carry the user's current auth hash (Django's `get_user`: a
+        logout deletes it, a password change invalidates it); the user must be active."""
+        if self.bearer_header is not None:
+            user = user_for_bearer_header(self.bearer_header)
+        else:
+            user = session_user(SimpleNamespace(COOKIES=self.scope.get("cookies", {})))
+        if user is None or not user.is_authenticated:
+            return None
+        return user, tuple(live.groups_for_viewer(user))
 
     async def on_ws_connect(self, context):
         params = context.get("connection_params") or {}
         header = next((params[name] for name in AUTH_PARAM_NAMES if name in params), None)
         if header is not None:
-            user = await database_sync_to_async(user_for_bearer_header)(
-                header if isinstance(header, str) else None
-            )
-            if user is None:
-                self.unauthenticated = True
-                raise ConnectionRejectionError({"message": "Invalid bearer token."})
-            self.scope["user"] = user
-        elif not getattr(self.scope.get("user"), "is_authenticated", False):
+            self.bearer_header = header if isinstance(header, str) else ""
+        found = await database_sync_to_async(self.authenticate)()
+        if found is None:
             self.unauthenticated = True
-            raise ConnectionRejectionError({"message": "Authentication required."})
-        self.membership_refresher = asyncio.create_task(self.refresh_memberships())
+            raise ConnectionRejectionError({"message": "Invalid bearer token."
+                                            if header is not None else
+                                            "Authentication required."})
+        self.scope["user"], self.viewer_groups = found
+        if not await self.count_connection():
+            self.too_many = True
+            raise ConnectionRejectionError({"message": "Too many open connections."})
+        self.background = (asyncio.create_task(self.refresh_memberships()),
+                           asyncio.create_task(self.revalidate()))
         return UNSET
+
+    def connection_ttl(self) -> float:
+        return settings.WEBSOCKET_REVALIDATE_SECONDS * REFRESHES_PER_GROUP_EXPIRY
+
+    async def count_connection(self) -> bool:
+        """Whether the user may open one more connection. Counted in Redis, not in this
+        process, so the cap holds however many web processes there are. Redis away: let it
+        in uncounted (nothing live works then anyway); the next refresh counts it."""
+        self.connections = live.UserConnections(
+            self.channel_layer, self.scope["user"].pk, self.channel_name, self.connection_ttl())
+        try:
+            return await self.connections.add(settings.WEBSOCKET_MAX_CONNECTIONS_PER_USER)
+        except Exception:
+            logger.warning("Could not count websocket connections", exc_info=True)
+            return True
+
+    async def revalidate(self) -> None:
+        """Check the credentials again and again: without it a user is fixed at connect, and
+        a logged-out browser or a revoked token would keep receiving events as long as the
+        socket stays open. Also keeps this connection counted for its user."""
+        while True:
+            await asyncio.sleep(settings.WEBSOCKET_REVALIDATE_SECONDS)
+            try:
+                found = await database_sync_to_async(self.authenticate)()
+            except Exception:  # database away: the next round checks again
+                logger.warning("Could not revalidate a websocket", exc_info=True)
+                continue
+            if found is None or found[0].pk != self.scope["user"].pk:
+                await self.close(code=UNAUTHORIZED, reason="Unauthorized")
+                return
+            self.scope["user"], self.viewer_groups = found
+            await self.leave_groups_not_in(self.viewer_groups)
+            try:
+                await self.connections.refresh()
+            except Exception:  # Redis away: the next round tries again
+                logger.warning("Could not refresh a websocket's count", exc_info=True)
+
+    async def leave_groups_not_in(self, allowed) -> None:
+        """Subscriptions keep the groups they joined at their start: a viewer who lost a
+        right leaves the groups it gave them (their own group stays; `viewer_groups` also
+        filters what is already on its way, see schema/subscriptions.py)."""
+        async with self._group_lock:
+            for lost in [group for group in self._group_refs if group not in allowed]:
+                del self._group_refs[lost]
+                await self.channel_layer.group_discard(lost, self.channel_name)
 
     async def refresh_memberships(self) -> None:
         """Join our groups again now and then: channels-redis drops a membership older than
@@ -76,16 +172,20 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         """Leave every group this connection may have joined, whatever state its
         subscriptions were in: a subscription cancelled while its group_add was in flight
         never records the join, and its membership would otherwise linger in Redis until
-        the group expiry (a day). Found by tests/reliability/test_no_leaks.py."""
-        if self.membership_refresher is not None:
-            self.membership_refresher.cancel()
+        CHANNEL_LAYER_GROUP_EXPIRY. Found by tests/reliability/test_no_leaks.py."""
+        for task in self.background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.membership_refresher
-        await super().disconnect(code)
+                await task
+        if self.run_task is not None:  # None: the handshake was refused
+            await super().disconnect(code)
         user = self.scope.get("user")
         if self.channel_layer is not None and getattr(user, "is_authenticated", False):
             for group in (live.owner_group(user.pk), live.ALL_FILES_GROUP):
                 await self.channel_layer.group_discard(group, self.channel_name)
+        if self.connections is not None and not self.too_many:
+            with contextlib.suppress(Exception):  # Redis away: it expires on its own
+                await self.connections.remove()
 
 
 def graphql_ws_consumer(schema):

@@ -1,6 +1,7 @@
 """A minimal graphql-transport-ws client over `websockets`, for tests against real servers."""
 
 import asyncio
+import contextlib
 import json
 
 import redis.asyncio
@@ -40,14 +41,15 @@ class Subscription:
         """Start a subscription. With `owner` (a user), return only once the server has
         joined that user's group: graphql-transport-ws has no "subscribed" message, and an
         event published before the join would be missed by design."""
-        before = await group_size(owner) if owner else 0
+        before = await group_members(owner) if owner else set()
         await self.socket.send(json.dumps({
             "id": operation_id, "type": "subscribe",
             "payload": {"query": query, "variables": variables or {}},
         }))
         if owner:
+            # A new member, not a bigger count: an earlier connection may be leaving meanwhile.
             async with asyncio.timeout(DEFAULT_TIMEOUT):
-                while await group_size(owner) <= before:
+                while not await group_members(owner) - before:
                     await asyncio.sleep(0.01)
 
     async def next_file(self, timeout=DEFAULT_TIMEOUT) -> dict:
@@ -67,21 +69,32 @@ class Subscription:
 
     async def closed_within(self, timeout) -> bool:
         """True once the server has closed the connection (whatever it sent before)."""
-        try:
+        return await self.close_code(timeout) is not None
+
+    async def close_code(self, timeout) -> int | None:
+        """The code the server closes the connection with, once it does (whatever it sent
+        before); TimeoutError if it is still open after `timeout` seconds."""
+        with contextlib.suppress(websockets.ConnectionClosed):
             async with asyncio.timeout(timeout):
                 while True:
                     await self.socket.recv()
-        except websockets.ConnectionClosed:
-            return True
+        return self.socket.close_code
 
     async def close(self):
         await self.socket.close()
 
 
-async def group_size(user) -> int:
-    """Consumers in the user's channel-layer group, read from Redis."""
+async def group_size(user=None) -> int:
+    """Consumers in the user's channel-layer group (without a user: the all-files group)."""
+    return len(await group_members(user))
+
+
+async def group_members(user=None) -> set[bytes]:
+    """The channels in the user's channel-layer group (without a user: the all-files
+    group), read from Redis."""
+    group = live.owner_group(user.pk) if user is not None else live.ALL_FILES_GROUP
     client = redis.asyncio.from_url(settings.REDIS_URL)
     try:
-        return await client.zcard(get_channel_layer()._group_key(live.owner_group(user.pk)))
+        return set(await client.zrange(get_channel_layer()._group_key(group), 0, -1))
     finally:
         await client.aclose()
