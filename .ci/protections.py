@@ -2,7 +2,7 @@
 catch its absence: every one of them must fail. A test that still passes without the
 protection it claims to prove proves nothing.
 
-    make protections                    # all of them (about 12 minutes on 2 cores)
+    make protections                    # all of them (about 30 minutes on 2 cores)
     make protections ONLY=websocket     # those whose name contains "websocket"
 
 Each protection is removed by replacing its source text (which must appear exactly once, so
@@ -232,6 +232,18 @@ PROTECTIONS = [
           'graphql_ide="graphiql"')],
         ["tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
     Protection(
+        "7 compose: GraphiQL and introspection are off unless asked for",
+        [(COMPOSE, "GRAPHQL_GRAPHIQL: ${GRAPHQL_GRAPHIQL:-0}", "GRAPHQL_GRAPHIQL: 1"),
+         (COMPOSE, "GRAPHQL_INTROSPECTION: ${GRAPHQL_INTROSPECTION:-0}",
+          "GRAPHQL_INTROSPECTION: 1")],
+        ["tests/test_compose.py::"
+         "test_graphiql_and_introspection_are_off_in_compose_unless_asked_for"]),
+    Protection(
+        "7 compose: Flower does not start without basic auth",
+        [(COMPOSE, 'case "$$FLOWER_BASIC_AUTH" in ?*:?*) exec celery flower ;; esac;',
+          "exec celery flower;")],
+        ["tests/test_compose.py::test_flower_does_not_start_without_basic_auth"]),
+    Protection(
         "8 downloads are attachments",
         [(VIEWS, "content_disposition_header(True, filename)",
           "content_disposition_header(False, filename)")],
@@ -344,6 +356,19 @@ PROTECTIONS = [
         [(SETTINGS, "elif not DEBUG and (", "elif False and (")],
         ["tests/test_deploy.py::test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off"]),
     Protection(
+        "11 a disk failing while an upload arrives is a 503 without OS details",
+        [(ENDPOINT, "            except OSError:  # a full or broken disk",
+          "            except ZeroDivisionError:  # a full or broken disk")],
+        ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[incoming]"]),
+    Protection(
+        "11 a disk failing while an upload is stored is SERVICE_UNAVAILABLE without OS details",
+        [(ERRORS, "    OSError: ErrorCode.SERVICE_UNAVAILABLE,\n", "")],
+        ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[stored]"]),
+    Protection(
+        "11 a damaged file's message never echoes OS error text",
+        [("files_app/processors/base.py", '"" if isinstance(error, OSError) else ', "")],
+        ["tests/test_processors.py::test_a_damaged_file_message_never_echoes_os_error_text"]),
+    Protection(
         "12 integrity: a deleted row's bytes follow it (user cascade included)",
         [("files_app/signals.py", "lambda name=name: default_storage.delete(name)",
           "lambda: None")],
@@ -359,26 +384,43 @@ PROTECTIONS = [
         [("files_app/services/audit.py", "default_storage.delete(name)", "pass")],
         ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"]),
     Protection(
-        "19 compose: GraphiQL and introspection are off unless asked for",
-        [(COMPOSE, "GRAPHQL_GRAPHIQL: ${GRAPHQL_GRAPHIQL:-0}", "GRAPHQL_GRAPHIQL: 1"),
-         (COMPOSE, "GRAPHQL_INTROSPECTION: ${GRAPHQL_INTROSPECTION:-0}",
-          "GRAPHQL_INTROSPECTION: 1")],
-        ["tests/test_compose.py::"
-         "test_graphiql_and_introspection_are_off_in_compose_unless_asked_for"]),
+        "13 hostile files: a tar with many entries is listed in bounded memory",
+        [(ARCHIVE, "            archive.members.clear()\n", "")],
+        [f"{PROCESSORS_TESTS}::test_a_tar_with_many_entries_is_listed_in_bounded_memory"]),
     Protection(
-        "19 compose: Flower does not start without basic auth",
-        [(COMPOSE, 'case "$$FLOWER_BASIC_AUTH" in ?*:?*) exec celery flower ;; esac;',
-          "exec celery flower;")],
-        ["tests/test_compose.py::test_flower_does_not_start_without_basic_auth"]),
+        "13 hostile files: a tar listing stops at ARCHIVE_MAX_ENTRIES",
+        [(ARCHIVE, "            if examined > source.limits.max_archive_entries:",
+          "            if False:")],
+        [f"{PROCESSORS_TESTS}::test_a_tar_with_many_entries_is_listed_in_bounded_memory"]),
     Protection(
-        "20 a disk failing while an upload arrives is a 503 without OS details",
-        [(ENDPOINT, "            except OSError:  # a full or broken disk",
-          "            except ZeroDivisionError:  # a full or broken disk")],
-        ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[incoming]"]),
+        "13 hostile files: a zip's directory is counted before zipfile reads it",
+        [(ARCHIVE, "    if zip_directory_entries(source.stream, most) > most:", "    if False:")],
+        [f"{PROCESSORS_TESTS}::"
+         "test_a_zip_with_many_directory_entries_is_refused_before_it_is_read",
+         f"{PROCESSORS_TESTS}::test_a_zip_that_understates_its_entries_is_still_refused",
+         HOSTILE_TESTS]),
     Protection(
-        "20 a disk failing while an upload is stored is SERVICE_UNAVAILABLE without OS details",
-        [(ERRORS, "    OSError: ErrorCode.SERVICE_UNAVAILABLE,\n", "")],
-        ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[stored]"]),
+        "13 hostile files: JSON nested past JSON_MAX_DEPTH fails",
+        [("files_app/processors/json_file.py", "            if depth > most:",
+          "            if False:")],
+        [f"{PROCESSORS_TESTS}::test_deeply_nested_json_fails_quickly_in_bounded_memory",
+         HOSTILE_TESTS]),
+    Protection(
+        "13 hostile files: only IMAGE_FORMATS are opened",
+        [("files_app/processors/image.py",
+          "Image.open(source.stream, formats=limits.image_formats)", "Image.open(source.stream)")],
+        [f"{PROCESSORS_TESTS}::test_an_image_format_outside_the_allowlist_is_refused",
+         HOSTILE_TESTS]),
+    Protection(
+        "14 memory per task: the pool process's address space is limited",
+        [("project/celery.py", "    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))",
+          "    pass")],
+        [MEMORY_TESTS]),
+    Protection(
+        "14 memory per task: running out of memory ends the file FAILED, with why",
+        [(PROCESSING, "    except MemoryError:  # PROCESSING_MEMORY_LIMIT",
+          "    except ArithmeticError:  # PROCESSING_MEMORY_LIMIT")],
+        [MEMORY_TESTS]),
     Protection(
         "15 tokens: an expired token is refused like an unknown one",
         [(SELECTORS, """(t."expires_at" IS NULL OR t."expires_at" > %s)""", "%s IS NOT NULL")],
@@ -421,6 +463,16 @@ PROTECTIONS = [
         ["tests/test_permissions.py::test_reprocessing_someone_elses_file_needs_reprocess_file",
          "tests/test_permissions.py::test_the_admin_reprocess_action_needs_reprocess_file"]),
     Protection(
+        "17 fair share: reprocessFile counts against the rate limit",
+        [(UPLOAD, "        check_reprocess_rate(user=user)\n", "")],
+        ["tests/test_limits.py::test_reprocessing_counts_against_the_rate_limit"]),
+    Protection(
+        "17 fair share: files in flight per user are capped",
+        [("files_app/services/fair_share.py",
+          "if File.objects.filter(owner_id=owner_id, status=FileStatus.PROCESSING).count() < cap:",
+          "if True:")],
+        ["tests/test_fair_share.py"]),
+    Protection(
         "18 login throttling: failures per username lock it out",
         [(SETTINGS, 'AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]',
           'AXES_LOCKOUT_PARAMETERS = ["ip_address"]')],
@@ -435,58 +487,6 @@ PROTECTIONS = [
         [(SETTINGS, 'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
           "AXES_LOCKOUT_CALLABLE = None")],
         [f"{THROTTLING_TESTS}::test_the_lockout_page_under_asgi"]),
-    Protection(
-        "13 hostile files: a tar with many entries is listed in bounded memory",
-        [(ARCHIVE, "            archive.members.clear()\n", "")],
-        [f"{PROCESSORS_TESTS}::test_a_tar_with_many_entries_is_listed_in_bounded_memory"]),
-    Protection(
-        "13 hostile files: a tar listing stops at ARCHIVE_MAX_ENTRIES",
-        [(ARCHIVE, "            if examined > source.limits.max_archive_entries:",
-          "            if False:")],
-        [f"{PROCESSORS_TESTS}::test_a_tar_with_many_entries_is_listed_in_bounded_memory"]),
-    Protection(
-        "13 hostile files: a zip's directory is counted before zipfile reads it",
-        [(ARCHIVE, "    if zip_directory_entries(source.stream, most) > most:", "    if False:")],
-        [f"{PROCESSORS_TESTS}::"
-         "test_a_zip_with_many_directory_entries_is_refused_before_it_is_read",
-         f"{PROCESSORS_TESTS}::test_a_zip_that_understates_its_entries_is_still_refused",
-         HOSTILE_TESTS]),
-    Protection(
-        "13 hostile files: JSON nested past JSON_MAX_DEPTH fails",
-        [("files_app/processors/json_file.py", "            if depth > most:",
-          "            if False:")],
-        [f"{PROCESSORS_TESTS}::test_deeply_nested_json_fails_quickly_in_bounded_memory",
-         HOSTILE_TESTS]),
-    Protection(
-        "13 hostile files: only IMAGE_FORMATS are opened",
-        [("files_app/processors/image.py",
-          "Image.open(source.stream, formats=limits.image_formats)", "Image.open(source.stream)")],
-        [f"{PROCESSORS_TESTS}::test_an_image_format_outside_the_allowlist_is_refused",
-         HOSTILE_TESTS]),
-    Protection(
-        "14 memory per task: the pool process's address space is limited",
-        [("project/celery.py", "    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))",
-          "    pass")],
-        [MEMORY_TESTS]),
-    Protection(
-        "14 memory per task: running out of memory ends the file FAILED, with why",
-        [(PROCESSING, "    except MemoryError:  # PROCESSING_MEMORY_LIMIT",
-          "    except ArithmeticError:  # PROCESSING_MEMORY_LIMIT")],
-        [MEMORY_TESTS]),
-    Protection(
-        "17 fair share: reprocessFile counts against the rate limit",
-        [(UPLOAD, "        check_reprocess_rate(user=user)\n", "")],
-        ["tests/test_limits.py::test_reprocessing_counts_against_the_rate_limit"]),
-    Protection(
-        "17 fair share: files in flight per user are capped",
-        [("files_app/services/fair_share.py",
-          "if File.objects.filter(owner_id=owner_id, status=FileStatus.PROCESSING).count() < cap:",
-          "if True:")],
-        ["tests/test_fair_share.py"]),
-    Protection(
-        "20 a damaged file's message never echoes OS error text",
-        [("files_app/processors/base.py", '"" if isinstance(error, OSError) else ', "")],
-        ["tests/test_processors.py::test_a_damaged_file_message_never_echoes_os_error_text"]),
 ]
 
 

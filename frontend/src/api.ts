@@ -68,10 +68,16 @@ export function uploadFile(file: File, handlers: UploadHandlers): XMLHttpRequest
   return request;
 }
 
-export type LiveState = "connecting" | "live" | "reconnecting" | "logged-out";
+export type LiveState = "connecting" | "live" | "reconnecting" | "logged-out" | "too-many";
 
-/** The server closes with 4401 when the session is gone: retrying would never help. */
+/** The server closes with 4401 when the session is gone, and with 4429 when the user has
+ * WEBSOCKET_MAX_CONNECTIONS_PER_USER open already: graphql-ws retries neither. */
 const UNAUTHORIZED = 4401;
+const TOO_MANY_CONNECTIONS = 4429;
+const FINAL_STATES: Record<number, LiveState> = {
+  [UNAUTHORIZED]: "logged-out",
+  [TOO_MANY_CONNECTIONS]: "too-many",
+};
 
 function closeCode(event: unknown): number | undefined {
   return typeof event === "object" && event !== null && "code" in event ? Number(event.code) : undefined;
@@ -93,7 +99,7 @@ export function liveClient(onState: (state: LiveState) => void, onReconnected: (
         if (connectedBefore) onReconnected(); // catch up on whatever happened meanwhile
         connectedBefore = true;
       },
-      closed: (event) => onState(closeCode(event) === UNAUTHORIZED ? "logged-out" : "reconnecting"),
+      closed: (event) => onState(FINAL_STATES[closeCode(event) ?? 0] ?? "reconnecting"),
     },
   });
 }

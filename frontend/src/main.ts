@@ -37,6 +37,7 @@ function setLive(state: LiveState): void {
   badge.textContent = {
     connecting: "connecting…", live: "live", reconnecting: "reconnecting…",
     "logged-out": "logged out — reload to log in",
+    "too-many": "not live: too many open tabs — close one and reload",
   }[state];
 }
 
