@@ -39,6 +39,14 @@ def staff_user(db):
     return get_user_model().objects.create_user("carol", password=PASSWORD, is_staff=True)
 
 
+def grant_every_file_right(user) -> None:
+    """What makes staff see, delete and reprocess everyone's files (File.Meta.permissions)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="files_app",
+                                                        codename__endswith="_file"))
+
+
 @pytest.fixture
 def token(user):
     return services.api_token_create(user=user)

@@ -4,13 +4,12 @@ from email.message import EmailMessage
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from files_app import services
 from files_app.models import File
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, grant_every_file_right
 
 pytestmark = pytest.mark.django_db
 
@@ -90,11 +89,6 @@ async def test_owner_sees_and_downloads_own_file(gql, async_client, token):
     assert b"".join([chunk async for chunk in download.streaming_content]) == b"numbers"
     assert download["Content-Disposition"] == 'attachment; filename="report.txt"'
     assert download["X-Content-Type-Options"] == "nosniff"
-
-
-def grant_every_file_right(user):
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="files_app",
-                                                        codename__endswith="_file"))
 
 
 def test_staff_see_every_file_with_the_view_permission(gql, client, staff_user, staff_token):

@@ -61,7 +61,7 @@ def test_seeing_everyones_files_needs_view_file(client, user):
                               HTTP_AUTHORIZATION=f"Bearer {token}")
         assert download.status_code == (200 if sees else 404)
     staff = get_user_model().objects.get(username="viewer")
-    assert live.groups_for_viewer(staff) == [live.ALL_FILES_GROUP]
+    assert live.groups_for_viewer(staff) == [live.ALL_FILES_GROUP, live.owner_group(staff.pk)]
     assert live.groups_for_viewer(user) == [live.owner_group(user.pk)]
 
 

@@ -15,7 +15,7 @@ from django.utils.crypto import get_random_string
 from files_app import services
 from files_app.models import ApiToken, File, FileStatus
 from schema.ids import decode_file_id
-from tests.conftest import Server
+from tests.conftest import Server, grant_every_file_right
 from tests.test_pipeline import SUBSCRIBE, is_final, upload
 from tests.test_subscriptions import close_code_after_init, login_cookie
 from tests.wsclient import PROTOCOL, Subscription, group_size
@@ -105,6 +105,7 @@ def demote(user) -> None:
 
 async def test_a_demoted_staff_member_gets_only_their_own_files(
         server, celery_worker, staff_user, staff_token, other_user, other_token):
+    await sync_to_async(grant_every_file_right)(staff_user)
     others = await processed(server, other_token, "before.txt")
     all_files_members = await group_size()
     watcher = await Subscription.open(server.ws_url, token=staff_token)
