@@ -33,9 +33,14 @@ class FileKind(models.TextChoices):
 INCOMING_FOLDER = ".incoming"
 
 
+def stored_name(owner_id, file_id) -> str:
+    """Unguessable and never derived from the client's name (which may be hostile). Known
+    before the bytes arrive, so an upload to S3 streams straight to its final key."""
+    return f"uploads/{owner_id}/{file_id.hex}"
+
+
 def stored_file_path(instance: "File", filename: str) -> str:
-    """Unguessable and never derived from the client's name (which may be hostile)."""
-    return f"uploads/{instance.owner_id}/{instance.pk.hex}"
+    return stored_name(instance.owner_id, instance.pk)
 
 
 def thumbnail_path(instance: "File", filename: str) -> str:

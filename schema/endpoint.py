@@ -217,7 +217,7 @@ class GraphQLEndpoint:
         return UploadLimits(
             max_file_size=settings.MAX_UPLOAD_SIZE, max_files=settings.MAX_FILES_PER_REQUEST,
             max_fields_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
-            files_left=allowance.files, bytes_left=allowance.bytes)
+            files_left=allowance.files, bytes_left=allowance.bytes, owner_id=user.pk)
 
     def authenticate_and_execute(self, request, operation):
         authenticate(request)

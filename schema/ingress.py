@@ -6,13 +6,21 @@ writes each part again; here nothing is buffered beyond one part's write buffer 
 `operations` and `map` fields. The caller (schema/endpoint.py) authenticates and refuses an
 over-limit `Content-Length` before the first byte of the body is read.
 
-A file part becomes an `IncomingFile` at `MEDIA_ROOT/.incoming/<random>.part`; storing it
-(`services.files_create`) is a rename into `uploads/`. Whatever is left in `.incoming` when
-the request ends (refused, broken, or failed) is removed by `discard()` before the answer
-is sent.
+A file part becomes an `IncomingFile`, one kind per storage:
+- on local disk, `DiskIncomingFile` writes `MEDIA_ROOT/.incoming/<random>.part`; storing it
+  (`services.files_create`) is a rename into `uploads/`;
+- on S3, `S3IncomingFile` streams into a multipart upload under the file's final key
+  (`uploads/<owner>/<uuid>`, the id chosen before the first byte), one part in memory at a
+  time; storing it completes the upload. A final key rather than a temporary one plus a
+  server-side copy: the copy would read and write every byte again (S3 bills it, and
+  objects above 5 GiB need a multipart copy), and nothing is visible there before completion
+  anyway.
+Whatever is left when the request ends (refused, broken, or failed) is removed by
+`discard()` before the answer is sent: the part file, or the multipart upload (aborted).
 """
 
 import contextlib
+import io
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +30,9 @@ from django.core.files.uploadedfile import UploadedFile
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-from files_app import services
-from files_app.models import INCOMING_FOLDER
+from files_app import services, storage
+from files_app.models import INCOMING_FOLDER, stored_name
+from files_app.processors.sniff import SNIFF_BYTES
 
 from .errors import EdgeError, ErrorCode
 from .multipart import MAP, OPERATIONS, check_path, parse_map, parse_operations, put_file_at
@@ -52,6 +61,7 @@ class UploadLimits:
     # What the user's rate limit and storage quota still allow (None: unlimited).
     files_left: int | None = None
     bytes_left: int | None = None
+    owner_id: int | None = None  # whose files these are: their S3 keys are chosen up front
 
     @property
     def max_request_size(self) -> int:
@@ -64,12 +74,21 @@ class UploadLimits:
 
 
 class IncomingFile(UploadedFile):
-    """A file part being written to its temporary name in the storage folder."""
+    """A file part being written where it will be stored: `write` each chunk, `finish` when
+    the part ends (then it reads as its first bytes at least, for sniffing), `discard` on the
+    way out of the request."""
 
     def __init__(self, client_name: str):
         # The display name is sanitised here already: Django's own check refuses names like
         # "" or "..", which the service would store as "unnamed".
         super().__init__(file=None, name=services.sanitize_file_name(client_name), size=0)
+
+
+class DiskIncomingFile(IncomingFile):
+    """A file part being written to its temporary name in the storage folder."""
+
+    def __init__(self, client_name: str):
+        super().__init__(client_name)
         self.path = incoming_dir() / f"{uuid.uuid4().hex}.part"
         self.writer = open(self.path, "xb", buffering=WRITE_BUFFER_SIZE)  # noqa: SIM115
 
@@ -95,6 +114,40 @@ class IncomingFile(UploadedFile):
             self.file.close()
         with contextlib.suppress(OSError):
             self.path.unlink(missing_ok=True)
+
+
+class S3IncomingFile(IncomingFile):
+    """A file part streamed into an S3 multipart upload under its final key; it keeps only
+    the first bytes (sniffing) besides the part being filled. `services.files_create` stores
+    it by `complete()` and gives its row `file_id`."""
+
+    def __init__(self, client_name: str, owner_id: int):
+        super().__init__(client_name)
+        self.file_id = uuid.uuid4()
+        self.head = bytearray()
+        self.upload = storage.MultipartUpload(stored_name(owner_id, self.file_id))
+        self.key = self.upload.key
+
+    def write(self, data) -> None:
+        if len(self.head) < SNIFF_BYTES:
+            self.head += data[:SNIFF_BYTES - len(self.head)]
+        self.upload.write(data)
+        self.size += len(data)
+
+    def finish(self) -> None:
+        self.file = io.BytesIO(self.head)
+
+    def complete(self) -> str:
+        return self.upload.complete()
+
+    def discard(self) -> None:
+        self.upload.abort()
+
+
+def incoming_file(client_name: str, limits: UploadLimits) -> IncomingFile:
+    if storage.is_s3():
+        return S3IncomingFile(client_name, limits.owner_id)
+    return DiskIncomingFile(client_name)
 
 
 def part_disposition(headers: dict[bytes, bytes]) -> tuple[str, str | None]:
@@ -203,7 +256,7 @@ class MultipartIngress:
             raise EdgeError(f"The part {name!r} is not named in `map`.")
         if name in self.files or name in self.fields_seen:
             raise EdgeError(f"The part {name!r} was sent more than once.")
-        self.file = self.files[name] = IncomingFile(filename)
+        self.file = self.files[name] = incoming_file(filename, self.limits)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         size = end - start

@@ -1,20 +1,27 @@
 """The views Django serves: GraphiQL, the owner-checked download and thumbnail, the page and
 the login lockout page. (GraphQL requests themselves go to schema/endpoint.py, in front of
-Django.)"""
+Django.)
+
+On S3, a download or thumbnail is owner-checked here and then answered with a redirect to a
+short-lived presigned URL (`AWS_QUERYSTRING_EXPIRE`), so the bytes don't pass through the web
+process; the URL makes S3 answer with our Content-Type, Content-Disposition and
+Cache-Control. S3 cannot add `X-Content-Type-Options` or the sandbox CSP: that the bytes are
+served from the bucket's origin, never ours, is what keeps them from running as our page."""
 
 import math
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import StreamingHttpResponse
+from django.core.files.storage import default_storage
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 from strawberry.django.views import AsyncGraphQLView
 
-from files_app import selectors
+from files_app import selectors, storage
 from files_app.exceptions import FileServiceError
 
 from .auth import bad_token_error, is_bearer, user_for_bearer_header
@@ -60,14 +67,45 @@ async def owned_file_or_error(request, file_id):
         return None, EdgeError.from_domain(error).response()
 
 
-def stream_response(stored_file, *, content_type: str, size: int, filename: str):
+def stream_response(stored_file, *, content_type: str, size: int, filename: str,
+                    attachment: bool):
     response = StreamingHttpResponse(read_in_chunks(stored_file), content_type=content_type)
     response["Content-Length"] = str(size)
-    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Content-Disposition"] = content_disposition_header(attachment, filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = DOWNLOAD_CSP
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def presigned_redirect(name: str, *, content_type: str, filename: str, attachment: bool):
+    """302 to the object itself: S3 checks the signature, and answers with these headers."""
+    parameters = {"ResponseContentType": content_type,
+                  "ResponseContentDisposition": content_disposition_header(attachment, filename),
+                  "ResponseCacheControl": "private, no-store"}
+    with storage.s3_errors():
+        url = default_storage.url(name, parameters=parameters)
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "private, no-store"  # the URL is a credential while it lives
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+async def serve(stored_file, *, content_type: str, filename: str, size: int | None = None,
+                attachment: bool = True):
+    """The stored bytes: a presigned redirect on S3, streamed from local disk otherwise (its
+    size asked of the storage when not given)."""
+    if storage.is_s3():
+        try:
+            return await sync_to_async(presigned_redirect)(
+                stored_file.name, content_type=content_type, filename=filename,
+                attachment=attachment)
+        except OSError:  # no usable credentials: logged by s3_errors, never echoed
+            return EdgeError.unavailable().response()
+    if size is None:
+        size = await sync_to_async(lambda: stored_file.size)()
+    return stream_response(stored_file, size=size, content_type=content_type,
+                           filename=filename, attachment=attachment)
 
 
 def graphiql(schema):
@@ -85,8 +123,8 @@ async def download(request, file_id):
     file, error = await owned_file_or_error(request, file_id)
     if error:
         return error
-    return stream_response(file.stored_file, size=file.size, filename=file.name,
-                           content_type=file.content_type or "application/octet-stream")
+    return await serve(file.stored_file, filename=file.name, size=file.size,
+                       content_type=file.content_type or "application/octet-stream")
 
 
 @require_GET
@@ -96,11 +134,8 @@ async def thumbnail(request, file_id):
         return error
     if not file.thumbnail:
         return EdgeError("This file has no thumbnail.", ErrorCode.NOT_FOUND).response()
-    size = await sync_to_async(lambda: file.thumbnail.size)()
-    response = stream_response(file.thumbnail, size=size, content_type="image/webp",
-                               filename=f"{file.name}.thumbnail.webp")
-    response["Content-Disposition"] = content_disposition_header(False, f"{file.name}.webp")
-    return response
+    return await serve(file.thumbnail, content_type="image/webp",
+                       filename=f"{file.name}.webp", attachment=False)
 
 
 @login_required

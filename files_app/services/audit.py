@@ -1,4 +1,8 @@
-"""Storage integrity: bytes without a row, and rows without their bytes."""
+"""Storage integrity: bytes without a row, and rows without their bytes.
+
+The same on local disk and S3: names are listed through the storage API, and the in-flight
+margin compares each one's modified time (an object's LastModified on S3). On S3, multipart
+uploads left unfinished by a web process that died mid-upload are listed and aborted too."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -6,6 +10,7 @@ from datetime import timedelta
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from .. import storage
 from ..models import INCOMING_FOLDER, File, FileStatus
 from .processing import MISSING_BYTES, transition
 
@@ -57,6 +62,13 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
         report.orphans.append(name)
         if fix:
             default_storage.delete(name)
+    if storage.is_s3():
+        unfinished = storage.abandoned_multipart_uploads(
+            "uploads/", before=started - ABANDONED_UPLOAD_AGE)
+        for key, upload_id in unfinished:
+            report.orphans.append(f"{key} (unfinished upload)")
+            if fix:
+                storage.multipart_upload_abort(key, upload_id)
     rows = File.objects.exclude(status=FileStatus.FAILED, error=MISSING_BYTES)
     for file_id, name in rows.values_list("id", "stored_file").iterator():
         if not default_storage.exists(name):

@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from .. import events, processors, selectors
+from .. import events, processors, selectors, storage
 from ..exceptions import TransientProcessingError
 from ..models import File, FileStatus, thumbnail_path
 from . import fair_share
@@ -249,7 +249,8 @@ def run_started(*, file: File, retries_left: int) -> File | None:
     """One run of a file `file_start_processing` started; its writes are refused once it lost
     its lease."""
     try:
-        with file.stored_file.open("rb") as stream:
+        with storage.open_stream(file.stored_file.name,
+                                 buffer_size=settings.PROCESSING_CHUNK_SIZE) as stream:
             outcome = processors.run(processors.ProcessingSource(
                 stream=stream,
                 size=file.size,

@@ -23,7 +23,7 @@ from ..exceptions import (
     RateLimited,
     TooManyFiles,
 )
-from ..models import File, FileStatus, ReprocessRequest
+from ..models import File, FileStatus, ReprocessRequest, stored_file_path
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
 from .fair_share import user_lock
@@ -138,8 +138,8 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
     """Store every upload and create its PENDING row, all or nothing.
 
     Uploads that arrive as files in the storage folder (the ingress writes them there) are
-    moved into place, not copied. If anything
-    fails, the bytes already stored are removed, so no orphan is left behind.
+    moved into place, not copied; those streamed into S3 are completed (see `store`). If
+    anything fails, the bytes already stored are removed, so no orphan is left behind.
     """
     validate_uploads(uploads)
     stored_names: list[str] = []
@@ -150,10 +150,10 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
             for upload in uploads:
                 name = sanitize_file_name(upload.name)
                 sniffed = sniff(read_head(upload), name)
-                file = File(id=uuid.uuid4(), owner=owner, name=name, size=upload.size,
-                            content_type=sniffed.content_type, kind=sniffed.kind)
-                file.stored_file.save(file.name, upload, save=False)
-                stored_names.append(file.stored_file.name)
+                file = File(id=getattr(upload, "file_id", None) or uuid.uuid4(), owner=owner,
+                            name=name, size=upload.size, content_type=sniffed.content_type,
+                            kind=sniffed.kind)
+                store(file, upload, stored_names)
                 file.save(force_insert=True)
                 created.append(file)
                 # A lambda, not functools.partial: Django's robust on_commit logs a failing
@@ -166,6 +166,21 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
             default_storage.delete(stored_name)
         raise
     return created
+
+
+def store(file: File, upload, stored_names: list[str]) -> None:
+    """Put the upload's bytes under the file's name, and add it to `stored_names`. An upload
+    already streaming into S3 under its final key (it has `complete`, and gave the row its
+    id) is completed there; any other is saved through the storage (a rename on local disk
+    when it is a file in the storage folder)."""
+    if hasattr(upload, "complete"):
+        if upload.key != stored_file_path(file, ""):
+            raise InvalidUpload(f"{file.name} was sent for another user.")
+        stored_names.append(upload.complete())
+        file.stored_file.name = stored_names[-1]
+    else:
+        file.stored_file.save(file.name, upload, save=False)
+        stored_names.append(file.stored_file.name)
 
 
 def file_create(*, owner, upload) -> File:

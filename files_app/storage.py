@@ -1,0 +1,193 @@
+"""Where a file's bytes live, for the little code that must know: local disk (Django's
+FileSystemStorage) or S3 (django-storages' S3Storage, when `AWS_STORAGE_BUCKET_NAME` is set).
+Everything else goes through `default_storage`.
+
+Two things the storage API lacks on S3 are here: writing an object as its bytes arrive (a
+multipart upload, one part buffered at a time) and reading one without copying all of it
+first (django-storages' S3File downloads the whole object into memory on the first read).
+boto3 errors become `StorageUnavailable`, an OSError, which every caller already treats as a
+storage failure (retried, or SERVICE_UNAVAILABLE), with a message that names no endpoint,
+bucket or key; the details go to the log.
+"""
+
+import contextlib
+import io
+import logging
+from datetime import datetime
+from typing import BinaryIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+logger = logging.getLogger(__name__)
+
+MISSING_CODES = {"NoSuchKey", "NotFound", "404"}
+
+
+def is_s3() -> bool:
+    return bool(settings.AWS_STORAGE_BUCKET_NAME)
+
+
+class StorageUnavailable(OSError):
+    def __init__(self):
+        super().__init__("The file storage is unavailable.")
+
+
+@contextlib.contextmanager
+def s3_errors():
+    """boto3's errors as OSErrors: FileNotFoundError for a missing object, else
+    StorageUnavailable (S3 unreachable, refusing our keys, or failing)."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in MISSING_CODES:
+            raise FileNotFoundError("The stored object is missing.") from None
+        logger.warning("S3 refused a request: %s", error)
+        raise StorageUnavailable from None
+    except BotoCoreError as error:
+        logger.warning("S3 could not be reached: %s", error)
+        raise StorageUnavailable from None
+
+
+def s3_client():
+    return default_storage.connection.meta.client
+
+
+def bucket() -> str:
+    return default_storage.bucket_name
+
+
+class MultipartUpload:
+    """An S3 object written part by part as its bytes arrive: what it holds in memory is the
+    part being filled (`S3_UPLOAD_PART_SIZE`, plus one incoming chunk). Nothing exists under
+    its key until `complete()`; `abort()` drops the parts sent so far."""
+
+    def __init__(self, key: str):
+        self.key = key
+        self.client = s3_client()
+        self.buffer = bytearray()
+        self.parts: list[dict] = []
+        self.finished = False
+        with s3_errors():
+            self.upload_id = self.client.create_multipart_upload(
+                Bucket=bucket(), Key=key)["UploadId"]
+
+    def write(self, data) -> None:
+        self.buffer += data
+        if len(self.buffer) >= settings.S3_UPLOAD_PART_SIZE:
+            self.send_part()
+
+    def send_part(self) -> None:
+        number = len(self.parts) + 1
+        with s3_errors():
+            answer = self.client.upload_part(Bucket=bucket(), Key=self.key,
+                                             UploadId=self.upload_id, PartNumber=number,
+                                             Body=bytes(self.buffer))
+        self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
+        self.buffer.clear()
+
+    def complete(self) -> str:
+        """The object appears under its key, whole; returns the key."""
+        if self.buffer or not self.parts:  # the last part may be smaller than the others
+            self.send_part()
+        with s3_errors():
+            self.client.complete_multipart_upload(Bucket=bucket(), Key=self.key,
+                                                  UploadId=self.upload_id,
+                                                  MultipartUpload={"Parts": self.parts})
+        self.finished = True
+        return self.key
+
+    def abort(self) -> None:
+        """Drop the parts unless completed. Never raises: it runs on the way out of a request
+        that may have failed because S3 did (the storage audit lists what is left)."""
+        self.buffer = bytearray()
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            with s3_errors():
+                self.client.abort_multipart_upload(Bucket=bucket(), Key=self.key,
+                                                   UploadId=self.upload_id)
+        except OSError:
+            logger.warning("Could not abort the multipart upload of %s", self.key)
+
+
+class ObjectReader(io.RawIOBase):
+    """A seekable, read-only view of an S3 object. Reads in order share one GET's body; a
+    seek elsewhere drops it, and the next read asks for the rest of the object from there (a
+    ranged GET), so processors that jump about (zip directories, image headers) work too."""
+
+    def __init__(self, key: str):
+        super().__init__()
+        self.key = key
+        self.client = s3_client()
+        self.position = 0
+        self.body = None
+        with s3_errors():
+            self.size = self.client.head_object(Bucket=bucket(), Key=key)["ContentLength"]
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        position = max(0, base + offset)
+        if position != self.position:
+            self.drop_body()
+            self.position = position
+        return position
+
+    def readinto(self, buffer) -> int:
+        if self.position >= self.size or not len(buffer):
+            return 0
+        with s3_errors():
+            if self.body is None:
+                self.body = self.client.get_object(Bucket=bucket(), Key=self.key,
+                                                   Range=f"bytes={self.position}-")["Body"]
+            data = self.body.read(len(buffer))
+        buffer[:len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def drop_body(self) -> None:
+        if self.body is not None:
+            with contextlib.suppress(Exception):
+                self.body.close()
+            self.body = None
+
+    def close(self) -> None:
+        self.drop_body()
+        super().close()
+
+
+def open_stream(name: str, *, buffer_size: int) -> BinaryIO:
+    """The stored bytes as a seekable stream read in chunks: never whole into memory, and
+    never through `.path` (S3 has none)."""
+    if is_s3():
+        return io.BufferedReader(ObjectReader(name), buffer_size=buffer_size)
+    return default_storage.open(name, "rb")
+
+
+def abandoned_multipart_uploads(prefix: str, *, before: datetime) -> list[tuple[str, str]]:
+    """(key, upload id) of the multipart uploads under `prefix` started before `before`: left
+    by a web process that died mid-upload (a refused upload aborts its own)."""
+    found = []
+    with s3_errors():
+        pages = s3_client().get_paginator("list_multipart_uploads").paginate(
+            Bucket=bucket(), Prefix=prefix)
+        for page in pages:
+            found += [(upload["Key"], upload["UploadId"]) for upload in page.get("Uploads", [])
+                      if upload["Initiated"] < before]
+    return found
+
+
+def multipart_upload_abort(key: str, upload_id: str) -> None:
+    with s3_errors():
+        s3_client().abort_multipart_upload(Bucket=bucket(), Key=key, UploadId=upload_id)
