@@ -55,6 +55,8 @@ ARCHIVE = "files_app/processors/archive.py"
 PROCESSORS_TESTS = "tests/test_processors.py"
 HOSTILE_TESTS = "tests/hostile/test_hostile.py"
 MEMORY_TESTS = "tests/test_memory_limit.py"
+STORAGE = "files_app/storage.py"
+S3_TESTS = "tests/scale/test_s3.py"
 
 PROTECTIONS = [
     Protection(
@@ -209,6 +211,22 @@ PROTECTIONS = [
           "if False:")],
         ["tests/test_auth.py::test_session_upload_needs_the_csrf_token"]),
     Protection(
+        "6 S3: an upload streams into its multipart upload one part at a time",
+        [(STORAGE, "        if len(self.buffer) >= settings.S3_UPLOAD_PART_SIZE:",
+          "        if False:")],
+        [f"{S3_TESTS}::test_a_big_upload_to_s3_keeps_the_web_process_flat"]),
+    Protection(
+        "6 S3: a refused upload aborts its multipart upload (no parts, no object)",
+        [(INGRESS, "    def discard(self) -> None:\n        self.upload.abort()",
+          "    def discard(self) -> None:\n        pass")],
+        [f"{S3_TESTS}::test_a_refused_upload_leaves_no_object_and_no_parts"]),
+    Protection(
+        "6 S3: S3 down is SERVICE_UNAVAILABLE, naming no endpoint or key",
+        [(STORAGE, '        logger.warning("S3 could not be reached: %s", error)\n'
+                   "        raise StorageUnavailable from None",
+          '        logger.warning("S3 could not be reached: %s", error)\n        raise')],
+        [f"{S3_TESTS}::test_s3_down_is_service_unavailable_and_names_nothing"]),
+    Protection(
         "7 query depth and alias limits",
         [(SCHEMA, "        QueryLimits,\n", "")],
         ["tests/test_limits.py::test_too_deep_queries_are_refused",
@@ -269,6 +287,10 @@ PROTECTIONS = [
           'return f"uploads/{instance.owner_id}/{filename}"')],
         ["tests/test_uploads.py::test_stored_path_is_not_derived_from_the_client_name",
          "tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
+    Protection(
+        "8 S3: a download is owner-checked, then redirected to a presigned URL",
+        [(VIEWS, "    if storage.is_s3():\n        try:", "    if False:\n        try:")],
+        [f"{S3_TESTS}::test_two_webs_two_workers_on_s3"]),
     Protection(
         "9 websocket: foreign browser origins are refused",
         [(WEBSOCKET, "allowed_origins=settings.WEBSOCKET_ALLOWED_ORIGINS,",
