@@ -201,8 +201,8 @@ PROTECTIONS = [
         [f"{INGRESS_TESTS}::test_a_streamed_file_over_the_limit_stops_at_the_limit"]),
     Protection(
         "6 request path: what a refused request wrote is removed before the answer",
-        [(ENDPOINT, "        finally:\n            ingress.discard()",
-          "        finally:\n            pass")],
+        [(ENDPOINT, "            else:\n                ingress.discard()",
+          "            else:\n                pass")],
         [f"{INGRESS_TESTS}::test_a_streamed_file_over_the_limit_stops_at_the_limit",
          "tests/test_uploads.py::test_upload_over_the_size_limit_is_refused_and_not_stored"]),
     Protection(
@@ -263,8 +263,8 @@ PROTECTIONS = [
         ["tests/test_compose.py::test_flower_does_not_start_without_basic_auth"]),
     Protection(
         "8 downloads are attachments",
-        [(VIEWS, "content_disposition_header(True, filename)",
-          "content_disposition_header(False, filename)")],
+        [(VIEWS, "                attachment: bool = True):",
+          "                attachment: bool = False):")],
         ["tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline",
          "tests/test_auth.py::test_download_names_are_quoted_safely"]),
     Protection(
@@ -278,13 +278,13 @@ PROTECTIONS = [
         ["tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
     Protection(
         "8 download file names are quoted safely",
-        [(VIEWS, "content_disposition_header(True, filename)",
-          "f'attachment; filename=\"{filename}\"'")],
+        [(VIEWS, '= content_disposition_header(attachment, filename)\n',
+          '= f\'attachment; filename="{filename}"\'\n')],
         ["tests/test_auth.py::test_download_names_are_quoted_safely"]),
     Protection(
         "8 stored paths are never derived from the client's name",
-        [("files_app/models.py", 'return f"uploads/{instance.owner_id}/{instance.pk.hex}"',
-          'return f"uploads/{instance.owner_id}/{filename}"')],
+        [("files_app/models.py", "    return stored_name(instance.owner_id, instance.pk)",
+          '    return f"uploads/{instance.owner_id}/{filename}"')],
         ["tests/test_uploads.py::test_stored_path_is_not_derived_from_the_client_name",
          "tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
     Protection(

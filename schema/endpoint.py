@@ -15,6 +15,7 @@ pays for the middleware chain and a thread of its own. Here, in order:
 Anything written for a refused or failed request is removed before the answer is sent.
 """
 
+import asyncio
 import functools
 import io
 import json
@@ -32,7 +33,7 @@ from strawberry.http import process_result
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from files_app import exceptions, services
+from files_app import exceptions, services, storage
 
 from .auth import authenticate
 from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
+# On S3, what the ingress is fed at a time from its thread (see receive_into).
+S3_FEED_BYTES = 1024 * 1024
 ALLOWED_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 RESPONSE_HEADERS = [(b"content-type", b"application/json"),
                     (b"x-content-type-options", b"nosniff"),
@@ -143,6 +146,25 @@ def refuse_over(length: int | None, limit: int, what: str, code: ErrorCode) -> N
                         f"({limit:,} bytes).", code, status=413)
 
 
+async def receive_into(ingress: MultipartIngress, receive) -> None:
+    """Feed the body to the ingress as it arrives. On S3 a chunk may complete a part that is
+    then sent over the network (and a file part's start opens a multipart upload): there the
+    parser runs in a thread, fed S3_FEED_BYTES at a time, so a slow S3 never holds up the
+    other requests of this process. On local disk each chunk is fed here (a buffered write)."""
+    if not storage.is_s3():
+        async for chunk in body_chunks(receive):
+            ingress.feed(chunk)
+        return
+    batch = bytearray()
+    async for chunk in body_chunks(receive):
+        batch += chunk
+        if len(batch) >= S3_FEED_BYTES:
+            await asyncio.to_thread(ingress.feed, bytes(batch))
+            batch.clear()
+    if batch:
+        await asyncio.to_thread(ingress.feed, bytes(batch))
+
+
 class GraphQLEndpoint:
     def __init__(self, schema):
         self.schema = schema
@@ -194,15 +216,17 @@ class GraphQLEndpoint:
         ingress = MultipartIngress(boundary.encode("latin-1", "replace"), limits)
         try:
             try:
-                async for chunk in body_chunks(receive):
-                    ingress.feed(chunk)
+                await receive_into(ingress, receive)
                 operation = ingress.finish()
-            except OSError:  # a full or broken disk: logged with its paths, answered without
-                logger.exception("An upload could not be written under MEDIA_ROOT")
+            except OSError:  # a full or broken disk, S3 away: logged, answered without details
+                logger.exception("An upload could not be written to the file storage")
                 raise EdgeError.unavailable() from None
             return await with_database(self.execute)(request, operation)
         finally:
-            ingress.discard()
+            if storage.is_s3():
+                await asyncio.to_thread(ingress.discard)  # aborting is a request to S3
+            else:
+                ingress.discard()
 
     def admit_upload(self, request) -> UploadLimits:
         """Who is uploading, and what they may still upload: before any byte of the body."""
