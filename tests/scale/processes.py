@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import redis
+from celery import Celery
 from channels_redis.utils import _consistent_hash
 from django.conf import settings
 
@@ -120,18 +121,19 @@ def start_worker(env: dict, log: Path, name: str, *options: str):
                         "--without-mingle", *options)
 
 
-def wait_for_workers(app_env_broker: str, names: list[str]) -> None:
-    """Until every named worker answers a ping on `app_env_broker`."""
-    from project.celery import app
-
+def wait_for_workers(broker: str, names: list[str]) -> None:
+    """Until every named worker answers a ping on `broker` (a Celery app of its own: the
+    project's is configured for the session's broker)."""
+    app = Celery(broker=broker)
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    with app.connection_for_write(app_env_broker) as connection:
+    try:
         while True:
-            replies = app.control.ping(timeout=0.5, connection=connection) or []
-            answered = {name for reply in replies for name in reply}
+            answered = {name for reply in app.control.ping(timeout=0.5) or [] for name in reply}
             if all(any(a.startswith(f"{name}@") for a in answered) for name in names):
                 return
             assert time.monotonic() < deadline, f"workers {names} never answered: {answered}"
+    finally:
+        app.close()
 
 
 def succeeded(log: Path) -> int:
