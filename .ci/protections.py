@@ -89,26 +89,6 @@ PROTECTIONS = [
           "None")],
         ["tests/test_processing.py::test_storage_errors_are_retried_then_fail"]),
     Protection(
-        "21 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
-        [("files_app/tasks.py", 'redelivered = takeover or bool((self.request.delivery_info',
-          'redelivered = takeover and bool((self.request.delivery_info')],
-        [f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
-    Protection(
-        "21 RabbitMQ: a redelivered task takes a file over once its run missed a renewal",
-        [(PROCESSING, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
-          "Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)")],
-        [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal",
-         f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
-    Protection(
-        "21 RabbitMQ: a redelivered task leaves a run that renews in time alone",
-        [(PROCESSING, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
-          "Q(status=FileStatus.PROCESSING))")],
-        [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal"]),
-    Protection(
-        "21 events: the channel layer shards across every CHANNEL_REDIS_HOSTS server",
-        [(SETTINGS, "for address in CHANNEL_REDIS_HOSTS", "for address in CHANNEL_REDIS_HOSTS[:1]")],
-        ["tests/scale/test_events_across_processes.py"]),
-    Protection(
         "1 worker killed: a finished file is never run again (DONE exactly once)",
         [(PROCESSING, "UNCLAIMED = Q(status=FileStatus.PENDING) | ",
           "UNCLAIMED = ~Q(status=FileStatus.PROCESSING) | "),
@@ -508,6 +488,27 @@ PROTECTIONS = [
         [(SETTINGS, 'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
           "AXES_LOCKOUT_CALLABLE = None")],
         [f"{THROTTLING_TESTS}::test_the_lockout_page_under_asgi"]),
+    Protection(
+        "21 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
+        [("files_app/tasks.py", 'redelivered = takeover or bool((self.request.delivery_info',
+          'redelivered = takeover and bool((self.request.delivery_info')],
+        [f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
+    Protection(
+        "21 RabbitMQ: a redelivered task takes a file over once its run missed a renewal",
+        [(PROCESSING, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
+          "Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)")],
+        [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal",
+         f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
+    Protection(
+        "21 RabbitMQ: a redelivered task leaves a run that renews in time alone",
+        [(PROCESSING, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
+          "Q(status=FileStatus.PROCESSING))")],
+        [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal"]),
+    Protection(
+        "21 events: the channel layer shards across every CHANNEL_REDIS_HOSTS server",
+        [(SETTINGS, "for address in CHANNEL_REDIS_HOSTS",
+          "for address in CHANNEL_REDIS_HOSTS[:1]")],
+        ["tests/scale/test_events_across_processes.py"]),
 ]
 
 
