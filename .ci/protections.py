@@ -509,6 +509,10 @@ PROTECTIONS = [
         [(SETTINGS, "for address in CHANNEL_REDIS_HOSTS",
           "for address in CHANNEL_REDIS_HOSTS[:1]")],
         ["tests/scale/test_events_across_processes.py"]),
+    Protection(
+        "21 compose: the proxy streams uploads to the web replicas unbuffered",
+        [("deploy/nginx.conf.template", "    proxy_request_buffering off;\n", "")],
+        ["tests/test_compose.py::test_the_proxy_config_is_valid_nginx"]),
 ]
 
 

@@ -268,7 +268,7 @@ CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 3600)
 # Redis servers the channel layer shards across (comma-separated URLs): each group lives on
 # the server its name hashes to, each process's channel on the one its name hashes to, so
 # every web process and worker must list the same servers in the same order.
-CHANNEL_REDIS_HOSTS = env_list("CHANNEL_REDIS_HOSTS", REDIS_URL)
+CHANNEL_REDIS_HOSTS = env_list("CHANNEL_REDIS_HOSTS") or [REDIS_URL]
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

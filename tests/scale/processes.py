@@ -4,24 +4,27 @@ Redis server holds their group (the channel layer shards groups by name)."""
 
 import asyncio
 import contextlib
+import json
 import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
+import httpx
 import redis
 from celery import Celery
 from channels_redis.utils import _consistent_hash
 from django.conf import settings
 
 from schema import live
-from tests.conftest import READY_TIMEOUT_SECONDS, stop, wait_until
+from tests.conftest import READY_TIMEOUT_SECONDS, Server, stop, wait_until
 from tests.reliability.test_worker_killed import Watcher, start_celery
 from tests.settings import free_port
 from tests.wsclient import Subscription
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
+UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 RABBITMQCTL_TIMEOUT_SECONDS = 60
 
 
@@ -140,3 +143,17 @@ def succeeded(log: Path) -> int:
     """Processing tasks a worker's log says it finished."""
     return sum("files_app.process_file[" in line and "succeeded" in line
                for line in log.read_text().splitlines())
+
+
+def csv(rows: int) -> bytes:
+    return ("id,value\n" + "".join(f"{i},{i * 0.5}\n" for i in range(rows))).encode()
+
+
+def upload(server: Server, token: str, name: str, content: bytes) -> None:
+    """One file through a web process, as an API client sends it."""
+    response = httpx.post(
+        f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
+        data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+              "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": (name, content)}, timeout=60)
+    assert response.status_code == 200 and "errors" not in response.json(), response.text

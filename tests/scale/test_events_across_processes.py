@@ -4,9 +4,6 @@ both servers; each user watches from both web processes, uploads through one of 
 both subscribers see every event of every file (published by the web process that took the
 upload and by the worker that processed it), in order."""
 
-import json
-
-import httpx
 import pytest
 import redis
 from django.conf import settings
@@ -16,13 +13,19 @@ from files_app import services
 from files_app.models import File, FileStatus
 from schema import live
 from tests.conftest import Server, stop, wait_until
-from tests.scale.processes import ShardedWatcher, redis_server, shard_of, start_worker
+from tests.scale.processes import (
+    ShardedWatcher,
+    csv,
+    redis_server,
+    shard_of,
+    start_worker,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 USERS_PER_SHARD = 2
 FILES_PER_USER = 2
-UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 ROWS = 20_000  # enough CSV for a few progress events
 
 
@@ -40,15 +43,6 @@ def users_on_every_shard(hosts: list[str]) -> list:
     return users
 
 
-def upload(server: Server, token: str, name: str, content: bytes) -> None:
-    response = httpx.post(
-        f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
-        data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-              "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": (name, content)}, timeout=60)
-    assert response.status_code == 200 and "errors" not in response.json(), response.text
-
-
 def group_keys(url: str) -> int:
     client = redis.Redis.from_url(url)
     try:
@@ -59,7 +53,7 @@ def group_keys(url: str) -> int:
 
 
 def test_subscribers_on_every_web_process_see_every_event(django_db_setup, process_logs):
-    content = ("id,value\n" + "".join(f"{i},{i * 0.5}\n" for i in range(ROWS))).encode()
+    content = csv(ROWS)
     with redis_server(process_logs / "second-redis.log") as second:
         hosts = [settings.REDIS_URL, second]
         env = {"CHANNEL_REDIS_HOSTS": ",".join(hosts),

@@ -8,13 +8,11 @@ run missed a lease renewal (processing.py: `claimable`), with no sweep running h
 Each test gets a RabbitMQ virtual host of its own. Skipped when RabbitMQ can't be reached on
 127.0.0.1:5672, unless REQUIRE_RABBITMQ=1 (CI), which makes that a failure."""
 
-import json
 import os
 import signal
 import time
 from datetime import timedelta
 
-import httpx
 import pytest
 from django.conf import settings
 from django.db.models.functions import Now
@@ -25,17 +23,18 @@ from files_app.services.processing import overdue_after
 from tests.conftest import Server, stop, wait_until
 from tests.reliability.test_worker_killed import process_group
 from tests.scale.processes import (
+    csv,
     rabbitmq_reachable,
     rabbitmq_vhost,
     start_worker,
     succeeded,
+    upload,
     wait_for_workers,
 )
 from tests.test_processing import make_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 FILES = 8
 ROWS = 40_000  # a fraction of a second each: both workers get some
 BIG_ROWS = 400_000  # a few seconds: long enough to be killed in
@@ -54,17 +53,8 @@ def broker():
         yield url
 
 
-def csv(rows: int) -> bytes:
-    return ("id,value\n" + "".join(f"{i},{i * 0.5}\n" for i in range(rows))).encode()
-
-
-def upload(server: Server, token: str, name: str, content: bytes) -> File:
-    response = httpx.post(
-        f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
-        data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-              "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": (name, content)}, timeout=60)
-    assert response.status_code == 200 and "errors" not in response.json(), response.text
+def upload_file(server: Server, token: str, name: str, content: bytes) -> File:
+    upload(server, token, name, content)
     return File.objects.get(name=name)
 
 
@@ -91,7 +81,8 @@ def test_two_workers_share_the_queue_each_file_once(broker, process_logs, user, 
     deployment = Deployment(broker, process_logs)
     try:
         content = csv(ROWS)
-        files = [upload(deployment.web, token, f"shared-{n}.csv", content) for n in range(FILES)]
+        files = [upload_file(deployment.web, token, f"shared-{n}.csv", content)
+                 for n in range(FILES)]
         done = File.objects.filter(pk__in=[f.pk for f in files], status=FileStatus.DONE)
         wait_until(lambda: done.count() == FILES, 120, "not every file was processed")
         # Started once each (a second start, at once or later, counts an attempt).
@@ -107,7 +98,7 @@ def test_a_killed_workers_file_is_finished_by_the_other_within_seconds(
         broker, process_logs, user, token):
     deployment = Deployment(broker, process_logs)
     try:
-        file = upload(deployment.web, token, "doomed.csv", csv(BIG_ROWS))
+        file = upload_file(deployment.web, token, "doomed.csv", csv(BIG_ROWS))
         started = File.objects.filter(pk=file.pk, status=FileStatus.PROCESSING, progress__gt=0)
         wait_until(started.exists, 60, "no worker started the file")
         holder = next(i for i, log in enumerate(deployment.logs) if "received" in log.read_text())
