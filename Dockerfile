@@ -1,5 +1,7 @@
 # One image for both process kinds: the web server (default command) and the Celery worker
 # (`celery -A project worker`). Build: docker build -t live-files .
+# /data/static is where compose's `migrate` collects the static files nginx serves (owned by
+# `app` so that the named volume mounted there is writable).
 
 # --- the live page (frontend/, TypeScript + Vite) ------------------------------------------
 FROM node:20-slim AS frontend
@@ -24,7 +26,7 @@ ENV PATH=/venv/bin:$PATH \
     MEDIA_ROOT=/data/media \
     STATIC_ROOT=/app/static
 RUN useradd --create-home --uid 10001 app \
- && mkdir -p /data/media/.incoming /app \
+ && mkdir -p /data/media/.incoming /data/static /app \
  && chown -R app:app /data
 COPY --from=builder /venv /venv
 WORKDIR /app

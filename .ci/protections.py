@@ -57,6 +57,7 @@ HOSTILE_TESTS = "tests/hostile/test_hostile.py"
 MEMORY_TESTS = "tests/test_memory_limit.py"
 STORAGE = "files_app/storage.py"
 S3_TESTS = "tests/scale/test_s3.py"
+RABBITMQ_TESTS = "tests/scale/test_rabbitmq.py"
 
 PROTECTIONS = [
     Protection(
@@ -107,7 +108,7 @@ PROTECTIONS = [
         [f"{RECOVERY_TESTS}::test_a_pending_backlog_is_not_requeued_before_file_recovery_after"]),
     Protection(
         "2 no crash loop: a run starts only while attempts are left",
-        [(PROCESSING, "where=UNCLAIMED & Q(attempts__lt=limit),", "where=UNCLAIMED,")],
+        [(PROCESSING, "where=unclaimed & Q(attempts__lt=limit),", "where=unclaimed,")],
         ["tests/test_processing.py::"
          "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"]),
     Protection(
@@ -509,6 +510,31 @@ PROTECTIONS = [
         [(SETTINGS, 'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
           "AXES_LOCKOUT_CALLABLE = None")],
         [f"{THROTTLING_TESTS}::test_the_lockout_page_under_asgi"]),
+    Protection(
+        "21 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
+        [("files_app/tasks.py", 'redelivered = takeover or bool((self.request.delivery_info',
+          'redelivered = takeover and bool((self.request.delivery_info')],
+        [f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
+    Protection(
+        "21 RabbitMQ: a redelivered task takes a file over once its run missed a renewal",
+        [(PROCESSING, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
+          "Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)")],
+        [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal",
+         f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
+    Protection(
+        "21 RabbitMQ: a redelivered task leaves a run that renews in time alone",
+        [(PROCESSING, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
+          "Q(status=FileStatus.PROCESSING))")],
+        [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal"]),
+    Protection(
+        "21 events: the channel layer shards across every CHANNEL_REDIS_HOSTS server",
+        [(SETTINGS, "for address in CHANNEL_REDIS_HOSTS",
+          "for address in CHANNEL_REDIS_HOSTS[:1]")],
+        ["tests/scale/test_events_across_processes.py"]),
+    Protection(
+        "21 compose: the proxy streams uploads to the web replicas unbuffered",
+        [("deploy/nginx.conf.template", "    proxy_request_buffering off;\n", "")],
+        ["tests/test_compose.py::test_the_proxy_config_is_valid_nginx"]),
 ]
 
 

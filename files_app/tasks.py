@@ -1,8 +1,10 @@
 """Celery tasks: thin wrappers around services.
 
-acks_late + reject_on_worker_lost (settings) deliver a file again when its pool child dies;
-a worker killed whole is noticed by the lapsed lease of its file (the recovery sweep), and
-any delivery that finds the file finished or still leased by a live run does nothing.
+acks_late + reject_on_worker_lost (settings) deliver a file again when its pool child dies,
+and RabbitMQ as soon as a killed worker's connection drops: that redelivery takes the file
+over once its lease is overdue (a missed renewal). Otherwise a worker killed whole is noticed
+by the lapsed lease of its file (the recovery sweep), and any delivery that finds the file
+finished or still leased by a live run does nothing.
 Storage hiccups are retried with exponential backoff; the soft time limit ends a file that
 takes too long in FAILED.
 """
@@ -12,6 +14,9 @@ from django.conf import settings
 
 from . import services
 from .exceptions import TransientProcessingError
+
+# Clock and timer slack between the database (where the lease is kept) and the worker's ETA.
+TAKEOVER_MARGIN_SECONDS = 0.5
 
 
 @shared_task(
@@ -25,14 +30,28 @@ from .exceptions import TransientProcessingError
     soft_time_limit=settings.PROCESSING_SOFT_TIME_LIMIT,
     time_limit=settings.PROCESSING_SOFT_TIME_LIMIT + settings.PROCESSING_HARD_TIME_LIMIT_GRACE,
 )
-def process_file(self, file_id: str) -> None:
+def process_file(self, file_id: str, takeover: bool = False) -> None:
     retries_left = self.max_retries - self.request.retries
-    if services.file_process(file_id=file_id, retries_left=retries_left) == services.DEFERRED:
-        # Its owner has their share in flight: sent again to the same queue, as the same try
-        # (not a Celery retry: it would count against max_retries).
-        queue = (self.request.delivery_info or {}).get("routing_key")
-        self.signature_from_request(
-            queue=queue, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS).apply_async()
+    redelivered = takeover or bool((self.request.delivery_info or {}).get("redelivered"))
+    outcome = services.file_process(file_id=file_id, retries_left=retries_left,
+                                    redelivered=redelivered)
+    if outcome == services.DEFERRED:
+        # Its owner has their share in flight: sent again as the same try (a Celery retry
+        # would count against max_retries).
+        send_again(self, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS)
+    elif outcome is None and redelivered and not takeover:
+        # Redelivered while the dead run's lease still looks fresh: sent again once, for when
+        # that run has missed a renewal; a run that is alive renews meanwhile and is left be.
+        wait = services.file_takeover_wait(file_id=file_id)
+        if wait is not None:
+            send_again(self, countdown=wait + TAKEOVER_MARGIN_SECONDS, takeover=True)
+
+
+def send_again(task, *, countdown: float, **kwargs) -> None:
+    """The same task to the same queue, `countdown` seconds from now."""
+    queue = (task.request.delivery_info or {}).get("routing_key")
+    task.signature_from_request(kwargs={**task.request.kwargs, **kwargs}, queue=queue,
+                                countdown=countdown).apply_async()
 
 
 @shared_task(name="files_app.recover_files", ignore_result=True)

@@ -5,11 +5,13 @@ download) and its values are resolved the way Compose resolves them."""
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import BASE_DIR
@@ -68,3 +70,68 @@ def test_flower_does_not_start_without_basic_auth(tmp_path):
     started = run_flower_command(tmp_path, "admin:secret")
     assert started.returncode == 0 and started.stdout.strip() == "started: flower"
     assert compose()["services"]["flower"]["ports"] == ["127.0.0.1:5555:5555"]
+
+
+# --- scaling out behind the proxy (README "Operations and scaling") ------------------------
+
+DEPLOY = BASE_DIR / "deploy"
+
+
+def proxy_body_limit(env: dict) -> int:
+    """NGINX_MAX_BODY_SIZE as the proxy's entrypoint computes it (deploy/*.envsh, sourced)."""
+    result = subprocess.run(
+        ["sh", "-c", f". {DEPLOY / '10-max-body-size.envsh'}; echo $NGINX_MAX_BODY_SIZE"],
+        env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, check=True)
+    return int(result.stdout)
+
+
+def test_web_and_workers_scale_behind_the_proxy():
+    """`docker compose up --scale web=2 --scale worker=3`: no replica binds a host port (two
+    would collide), the proxy is the one entry point, and static files are collected into
+    the volume the proxy serves."""
+    services = compose()["services"]
+    for name in ("web", "worker"):
+        assert "ports" not in services[name] and "container_name" not in services[name], name
+    assert services["proxy"]["ports"] == ["8000:8000"]
+    assert services["web"]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+    assert "collectstatic" in " ".join(services["migrate"]["command"])
+    assert "static:/data/static" in services["migrate"]["volumes"]
+    assert "static:/srv/static:ro" in services["proxy"]["volumes"]
+    assert services["rabbitmq"]["profiles"] == ["rabbitmq"]
+    assert {services[s]["profiles"][0] for s in ("minio", "minio-bucket")} == {"s3"}
+
+
+def test_the_proxy_body_limit_is_the_apps_largest_request():
+    from schema.ingress import UploadLimits
+
+    for size, files in ((1024**3, 20), (10 * 1024**2, 3)):
+        limit = proxy_body_limit({"MAX_UPLOAD_SIZE": str(size),
+                                  "MAX_FILES_PER_REQUEST": str(files)})
+        largest = UploadLimits(max_file_size=size, max_files=files,
+                               max_fields_size=2 * 1024**2).max_request_size
+        assert largest <= limit <= largest + 4 * 1024**2, (size, files, limit, largest)
+    proxy_env = compose()["services"]["proxy"]["environment"]
+    defaults = {key: interpolate(value, {}) for key, value in proxy_env.items()}
+    assert proxy_body_limit(defaults) == 20 * 1024**3 + 4 * 1024**2
+
+
+def test_the_proxy_config_is_valid_nginx(tmp_path):
+    """`nginx -t` on the rendered template (skipped where nginx is not installed)."""
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    rendered = (DEPLOY / "nginx.conf.template").read_text().replace(
+        "${NGINX_MAX_BODY_SIZE}", str(proxy_body_limit({})))
+    assert "${" not in rendered  # every template variable filled in
+    for directive in ("proxy_request_buffering off;", "proxy_set_header Upgrade $http_upgrade;",
+                      "proxy_set_header Connection $connection_upgrade;", "location /static/"):
+        assert directive in rendered, directive
+    # `web` resolves only on the compose network; everything else is checked as written.
+    (tmp_path / "default.conf").write_text(rendered.replace("server web:8000;",
+                                                            "server 127.0.0.1:8000;"))
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path / 'nginx.pid'};\nerror_log stderr;\nevents {{}}\n"
+        f"http {{\n  access_log off;\n  include {tmp_path / 'default.conf'};\n}}\n")
+    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

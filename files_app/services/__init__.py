@@ -16,6 +16,7 @@ from .processing import (
     file_process,
     file_record_progress,
     file_start_processing,
+    file_takeover_wait,
 )
 from .recovery import files_recover
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
@@ -46,6 +47,7 @@ __all__ = [
     "file_record_progress",
     "file_reprocess",
     "file_start_processing",
+    "file_takeover_wait",
     "files_create",
     "sanitize_file_name",
     "upload_allowance",

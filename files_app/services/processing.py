@@ -82,20 +82,46 @@ LEASE_LAPSED = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=Now())
 UNCLAIMED = Q(status=FileStatus.PENDING) | (Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)
 
 
-def file_start_processing(*, file_id) -> File | None:
-    """PROCESSING is accepted once its lease lapsed: a task redelivered after its worker died
-    starts again, but only FILE_MAX_ATTEMPTS times in all. A run that kills its worker (out
-    of memory) would otherwise loop for ever; after the last attempt the file ends FAILED
-    instead (and None is returned: nothing to process). The attempt number is the run's
-    identity: its later writes name it (`run_of`)."""
+def overdue_after() -> float:
+    """Seconds without a renewal after which a run has missed one (a renewal interval and a
+    half: half an interval of slack for a slow renewal), at most the whole lease."""
+    return min(1.5 * settings.FILE_LEASE_RENEW_INTERVAL, settings.FILE_LEASE_SECONDS)
+
+
+def lease_overdue() -> Q:
+    """A lease not renewed for `overdue_after` seconds: its run missed a renewal."""
+    unrenewed_for = timedelta(seconds=settings.FILE_LEASE_SECONDS - overdue_after())
+    return Q(lease_expires_at__lte=Now() + unrenewed_for)
+
+
+def claimable(*, redelivered: bool) -> Q:
+    """What a run may start on. A task the broker redelivered (RabbitMQ: its worker's
+    connection dropped, or its pool process died) is a second sign that the run holding the
+    file is dead, so it needs less from the lease: one missed renewal, not a lapsed lease.
+    Seconds instead of FILE_LEASE_SECONDS; and a run that is alive renews in time, so a stray
+    redelivery still leaves it alone."""
+    if not redelivered:
+        return UNCLAIMED
+    return Q(status=FileStatus.PENDING) | (
+        Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))
+
+
+def file_start_processing(*, file_id, redelivered: bool = False) -> File | None:
+    """PROCESSING is accepted once its lease lapsed (or, redelivered, is overdue: `claimable`):
+    a task redelivered after its worker died starts again, but only FILE_MAX_ATTEMPTS times in
+    all. A run that kills its worker (out of memory) would otherwise loop for ever; after the
+    last attempt the file ends FAILED instead (and None is returned: nothing to process). The
+    attempt number is the run's identity: its later writes name it (`run_of`), so a run taken
+    over can't record anything even if it was alive after all."""
     limit = settings.FILE_MAX_ATTEMPTS
+    unclaimed = claimable(redelivered=redelivered)
     started = transition(
-        file_id, where=UNCLAIMED & Q(attempts__lt=limit),
+        file_id, where=unclaimed & Q(attempts__lt=limit),
         status=FileStatus.PROCESSING, progress=0.0, error="", attempts=F("attempts") + 1,
         lease_expires_at=lease_end(),
     )
     if started is None:
-        transition(file_id, where=UNCLAIMED & Q(attempts__gte=limit),
+        transition(file_id, where=unclaimed & Q(attempts__gte=limit),
                    status=FileStatus.FAILED, error=gave_up_message(limit),
                    processed_at=timezone.now())
     return started
@@ -105,6 +131,20 @@ def run_of(attempt: int) -> dict:
     """The rows a run may still write: its file PROCESSING under its own attempt. Once the
     sweep re-queued the file (PENDING) or another run started it (attempts + 1), nothing."""
     return {"status": FileStatus.PROCESSING, "attempts": attempt}
+
+
+def file_takeover_wait(*, file_id) -> float | None:
+    """Seconds until a redelivered task may take the file over (its lease is overdue, on the
+    database's clock), or None when there is nothing to wait for: the file is not PROCESSING
+    under a lease (finished, deleted, or queued again)."""
+    lease = (File.objects.filter(pk=file_id, status=FileStatus.PROCESSING,
+                                 lease_expires_at__isnull=False)
+             .annotate(now=Now()).values_list("lease_expires_at", "now").first())
+    if lease is None:
+        return None
+    expires_at, now = lease
+    overdue_at = expires_at - timedelta(seconds=settings.FILE_LEASE_SECONDS - overdue_after())
+    return max(0.0, (overdue_at - now).total_seconds())
 
 
 def file_renew_lease(*, file_id, attempt: int) -> bool:
@@ -226,7 +266,8 @@ def processing_limits() -> processors.ProcessingLimits:
     return processors.ProcessingLimits(**settings.PROCESSING_LIMITS)
 
 
-def file_process(*, file_id, retries_left: int = 0) -> File | str | None:
+def file_process(*, file_id, retries_left: int = 0,
+                 redelivered: bool = False) -> File | str | None:
     """Run the file through its processors: PENDING → PROCESSING → DONE or FAILED, or leave
     it PENDING and return DEFERRED while its owner has their share of files in flight.
 
@@ -234,11 +275,12 @@ def file_process(*, file_id, retries_left: int = 0) -> File | str | None:
     delivery), is left alone. Every failure ends in FAILED with a message, never in
     PROCESSING, except a storage error with retries left, which raises
     TransientProcessingError for the task to retry with backoff (the lease released).
+    `redelivered`: the broker delivered this task before (`claimable`).
     """
     with transaction.atomic():  # the owner's fair share is counted under the start's lock
         if not fair_share.file_may_start(file_id=file_id):
             return fair_share.DEFERRED
-        file = file_start_processing(file_id=file_id)
+        file = file_start_processing(file_id=file_id, redelivered=redelivered)
     if file is None:
         return None
     with Lease(file):
