@@ -33,6 +33,7 @@ class Protection:
 
 RECOVERY = "files_app/services/recovery.py"
 PROCESSING = "files_app/services/processing.py"
+LEASE = "files_app/services/lease.py"
 UPLOAD = "files_app/services/upload.py"
 SETTINGS = "project/settings.py"
 SCHEMA = "schema/schema.py"
@@ -72,27 +73,27 @@ PROTECTIONS = [
          f"{RECOVERY_TESTS}::test_a_long_step_keeps_its_lease"]),
     Protection(
         "1 lease: the worker renews the lease while it works",
-        [(PROCESSING, "while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL):",
+        [(LEASE, "while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL):",
           "while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL) and False:")],
         [f"{RECOVERY_TESTS}::test_a_long_step_keeps_its_lease"]),
     Protection(
         "1 lease: a run that lost its lease cannot record progress or finish",
-        [(PROCESSING, 'return {"status": FileStatus.PROCESSING, "attempts": attempt}',
+        [(LEASE, 'return {"status": FileStatus.PROCESSING, "attempts": attempt}',
           'return {"status": FileStatus.PROCESSING}')],
         [f"{RECOVERY_TESTS}::test_a_taken_over_run_cannot_record_progress_or_finish"]),
     Protection(
         "1 lease: a duplicate delivery leaves a live run alone",
-        [(PROCESSING, "(Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)",
+        [(LEASE, "(Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)",
           "Q(status=FileStatus.PROCESSING)")],
         ["tests/test_processing.py::test_a_duplicate_delivery_leaves_a_live_run_alone"]),
     Protection(
         "1 lease: a run stopped for a retry releases its lease",
-        [(PROCESSING, "file_release_lease(file_id=self.file_id, attempt=self.attempt)",
+        [(LEASE, "file_release_lease(file_id=self.file_id, attempt=self.attempt)",
           "None")],
         ["tests/test_processing.py::test_storage_errors_are_retried_then_fail"]),
     Protection(
         "1 worker killed: a finished file is never run again (DONE exactly once)",
-        [(PROCESSING, "UNCLAIMED = Q(status=FileStatus.PENDING) | ",
+        [(LEASE, "UNCLAIMED = Q(status=FileStatus.PENDING) | ",
           "UNCLAIMED = ~Q(status=FileStatus.PROCESSING) | "),
          (RECOVERY, "lambda file_id=file_id: enqueue(file_id)",
           "lambda file_id=file_id: (enqueue(file_id), enqueue(file_id))")],
@@ -517,13 +518,13 @@ PROTECTIONS = [
         [f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
     Protection(
         "21 RabbitMQ: a redelivered task takes a file over once its run missed a renewal",
-        [(PROCESSING, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
+        [(LEASE, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
           "Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)")],
         [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal",
          f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
     Protection(
         "21 RabbitMQ: a redelivered task leaves a run that renews in time alone",
-        [(PROCESSING, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
+        [(LEASE, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
           "Q(status=FileStatus.PROCESSING))")],
         [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal"]),
     Protection(

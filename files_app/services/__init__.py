@@ -2,11 +2,13 @@
 
 - `upload`: accept uploads (all or nothing), reprocess, delete.
 - `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED.
+- `lease`: a running file's lease, renewed by its worker; lapsed, the file may be taken over.
 - `tokens`: API tokens.
 - `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
 """
 
 from .fair_share import DEFERRED
+from .lease import file_takeover_wait
 from .processing import (
     MISSING_BYTES,
     TOOK_TOO_LONG,
@@ -16,7 +18,6 @@ from .processing import (
     file_process,
     file_record_progress,
     file_start_processing,
-    file_takeover_wait,
 )
 from .recovery import files_recover
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke

@@ -24,7 +24,7 @@ def stuck_files(cutoff) -> Q:
     queue, maybe behind a long backlog, and queueing it again would run it twice, so it is
     stuck only once untouched for FILE_RECOVERY_AFTER (its task lost with Redis). So is a
     PROCESSING file without a lease (started before leases existed). Leases are compared on
-    the database's clock, the one they are set by (`processing.lease_end`)."""
+    the database's clock, the one they are set by (`lease.lease_end`)."""
     lapsed = (Q(lease_expires_at__lte=Now())
               | Q(lease_expires_at__isnull=True, updated_at__lt=cutoff))
     return (Q(status=FileStatus.PENDING, updated_at__lt=cutoff)

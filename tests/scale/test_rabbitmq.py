@@ -3,7 +3,7 @@ default (prefork) pool: they share the queue, no file runs twice at once and non
 and a worker killed mid-file (SIGKILL of its whole process group) has its file finished by the
 other one within seconds. RabbitMQ hands the dead worker's unacknowledged task to the other
 worker as soon as the connection drops; the redelivered task takes the file over once the dead
-run missed a lease renewal (processing.py: `claimable`), with no sweep running here.
+run missed a lease renewal (lease.py: `claimable`), with no sweep running here.
 
 Each test gets a RabbitMQ virtual host of its own. Skipped when RabbitMQ can't be reached on
 127.0.0.1:5672, unless REQUIRE_RABBITMQ=1 (CI), which makes that a failure."""
@@ -19,7 +19,7 @@ from django.db.models.functions import Now
 
 from files_app import services
 from files_app.models import File, FileStatus
-from files_app.services.processing import overdue_after
+from files_app.services.lease import overdue_after
 from tests.conftest import Server, stop, wait_until
 from tests.reliability.test_worker_killed import process_group
 from tests.scale.processes import (
