@@ -107,16 +107,18 @@ class Process:
 
 class WebServer(Process):
     """uvicorn or daphne serving `app` (the service by default), or gunicorn serving a WSGI
-    app; ready once `ready_path` answers anything but a 5xx."""
+    app; ready once `ready_path` answers anything but a 5xx. For uvicorn, `options` are more
+    of its options and `module` what runs it (bench/idle_cost.py wraps it)."""
 
     def __init__(self, kind: str, work: Path, app: str = SERVICE_APP, *, env: dict | None = None,
-                 name: str | None = None, ready_path: str = "/accounts/login/"):
+                 name: str | None = None, ready_path: str = "/accounts/login/",
+                 options: tuple[str, ...] = (), module: str = "uvicorn"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql/"
         command = {
-            "uvicorn": [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port",
-                        str(self.port), "--log-level", "warning", "--no-access-log"],
+            "uvicorn": [sys.executable, "-m", module, app, "--host", "127.0.0.1", "--port",
+                        str(self.port), "--log-level", "warning", "--no-access-log", *options],
             "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
                        app],
             "gunicorn": [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class",
