@@ -34,8 +34,9 @@ def dump(*_args) -> None:
         for task in asyncio.all_tasks(asyncio.get_running_loop()))
     by_file = {}
     if tracemalloc.is_tracing():
-        for stat in tracemalloc.take_snapshot().statistics("filename"):
-            by_file[stat.traceback[0].filename] = stat.size
+        for stat in tracemalloc.take_snapshot().statistics("lineno"):
+            frame = stat.traceback[0]
+            by_file[f"{frame.filename}:{frame.lineno}"] = stat.size
     target = Path(os.environ[DUMP_ENV])
     target.with_suffix(".tmp").write_text(json.dumps({"tasks": tasks, "memory": by_file}))
     target.with_suffix(".tmp").rename(target)  # the reader never sees half of it
@@ -67,10 +68,10 @@ def snapshot(server, path: Path) -> dict:
 
 def area(filename: str) -> str:
     """A file's package (site-packages/<package>/...), or the stdlib module's name."""
-    parts = Path(filename).parts
+    parts = Path(filename.rpartition(":")[0]).parts
     if "site-packages" in parts:
         return parts[parts.index("site-packages") + 1]
-    return Path(filename).stem
+    return Path(parts[-1]).stem
 
 
 def main() -> None:
@@ -81,9 +82,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--app", choices=("service", "bare"), default="service")
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--hold", type=float, default=2.0,
+                        help="seconds to hold them idle before measuring (py-spy meanwhile)")
     parser.add_argument("options", nargs="*", help="more uvicorn options, after --")
     args = parser.parse_args()
 
+    from bench.loads import cpu_seconds
     from bench.stack import BARE_APP, SERVICE_APP, WebServer, configure_environment, setup_django
     from bench.watchers import Clients, raise_file_limit
 
@@ -103,7 +107,11 @@ def main() -> None:
         warm = Clients(server.ws_url, token, 1)
         before = snapshot(server, path)
         clients = Clients(server.ws_url, token, args.count - 1)
-        time.sleep(2)  # let the last subscriptions start (their state is what is measured)
+        print(f"{args.count} subscribers on web process {server.pid}; held {args.hold} s",
+              flush=True)
+        cpu = cpu_seconds(server.pid, children=False)
+        time.sleep(args.hold)  # idle: what they cost while nothing happens is measured
+        idle = (cpu_seconds(server.pid, children=False) - cpu) / args.hold
         after = snapshot(server, path)
         clients.stop()
         warm.stop()
@@ -114,17 +122,23 @@ def main() -> None:
           f"RSS {(after['rss'] - before['rss']) / n / KIB:.1f} KiB per subscription")
     tasks = collections.Counter(after["tasks"])
     tasks.subtract(before["tasks"])
+    print(f"  idle web CPU: {idle * 100:.0f}% of a core")
     print(f"  tasks per subscription: {sum(tasks.values()) / n:.2f}")
     for name, grew in tasks.most_common():
         if grew:
             print(f"    {grew / n:5.2f}  {name}")
     if args.tracemalloc:
+        lines = collections.Counter(after["memory"])
+        lines.subtract(before["memory"])
         grew = collections.Counter()
-        for filename, size in after["memory"].items():
-            grew[area(filename)] += size - before["memory"].get(filename, 0)
+        for line, size in lines.items():
+            grew[area(line)] += size
         print(f"  traced Python memory per subscription: {sum(grew.values()) / n / KIB:.1f} KiB")
         for name, size in grew.most_common(15):
             print(f"    {size / n / KIB:6.2f} KiB  {name}")
+        print("  the lines that allocated most:")
+        for line, size in lines.most_common(25):
+            print(f"    {size / n / KIB:6.2f} KiB  {line.rpartition('site-packages/')[2]}")
 
 
 if __name__ == "__main__":
