@@ -40,4 +40,7 @@ VOLUME ["/data/media"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/accounts/login/', timeout=4).status == 200 else 1)"]
-CMD ["uvicorn", "project.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# No per-message compression: ~40 KiB per open websocket for ~100-byte events
+# (docs/live-connection-cost.md).
+CMD ["uvicorn", "project.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
+     "--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]

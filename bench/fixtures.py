@@ -35,19 +35,6 @@ def bulk_files(username: str, count: int) -> None:
     File.objects.bulk_create(rows, batch_size=BULK_BATCH)
 
 
-def one_file_each(prefix: str, count: int) -> list[tuple[File, str]]:
-    """`count` users, each with a token and one DONE file: the fan-out's subscribers."""
-    User = get_user_model()
-    users = User.objects.bulk_create([User(username=f"{prefix}-{i}") for i in range(count)])
-    users = list(User.objects.filter(username__startswith=f"{prefix}-"))
-    files = File.objects.bulk_create([
-        File(id=uuid.uuid4(), owner=user, name="watched.txt", size=1, stored_file="x",
-             status=FileStatus.DONE)
-        for user in users
-    ])
-    return [(file, services.api_token_create(user=file.owner)) for file in files]
-
-
 def stored_text_files(username: str, count: int) -> list[File]:
     """PENDING files with real stored bytes, for the worker to process."""
     from django.core.files.base import ContentFile

@@ -612,60 +612,7 @@ def push_latency(report, service, reference, files):
                passed=percentile(pushed, 0.99) <= 0.100)
 
 
-# --- 5. fan-out ---------------------------------------------------------------------------
-
-async def fan_out(report, server, subscribers):
-    from asgiref.sync import sync_to_async
-    from channels.layers import get_channel_layer
-
-    from bench import fixtures
-    from files_app import events
-    from schema import live
-    from schema.ids import encode_file_id
-
-    files = await sync_to_async(fixtures.one_file_each)("bench-fan", subscribers)
-    sockets: list[Socket] = []
-    for start in range(0, subscribers, CONNECT_BATCH):
-        batch = files[start:start + CONNECT_BATCH]
-        sockets += await asyncio.gather(*(Socket.open(server.ws_url, token) for _, token in batch))
-    layer = get_channel_layer()
-
-    async def publish_round(version):
-        sent = {}
-        for file, _ in files:
-            state = {**events.file_state(file), "version": version}
-            sent[encode_file_id(file.pk)] = time.perf_counter()
-            await layer.group_send(live.owner_group(file.owner_id),
-                                   {"type": live.MESSAGE_TYPE, "file": state})
-        return sent
-
-    async def receive_all(timeout):
-        async def one(socket):
-            try:
-                event = await socket.next_file(timeout)
-                return event["id"], time.perf_counter()
-            except (asyncio.TimeoutError, websockets.ConnectionClosed):
-                return None, None
-        return await asyncio.gather(*(one(socket) for socket in sockets))
-
-    # Round 1 also proves every subscription has joined its group; round 2 is measured.
-    receiving = asyncio.ensure_future(receive_all(60))
-    await publish_round(10**6)
-    await receiving
-    receiving = asyncio.ensure_future(receive_all(30))
-    started = time.perf_counter()
-    sent = await publish_round(10**6 + 1)
-    received = await receiving
-    latencies = [at - sent[file_id] for file_id, at in received if file_id]
-    dropped = subscribers - len(latencies)
-    await asyncio.gather(*(socket.socket.close() for socket in sockets))
-    everyone = max(at for _, at in received if at) - started if latencies else float("inf")
-    p99 = percentile(latencies, 0.99) if latencies else float("inf")
-    report.add(f"fan-out to {subscribers} subscribers: p99", p99 * 1000, "ms",
-               reference=percentile(latencies, 0.5) * 1000 if latencies else None,
-               target="≤ 1000 ms, 0 dropped", passed=p99 <= 1 and dropped == 0,
-               note=f"ref: p50; dropped {dropped}")
-    report.add("fan-out: time until all received", everyone * 1000, "ms")
+# --- 5. fan-out: bench/watchers.py ------------------------------------------------------
 
 
 # --- 6. processing ------------------------------------------------------------------------

@@ -11,7 +11,6 @@ part of the test suite.
 """
 
 import argparse
-import asyncio
 import json
 import math
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loads  # noqa: E402
+from bench import loads, watchers  # noqa: E402
 from bench.stack import (  # noqa: E402
     BARE_APP,
     BASE_DIR,
@@ -40,13 +39,13 @@ GIB = 1024 * MIB
 FULL = {"big_upload": GIB, "daphne_upload": 200 * MIB, "refused_upload": GIB,
         "upload_limit": 64 * MIB, "small_seconds": 20, "latency_seconds": 10,
         "list_seconds": 10, "reference_rows": 1000, "rows": 100_000, "query_requests": 300,
-        "push_files": 300, "subscribers": 1000, "small_files": 500, "csv_mib": 1024}
+        "push_files": 300, "small_files": 500, "csv_mib": 1024}
 QUICK = {"big_upload": 256 * MIB, "daphne_upload": 64 * MIB, "refused_upload": GIB,
          "upload_limit": 64 * MIB, "small_seconds": 5, "latency_seconds": 3,
          "list_seconds": 3, "reference_rows": 1000, "rows": 20_000, "query_requests": 100,
-         "push_files": 50, "subscribers": 200, "small_files": 100, "csv_mib": 64}
+         "push_files": 50, "small_files": 100, "csv_mib": 64}
 BIG_UPLOAD_ROUNDS = 3
-PARTS = ("big", "early", "compare", "query", "fanout", "processing", "csv")
+PARTS = ("big", "early", "compare", "query", "watchers", "processing", "csv")
 # Bytes that may still be in flight (socket buffers) when a refusal is sent.
 IN_FLIGHT_ALLOWANCE = 16 * MIB
 
@@ -196,8 +195,6 @@ def bench_side_by_side(report, work, sizes, parts, fixtures, worker):
             fixtures.bulk_files("bench-query", sizes["rows"])
             _, query_token = fixtures.user_with_token("bench-query")
             loads.files_query(report, server, query_token, sizes["query_requests"])
-        if "fanout" in parts:
-            asyncio.run(loads.fan_out(report, server, sizes["subscribers"]))
     finally:
         if server:
             server.stop()
@@ -232,8 +229,10 @@ def run(args) -> list[dict]:
                 _, token = fixtures.user_with_token("bench-limit")
                 bench_early_answers(report, work, sizes, token)
             loads.wait_until_processed(timeout=300)
-            if parts & {"compare", "query", "fanout"}:
+            if parts & {"compare", "query"}:
                 bench_side_by_side(report, work, sizes, parts, fixtures, worker)
+            if "watchers" in parts:
+                watchers.watchers(report, work, args.quick)
             if "processing" in parts:
                 loads.processing_throughput(report, sizes["small_files"])
         finally:

@@ -25,6 +25,9 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/filesvc_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
 REFERENCE_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/filesvc_bench_reference"
 REFERENCE_REDIS_URL = "redis://127.0.0.1:6379/2"
+# uvicorn's websocket options in production (Dockerfile, project/localrun.py): the sans-I/O
+# websockets protocol, no per-message compression (docs/live-connection-cost.md).
+UVICORN_WS_OPTIONS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false")
 # The service's ASGI application (BENCH_ASGI_APP overrides it, should the entry point move).
 SERVICE_APP = os.environ.get("BENCH_ASGI_APP") or "project.asgi:application"
 BARE_APP = "bench.reference.bare_asgi:app"
@@ -107,16 +110,20 @@ class Process:
 
 class WebServer(Process):
     """uvicorn or daphne serving `app` (the service by default), or gunicorn serving a WSGI
-    app; ready once `ready_path` answers anything but a 5xx."""
+    app; ready once `ready_path` answers anything but a 5xx. uvicorn runs with production's
+    websocket options; `options` are more (later ones win) and `module` what runs it
+    (bench/idle_cost.py wraps it)."""
 
     def __init__(self, kind: str, work: Path, app: str = SERVICE_APP, *, env: dict | None = None,
-                 name: str | None = None, ready_path: str = "/accounts/login/"):
+                 name: str | None = None, ready_path: str = "/accounts/login/",
+                 options: tuple[str, ...] = (), module: str = "uvicorn"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql/"
         command = {
-            "uvicorn": [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port",
-                        str(self.port), "--log-level", "warning", "--no-access-log"],
+            "uvicorn": [sys.executable, "-m", module, app, "--host", "127.0.0.1", "--port",
+                        str(self.port), "--log-level", "warning", "--no-access-log",
+                        *UVICORN_WS_OPTIONS, *options],
             "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
                        app],
             "gunicorn": [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class",

@@ -18,8 +18,11 @@ STOP_TIMEOUT_SECONDS = 10
 def web_command(host: str, port: str) -> list[str]:
     if os.environ.get("ASGI_SERVER", "uvicorn") == "daphne":
         return [sys.executable, "-m", "daphne", "-b", host, "-p", port, "project.asgi:application"]
+    # Per-message compression costs ~40 KiB per open websocket for ~100-byte events; the
+    # sans-I/O protocol is the leanest (docs/live-connection-cost.md). As in the Dockerfile.
     return [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", host,
-            "--port", port, "--ws-max-size", str(1024 * 1024)]
+            "--port", port, "--ws-max-size", str(1024 * 1024), "--ws", "websockets-sansio",
+            "--ws-per-message-deflate", "false"]
 
 
 def worker_command() -> list[str]:

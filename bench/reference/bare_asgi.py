@@ -8,6 +8,10 @@ service's flush behaviour), and the answer is its size. Any other request gets a
 the bench can tell the server is up. Served by the same server (uvicorn, daphne) as the
 service in the same run, it is the "same-disk copy" the service's big-upload throughput and
 memory are compared with.
+
+A websocket is held open doing the least of graphql-transport-ws (`connection_init` is
+answered with `connection_ack`, the rest ignored): the floor a subscription's memory is
+compared with (bench/watchers.py).
 """
 
 import json
@@ -27,6 +31,17 @@ async def respond(send, status: int, body: dict) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+async def hold_websocket(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept", "subprotocol": "graphql-transport-ws"})
+        elif message["type"] == "websocket.disconnect":
+            return
+        elif '"connection_init"' in (message.get("text") or ""):
+            await send({"type": "websocket.send", "text": '{"type": "connection_ack"}'})
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         while True:
@@ -36,6 +51,9 @@ async def app(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await hold_websocket(receive, send)
+        return
     if scope["type"] != "http":
         return
     if scope["method"] != "POST":
