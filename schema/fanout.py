@@ -153,6 +153,7 @@ class Hub:
         self.layer = get_channel_layer()
         self.channel: str | None = None
         self.members: dict[str, set[Subscriber]] = collections.defaultdict(set)
+        self.by_consumer: dict[object, set[Subscriber]] = {}
         self.lock = asyncio.Lock()
         self.dispatched: collections.OrderedDict = collections.OrderedDict()
         self.tasks: tuple[asyncio.Task, ...] = ()
@@ -171,6 +172,7 @@ class Hub:
         try:
             async with self.lock:
                 await self.start()
+                self.by_consumer.setdefault(subscriber.consumer, set()).add(subscriber)
                 for group in subscriber.consumer.viewer_groups:
                     self.members[group].add(subscriber)
                     subscriber.groups.add(group)
@@ -178,6 +180,10 @@ class Hub:
             yield subscriber
         finally:
             await self.leave(subscriber, keep=())
+            others = self.by_consumer.get(subscriber.consumer, set())
+            others.discard(subscriber)
+            if not others:
+                self.by_consumer.pop(subscriber.consumer, None)
 
     async def leave(self, subscriber: Subscriber, keep) -> None:
         """Stop delivering to `subscriber` through groups not in `keep`; a group no local
@@ -193,10 +199,9 @@ class Hub:
 
     async def narrow(self, consumer, allowed) -> None:
         """A viewer lost a right: their subscriptions leave the groups it gave them."""
-        subscribers = {s for members in self.members.values() for s in members
-                       if s.consumer is consumer}
-        for subscriber in subscribers:
-            await self.leave(subscriber, keep=allowed)
+        for subscriber in list(self.by_consumer.get(consumer, ())):
+            if not subscriber.groups <= set(allowed):
+                await self.leave(subscriber, keep=allowed)
 
     async def receive_forever(self) -> None:
         while True:
