@@ -39,7 +39,8 @@ SETTINGS = "project/settings.py"
 SCHEMA = "schema/schema.py"
 WEBSOCKET = "schema/websocket.py"
 LIVE = "schema/live.py"
-SUBSCRIPTIONS = "schema/subscriptions.py"
+FANOUT = "schema/fanout.py"
+FANOUT_TESTS = "tests/test_fanout.py"
 WEBSOCKET_ACCESS = "tests/test_websocket_access.py"
 VIEWS = "schema/views.py"
 ENDPOINT = "schema/endpoint.py"
@@ -171,13 +172,12 @@ PROTECTIONS = [
         ["tests/reliability/test_postgres_restart.py"]),
     Protection(
         "5 web restart: live websockets refresh their group memberships",
-        [(WEBSOCKET, "await self.channel_layer.group_add(group, self.channel_name)", "pass")],
+        [(FANOUT, "for group in list(self.members):", "for group in []:")],
         ["tests/reliability/test_web_restart.py::"
          "test_memberships_outlive_the_group_expiry_but_not_a_killed_server"]),
     Protection(
         "5 websocket churn: a closed connection leaves every group it may have joined",
-        [(WEBSOCKET, "await self.channel_layer.group_discard(group, self.channel_name)",
-          "pass")],
+        [(FANOUT, "await self.layer.group_discard(group, self.channel)", "pass")],
         ["tests/reliability/test_no_leaks.py"]),
     Protection(
         "6 upload rate limit",
@@ -318,7 +318,7 @@ PROTECTIONS = [
     Protection(
         "9 websocket: a demoted staff member's subscriptions are narrowed to their own files",
         [(WEBSOCKET, "            await self.leave_groups_not_in(self.viewer_groups)\n", ""),
-         (SUBSCRIPTIONS, "if not live.reaches(consumer.viewer_groups, state):", "if False:")],
+         (FANOUT, "if not live.reaches(self.consumer.viewer_groups, state):", "if False:")],
         [f"{WEBSOCKET_ACCESS}::test_a_demoted_staff_member_gets_only_their_own_files"]),
     Protection(
         "9 websocket: Host is checked against ALLOWED_HOSTS",
@@ -511,6 +511,34 @@ PROTECTIONS = [
         [(SETTINGS, 'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
           "AXES_LOCKOUT_CALLABLE = None")],
         [f"{THROTTLING_TESTS}::test_the_lockout_page_under_asgi"]),
+    Protection(
+        "19 live: subscribers with the same document share one execution",
+        [(FANOUT, "classes[subscriber.class_key()].append(subscriber)",
+          "classes[id(subscriber)].append(subscriber)")],
+        [f"{FANOUT_TESTS}::test_subscribers_with_the_same_document_share_one_execution"]),
+    Protection(
+        "19 live: rights classes never share a result",
+        [(FANOUT, "return (self.document, sees_all, origin(self.consumer))",
+          "return (self.document, origin(self.consumer))")],
+        [f"{FANOUT_TESTS}::test_rights_classes_never_share_a_result"]),
+    Protection(
+        "19 live: a slow subscriber's progress is merged, its final state kept",
+        [(FANOUT, 'key = (state["id"], state["status"])',
+          'key = (state["id"], state["status"], state["version"])')],
+        [f"{FANOUT_TESTS}::"
+         "test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept"]),
+    Protection(
+        "19 live: a slow subscriber does not hold up the others",
+        [(FANOUT, "                subscriber.offer(state, payload)",
+          "                await subscriber.consumer.send(\n"
+          "                    text_data=subscriber.envelope % payload)")],
+        [f"{FANOUT_TESTS}::"
+         "test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept"]),
+    Protection(
+        "19 live: a subscriber too far behind is closed 1013",
+        [(FANOUT, "if len(self.pending) > settings.WEBSOCKET_OUTBOX_LIMIT and "
+                  "self.closing is None:", "if False:")],
+        [f"{FANOUT_TESTS}::test_a_subscriber_too_far_behind_is_closed_1013"]),
     Protection(
         "21 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
         [("files_app/tasks.py", 'redelivered = takeover or bool((self.request.delivery_info',

@@ -69,6 +69,10 @@ WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS")
 WEBSOCKET_REVALIDATE_SECONDS = env_float("WEBSOCKET_REVALIDATE_SECONDS", 30)
 # Open websockets one user may hold across all web processes (counted in Redis).
 WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_int("WEBSOCKET_MAX_CONNECTIONS_PER_USER", 20)
+# Live events one subscription may have waiting for a client that does not read (progress
+# of a file is merged, so these are mostly status changes); past it the connection is closed
+# with 1013 and the client reconnects (schema/fanout.py).
+WEBSOCKET_OUTBOX_LIMIT = env_int("WEBSOCKET_OUTBOX_LIMIT", 500)
 
 INSTALLED_APPS = [
     "daphne",  # gives `manage.py runserver` an ASGI server; uvicorn is the default server

@@ -19,6 +19,10 @@ MESSAGE_TYPE = "file.update"
 # Staff see every file, so their subscriptions listen to a group that gets every event.
 ALL_FILES_GROUP = "files.all"
 PUBLISH_TIMEOUT_SECONDS = 5
+# Memberships are refreshed this many times per group expiry, so one missed refresh (Redis
+# briefly away) does not yet cost a subscriber its events. The same margin for the count of
+# a user's connections, refreshed at each revalidation.
+REFRESHES_PER_GROUP_EXPIRY = 3
 
 
 def owner_group(user_id: int) -> str:

@@ -1,10 +1,15 @@
 """`fileUpdates`: the current state of the listed files, then every change, live.
 
-The consumer joins the viewer's channel-layer groups *before* reading the current state, so
-an update committed in between is not lost; it may arrive twice instead, and the version
-check drops the copy (and anything older than what was already sent). The groups are the
-connection's `viewer_groups`, which it checks again every WEBSOCKET_REVALIDATE_SECONDS
-(schema/websocket.py); each event is checked against them as it goes out.
+The subscriber joins the viewer's channel-layer groups (through the process's live hub,
+schema/fanout.py) *before* reading the current state, so an update committed in between is
+not lost; it may arrive twice instead, and the version check drops the copy (and anything
+older than what was already sent). The groups are the connection's `viewer_groups`, which
+it checks again every WEBSOCKET_REVALIDATE_SECONDS (schema/websocket.py); each event is
+checked against them as it goes out.
+
+Live events are not yielded to Strawberry one subscriber at a time: the hub executes the
+selection once per class of subscribers and this operation's task sends the shared payload
+(`Subscriber.send_forever`). Only under the older graphql-ws protocol are they yielded here.
 """
 
 from collections.abc import AsyncGenerator
@@ -15,7 +20,7 @@ from strawberry_django.auth.utils import aget_current_user
 
 from files_app import events, selectors
 
-from . import live
+from . import fanout
 from .ids import decode_file_id
 from .types import FileType
 
@@ -31,28 +36,24 @@ class Subscription:
     async def file_updates(
         self, info: strawberry.Info, ids: list[strawberry.ID] | None = None
     ) -> AsyncGenerator[FileType, None]:
+        if isinstance(info.root_value, fanout.OneEvent):  # a class's one execution
+            yield info.root_value.file
+            return
         user = selectors.require_user(await aget_current_user(info))
         wanted = {decode_file_id(raw_id) for raw_id in ids} if ids is not None else None
-        consumer = info.context["ws"]
-        sent_versions: dict[str, int] = {}
-        async with consumer.listen_to_channel(
-            live.MESSAGE_TYPE, groups=consumer.viewer_groups
-        ) as messages:
+        subscriber = fanout.Subscriber(
+            info.context["ws"], fanout.current_operation.get(),
+            {str(file_id) for file_id in wanted} if wanted is not None else None)
+        async with fanout.hub().subscribed(subscriber):
             if wanted:
                 current = await database_sync_to_async(selectors.file_get_many)(
                     user=user, file_ids=wanted
                 )
                 for file in current:
-                    sent_versions[str(file.pk)] = file.version
+                    subscriber.mark_sent(str(file.pk), file.version)
                     yield file
-            wanted_keys = {str(file_id) for file_id in wanted} if wanted is not None else None
-            async for message in messages:
-                state = message["file"]
-                if wanted_keys is not None and state["id"] not in wanted_keys:
-                    continue
-                if not live.reaches(consumer.viewer_groups, state):
-                    continue  # the viewer lost a right since this was sent
-                if state["version"] <= sent_versions.get(state["id"], 0):
-                    continue
-                sent_versions[state["id"]] = state["version"]
+            if subscriber.operation is not None:
+                await subscriber.send_forever()
+                return
+            async for state in subscriber.items():
                 yield events.file_from_state(state)

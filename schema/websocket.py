@@ -27,7 +27,7 @@ from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
-from . import live
+from . import fanout, live
 from .auth import session_user, user_for_bearer_header
 
 logger = logging.getLogger(__name__)
@@ -37,10 +37,6 @@ UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 # graphql-ws's "Too many initialisation requests": a code its clients never retry.
 TOO_MANY_CONNECTIONS = 4429
-# Memberships are refreshed this many times per group expiry, so one missed refresh (Redis
-# briefly away) does not yet cost a subscriber its events. The same margin for the count of
-# a user's connections, refreshed at each revalidation.
-REFRESHES_PER_GROUP_EXPIRY = 3
 # Django's hosts when DEBUG is on and ALLOWED_HOSTS is empty (HttpRequest.get_host).
 DEBUG_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
 
@@ -54,6 +50,7 @@ def host_allowed(scope) -> bool:
 
 
 class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
+    graphql_transport_ws_handler_class = fanout.TransportWSHandler
     unauthenticated = False
     too_many = False
     bearer_header: str | None = None
@@ -104,12 +101,11 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         if not await self.count_connection():
             self.too_many = True
             raise ConnectionRejectionError({"message": "Too many open connections."})
-        self.background = (asyncio.create_task(self.refresh_memberships()),
-                           asyncio.create_task(self.revalidate()))
+        self.background = (asyncio.create_task(self.revalidate()),)
         return UNSET
 
     def connection_ttl(self) -> float:
-        return settings.WEBSOCKET_REVALIDATE_SECONDS * REFRESHES_PER_GROUP_EXPIRY
+        return settings.WEBSOCKET_REVALIDATE_SECONDS * live.REFRESHES_PER_GROUP_EXPIRY
 
     async def count_connection(self) -> bool:
         """Whether the user may open one more connection. Counted in Redis, not in this
@@ -147,42 +143,18 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
     async def leave_groups_not_in(self, allowed) -> None:
         """Subscriptions keep the groups they joined at their start: a viewer who lost a
         right leaves the groups it gave them (their own group stays; `viewer_groups` also
-        filters what is already on its way, see schema/subscriptions.py)."""
-        async with self._group_lock:
-            for lost in [group for group in self._group_refs if group not in allowed]:
-                del self._group_refs[lost]
-                await self.channel_layer.group_discard(lost, self.channel_name)
-
-    async def refresh_memberships(self) -> None:
-        """Join our groups again now and then: channels-redis drops a membership older than
-        its group expiry, and a subscription open longer than that would silently stop
-        receiving events. (Strawberry joins once, when the subscription starts; it keeps the
-        groups it joined, with their reference counts, in `_group_refs`.)"""
-        interval = settings.CHANNEL_LAYER_GROUP_EXPIRY / REFRESHES_PER_GROUP_EXPIRY
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                async with self._group_lock:
-                    for group in list(self._group_refs):
-                        await self.channel_layer.group_add(group, self.channel_name)
-            except Exception:  # Redis away: the next round tries again
-                logger.warning("Could not refresh websocket group memberships", exc_info=True)
+        filters what is already on its way, see schema/fanout.py)."""
+        await fanout.hub().narrow(self, allowed)
 
     async def disconnect(self, code: int) -> None:
-        """Leave every group this connection may have joined, whatever state its
-        subscriptions were in: a subscription cancelled while its group_add was in flight
-        never records the join, and its membership would otherwise linger in Redis until
-        CHANNEL_LAYER_GROUP_EXPIRY. Found by tests/reliability/test_no_leaks.py."""
+        """Stop the background checks and every subscription (each leaves the live hub as
+        it ends, see schema/fanout.py), and stop counting this connection."""
         for task in self.background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.run_task is not None:  # None: the handshake was refused
             await super().disconnect(code)
-        user = self.scope.get("user")
-        if self.channel_layer is not None and getattr(user, "is_authenticated", False):
-            for group in (live.owner_group(user.pk), live.ALL_FILES_GROUP):
-                await self.channel_layer.group_discard(group, self.channel_name)
         if self.connections is not None and not self.too_many:
             with contextlib.suppress(Exception):  # Redis away: it expires on its own
                 await self.connections.remove()

@@ -1,8 +1,12 @@
 """A minimal graphql-transport-ws client over `websockets`, for tests against real servers."""
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
+import socket
+import struct
 
 import redis.asyncio
 import websockets
@@ -12,6 +16,7 @@ from django.conf import settings
 from schema import live
 
 PROTOCOL = "graphql-transport-ws"
+TEXT, CLOSE = 0x1, 0x8  # websocket opcodes
 DEFAULT_TIMEOUT = 10
 
 
@@ -20,11 +25,13 @@ class Subscription:
         self.socket = socket
 
     @classmethod
-    async def open(cls, url, *, token=None, origin=None, cookie=None, payload=None):
+    async def open(cls, url, *, token=None, origin=None, cookie=None, payload=None,
+                   **options):
+        """Connect and initialise; `options` go to `websockets.connect` (e.g. a `sock`)."""
         headers = {"Cookie": cookie} if cookie else {}
         socket = await websockets.connect(
             url, subprotocols=[PROTOCOL], origin=origin, additional_headers=headers,
-            open_timeout=DEFAULT_TIMEOUT,
+            open_timeout=DEFAULT_TIMEOUT, **options,
         )
         init_payload = payload if payload is not None else (
             {"Authorization": f"Bearer {token}"} if token else {}
@@ -39,17 +46,18 @@ class Subscription:
 
     async def subscribe(self, query, variables=None, operation_id="1", *, owner=None) -> None:
         """Start a subscription. With `owner` (a user), return only once the server has
-        joined that user's group: graphql-transport-ws has no "subscribed" message, and an
-        event published before the join would be missed by design."""
-        before = await group_members(owner) if owner else set()
+        joined that user's group for it: graphql-transport-ws has no "subscribed" message,
+        and an event published before the join would be missed by design. The server's live
+        hub joins (or renews) the group for every new subscription once the subscription is
+        registered, so a new member or a renewed one is the sign."""
+        before = await group_scores(owner) if owner else {}
         await self.socket.send(json.dumps({
             "id": operation_id, "type": "subscribe",
             "payload": {"query": query, "variables": variables or {}},
         }))
         if owner:
-            # A new member, not a bigger count: an earlier connection may be leaving meanwhile.
             async with asyncio.timeout(DEFAULT_TIMEOUT):
-                while not await group_members(owner) - before:
+                while not renewed(before, await group_scores(owner)):
                     await asyncio.sleep(0.01)
 
     async def next_file(self, timeout=DEFAULT_TIMEOUT) -> dict:
@@ -92,9 +100,102 @@ async def group_size(user=None) -> int:
 async def group_members(user=None) -> set[bytes]:
     """The channels in the user's channel-layer group (without a user: the all-files
     group), read from Redis."""
+    return set(await group_scores(user))
+
+
+async def group_scores(user=None) -> dict[bytes, float]:
+    """Each channel in the group with the time it last joined it."""
     group = live.owner_group(user.pk) if user is not None else live.ALL_FILES_GROUP
     client = redis.asyncio.from_url(settings.REDIS_URL)
     try:
-        return set(await client.zrange(get_channel_layer()._group_key(group), 0, -1))
+        key = get_channel_layer()._group_key(group)
+        return dict(await client.zrange(key, 0, -1, withscores=True))
     finally:
         await client.aclose()
+
+
+def renewed(before: dict, now: dict) -> bool:
+    """Whether a channel joined the group, or joined it again, since `before`."""
+    return any(score > before.get(member, float("-inf")) for member, score in now.items())
+
+
+class StalledSubscription(Subscription):
+    """graphql-transport-ws over a bare socket that is read only when the test reads: a
+    client library (`websockets`) reads everything into memory as it arrives, so it never
+    makes the server wait. With a small receive buffer, a few big messages fill it."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, server, *, token, receive_buffer=64 * 1024):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+        # The stream reads ahead at most twice its limit.
+        reader, writer = await asyncio.open_connection(sock=sock, limit=receive_buffer)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write((f"GET /graphql/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                      f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      f"Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n").encode())
+        response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEFAULT_TIMEOUT)
+        assert response.startswith(b"HTTP/1.1 101"), response
+        subscription = cls(reader, writer)
+        await subscription.send({"type": "connection_init",
+                                 "payload": {"Authorization": f"Bearer {token}"}})
+        ack = await subscription.receive()
+        assert ack["type"] == "connection_ack", ack
+        return subscription
+
+    async def send(self, message: dict) -> None:
+        """One masked text frame (clients must mask)."""
+        data, mask = json.dumps(message).encode(), os.urandom(4)
+        length = len(data)
+        header = (struct.pack("!BB", 0x81, 0x80 | length) if length < 126 else
+                  struct.pack("!BBH", 0x81, 0x80 | 126, length))
+        self.writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+        await self.writer.drain()
+
+    async def subscribe(self, query, variables=None, operation_id="1", *, owner=None) -> None:
+        before = await group_scores(owner) if owner else {}
+        await self.send({"id": operation_id, "type": "subscribe",
+                         "payload": {"query": query, "variables": variables or {}}})
+        if owner:
+            async with asyncio.timeout(DEFAULT_TIMEOUT):
+                while not renewed(before, await group_scores(owner)):
+                    await asyncio.sleep(0.01)
+
+    async def receive(self, timeout=DEFAULT_TIMEOUT) -> dict:
+        """The next text message (the server sends them unfragmented; pings are skipped);
+        ConnectionClosed with the server's code on a close frame."""
+        async with asyncio.timeout(timeout):
+            while True:
+                opcode, data = await self.frame()
+                if opcode == CLOSE:
+                    code = int.from_bytes(data[:2], "big")
+                    raise websockets.ConnectionClosed(websockets.frames.Close(code, ""), None)
+                if opcode == TEXT:
+                    return json.loads(data)
+
+    async def frame(self) -> tuple[int, bytes]:
+        first, length = await self.reader.readexactly(2)
+        length &= 0x7F
+        if length >= 126:
+            size = 2 if length == 126 else 8
+            length = int.from_bytes(await self.reader.readexactly(size), "big")
+        return first & 0x0F, await self.reader.readexactly(length)
+
+    async def close_code(self, timeout) -> int | None:
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self.receive(timeout)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code
+
+    async def close(self):
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()

@@ -1,0 +1,179 @@
+"""Live fan-out on a real server (schema/fanout.py): one execution per class of subscribers,
+rights never mixed, and a client that does not read holds up nobody but itself.
+
+Executions are counted from the server's own log (one DEBUG line per execution, with how
+many subscribers it served); slow clients are bare sockets with a small receive buffer that
+the test does not read (tests/wsclient.py: StalledSubscription)."""
+
+import asyncio
+import re
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.auth.models import Permission
+
+from schema import fanout, live
+from schema.ids import decode_file_id
+from tests.conftest import Server
+from tests.test_pipeline import SUBSCRIBE, is_final, upload
+from tests.wsclient import StalledSubscription, Subscription
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OUTBOX_LIMIT = 20
+OTHER_DOCUMENT = "subscription { fileUpdates { id status version } }"
+EXECUTED = re.compile(r"fileUpdates executed for (\d+) subscribers: file (\S+) version (\d+)")
+# Big events fill a slow client's buffers after a few of them.
+BIG_NAME = "n" * (512 * 1024)
+BIG_EVENTS = 40
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, process_logs):
+    """A server that logs each execution, and closes a subscriber OUTBOX_LIMIT events
+    behind."""
+    started = Server("uvicorn", process_logs, env={
+        "LOG_LEVEL": "DEBUG", "WEBSOCKET_OUTBOX_LIMIT": str(OUTBOX_LIMIT)})
+    yield started
+    started.stop()
+
+
+def executions(server, file_id: str) -> dict[int, list[int]]:
+    """version -> the subscriber count of each execution of that event, from the log."""
+    found: dict[int, list[int]] = {}
+    for count, file, version in EXECUTED.findall(server.log.read_text()):
+        if file == file_id:
+            found.setdefault(int(version), []).append(int(count))
+    return {version: sorted(counts) for version, counts in found.items()}
+
+
+async def watching(server, token, owner, query=SUBSCRIBE) -> Subscription:
+    subscription = await Subscription.open(server.ws_url, token=token)
+    await subscription.subscribe(query, owner=owner)
+    return subscription
+
+
+async def until_final(subscription, file_ids, timeout=30) -> list[dict]:
+    """Every event up to the final state of each of `file_ids`."""
+    received, waiting = [], set(file_ids)
+    async with asyncio.timeout(timeout):
+        while waiting:
+            received.append(await subscription.next_file())
+            if is_final(received[-1]):
+                waiting.discard(received[-1]["id"])
+    return received
+
+
+async def test_subscribers_with_the_same_document_share_one_execution(
+        server, celery_worker, user, token):
+    same = [await watching(server, token, user) for _ in range(2)]
+    other = await watching(server, token, user, OTHER_DOCUMENT)
+    file_id = str(decode_file_id((await upload(server, token, "a.txt", b"shared"))["id"]))
+    received = [await watcher.files_until(is_final, timeout=30) for watcher in [*same, other]]
+    for watcher in [*same, other]:
+        await watcher.close()
+
+    assert received[0] == received[1]  # the same payload
+    assert set(received[2][-1]) == {"id", "status", "version"}
+    counted = executions(server, file_id)
+    assert counted, "no execution logged"
+    for version in (event["version"] for event in received[0]):
+        # One execution for the two subscribers of one document, one for the other.
+        assert counted[version] == [1, 2], counted
+
+
+async def test_rights_classes_never_share_a_result(
+        server, celery_worker, user, token, other_user, other_token, staff_user, staff_token):
+    await sync_to_async(staff_user.user_permissions.add)(
+        await Permission.objects.aget(codename="view_file"))
+    owner = await watching(server, token, user)
+    other = await watching(server, other_token, other_user)
+    staff = await watching(server, staff_token, staff_user)
+    mine = await upload(server, token, "mine.txt", b"owner's")
+    theirs = await upload(server, other_token, "theirs.txt", b"someone else's")
+
+    seen_by_staff = await until_final(staff, {mine["id"], theirs["id"]})
+    owner_events = await owner.files_until(is_final, timeout=30)
+    other_events = await other.files_until(is_final, timeout=30)
+    for watcher in (owner, other, staff):
+        await watcher.close()
+
+    assert {event["id"] for event in owner_events} == {mine["id"]}
+    assert {event["id"] for event in other_events} == {theirs["id"]}
+    assert {event["id"] for event in seen_by_staff} == {mine["id"], theirs["id"]}
+    counted = executions(server, str(decode_file_id(mine["id"])))
+    for version in (event["version"] for event in owner_events):
+        # The owner's class and the staff class: two executions of one document.
+        assert counted[version] == [1, 1], counted
+
+
+async def slow_watcher(server, token, owner) -> StalledSubscription:
+    subscription = await StalledSubscription.open(server, token=token)
+    await subscription.subscribe(SUBSCRIBE, owner=owner)
+    return subscription
+
+
+def state(owner, file_id: str, version: int, status: str, name: str = BIG_NAME) -> dict:
+    """A file's public state as the workers publish it (schema/live.py: publish)."""
+    return {"id": file_id, "name": name, "size": 1, "content_type": "text/plain",
+            "kind": "OTHER", "sha256": "", "status": status, "progress": version / 100,
+            "error": "", "version": version, "owner_id": owner.pk, "result": None,
+            "thumbnail": "", "uploaded_at": datetime.now(UTC).isoformat(),
+            "processed_at": None}
+
+
+async def publish(owner, file_state: dict) -> None:
+    await get_channel_layer().group_send(
+        live.owner_group(owner.pk), {"type": live.MESSAGE_TYPE, "file": file_state})
+
+
+async def test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept(
+        server, user, token):
+    slow = await slow_watcher(server, token, user)
+    reader = await watching(server, token, user)
+    file_id = str(uuid.uuid4())
+    for version in range(1, BIG_EVENTS + 1):
+        await publish(user, state(user, file_id, version, "PROCESSING"))
+    await publish(user, state(user, file_id, BIG_EVENTS + 1, "DONE", name="done.txt"))
+
+    # The reader gets DONE while the slow client has not read a thing.
+    assert (await reader.files_until(is_final, timeout=30))[-1]["status"] == "DONE"
+    events = await slow.files_until(is_final, timeout=30)
+    await reader.close()
+    await slow.close()
+
+    versions = [event["version"] for event in events]
+    assert versions == sorted(set(versions))
+    assert events[-1]["status"] == "DONE" and events[-1]["version"] == BIG_EVENTS + 1
+    assert len(events) - 1 < BIG_EVENTS, "intermediate progress was not merged"
+
+
+class Consumer:
+    """What a subscriber needs of its websocket consumer, recording a close."""
+
+    viewer_groups = (live.owner_group(1),)
+    closed_with = None
+
+    async def close(self, code=None, reason=None):
+        self.closed_with = code
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_subscriber_too_far_behind_is_closed_1013(settings):
+    settings.WEBSOCKET_OUTBOX_LIMIT = OUTBOX_LIMIT
+    consumer = Consumer()
+    subscriber = fanout.Subscriber(consumer, None, None)
+    owner = SimpleNamespace(pk=1)
+    for _ in range(OUTBOX_LIMIT):  # status changes of many files: nothing to merge
+        subscriber.offer(state(owner, str(uuid.uuid4()), 1, "DONE"), "payload")
+    assert consumer.closed_with is None and len(subscriber.pending) == OUTBOX_LIMIT
+    subscriber.offer(state(owner, str(uuid.uuid4()), 1, "DONE"), "payload")
+    await subscriber.closing
+    assert consumer.closed_with == 1013
+    assert not subscriber.pending  # and nothing more is kept for it
+    subscriber.offer(state(owner, str(uuid.uuid4()), 1, "DONE"), "payload")
+    assert not subscriber.pending
