@@ -540,28 +540,28 @@ PROTECTIONS = [
                   "self.closing is None:", "if False:")],
         [f"{FANOUT_TESTS}::test_a_subscriber_too_far_behind_is_closed_1013"]),
     Protection(
-        "21 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
+        "20 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
         [("files_app/tasks.py", 'redelivered = takeover or bool((self.request.delivery_info',
           'redelivered = takeover and bool((self.request.delivery_info')],
         [f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
     Protection(
-        "21 RabbitMQ: a redelivered task takes a file over once its run missed a renewal",
+        "20 RabbitMQ: a redelivered task takes a file over once its run missed a renewal",
         [(LEASE, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
           "Q(status=FileStatus.PROCESSING) & LEASE_LAPSED)")],
         [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal",
          f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"]),
     Protection(
-        "21 RabbitMQ: a redelivered task leaves a run that renews in time alone",
+        "20 RabbitMQ: a redelivered task leaves a run that renews in time alone",
         [(LEASE, "Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))",
           "Q(status=FileStatus.PROCESSING))")],
         [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal"]),
     Protection(
-        "21 events: the channel layer shards across every CHANNEL_REDIS_HOSTS server",
+        "20 events: the channel layer shards across every CHANNEL_REDIS_HOSTS server",
         [(SETTINGS, "for address in CHANNEL_REDIS_HOSTS",
           "for address in CHANNEL_REDIS_HOSTS[:1]")],
         ["tests/scale/test_events_across_processes.py"]),
     Protection(
-        "21 compose: the proxy streams uploads to the web replicas unbuffered",
+        "20 compose: the proxy streams uploads to the web replicas unbuffered",
         [("deploy/nginx.conf.template", "    proxy_request_buffering off;\n", "")],
         ["tests/test_compose.py::test_the_proxy_config_is_valid_nginx"]),
 ]
