@@ -3,6 +3,7 @@ threads than the per-user cap takes one user's burst: never more than the cap of
 PROCESSING at once (watched in the database), the rest wait PENDING without losing an attempt,
 and another user's file is processed meanwhile."""
 
+import socket
 import subprocess
 import sys
 import uuid
@@ -17,7 +18,13 @@ from files_app import services
 from files_app.models import File, FileStatus
 from files_app.services import recovery
 from files_app.tasks import process_file
-from tests.conftest import BASE_DIR, stop, subprocess_env, wait_until
+from tests.conftest import (
+    BASE_DIR,
+    READY_TIMEOUT_SECONDS,
+    stop,
+    subprocess_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,6 +58,14 @@ def capped_worker(process_logs):
         cwd=BASE_DIR, env=env, stdout=(process_logs / f"{queue}.log").open("wb"),
         stderr=subprocess.STDOUT,
     )
+    # Ready before anything is sent: on Redis, a message sent to a queue no consumer has
+    # declared yet has no binding to go to, and is dropped.
+    from project.celery import app
+
+    name = f"{queue}@{socket.gethostname()}"
+    wait_until(lambda: process.poll() is not None or app.control.ping([name], timeout=0.5),
+               READY_TIMEOUT_SECONDS, "the capped worker did not start")
+    assert process.poll() is None, "the capped worker exited"
     yield queue
     stop(process)
 
