@@ -110,7 +110,8 @@ class Worker:
 
 
 def control_app(env: dict) -> Celery:
-    return Celery("scale-control", broker=env["CELERY_BROKER_URL"])
+    # Not the current app: `shared_task`s (process_file) would send to its broker after.
+    return Celery("scale-control", broker=env["CELERY_BROKER_URL"], set_as_current=False)
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,7 @@ def start_worker(env: dict, log: Path, name: str, *options: str):
 def wait_for_workers(broker: str, names: list[str]) -> None:
     """Until every named worker answers a ping on `broker` (a Celery app of its own: the
     project's is configured for the session's broker)."""
-    app = Celery(broker=broker)
+    app = Celery(broker=broker, set_as_current=False)  # shared_tasks keep the project app
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     try:
         while True:
