@@ -21,7 +21,8 @@ class Query:
         DjangoListConnection[FileType],
         filters=FileFilter,
         order=FileOrder,
-        description="Your files (staff: everyone's), newest first unless ordered.",
+        description=("Your files (staff with the view_file permission: everyone's), newest "
+                     "first unless ordered."),
     )
     def files(self, info: strawberry.Info) -> Iterable[File]:
         return selectors.file_list(user=get_current_user(info))

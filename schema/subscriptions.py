@@ -29,8 +29,8 @@ from .types import FileType
 class Subscription:
     @strawberry.subscription(
         description=(
-            "Changes to your files (staff: everyone's). With `ids`, the current state of "
-            "each listed file comes first, then its changes only."
+            "Changes to your files (staff with the view_file permission: everyone's). With "
+            "`ids`, the current state of each listed file comes first, then its changes only."
         )
     )
     async def file_updates(
