@@ -47,5 +47,11 @@ bench: install
 protections: install
 	$(PY) .ci/protections.py --only "$(ONLY)"
 
+## make schema: write schema.graphql, the SDL snapshot of the code's schema (commit it; the
+## page's TypeScript types are generated from it, tests/test_schema_snapshot.py checks it)
+.PHONY: schema
+schema: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py export_schema schema.schema --path schema.graphql
+
 clean:
 	rm -rf $(VENV) var .pytest_cache frontend/node_modules frontend/dist
