@@ -2,21 +2,35 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# Two installs: what running needs (requirements.txt, for `make run`), and the test tools on
+# top (requirements-dev.txt: pytest, Playwright, schemathesis, Hypothesis, moto, for `make test`).
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 NPM ?= npm
 FRONTEND_STAMP := frontend/dist/app/app.js
 FRONTEND_SOURCES := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test bench protections install frontend clean
+.PHONY: run test bench protections install install-dev frontend clean user token
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$@ -m pip install --quiet --upgrade "pip>=24"
 
-install: $(STAMP)
+# pip shows its progress on a first install (a minute or two); later ones are quiet.
+$(RUN_STAMP): requirements.txt | $(PY)
+	@echo "Installing what the service needs to run into $(VENV)…"
+	$(PY) -m pip install $(if $(wildcard $@),--quiet,--progress-bar on) -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(RUN_STAMP)
+	@echo "Installing the test tools into $(VENV)…"
+	$(PY) -m pip install $(if $(wildcard $@),--quiet,--progress-bar on) -r requirements-dev.txt
+	touch $@
+
+install: $(RUN_STAMP)
+
+install-dev: $(DEV_STAMP)
 
 # The live page: TypeScript built by Vite into frontend/dist (served by Django at /).
 $(FRONTEND_STAMP): $(FRONTEND_SOURCES)
@@ -32,19 +46,29 @@ frontend: $(FRONTEND_STAMP)
 run: install frontend
 	DEBUG=$${DEBUG:-1} $(PY) -m project.localrun
 
+## make user USER=name: an ordinary user (sees only their own files); prints the password
+user: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input -v 0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py create_user "$(USER)"
+
+## make token USER=name: a new API token for that user (`demo` is made by `make run`)
+token: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input -v 0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py create_api_token "$(USER)"
+
 ## make test: the whole suite (real database, Redis, Celery worker and servers)
-test: install frontend
+test: install-dev frontend
 	@if command -v $(NPM) >/dev/null 2>&1; then cd frontend && $(NPM) test --silent; fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench [QUICK=1] [ONLY=big,early,compare,...]: speed and memory of the hot paths on the
 ## real stack, side by side with the simple design of bench/reference (not a test)
-bench: install
+bench: install-dev
 	$(PY) bench/run.py $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 ## make protections [ONLY=word]: each reliability/security protection removed in turn must
 ## make its tests fail (slow; see .ci/protections.py)
-protections: install
+protections: install-dev
 	$(PY) .ci/protections.py --only "$(ONLY)"
 
 clean:

@@ -265,8 +265,7 @@ class GraphQLEndpoint:
         except CannotGetOperationTypeError as error:
             raise EdgeError(error.as_http_error_reason(), ErrorCode.BAD_REQUEST) from None
         except InvalidOperationTypeError:
-            raise EdgeError("Subscriptions run over the websocket at this same URL.",
-                            ErrorCode.BAD_REQUEST) from None
+            raise EdgeError.subscription_over_http(request) from None
         except MissingQueryError:
             raise EdgeError("No GraphQL query found in the request.",
                             ErrorCode.BAD_REQUEST) from None

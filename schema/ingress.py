@@ -33,6 +33,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from files_app import services, storage
 from files_app.models import INCOMING_FOLDER, stored_name
 from files_app.processors.sniff import SNIFF_BYTES
+from files_app.sizes import human_size
 
 from .errors import EdgeError, ErrorCode
 from .multipart import MAP, OPERATIONS, check_path, parse_map, parse_operations, put_file_at
@@ -277,8 +278,8 @@ class MultipartIngress:
         limits = self.limits
         if file_size > limits.max_file_size:
             raise EdgeError(
-                f"{self.file.name} is larger than the {limits.max_file_size} byte limit for "
-                "one file.", ErrorCode.FILE_TOO_LARGE)
+                f"{self.file.name} is larger than the {human_size(limits.max_file_size)} limit "
+                "for one file.", ErrorCode.FILE_TOO_LARGE)
         if limits.bytes_left is not None and request_file_bytes > limits.bytes_left:
             raise EdgeError(
                 f"This upload would take you past your storage quota ({limits.bytes_left:,} "

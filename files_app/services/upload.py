@@ -26,6 +26,7 @@ from ..exceptions import (
 from ..models import File, FileStatus, ReprocessRequest, stored_file_path
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
+from ..sizes import human_size
 from .fair_share import user_lock
 from .processing import FINISHED_STATUSES, transition
 
@@ -67,7 +68,8 @@ def validate_uploads(uploads: Sequence) -> None:
             raise InvalidUpload(f"{name} is not a file upload.")
         if upload.size > settings.MAX_UPLOAD_SIZE:
             raise FileTooLarge(
-                f"{name} is larger than the {settings.MAX_UPLOAD_SIZE} byte limit for one file."
+                f"{name} is larger than the {human_size(settings.MAX_UPLOAD_SIZE)} limit for "
+                "one file."
             )
         if upload.size == 0:
             raise InvalidUpload(f"{name} is empty.")
