@@ -22,12 +22,12 @@ class FileAdmin(admin.ModelAdmin):
     date_hierarchy = "uploaded_at"
     ordering = ("-uploaded_at",)
     actions = ["reprocess"]
-    readonly_fields = ("id", "owner", "name", "download", "human_size", "content_type",
+    readonly_fields = ("id", "owner", "name", "download", "exact_size", "content_type",
                        "kind", "sha256", "status", "progress", "error", "uploaded_at",
                        "processed_at", "version", "thumbnail_preview", "result_facts")
     fieldsets = (
         (None, {"fields": ("id", "owner", "name", "download")}),
-        ("Content", {"fields": ("human_size", "content_type", "kind", "sha256")}),
+        ("Content", {"fields": ("exact_size", "content_type", "kind", "sha256")}),
         ("Processing", {"fields": ("status", "progress", "error", "uploaded_at",
                                    "processed_at", "version")}),
         ("Result", {"fields": ("thumbnail_preview", "result_facts")}),
@@ -41,6 +41,11 @@ class FileAdmin(admin.ModelAdmin):
 
     @admin.display(description="Size", ordering="size")
     def human_size(self, file):
+        return human_size(file.size)
+
+    @admin.display(description="Size")
+    def exact_size(self, file):
+        """The change page adds the exact count, where the unit rounds it."""
         if file.size < STEP:
             return human_size(file.size)
         return f"{human_size(file.size)} ({file.size:,} bytes)"
