@@ -270,7 +270,8 @@ class MultipartIngress:
             self.fields_size += size
             if self.fields_size > self.limits.max_fields_size:
                 raise EdgeError(
-                    f"The non-file fields are larger than {self.limits.max_fields_size} bytes.",
+                    f"The non-file fields are larger than "
+                    f"{human_size(self.limits.max_fields_size)}.",
                     ErrorCode.BAD_USER_INPUT, status=413)
             self.field += data[start:end]
 
@@ -282,8 +283,9 @@ class MultipartIngress:
                 "for one file.", ErrorCode.FILE_TOO_LARGE)
         if limits.bytes_left is not None and request_file_bytes > limits.bytes_left:
             raise EdgeError(
-                f"This upload would take you past your storage quota ({limits.bytes_left:,} "
-                "bytes left); delete some files first.", ErrorCode.QUOTA_EXCEEDED)
+                f"This upload would take you past your storage quota "
+                f"({human_size(limits.bytes_left)} left); delete some files first.",
+                ErrorCode.QUOTA_EXCEEDED)
 
     def on_part_end(self) -> None:
         if self.file is not None:

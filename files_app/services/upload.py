@@ -106,7 +106,9 @@ def upload_allowance(*, owner) -> UploadAllowance:
     if allowance.files == 0:
         raise rate_limited()
     if allowance.bytes == 0:
-        raise QuotaExceeded(f"Your {quota:,} byte storage is full; delete some files first.")
+        raise QuotaExceeded(
+            f"Your {human_size(quota)} of storage is full; delete some files first."
+        )
     return allowance
 
 
@@ -124,8 +126,8 @@ def check_allowance(owner, uploads: Sequence) -> None:
     if allowance.bytes is not None and wanted > allowance.bytes:
         quota = settings.STORAGE_QUOTA
         raise QuotaExceeded(
-            f"This would use {quota - allowance.bytes + wanted:,} bytes of your {quota:,} byte "
-            "storage; delete some files first."
+            f"This would use {human_size(quota - allowance.bytes + wanted)} of your "
+            f"{human_size(quota)} of storage; delete some files first."
         )
 
 
