@@ -11,7 +11,7 @@ NPM ?= npm
 FRONTEND_STAMP := frontend/dist/app/app.js
 FRONTEND_SOURCES := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test bench protections install install-dev frontend clean user token
+.PHONY: run test bench protections install install-run frontend clean user token
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,10 @@ $(DEV_STAMP): requirements-dev.txt $(RUN_STAMP)
 	$(PY) -m pip install $(if $(wildcard $@),--quiet,--progress-bar on) -r requirements-dev.txt
 	touch $@
 
-install: $(RUN_STAMP)
+# `install`: everything (tests, bench, tools); `install-run`: only what running needs.
+install: $(DEV_STAMP)
 
-install-dev: $(DEV_STAMP)
+install-run: $(RUN_STAMP)
 
 # The live page: TypeScript built by Vite into frontend/dist (served by Django at /).
 $(FRONTEND_STAMP): $(FRONTEND_SOURCES)
@@ -43,32 +44,32 @@ $(FRONTEND_STAMP): $(FRONTEND_SOURCES)
 frontend: $(FRONTEND_STAMP)
 
 ## make run: web (uvicorn) + Celery worker (+ embedded Redis when REDIS_URL is unset)
-run: install frontend
+run: install-run frontend
 	DEBUG=$${DEBUG:-1} $(PY) -m project.localrun
 
 ## make user USER=name: an ordinary user (sees only their own files); prints the password
-user: install
+user: install-run
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input -v 0
 	DEBUG=$${DEBUG:-1} $(PY) manage.py create_user "$(USER)"
 
 ## make token USER=name: a new API token for that user (`demo` is made by `make run`)
-token: install
+token: install-run
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input -v 0
 	DEBUG=$${DEBUG:-1} $(PY) manage.py create_api_token "$(USER)"
 
 ## make test: the whole suite (real database, Redis, Celery worker and servers)
-test: install-dev frontend
+test: install frontend
 	@if command -v $(NPM) >/dev/null 2>&1; then cd frontend && $(NPM) test --silent; fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench [QUICK=1] [ONLY=big,early,compare,...]: speed and memory of the hot paths on the
 ## real stack, side by side with the simple design of bench/reference (not a test)
-bench: install-dev
+bench: install
 	$(PY) bench/run.py $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 ## make protections [ONLY=word]: each reliability/security protection removed in turn must
 ## make its tests fail (slow; see .ci/protections.py)
-protections: install-dev
+protections: install
 	$(PY) .ci/protections.py --only "$(ONLY)"
 
 clean:
