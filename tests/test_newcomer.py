@@ -1,6 +1,7 @@
 """What a newcomer meets in the first minutes (issue 16): a subscription sent over HTTP, an
 operation sent with GET, `curl -I` on a download, the favicon, uvicorn's lifespan."""
 
+import io
 import logging
 import urllib.parse
 import uuid
@@ -140,3 +141,20 @@ def test_the_app_answers_the_lifespan_protocol():
 
     async_to_sync(application)({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_create_user_makes_an_ordinary_user_once(monkeypatch):
+    from django.contrib.auth import get_user_model
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("create_user", "sam", stdout=out)
+    password = out.getvalue().rsplit("password: ", 1)[1].strip()
+    sam = get_user_model().objects.get(username="sam")
+    assert sam.check_password(password) and not sam.is_staff and not sam.is_superuser
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("create_user", "sam")
+    monkeypatch.setenv("NEW_USER_PASSWORD", "chosen-password-1234")
+    call_command("create_user", "kim", "--staff", stdout=io.StringIO())
+    kim = get_user_model().objects.get(username="kim")
+    assert kim.check_password("chosen-password-1234") and kim.is_staff
