@@ -2,21 +2,36 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# Two installs: what running needs (requirements.txt, for `make run`), and the test tools on
+# top (requirements-dev.txt: pytest, Playwright, schemathesis, Hypothesis, moto, for `make test`).
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 NPM ?= npm
 FRONTEND_STAMP := frontend/dist/app/app.js
 FRONTEND_SOURCES := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test bench protections install frontend clean
+.PHONY: run test bench protections install install-run frontend clean user token
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$@ -m pip install --quiet --upgrade "pip>=24"
 
-install: $(STAMP)
+# pip shows its progress on a first install (a minute or two); later ones are quiet.
+$(RUN_STAMP): requirements.txt | $(PY)
+	@echo "Installing what the service needs to run into $(VENV)…"
+	$(PY) -m pip install $(if $(wildcard $@),--quiet,--progress-bar on) -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(RUN_STAMP)
+	@echo "Installing the test tools into $(VENV)…"
+	$(PY) -m pip install $(if $(wildcard $@),--quiet,--progress-bar on) -r requirements-dev.txt
+	touch $@
+
+# `install`: everything (tests, bench, tools); `install-run`: only what running needs.
+install: $(DEV_STAMP)
+
+install-run: $(RUN_STAMP)
 
 # The live page: TypeScript built by Vite into frontend/dist (served by Django at /).
 $(FRONTEND_STAMP): $(FRONTEND_SOURCES)
@@ -29,8 +44,18 @@ $(FRONTEND_STAMP): $(FRONTEND_SOURCES)
 frontend: $(FRONTEND_STAMP)
 
 ## make run: web (uvicorn) + Celery worker (+ embedded Redis when REDIS_URL is unset)
-run: install frontend
+run: install-run frontend
 	DEBUG=$${DEBUG:-1} $(PY) -m project.localrun
+
+## make user USER=name: an ordinary user (sees only their own files); prints the password
+user: install-run
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input -v 0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py create_user "$(USER)"
+
+## make token USER=name: a new API token for that user (`demo` is made by `make run`)
+token: install-run
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input -v 0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py create_api_token "$(USER)"
 
 ## make test: the whole suite (real database, Redis, Celery worker and servers)
 test: install frontend

@@ -61,6 +61,9 @@ MEMORY_TESTS = "tests/test_memory_limit.py"
 STORAGE = "files_app/storage.py"
 S3_TESTS = "tests/scale/test_s3.py"
 RABBITMQ_TESTS = "tests/scale/test_rabbitmq.py"
+NEWCOMER_TESTS = "tests/test_newcomer.py"
+LOCALRUN = "project/localrun.py"
+LOCALRUN_TESTS = "tests/test_localrun.py"
 
 PROTECTIONS = [
     Protection(
@@ -565,6 +568,26 @@ PROTECTIONS = [
         "20 compose: the proxy streams uploads to the web replicas unbuffered",
         [("deploy/nginx.conf.template", "    proxy_request_buffering off;\n", "")],
         ["tests/test_compose.py::test_the_proxy_config_is_valid_nginx"]),
+    Protection(
+        "21 newcomer: a subscription in GET /graphql/ is SUBSCRIPTION_OVER_HTTP, not a 500",
+        [(VIEWS, 'if "query" in request.GET:', "if False:")],
+        [f"{NEWCOMER_TESTS}::test_a_subscription_sent_with_get_says_where_subscriptions_run"]),
+    Protection(
+        "21 newcomer: a subscription POSTed over HTTP says where subscriptions run",
+        [(ENDPOINT, "raise EdgeError.subscription_over_http(request) from None",
+          'raise EdgeError("Not allowed.", ErrorCode.BAD_REQUEST) from None')],
+        [f"{NEWCOMER_TESTS}::test_a_subscription_posted_over_http_says_where_subscriptions_run"]),
+    Protection(
+        "21 make run: SIGHUP and SIGTERM stop everything, like Ctrl-C",
+        [(LOCALRUN, "STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)",
+          "STOP_SIGNALS = (signal.SIGINT,)")],
+        [f"{LOCALRUN_TESTS}::test_closing_the_terminal_stops_everything_once",
+         f"{LOCALRUN_TESTS}::test_sigterm_while_starting_stops_the_embedded_redis"]),
+    Protection(
+        "21 make run: the web server and worker are stopped once, by make run alone",
+        [(LOCALRUN, "subprocess.Popen(command, start_new_session=True)",
+          "subprocess.Popen(command)")],
+        [f"{LOCALRUN_TESTS}::test_closing_the_terminal_stops_everything_once"]),
 ]
 
 

@@ -15,13 +15,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from schema.asgi import API_PATH, http_application  # noqa: E402
+from schema.asgi import API_PATH, http_application, lifespan  # noqa: E402
 from schema.schema import schema  # noqa: E402
 from schema.websocket import graphql_ws_consumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": http_application(django_asgi_app, schema),
+        "lifespan": lifespan,
         "websocket": AuthMiddlewareStack(
             URLRouter([path(API_PATH.lstrip("/"), graphql_ws_consumer(schema))])
         ),

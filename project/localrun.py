@@ -2,7 +2,11 @@
 
 Starts an embedded Redis when REDIS_URL is unset, migrates, creates the local `demo` user
 once, then runs the web server (uvicorn, or daphne with ASGI_SERVER=daphne) and one Celery
-worker. Ctrl-C stops all of it.
+worker. Ctrl-C stops all of it, and so does closing the terminal (SIGHUP) or a SIGTERM.
+
+The web server and the worker run in sessions of their own, so a terminal's Ctrl-C or
+hangup reaches this process only, and each child is stopped once, from here: Celery says
+"Warm shutdown" once, and nothing outlives the terminal (the embedded Redis included).
 """
 
 import os
@@ -12,7 +16,9 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # as in project/settings.py
 STOP_TIMEOUT_SECONDS = 10
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def web_command(host: str, port: str) -> list[str]:
@@ -20,6 +26,7 @@ def web_command(host: str, port: str) -> list[str]:
         return [sys.executable, "-m", "daphne", "-b", host, "-p", port, "project.asgi:application"]
     # Per-message compression costs ~40 KiB per open websocket for ~100-byte events; the
     # sans-I/O protocol is the leanest (docs/live-connection-cost.md). As in the Dockerfile.
+    # The app answers the lifespan protocol (schema/asgi.py): no warning at start.
     return [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", host,
             "--port", port, "--ws-max-size", str(1024 * 1024), "--ws", "websockets-sansio",
             "--ws-per-message-deflate", "false"]
@@ -29,7 +36,7 @@ def worker_command() -> list[str]:
     # -B: the worker also runs beat (the recovery sweep); in production beat is its own process.
     return [sys.executable, "-m", "celery", "-A", "project", "worker", "-B", "--loglevel", "INFO",
             "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
-            "--schedule", str(BASE_DIR / "var" / "celerybeat-schedule")]
+            "--schedule", str(VAR_DIR / "celerybeat-schedule")]
 
 
 def manage(*args: str) -> None:
@@ -38,6 +45,18 @@ def manage(*args: str) -> None:
 
 def interrupt(*_args) -> None:
     raise KeyboardInterrupt
+
+
+def say(text: str) -> None:
+    """Print, unless the terminal is gone (after a hangup): stopping must go on regardless."""
+    try:
+        print(text, flush=True)
+    except OSError:
+        pass
+
+
+def start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, start_new_session=True)
 
 
 def main() -> int:
@@ -52,27 +71,29 @@ def main() -> int:
         )
 
         port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
-        embedded = start_embedded_redis(port=port, data_dir=BASE_DIR / "var" / "redis")
+        embedded = start_embedded_redis(port=port, data_dir=VAR_DIR / "redis")
         os.environ["REDIS_URL"] = redis_url_for(port)
-        print(f"Embedded Redis on {os.environ['REDIS_URL']}")
+        say(f"Embedded Redis on {os.environ['REDIS_URL']}")
     children: list[subprocess.Popen] = []
     try:
+        for number in STOP_SIGNALS:  # also when started with SIGINT ignored
+            signal.signal(number, interrupt)
         manage("migrate", "--no-input", "-v", "0")
         manage("ensure_demo_user")
         host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
-        signal.signal(signal.SIGINT, interrupt)  # also when started with SIGINT ignored
-        signal.signal(signal.SIGTERM, interrupt)
-        children = [subprocess.Popen(web_command(host, port)), subprocess.Popen(worker_command())]
-        print(f"Serving on http://{host}:{port}/  (GraphiQL at /graphql/, admin at /admin/)")
-        print("Press Ctrl-C to stop.")
+        children = [start(web_command(host, port)), start(worker_command())]
+        say(f"Serving on http://{host}:{port}/  (GraphiQL at /graphql/, admin at /admin/)")
+        say("Press Ctrl-C to stop.")
         # Whichever child ends first ends the session: a half-running service helps nobody.
         pid, _status = os.wait()
         name = "web server" if pid == children[0].pid else "worker"
-        print(f"The {name} stopped; stopping the rest.")
+        say(f"The {name} stopped; stopping the rest.")
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
+        for number in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(number, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.terminate()  # graceful for both: uvicorn drains, Celery warm-stops
@@ -83,7 +104,7 @@ def main() -> int:
                 child.kill()
         if embedded is not None:
             stop_embedded_redis(embedded)
-        print("Stopped.")
+        say("Stopped.")
 
 
 if __name__ == "__main__":

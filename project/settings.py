@@ -48,7 +48,11 @@ SECRET_KEY_PLACEHOLDERS = {"change-me", "changeme", "secret", "your-secret-key"}
 SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_UNIQUE_CHARACTERS = 50, 5
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. On a local checkout run with DEBUG=1, "
+            "as `make run` does: `DEBUG=1 .venv/bin/python manage.py …`, `make token`, "
+            "`make user`."
+        )
     SECRET_KEY = "insecure-local-development-key-never-use-in-production"
 elif not DEBUG and (
     SECRET_KEY.lower() in SECRET_KEY_PLACEHOLDERS

@@ -28,3 +28,15 @@ def http_application(django_app, schema):
             await django_app(scope, receive, send)
 
     return application
+
+
+async def lifespan(scope, receive, send):
+    """uvicorn's startup and shutdown messages: nothing to set up, but answered, so uvicorn
+    does not log that the application lacks lifespan support (Channels' router has none)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -34,6 +34,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from files_app import exceptions, services, storage
+from files_app.sizes import human_size
 
 from .auth import authenticate
 from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
@@ -125,7 +126,7 @@ async def read_body(receive, limit: int) -> bytes:
     async for chunk in body_chunks(receive):
         body += chunk
         if len(body) > limit:
-            raise EdgeError(f"The request body is larger than {limit} bytes.",
+            raise EdgeError(f"The request body is larger than {human_size(limit)}.",
                             ErrorCode.BAD_USER_INPUT, status=413)
     return bytes(body)
 
@@ -142,8 +143,8 @@ def declared_length(request) -> int | None:
 
 def refuse_over(length: int | None, limit: int, what: str, code: ErrorCode) -> None:
     if length is not None and length > limit:
-        raise EdgeError(f"The request ({length:,} bytes) is larger than {what} "
-                        f"({limit:,} bytes).", code, status=413)
+        raise EdgeError(f"The request ({human_size(length)}) is larger than {what} "
+                        f"({human_size(limit)}).", code, status=413)
 
 
 async def receive_into(ingress: MultipartIngress, receive) -> None:
@@ -265,8 +266,7 @@ class GraphQLEndpoint:
         except CannotGetOperationTypeError as error:
             raise EdgeError(error.as_http_error_reason(), ErrorCode.BAD_REQUEST) from None
         except InvalidOperationTypeError:
-            raise EdgeError("Subscriptions run over the websocket at this same URL.",
-                            ErrorCode.BAD_REQUEST) from None
+            raise EdgeError.subscription_over_http(request) from None
         except MissingQueryError:
             raise EdgeError("No GraphQL query found in the request.",
                             ErrorCode.BAD_REQUEST) from None

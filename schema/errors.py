@@ -35,6 +35,7 @@ class ErrorCode(enum.StrEnum):
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     BAD_REQUEST = "BAD_REQUEST"
+    SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
@@ -92,6 +93,14 @@ class EdgeError(Exception):
         code = code_for_exception(error) or ErrorCode.BAD_USER_INPUT
         headers = {"Retry-After": "60"} if code == ErrorCode.RATE_LIMITED else None
         return cls(error.message, code, headers=headers)
+
+    @classmethod
+    def subscription_over_http(cls, request) -> "EdgeError":
+        """A subscription sent as an HTTP request (curl, GraphiQL's POST): say where they run."""
+        scheme = "wss" if request.is_secure() else "ws"
+        return cls(f"Subscriptions run over a websocket, not HTTP: connect to "
+                   f"{scheme}://{request.get_host()}/graphql/ with the graphql-transport-ws "
+                   "protocol (graphql-ws, gql or GraphiQL do).", ErrorCode.SUBSCRIPTION_OVER_HTTP)
 
     @classmethod
     def unavailable(cls) -> "EdgeError":

@@ -33,6 +33,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from files_app import services, storage
 from files_app.models import INCOMING_FOLDER, stored_name
 from files_app.processors.sniff import SNIFF_BYTES
+from files_app.sizes import human_size
 
 from .errors import EdgeError, ErrorCode
 from .multipart import MAP, OPERATIONS, check_path, parse_map, parse_operations, put_file_at
@@ -269,7 +270,8 @@ class MultipartIngress:
             self.fields_size += size
             if self.fields_size > self.limits.max_fields_size:
                 raise EdgeError(
-                    f"The non-file fields are larger than {self.limits.max_fields_size} bytes.",
+                    f"The non-file fields are larger than "
+                    f"{human_size(self.limits.max_fields_size)}.",
                     ErrorCode.BAD_USER_INPUT, status=413)
             self.field += data[start:end]
 
@@ -277,12 +279,13 @@ class MultipartIngress:
         limits = self.limits
         if file_size > limits.max_file_size:
             raise EdgeError(
-                f"{self.file.name} is larger than the {limits.max_file_size} byte limit for "
-                "one file.", ErrorCode.FILE_TOO_LARGE)
+                f"{self.file.name} is larger than the {human_size(limits.max_file_size)} limit "
+                "for one file.", ErrorCode.FILE_TOO_LARGE)
         if limits.bytes_left is not None and request_file_bytes > limits.bytes_left:
             raise EdgeError(
-                f"This upload would take you past your storage quota ({limits.bytes_left:,} "
-                "bytes left); delete some files first.", ErrorCode.QUOTA_EXCEEDED)
+                f"This upload would take you past your storage quota "
+                f"({human_size(limits.bytes_left)} left); delete some files first.",
+                ErrorCode.QUOTA_EXCEEDED)
 
     def on_part_end(self) -> None:
         if self.file is not None:

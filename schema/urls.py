@@ -9,6 +9,7 @@ from .schema import schema
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("graphql/", views.graphiql(schema), name="graphql"),
     path("files/<uuid:file_id>/download", views.download, name="file-download"),
     path("files/<uuid:file_id>/thumbnail", views.thumbnail, name="file-thumbnail"),

@@ -14,15 +14,17 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.django.views import AsyncGraphQLView
 
 from files_app import selectors, storage
 from files_app.exceptions import FileServiceError
+from files_app.sizes import human_size
 
 from .auth import bad_token_error, is_bearer, user_for_bearer_header
 from .errors import EdgeError, ErrorCode
@@ -68,8 +70,12 @@ async def owned_file_or_error(request, file_id):
 
 
 def stream_response(stored_file, *, content_type: str, size: int, filename: str,
-                    attachment: bool):
-    response = StreamingHttpResponse(read_in_chunks(stored_file), content_type=content_type)
+                    attachment: bool, with_body: bool = True):
+    """The bytes streamed, or for HEAD the same headers and none of the bytes read."""
+    if with_body:
+        response = StreamingHttpResponse(read_in_chunks(stored_file), content_type=content_type)
+    else:
+        response = HttpResponse(content_type=content_type)
     response["Content-Length"] = str(size)
     response["Content-Disposition"] = content_disposition_header(attachment, filename)
     response["X-Content-Type-Options"] = "nosniff"
@@ -91,11 +97,13 @@ def presigned_redirect(name: str, *, content_type: str, filename: str, attachmen
     return response
 
 
-async def serve(stored_file, *, content_type: str, filename: str, size: int | None = None,
-                attachment: bool = True):
+async def serve(request, stored_file, *, content_type: str, filename: str,
+                size: int | None = None, attachment: bool = True):
     """The stored bytes: a presigned redirect on S3, streamed from local disk otherwise (its
-    size asked of the storage when not given)."""
-    if storage.is_s3():
+    size asked of the storage when not given). HEAD is answered here with GET's headers (a
+    presigned URL is signed for GET only)."""
+    with_body = request.method != "HEAD"
+    if storage.is_s3() and with_body:
         try:
             return await sync_to_async(presigned_redirect)(
                 stored_file.name, content_type=content_type, filename=filename,
@@ -105,7 +113,22 @@ async def serve(stored_file, *, content_type: str, filename: str, size: int | No
     if size is None:
         size = await sync_to_async(lambda: stored_file.size)()
     return stream_response(stored_file, size=size, content_type=content_type,
-                           filename=filename, attachment=attachment)
+                           filename=filename, attachment=attachment, with_body=with_body)
+
+
+def operation_sent_with_get(request) -> EdgeError:
+    """An operation in GET /graphql/'s query string: operations are POSTed (schema/endpoint.py)
+    and subscriptions run over the websocket. Strawberry's view would run a subscription
+    sent this way and answer an internal error."""
+    try:
+        document = parse(request.GET["query"])
+        operation = get_operation_ast(document, request.GET.get("operationName"))
+    except GraphQLError:
+        operation = None
+    if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
+        return EdgeError.subscription_over_http(request)
+    return EdgeError("Send GraphQL operations with POST (application/json); GET /graphql/ "
+                     "only serves GraphiQL.", ErrorCode.BAD_REQUEST)
 
 
 def graphiql(schema):
@@ -114,28 +137,42 @@ def graphiql(schema):
     view = AsyncGraphQLView.as_view(
         schema=schema, graphql_ide="graphiql" if settings.GRAPHQL_GRAPHIQL else None,
         allow_queries_via_get=False)
-    return require_GET(ensure_csrf_cookie(view))
+
+    async def ide(request):
+        if "query" in request.GET:
+            return operation_sent_with_get(request).response()
+        return await view(request)
+
+    return require_GET(ensure_csrf_cookie(ide))
 
 
-@require_GET
+@require_safe
 async def download(request, file_id):
     """The uploaded bytes, always as an attachment: never rendered on our origin."""
     file, error = await owned_file_or_error(request, file_id)
     if error:
         return error
-    return await serve(file.stored_file, filename=file.name, size=file.size,
+    return await serve(request, file.stored_file, filename=file.name, size=file.size,
                        content_type=file.content_type or "application/octet-stream")
 
 
-@require_GET
+@require_safe
 async def thumbnail(request, file_id):
     file, error = await owned_file_or_error(request, file_id)
     if error:
         return error
     if not file.thumbnail:
         return EdgeError("This file has no thumbnail.", ErrorCode.NOT_FOUND).response()
-    return await serve(file.thumbnail, content_type="image/webp",
+    return await serve(request, file.thumbnail, content_type="image/webp",
                        filename=f"{file.name}.webp", attachment=False)
+
+
+@require_safe
+def favicon(request):
+    """/favicon.ico, which browsers ask for on every page (the admin's too): an SVG icon."""
+    response = render(request, "favicon.svg", content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @login_required
@@ -147,6 +184,7 @@ def index(request):
         {
             "graphiql_enabled": settings.GRAPHQL_GRAPHIQL,
             "max_upload_size": settings.MAX_UPLOAD_SIZE,
+            "max_upload_size_text": human_size(settings.MAX_UPLOAD_SIZE),
             "max_files": settings.MAX_FILES_PER_REQUEST,
             "frontend_built": FRONTEND_BUNDLE.exists(),
         },

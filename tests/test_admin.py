@@ -32,8 +32,18 @@ def test_file_list_filters_and_search(admin_client, done_file):
 def test_file_detail_page_is_readable(admin_client, done_file):
     page = admin_client.get(f"/admin/files_app/file/{done_file.pk}/change/")
     assert page.status_code == 200
-    for text in (b"quarterly-report.csv", b"5 bytes", b"ab" * 32, b"/download"):
+    for text in (b"quarterly-report.csv", b"5 B", b"ab" * 32, b"/download"):
         assert text in page.content
+    assert b"bytes)" not in page.content  # not "5 B (5 bytes)": once is enough
+    assert b'name="_save"' not in page.content  # read-only: nothing to save
+
+
+def test_sizes_read_in_one_unit(admin_client, done_file):
+    File.objects.filter(pk=done_file.pk).update(size=3 * 1024 ** 3 // 2)
+    page = admin_client.get(f"/admin/files_app/file/{done_file.pk}/change/")
+    assert b"1.5 GiB (1,610,612,736 bytes)" in page.content
+    listed = admin_client.get("/admin/files_app/file/").content
+    assert b"1.5 GiB" in listed and b"bytes)" not in listed
 
 
 def test_reprocess_action_queues_the_file(admin_client, done_file,

@@ -367,3 +367,42 @@ def test_a_damaged_file_message_never_echoes_os_error_text():
     assert message == "This archive is damaged and cannot be read."
     said = str(ProcessingError.damaged("PDF", ValueError("bad xref\nmore" + "x" * 500)))
     assert said == "This PDF is damaged and cannot be read (bad xref)."
+
+
+# --- telling a small CSV from text (issue 16): every line of a file that fits the sample ---
+
+CSV_LINES = ["name,size,kind", "a.txt,1,TEXT", "b.csv,2,CSV", "c.png,3", "d.pdf,4,PDF"]
+
+
+def small_file(lines: int, trailing_newline: bool) -> bytes:
+    return ("\n".join(CSV_LINES[:lines]) + ("\n" if trailing_newline else "")).encode()
+
+
+@pytest.mark.parametrize("trailing_newline", [True, False], ids=["newline", "no-newline"])
+@pytest.mark.parametrize(("lines", "name", "kind"), [
+    (1, "one.csv", "CSV"),     # the extension settles one line
+    (1, "one.txt", "TEXT"),    # one line of commas is no evidence of a table
+    (2, "two.txt", "CSV"),     # header and one row, the last line counted
+    (2, "two.csv", "CSV"),
+    (5, "five.csv", "CSV"),    # header + 4 rows, one short: a CSV with a bad row
+    (5, "five.txt", "CSV"),    # 4 of 5 lines agree
+])
+def test_small_csv_counts_every_line(lines, name, kind, trailing_newline):
+    from files_app.processors.sniff import sniff
+
+    assert sniff(small_file(lines, trailing_newline), name).kind == kind
+
+
+def test_a_close_case_is_settled_by_the_csv_extension():
+    """Header, one good row, one short one: a CSV when named so, text otherwise."""
+    from files_app.processors.sniff import sniff
+
+    data = b"name,size,kind\na.txt,1,TEXT\nc.png,3\n"
+    assert sniff(data, "close.csv").kind == "CSV"
+    assert sniff(data, "close.txt").kind == "TEXT"
+
+
+def test_a_small_csv_with_one_bad_row_reports_it():
+    outcome = run(source(small_file(5, True), name="five.csv"))
+    assert outcome.kind == "CSV"
+    assert outcome.facts["bad_rows"] == [{"line": 4, "reason": "expected 3 fields, found 2"}]

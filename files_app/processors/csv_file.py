@@ -80,8 +80,8 @@ class Dialect(csv.excel):
     pass
 
 
-def sniff_dialect(sample: str):
-    lines = sample_lines(sample)
+def sniff_dialect(sample: str, whole_file: bool):
+    lines = sample_lines(sample, whole_file)
     dialect = Dialect()
     dialect.delimiter = guess_csv_delimiter(lines) or ","
     try:
@@ -141,7 +141,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
     source.stream.seek(0)
     sample_bytes = source.stream.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample_bytes)
-    dialect, has_header = sniff_dialect(sample_bytes.decode(encoding, errors="replace"))
+    dialect, has_header = sniff_dialect(sample_bytes.decode(encoding, errors="replace"),
+                                        whole_file=len(sample_bytes) < SAMPLE_BYTES)
     bad_rows = BadRows(source.limits.max_bad_rows)
     position = [0]
     csv.field_size_limit(CSV_FIELD_LIMIT)

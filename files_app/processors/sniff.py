@@ -2,8 +2,9 @@
 
 Binary formats are recognised by their signatures (the `filetype` library). Text is told
 apart from binary by its bytes, then JSON by its first character and CSV by a consistent
-delimiter across the sample's lines; the file name's extension only breaks a tie between
-CSV and plain text, never overrides the bytes.
+delimiter across the sample's lines; the file name's extension only settles close cases
+between CSV and plain text, never overrides the bytes. A file shorter than the sample is
+judged on every line: only a sample cut from a longer file may end in a cut line.
 """
 
 import csv
@@ -22,6 +23,9 @@ CSV_DELIMITERS = ",;\t|"
 CSV_EXTENSIONS = (".csv", ".tsv")
 MIN_CSV_LINES = 2
 CSV_CONSISTENT_SHARE = 0.8
+# A `.csv` name settles a close case: most lines with one width is enough (a small file with
+# one bad row in three is still a CSV whose bad row the report should show).
+CSV_NAMED_SHARE = 0.5
 
 ARCHIVE_TYPES = {
     "application/zip", "application/x-tar", "application/gzip", "application/x-bzip2",
@@ -53,7 +57,7 @@ def decode_text(head: bytes) -> str | None:
     return text if printable >= 0.95 * len(text) else None
 
 
-def guess_csv_delimiter(lines: list[str]) -> str | None:
+def guess_csv_delimiter(lines: list[str], min_share: float = CSV_CONSISTENT_SHARE) -> str | None:
     """The delimiter that splits the most lines into the same number (> 1) of fields.
 
     More forgiving than csv.Sniffer, which gives up on a sample with one ragged row: a few
@@ -67,22 +71,27 @@ def guess_csv_delimiter(lines: list[str]) -> str | None:
             continue
         width, count = widths.most_common(1)[0]
         share = count / len(lines)
-        if width > 1 and share >= CSV_CONSISTENT_SHARE and share > best_share:
+        if width > 1 and share >= min_share and share > best_share:
             best, best_share = delimiter, share
     return best
 
 
-def sample_lines(text: str) -> list[str]:
-    """Non-blank lines of a sample, without the last one (the sample may have cut it)."""
+def sample_lines(text: str, whole_file: bool) -> list[str]:
+    """Non-blank lines of a sample: every line of a whole file, else without the last one
+    (the sample may have cut it)."""
     lines = text.splitlines()
-    return [line for line in (lines[:-1] if len(lines) > 1 else lines) if line.strip()]
+    if not whole_file and len(lines) > 1:
+        lines = lines[:-1]
+    return [line for line in lines if line.strip()]
 
 
-def looks_like_csv(text: str, name: str) -> bool:
-    lines = sample_lines(text)
+def looks_like_csv(text: str, name: str, whole_file: bool) -> bool:
+    lines = sample_lines(text, whole_file)
+    named_csv = name.lower().endswith(CSV_EXTENSIONS)
     if len(lines) < MIN_CSV_LINES:
-        return name.lower().endswith(CSV_EXTENSIONS) and bool(lines)
-    return guess_csv_delimiter(lines) is not None
+        return named_csv and bool(lines)
+    share = CSV_NAMED_SHARE if named_csv else CSV_CONSISTENT_SHARE
+    return guess_csv_delimiter(lines, share) is not None
 
 
 def kind_of_binary(mime: str) -> str:
@@ -108,7 +117,7 @@ def sniff(head: bytes, name: str = "") -> Sniffed:
         return Sniffed(OCTET_STREAM, kinds.OTHER)
     if text.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
         return Sniffed("application/json", kinds.JSON)
-    if looks_like_csv(text, name):
+    if looks_like_csv(text, name, whole_file=len(head) < SNIFF_BYTES):
         return Sniffed("text/csv", kinds.CSV)
     return Sniffed("text/plain", kinds.TEXT)
 

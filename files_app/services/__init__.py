@@ -4,6 +4,7 @@
 - `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED.
 - `lease`: a running file's lease, renewed by its worker; lapsed, the file may be taken over.
 - `tokens`: API tokens.
+- `users`: accounts made from the command line.
 - `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
 """
 
@@ -30,6 +31,7 @@ from .upload import (
     upload_allowance,
     validate_uploads,
 )
+from .users import user_create
 
 __all__ = [
     "DEFERRED",
@@ -52,5 +54,6 @@ __all__ = [
     "files_create",
     "sanitize_file_name",
     "upload_allowance",
+    "user_create",
     "validate_uploads",
 ]

@@ -26,6 +26,7 @@ from ..exceptions import (
 from ..models import File, FileStatus, ReprocessRequest, stored_file_path
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
+from ..sizes import human_size
 from .fair_share import user_lock
 from .processing import FINISHED_STATUSES, transition
 
@@ -67,7 +68,8 @@ def validate_uploads(uploads: Sequence) -> None:
             raise InvalidUpload(f"{name} is not a file upload.")
         if upload.size > settings.MAX_UPLOAD_SIZE:
             raise FileTooLarge(
-                f"{name} is larger than the {settings.MAX_UPLOAD_SIZE} byte limit for one file."
+                f"{name} is larger than the {human_size(settings.MAX_UPLOAD_SIZE)} limit for "
+                "one file."
             )
         if upload.size == 0:
             raise InvalidUpload(f"{name} is empty.")
@@ -104,7 +106,9 @@ def upload_allowance(*, owner) -> UploadAllowance:
     if allowance.files == 0:
         raise rate_limited()
     if allowance.bytes == 0:
-        raise QuotaExceeded(f"Your {quota:,} byte storage is full; delete some files first.")
+        raise QuotaExceeded(
+            f"Your {human_size(quota)} of storage is full; delete some files first."
+        )
     return allowance
 
 
@@ -122,8 +126,8 @@ def check_allowance(owner, uploads: Sequence) -> None:
     if allowance.bytes is not None and wanted > allowance.bytes:
         quota = settings.STORAGE_QUOTA
         raise QuotaExceeded(
-            f"This would use {quota - allowance.bytes + wanted:,} bytes of your {quota:,} byte "
-            "storage; delete some files first."
+            f"This would use {human_size(quota - allowance.bytes + wanted)} of your "
+            f"{human_size(quota)} of storage; delete some files first."
         )
 
 

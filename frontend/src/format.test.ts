@@ -4,8 +4,9 @@ import { errorMessage, formatTime, humanSize, percent } from "./format";
 
 describe("humanSize", () => {
   it.each([
-    [0, "0 B"], [999, "999 B"], [1000, "1.00 KB"], [15_300, "15.3 KB"],
-    [250_000_000, "250 MB"], [3_500_000_000, "3.50 GB"], [-1, "—"],
+    [0, "0 B"], [22, "22 B"], [1023, "1023 B"], [1024, "1 KiB"], [15_300, "14.9 KiB"],
+    [250_000_000, "238 MiB"], [1024 ** 3, "1 GiB"], [3 * 1024 ** 3 / 2, "1.5 GiB"],
+    [3_500_000_000, "3.26 GiB"], [-1, "—"],
   ])("%d bytes → %s", (bytes, text) => expect(humanSize(bytes)).toBe(text));
 });
 
@@ -29,8 +30,8 @@ describe("formatTime", () => {
 
 describe("errorMessage", () => {
   it("prefers the server's words", () => {
-    const errors = [{ message: "big.iso is larger than the 1000 byte limit", extensions: { code: "FILE_TOO_LARGE" } }];
-    expect(errorMessage(errors)).toBe("big.iso is larger than the 1000 byte limit");
+    const errors = [{ message: "big.iso is larger than the 1 GiB limit", extensions: { code: "FILE_TOO_LARGE" } }];
+    expect(errorMessage(errors)).toBe("big.iso is larger than the 1 GiB limit");
   });
   it("falls back to words for the code, never an internal message", () => {
     expect(errorMessage([{ extensions: { code: "TOO_MANY_FILES" } }])).toMatch(/Too many files/);

@@ -1,17 +1,21 @@
 // Pure formatting helpers: easy to unit-test, no DOM.
 
-const UNITS = ["B", "KB", "MB", "GB", "TB"];
+// Binary units, the server's rule too (files_app/sizes.py): a limit reads the same in an
+// upload error as in the table ("1 GiB").
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+const STEP = 1024;
 
 export function humanSize(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return "—";
   let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
+  while (value >= STEP && unit < UNITS.length - 1) {
+    value /= STEP;
     unit += 1;
   }
   const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits)} ${UNITS[unit]}`;
+  const text = value.toFixed(digits);
+  return `${text.includes(".") ? text.replace(/\.?0+$/, "") : text} ${UNITS[unit]}`;
 }
 
 export function formatTime(iso: string | null | undefined, locale?: string): string {

@@ -46,7 +46,7 @@ async function refresh(): Promise<void> {
 }
 
 function draw(): void {
-  renderRows($("#rows"), table.rows, openDetail);
+  renderRows($("#rows"), table.rows, openDetail, Boolean(table.filters.status || table.filters.name));
   $("#count").textContent = `${table.totalCount} file${table.totalCount === 1 ? "" : "s"}`;
   ($("#prev") as HTMLButtonElement).disabled = page === 0;
   ($("#next") as HTMLButtonElement).disabled = !hasNextPage;

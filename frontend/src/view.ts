@@ -46,7 +46,7 @@ export function renderUpload(item: UploadItem): void {
   item.element.replaceChildren(...parts);
 }
 
-export function renderRows(body: HTMLElement, rows: FileRow[], open: (id: string) => void): void {
+export function renderRows(body: HTMLElement, rows: FileRow[], open: (id: string) => void, filtered = false): void {
   body.replaceChildren(...rows.map((file) => {
     const name = el("button", { className: "link", type: "button" }, file.name);
     name.addEventListener("click", () => open(file.id));
@@ -60,7 +60,7 @@ export function renderRows(body: HTMLElement, rows: FileRow[], open: (id: string
     row.dataset.name = file.name;
     return row;
   }));
-  if (!rows.length) body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "empty" }, "No files yet.")));
+  if (!rows.length) body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "empty" }, filtered ? "No files match." : "No files yet.")));
 }
 
 type Result = NonNullable<NonNullable<FileDetailQuery["file"]>["result"]>;

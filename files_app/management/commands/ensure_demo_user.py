@@ -4,6 +4,7 @@ Its password and an API token are kept in `var/demo-credentials.txt` (readable b
 so every `make run` can print them again; production never runs this command.
 """
 
+import os
 import secrets
 
 from django.conf import settings
@@ -34,15 +35,16 @@ class Command(BaseCommand):
             credentials.touch(mode=0o600)
             credentials.write_text(f"username={DEMO_USERNAME}\npassword={password}\ntoken={token}\n")
         values = dict(line.split("=", 1) for line in credentials.read_text().split())
+        address = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
         self.stdout.write(
             "\n".join(
                 [
                     "",
-                    "  Log in at http://127.0.0.1:8000/accounts/login/",
-                    f"    username: {values['username']}",
+                    f"  Log in at http://{address}/accounts/login/",
+                    f"    username: {values['username']}  (a superuser: sees every file)",
                     f"    password: {values['password']}",
                     f"  API token:  {values['token']}",
-                    "  (saved in var/demo-credentials.txt)",
+                    f"  (saved in {credentials})",
                     "",
                 ]
             )

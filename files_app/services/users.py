@@ -1,0 +1,19 @@
+"""Accounts made from the command line (`manage.py create_user`): the admin makes the rest."""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+
+from ..exceptions import BadUserInput
+
+
+def user_create(*, username: str, password: str | None = None, is_staff: bool = False):
+    """A new user who may log in; returns (user, password). Without `password` one is
+    generated, to be shown once. Staff may use the admin but see only their own files until
+    given the `view_file` permission; superusers are made with `createsuperuser`."""
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise BadUserInput(f"A user named {username!r} already exists.")
+    password = password or secrets.token_urlsafe(12)
+    user = User.objects.create_user(username, password=password, is_staff=is_staff)
+    return user, password
