@@ -38,7 +38,7 @@ def test_stuck_files_are_requeued_and_finish(user, settings, celery_worker):
     pending = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=5)
     processing = stuck(user, status=FileStatus.PROCESSING, attempts=1, minutes_ago=5)
     recent = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
-    assert services.files_recover() == {"requeued": 2, "failed": 0}
+    assert services.files_recover() == {"requeued": 2, "failed": 0, "expired": 0}
     wait_for_done(File.objects.filter(pk__in=[pending.pk, processing.pk]))
     recent.refresh_from_db()
     assert recent.status == FileStatus.PENDING  # not stuck yet: left alone
@@ -101,7 +101,7 @@ def queued(monkeypatch) -> list:
 def test_a_lapsed_lease_is_requeued_and_finishes(user, celery_worker):
     """Seconds after its worker died, not after FILE_RECOVERY_AFTER (15 min by default)."""
     orphan = started(user, lease_seconds_left=-1)
-    assert services.files_recover() == {"requeued": 1, "failed": 0}
+    assert services.files_recover() == {"requeued": 1, "failed": 0, "expired": 0}
     wait_for_done(File.objects.filter(pk=orphan.pk))
     orphan.refresh_from_db()
     assert orphan.attempts == 2
@@ -124,7 +124,7 @@ def test_a_pending_backlog_is_not_requeued_before_file_recovery_after(user, queu
     duplicate task, so the sweep leaves it for FILE_RECOVERY_AFTER (default settings)."""
     backlog = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=10)
     orphan = started(user, lease_seconds_left=-1)  # the same sweep does act on this one
-    assert services.files_recover() == {"requeued": 1, "failed": 0}
+    assert services.files_recover() == {"requeued": 1, "failed": 0, "expired": 0}
     assert queued == [orphan.pk]
     backlog.refresh_from_db()
     assert (backlog.status, backlog.version) == (FileStatus.PENDING, 1)
