@@ -1,6 +1,6 @@
 // The files table's state: which rows are shown, merged with live events by version.
 
-export type FileStatus = "PENDING" | "PROCESSING" | "DONE" | "FAILED";
+export type FileStatus = "AWAITING_UPLOAD" | "PENDING" | "PROCESSING" | "DONE" | "FAILED";
 
 export interface FileRow {
   id: string;

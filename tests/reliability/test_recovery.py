@@ -49,7 +49,7 @@ def test_files_that_keep_failing_to_finish_end_failed(user, settings, capsys):
     settings.FILE_MAX_ATTEMPTS = 3
     hopeless = stuck(user, status=FileStatus.PROCESSING, attempts=3, minutes_ago=5)
     call_command("recover_files")
-    assert "0 re-queued, 1 failed." in capsys.readouterr().out
+    assert "0 re-queued, 1 failed, 0 expired." in capsys.readouterr().out
     hopeless.refresh_from_db()
     assert hopeless.status == FileStatus.FAILED
     assert "started 3 times and never finished" in hopeless.error
@@ -114,7 +114,7 @@ def test_a_live_lease_is_not_requeued(user, settings, queued):
     running = started(user, lease_seconds_left=20)
     File.objects.filter(pk=running.pk).update(
         updated_at=timezone.now() - timedelta(minutes=5))
-    assert services.files_recover() == {"requeued": 0, "failed": 0} and queued == []
+    assert services.files_recover() == {"requeued": 0, "failed": 0, "expired": 0} and queued == []
     running.refresh_from_db()
     assert (running.status, running.attempts) == (FileStatus.PROCESSING, 1)
 
@@ -176,5 +176,5 @@ def test_a_long_step_keeps_its_lease(user, settings, monkeypatch, queued):
     monkeypatch.setattr(generic, "process", long_step)
     file = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
     done = services.file_process(file_id=file.pk)
-    assert sweeps == [{"requeued": 0, "failed": 0}]
+    assert sweeps == [{"requeued": 0, "failed": 0, "expired": 0}]
     assert done is not None and (done.status, done.attempts) == (FileStatus.DONE, 1)

@@ -1,0 +1,54 @@
+// Direct uploads, used when the server stores files in S3 (the page says so with
+// `data-direct-upload`): the bytes go straight to the bucket with a presigned POST, so big
+// files skip the web tier. Three steps: createUploadUrl, the POST (XHR, for real progress),
+// completeUpload. The same handlers as `uploadFile`, so the page treats both alike.
+import { FILE_FIELDS, graphql, type UploadHandlers } from "./api";
+import type { FileRow } from "./state";
+
+const CREATE = `mutation($name: String!, $size: BigInt!) {
+  createUploadUrl(name: $name, size: $size) { url fields { name value } file { id } } }`;
+const COMPLETE = `mutation($id: ID!) { completeUpload(id: $id) { ${FILE_FIELDS} } }`;
+
+interface UploadUrl {
+  url: string;
+  fields: { name: string; value: string }[];
+  file: { id: string };
+}
+
+/** Whether this page's server takes direct uploads. */
+export function directUploadsEnabled(): boolean {
+  return document.querySelector("[data-direct-upload]") !== null;
+}
+
+/** The presigned POST: the form's fields first, the file last (S3 ignores anything after
+ * it); resolves with the HTTP status, 0 when the connection failed. */
+function postToStorage(issued: UploadUrl, file: File, onProgress: (fraction: number) => void): Promise<number> {
+  const body = new FormData();
+  for (const field of issued.fields) body.append(field.name, field.value);
+  body.append("file", file, file.name);
+  return new Promise((resolve) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", issued.url);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    request.onload = () => resolve(request.status);
+    request.onerror = () => resolve(0);
+    request.send(body);
+  });
+}
+
+export async function uploadDirect(file: File, handlers: UploadHandlers): Promise<void> {
+  const created = await graphql<{ createUploadUrl: UploadUrl }>(CREATE, { name: file.name, size: file.size });
+  const issued = created.data?.createUploadUrl;
+  if (!issued) return handlers.onError(created.errors, 200);
+  const status = await postToStorage(issued, file, handlers.onProgress);
+  if (status < 200 || status >= 300) {
+    const message = status === 0 ? "The connection to the file storage was lost."
+      : `The file storage refused the file (HTTP ${status}).`;
+    return handlers.onError([{ message }], status);
+  }
+  const completed = await graphql<{ completeUpload: FileRow }>(COMPLETE, { id: issued.file.id });
+  if (completed.data?.completeUpload) handlers.onDone(completed.data.completeUpload);
+  else handlers.onError(completed.errors, 200);
+}
