@@ -90,6 +90,8 @@ def file_upload_complete(*, user, file_id) -> File:
     file = selectors.file_get(user=user, file_id=file_id, to="complete")
     if file.status != FileStatus.AWAITING_UPLOAD:
         return file
+    if not storage.is_s3():  # S3 was configured when its URL was issued, and no longer is
+        raise DirectUploadUnavailable()
     key = file.stored_file.name
     try:
         size = storage.object_size(key)

@@ -150,6 +150,11 @@ def test_direct_uploads_need_s3(gql, user):
     assert code_of(answer) == "DIRECT_UPLOAD_UNAVAILABLE", answer
     assert "uploadFile" in answer["errors"][0]["message"]
     assert not File.objects.exists()
+    # Issued while S3 was configured, completed after it no longer is.
+    issued = File.objects.create(
+        owner=user, name="a.txt", size=10, status=FileStatus.AWAITING_UPLOAD
+    )
+    assert code_of(gql(COMPLETE, id=str(issued.pk))) == "DIRECT_UPLOAD_UNAVAILABLE"
 
 
 def test_an_abandoned_upload_expires_with_its_object(s3_settings, s3, gql, user):
