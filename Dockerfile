@@ -9,6 +9,8 @@ WORKDIR /frontend
 COPY frontend/package.json frontend/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY frontend/ ./
+# The page's TypeScript types are generated from the schema snapshot (frontend/codegen.ts).
+COPY schema.graphql /schema.graphql
 RUN npm run build
 
 # --- Python dependencies -------------------------------------------------------------------

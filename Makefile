@@ -47,5 +47,24 @@ bench: install
 protections: install
 	$(PY) .ci/protections.py --only "$(ONLY)"
 
+## make schema: write schema.graphql, the SDL snapshot of the code's schema (commit it; the
+## page's TypeScript types are generated from it, tests/test_schema_snapshot.py checks it)
+.PHONY: schema
+schema: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py export_schema schema.schema --path schema.graphql
+
+# The page's TypeScript types are generated from the snapshot (frontend/codegen.ts): a new
+# snapshot rebuilds the page, and so type-checks it again.
+$(FRONTEND_STAMP): schema.graphql frontend/codegen.ts
+
+## make lint: ruff (pinned in requirements-dev.txt) checks the Python code and its formatting
+.PHONY: lint
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# `make test` lints first (an extra prerequisite line, so the test rule itself stays as it is).
+test: lint
+
 clean:
 	rm -rf $(VENV) var .pytest_cache frontend/node_modules frontend/dist

@@ -4,6 +4,7 @@ protection it claims to prove proves nothing.
 
     make protections                    # all of them (about 30 minutes on 2 cores)
     make protections ONLY=websocket     # those whose name contains "websocket"
+    python .ci/protections.py --check   # only that each text is found once (seconds)
 
 Each protection is removed by replacing its source text (which must appear exactly once, so
 a refactor that moves it makes this script say so instead of testing nothing). Files are
@@ -612,9 +613,9 @@ def run_tests(test: str) -> str:
     return "error"
 
 
-def apply(edits) -> dict[Path, str]:
+def apply(edits, write: bool = True) -> dict[Path, str]:
     """Edit the files in memory, check every text first, then write: a missing text leaves
-    the tree untouched."""
+    the tree untouched. `write=False` only checks."""
     originals: dict[Path, str] = {}
     edited: dict[Path, str] = {}
     for file, text, replacement in edits:
@@ -625,14 +626,33 @@ def apply(edits) -> dict[Path, str]:
                              f"{current.count(text)} times: {text!r}")
         edited[path] = current.replace(text, replacement)
     for path, source in edited.items():
-        path.write_text(source)
+        if write:
+            path.write_text(source)
     return originals
+
+
+def check_texts(chosen: list[Protection]) -> int:
+    """Each protection's text found exactly once, in seconds and without running a test:
+    worth running after a refactor or `ruff format` moved code around."""
+    missing = 0
+    for protection in chosen:
+        try:
+            apply(protection.edits, write=False)
+        except SystemExit as error:
+            missing += 1
+            say(f"MISSING {protection.name}: {error}")
+    say(f"{len(chosen) - missing} of {len(chosen)} protections found their text once")
+    return 1 if missing else 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="", help="protections whose name contains this")
-    chosen = [p for p in PROTECTIONS if parser.parse_args().only.lower() in p.name.lower()]
+    parser.add_argument("--check", action="store_true", help="only find each text, run no test")
+    args = parser.parse_args()
+    chosen = [p for p in PROTECTIONS if args.only.lower() in p.name.lower()]
+    if args.check:
+        return check_texts(chosen)
     for test in sorted({test for protection in chosen for test in protection.tests}):
         if (outcome := run_tests(test)) not in ("passed", "skipped"):
             say(f"baseline: {test} is {outcome} with every protection in place: fix it first")

@@ -21,8 +21,11 @@ from bench.stack import Process, WebServer, free_port
 
 MIB = 1024 * 1024
 BUCKET = "filesvc-bench"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench-key", "AWS_SECRET_ACCESS_KEY": "bench-secret",
-               "AWS_S3_REGION_NAME": "us-east-1"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "bench-key",
+    "AWS_SECRET_ACCESS_KEY": "bench-secret",
+    "AWS_S3_REGION_NAME": "us-east-1",
+}
 CREATE = """mutation($name: String!, $size: BigInt!) { createUploadUrl(name: $name, size: $size)
   { url fields { name value } file { id } } }"""
 COMPLETE = "mutation($id: ID!) { completeUpload(id: $id) { id status } }"
@@ -32,8 +35,10 @@ class MotoServer(Process):
     def __init__(self, work):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                          str(self.port)], work / "moto.log")
+        super().__init__(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            work / "moto.log",
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -48,10 +53,13 @@ class MotoServer(Process):
     def client(self):
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.url,
-                            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                            region_name=CREDENTIALS["AWS_S3_REGION_NAME"])
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=CREDENTIALS["AWS_S3_REGION_NAME"],
+        )
 
 
 def straight_to_s3(client, source) -> float:
@@ -59,8 +67,12 @@ def straight_to_s3(client, source) -> float:
     ingress sends them)."""
     from boto3.s3.transfer import TransferConfig
 
-    config = TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB,
-                            max_concurrency=1, use_threads=False)
+    config = TransferConfig(
+        multipart_threshold=8 * MIB,
+        multipart_chunksize=8 * MIB,
+        max_concurrency=1,
+        use_threads=False,
+    )
     started = time.perf_counter()
     client.upload_file(str(source), BUCKET, f"reference/{uuid.uuid4().hex}", Config=config)
     return time.perf_counter() - started
@@ -71,16 +83,21 @@ def direct_upload(server, headers: dict, source) -> float:
     size = source.stat().st_size
     with httpx.Client(timeout=600, headers=headers) as api, source.open("rb") as body:
         started = time.perf_counter()
-        issued = api.post(f"{server.url}/graphql/", json={
-            "query": CREATE, "variables": {"name": source.name, "size": size}})
+        issued = api.post(
+            f"{server.url}/graphql/",
+            json={"query": CREATE, "variables": {"name": source.name, "size": size}},
+        )
         loads.check_graphql(issued)
         issued = issued.json()["data"]["createUploadUrl"]
         fields = {field["name"]: field["value"] for field in issued["fields"]}
-        stored = httpx.post(issued["url"], data=fields, files={"file": (source.name, body)},
-                            timeout=600)
+        stored = httpx.post(
+            issued["url"], data=fields, files={"file": (source.name, body)}, timeout=600
+        )
         stored.raise_for_status()
-        completed = api.post(f"{server.url}/graphql/", json={
-            "query": COMPLETE, "variables": {"id": issued["file"]["id"]}})
+        completed = api.post(
+            f"{server.url}/graphql/",
+            json={"query": COMPLETE, "variables": {"id": issued["file"]["id"]}},
+        )
         loads.check_graphql(completed)
         return time.perf_counter() - started
 
@@ -88,8 +105,12 @@ def direct_upload(server, headers: dict, source) -> float:
 def bench_s3(report, work, size: int, token: str) -> None:
     label = f"{size // MIB} MiB"
     if importlib.util.find_spec("moto") is None:
-        report.add(f"S3 upload {label}: skipped", float("nan"), "",
-                   note="moto is not installed (pip install -r requirements-dev.txt)")
+        report.add(
+            f"S3 upload {label}: skipped",
+            float("nan"),
+            "",
+            note="moto is not installed (pip install -r requirements-dev.txt)",
+        )
         return
     headers = {"Authorization": f"Bearer {token}"}
     source = loads.make_file(work / "big-s3.bin", size)
@@ -98,8 +119,7 @@ def bench_s3(report, work, size: int, token: str) -> None:
         moto = MotoServer(work)
         client = moto.client()
         client.create_bucket(Bucket=BUCKET)
-        s3_env = {**CREDENTIALS, "AWS_STORAGE_BUCKET_NAME": BUCKET,
-                  "AWS_S3_ENDPOINT_URL": moto.url}
+        s3_env = {**CREDENTIALS, "AWS_STORAGE_BUCKET_NAME": BUCKET, "AWS_S3_ENDPOINT_URL": moto.url}
         service = WebServer("uvicorn", work, env=s3_env, name="uvicorn-s3")
         local = WebServer("uvicorn", work, name="uvicorn-local")
         reference = straight_to_s3(client, source)
@@ -108,11 +128,13 @@ def bench_s3(report, work, size: int, token: str) -> None:
         for server in (service, local):
             loads.upload_with_rss(server, headers, "/graphql/", warm_up, loads.check_graphql)
         warm_up.unlink()
-        took, grew = loads.upload_with_rss(service, headers, "/graphql/", source,
-                                           loads.check_graphql)
+        took, grew = loads.upload_with_rss(
+            service, headers, "/graphql/", source, loads.check_graphql
+        )
         loads.wait_until_processed(timeout=600)
-        _, local_grew = loads.upload_with_rss(local, headers, "/graphql/", source,
-                                              loads.check_graphql)
+        _, local_grew = loads.upload_with_rss(
+            local, headers, "/graphql/", source, loads.check_graphql
+        )
         loads.wait_until_processed(timeout=600)
         direct = direct_upload(service, headers, source)
         loads.wait_until_processed(timeout=600)
@@ -123,11 +145,28 @@ def bench_s3(report, work, size: int, token: str) -> None:
         source.unlink()
         loads.empty_directory(work / "media")
     mib = size / MIB
-    report.add(f"S3 upload {label} via uvicorn (ingress): throughput", mib / took, "MiB/s",
-               reference=mib / reference, target="≥ 0.7 × ref", passed=reference / took >= 0.7,
-               note="ref: boto3 straight to moto, one stream of 8 MiB parts")
-    report.add(f"S3 upload {label} via uvicorn (ingress): server RSS growth", grew / MIB, "MiB",
-               reference=local_grew / MIB, target="≤ 64 MiB", passed=grew <= 64 * MIB,
-               note="ref: the same service on local disk")
-    report.add(f"S3 direct upload {label} (presigned POST): throughput", mib / direct, "MiB/s",
-               reference=mib / reference, note="createUploadUrl + POST to moto + completeUpload")
+    report.add(
+        f"S3 upload {label} via uvicorn (ingress): throughput",
+        mib / took,
+        "MiB/s",
+        reference=mib / reference,
+        target="≥ 0.7 × ref",
+        passed=reference / took >= 0.7,
+        note="ref: boto3 straight to moto, one stream of 8 MiB parts",
+    )
+    report.add(
+        f"S3 upload {label} via uvicorn (ingress): server RSS growth",
+        grew / MIB,
+        "MiB",
+        reference=local_grew / MIB,
+        target="≤ 64 MiB",
+        passed=grew <= 64 * MIB,
+        note="ref: the same service on local disk",
+    )
+    report.add(
+        f"S3 direct upload {label} (presigned POST): throughput",
+        mib / direct,
+        "MiB/s",
+        reference=mib / reference,
+        note="createUploadUrl + POST to moto + completeUpload",
+    )

@@ -1,4 +1,4 @@
-"""Data only: the workflows that change these rows live in `services.py`."""
+"""Data only: the workflows that change these rows live in `services/`."""
 
 import hashlib
 import uuid

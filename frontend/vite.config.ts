@@ -1,7 +1,7 @@
 import { defineConfig } from "vite";
 
-// Built into dist/, which Django serves as static files (whitenoise); templates/app.html
-// loads the two fixed-name bundles, so no manifest is needed.
+// Built into dist/, which Django serves as static files (ServeStatic); templates/index.html
+// loads the two fixed-name bundles (app/app.js, app/main.css), so no manifest is needed.
 export default defineConfig({
   build: {
     outDir: "dist",

@@ -1,4 +1,5 @@
-"""GraphQL types. Field names follow the contract in DESIGN.md."""
+"""GraphQL types. Field names follow the API contract in README.md ("API"); the exported
+SDL is `schema.graphql` (`make schema`)."""
 
 import functools
 import uuid

@@ -3,10 +3,9 @@
 import { createClient, type Client } from "graphql-ws";
 
 import type { GraphQLErrorLike } from "./format";
+import type { FileUpdatesSubscription, TypedDocumentString, UploadFileMutation } from "./gql/graphql";
+import { fileUpdatesSubscription, uploadFileMutation } from "./operations";
 import type { FileRow } from "./state";
-
-export const FILE_FIELDS = `id name size kind contentType status progress error uploadedAt
-  processedAt version url`;
 
 export interface GraphQLResponse<T> {
   data?: T;
@@ -18,15 +17,18 @@ function csrfToken(): string {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
-export async function graphql<T>(query: string, variables: object = {}): Promise<GraphQLResponse<T>> {
+/** One document of ./operations over fetch; its result and variables are typed by codegen. */
+export async function execute<TResult, TVariables>(
+  document: TypedDocumentString<TResult, TVariables>, variables: TVariables,
+): Promise<GraphQLResponse<TResult>> {
   const response = await fetch("/graphql/", {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: document.toString(), variables }),
   });
   try {
-    return (await response.json()) as GraphQLResponse<T>;
+    return (await response.json()) as GraphQLResponse<TResult>;
   } catch {
     return { errors: [{ message: `The server answered ${response.status}.` }] };
   }
@@ -38,12 +40,10 @@ export interface UploadHandlers {
   onError(errors: GraphQLErrorLike[] | undefined, status: number): void;
 }
 
-const UPLOAD = `mutation($file: Upload!) { uploadFile(file: $file) { ${FILE_FIELDS} } }`;
-
 /** One GraphQL multipart request per file, so each file has its own progress and error. */
 export function uploadFile(file: File, handlers: UploadHandlers): XMLHttpRequest {
   const body = new FormData();
-  body.append("operations", JSON.stringify({ query: UPLOAD, variables: { file: null } }));
+  body.append("operations", JSON.stringify({ query: uploadFileMutation.toString(), variables: { file: null } }));
   body.append("map", JSON.stringify({ "0": ["variables.file"] }));
   body.append("0", file, file.name);
   const request = new XMLHttpRequest();
@@ -53,7 +53,7 @@ export function uploadFile(file: File, handlers: UploadHandlers): XMLHttpRequest
     if (event.lengthComputable) handlers.onProgress(event.loaded / event.total);
   };
   request.onload = () => {
-    let parsed: GraphQLResponse<{ uploadFile: FileRow }> | undefined;
+    let parsed: GraphQLResponse<UploadFileMutation> | undefined;
     try {
       parsed = JSON.parse(request.responseText);
     } catch {
@@ -105,8 +105,8 @@ export function liveClient(onState: (state: LiveState) => void, onReconnected: (
 }
 
 export function watchFiles(client: Client, onFile: (file: FileRow) => void): () => void {
-  return client.subscribe<{ fileUpdates: FileRow }>(
-    { query: `subscription { fileUpdates { ${FILE_FIELDS} } }` },
+  return client.subscribe<FileUpdatesSubscription>(
+    { query: fileUpdatesSubscription.toString() },
     {
       next: (message) => {
         if (message.data?.fileUpdates) onFile(message.data.fileUpdates);

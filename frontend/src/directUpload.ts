@@ -2,18 +2,11 @@
 // `data-direct-upload`): the bytes go straight to the bucket with a presigned POST, so big
 // files skip the web tier. Three steps: createUploadUrl, the POST (XHR, for real progress),
 // completeUpload. The same handlers as `uploadFile`, so the page treats both alike.
-import { FILE_FIELDS, graphql, type UploadHandlers } from "./api";
-import type { FileRow } from "./state";
+import { execute, type UploadHandlers } from "./api";
+import type { CreateUploadUrlMutation } from "./gql/graphql";
+import { completeUploadMutation, createUploadUrlMutation } from "./operations";
 
-const CREATE = `mutation($name: String!, $size: BigInt!) {
-  createUploadUrl(name: $name, size: $size) { url fields { name value } file { id } } }`;
-const COMPLETE = `mutation($id: ID!) { completeUpload(id: $id) { ${FILE_FIELDS} } }`;
-
-interface UploadUrl {
-  url: string;
-  fields: { name: string; value: string }[];
-  file: { id: string };
-}
+type UploadUrl = CreateUploadUrlMutation["createUploadUrl"];
 
 /** Whether this page's server takes direct uploads. */
 export function directUploadsEnabled(): boolean {
@@ -39,7 +32,7 @@ function postToStorage(issued: UploadUrl, file: File, onProgress: (fraction: num
 }
 
 export async function uploadDirect(file: File, handlers: UploadHandlers): Promise<void> {
-  const created = await graphql<{ createUploadUrl: UploadUrl }>(CREATE, { name: file.name, size: file.size });
+  const created = await execute(createUploadUrlMutation, { name: file.name, size: file.size });
   const issued = created.data?.createUploadUrl;
   if (!issued) return handlers.onError(created.errors, 200);
   const status = await postToStorage(issued, file, handlers.onProgress);
@@ -48,7 +41,7 @@ export async function uploadDirect(file: File, handlers: UploadHandlers): Promis
       : `The file storage refused the file (HTTP ${status}).`;
     return handlers.onError([{ message }], status);
   }
-  const completed = await graphql<{ completeUpload: FileRow }>(COMPLETE, { id: issued.file.id });
+  const completed = await execute(completeUploadMutation, { id: issued.file.id });
   if (completed.data?.completeUpload) handlers.onDone(completed.data.completeUpload);
   else handlers.onError(completed.errors, 200);
 }

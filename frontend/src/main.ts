@@ -1,28 +1,15 @@
 // The live page: drop files, watch them upload and process, browse the table, open a file.
-import { FILE_FIELDS, graphql, liveClient, uploadFile, watchFiles, type LiveState } from "./api";
+import { execute, liveClient, uploadFile, watchFiles, type LiveState } from "./api";
 import { directUploadsEnabled, uploadDirect } from "./directUpload";
 import { renderDetail, renderRows, renderUpload, type UploadItem } from "./view";
 import { errorMessage } from "./format";
+import type { FileFilter } from "./gql/graphql";
+import { filesQuery } from "./operations";
 import { FileTable, type FileRow, type FileStatus } from "./state";
 import "./styles.css";
 
 const PAGE_SIZE = 20;
 const SEARCH_DELAY_MS = 250;
-
-const LIST = `query($first: Int, $after: String, $filters: FileFilter) {
-  files(first: $first, after: $after, filters: $filters, order: {uploadedAt: DESC}) {
-    totalCount pageInfo { hasNextPage endCursor }
-    edges { node { ${FILE_FIELDS} } }
-  }
-}`;
-
-interface ListData {
-  files: {
-    totalCount: number;
-    pageInfo: { hasNextPage: boolean; endCursor: string | null };
-    edges: { node: FileRow }[];
-  };
-}
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
 
@@ -43,10 +30,10 @@ function setLive(state: LiveState): void {
 }
 
 async function refresh(): Promise<void> {
-  const filters: Record<string, unknown> = {};
+  const filters: FileFilter = {};
   if (table.filters.status) filters.status = table.filters.status;
   if (table.filters.name) filters.nameContains = table.filters.name;
-  const result = await graphql<ListData>(LIST, { first: PAGE_SIZE, after: cursors[page], filters });
+  const result = await execute(filesQuery, { first: PAGE_SIZE, after: cursors[page], filters });
   if (!result.data) {
     $("#table-error").textContent = errorMessage(result.errors);
     return;
@@ -55,7 +42,7 @@ async function refresh(): Promise<void> {
   const { files } = result.data;
   hasNextPage = files.pageInfo.hasNextPage;
   cursors[page + 1] = files.pageInfo.endCursor;
-  table.load(files.edges.map((edge) => edge.node), files.totalCount, page === 0);
+  table.load(files.edges.map((edge) => edge.node), files.totalCount ?? 0, page === 0);
   draw();
 }
 

@@ -1,21 +1,11 @@
 // The files table's state: which rows are shown, merged with live events by version.
 
-export type FileStatus = "AWAITING_UPLOAD" | "PENDING" | "PROCESSING" | "DONE" | "FAILED";
+import type { FileFieldsFragment, FileStatus } from "./gql/graphql";
 
-export interface FileRow {
-  id: string;
-  name: string;
-  size: number;
-  kind: string;
-  contentType: string;
-  status: FileStatus;
-  progress: number;
-  error: string | null;
-  uploadedAt: string;
-  processedAt: string | null;
-  version: number;
-  url: string;
-}
+export type { FileStatus };
+
+/** A file as the table, the upload list and live events show it (operations.ts `FileFields`). */
+export type FileRow = FileFieldsFragment;
 
 export interface Filters {
   status: FileStatus | "";

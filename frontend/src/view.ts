@@ -1,6 +1,8 @@
 // Rendering: DOM built with textContent only (file names are user input, never HTML).
-import { graphql } from "./api";
+import { execute } from "./api";
 import { errorMessage, formatTime, humanSize, percent } from "./format";
+import type { FileDetailQuery } from "./gql/graphql";
+import { deleteFileMutation, fileDetailQuery, reprocessFileMutation } from "./operations";
 import type { FileRow } from "./state";
 
 export interface UploadItem {
@@ -61,22 +63,7 @@ export function renderRows(body: HTMLElement, rows: FileRow[], open: (id: string
   if (!rows.length) body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "empty" }, "No files yet.")));
 }
 
-const DETAIL = `query($id: ID!) { file(id: $id) { id name size kind contentType sha256 status error
-  uploadedAt processedAt url
-  result {
-    __typename
-    ... on ImageResult { format width height mode animated frames camera takenAt orientation thumbnailUrl }
-    ... on CsvResult { encoding delimiter hasHeader rowCount columnCount columns { name type nulls }
-                       badRows { line reason } badRowCount }
-    ... on TextResult { encoding lineCount wordCount characterCount preview }
-    ... on JsonResult { valid error errorLine errorColumn topLevelType keyCount itemCount }
-    ... on PdfResult { pageCount title author createdAt encrypted textPreview }
-    ... on ArchiveResult { format entryCount totalUncompressedSize entries entriesTruncated }
-    ... on AudioResult { format durationSeconds bitrate sampleRate channels tags { key value } }
-  } } }`;
-
-type Result = Record<string, unknown> & { __typename: string };
-interface Detail extends FileRow { sha256: string | null; result: Result | null }
+type Result = NonNullable<NonNullable<FileDetailQuery["file"]>["result"]>;
 
 function facts(pairs: [string, unknown][]): HTMLElement {
   const list = el("dl");
@@ -93,23 +80,27 @@ function resultView(result: Result): HTMLElement[] {
   const parts: HTMLElement[] = [
     facts(Object.entries(result).filter(([key]) => !skip.has(key)).map(([key, value]) => [words(key), value])),
   ];
-  if (result.thumbnailUrl) parts.unshift(el("img", { src: String(result.thumbnailUrl), alt: "Thumbnail", className: "thumb" }));
-  const columns = result.columns as { name: string; type: string; nulls: number }[] | undefined;
-  if (columns?.length) {
-    parts.push(el("table", { className: "mini" }, el("tr", {}, el("th", {}, "column"), el("th", {}, "type"), el("th", {}, "nulls")),
-      ...columns.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.type), el("td", { className: "num" }, String(c.nulls))))));
+  if (result.__typename === "ImageResult" && result.thumbnailUrl) {
+    parts.unshift(el("img", { src: result.thumbnailUrl, alt: "Thumbnail", className: "thumb" }));
   }
-  const badRows = result.badRows as { line: number; reason: string }[] | undefined;
-  if (badRows?.length) {
-    parts.push(el("h4", {}, `Bad rows (${result.badRowCount})`),
-      el("ul", { className: "bad-rows" }, ...badRows.map((r) => el("li", {}, `line ${r.line}: ${r.reason}`))));
+  if (result.__typename === "CsvResult") {
+    const { columns, badRows } = result;
+    if (columns?.length) {
+      parts.push(el("table", { className: "mini" }, el("tr", {}, el("th", {}, "column"), el("th", {}, "type"), el("th", {}, "nulls")),
+        ...columns.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.type), el("td", { className: "num" }, String(c.nulls))))));
+    }
+    if (badRows?.length) {
+      parts.push(el("h4", {}, `Bad rows (${result.badRowCount})`),
+        el("ul", { className: "bad-rows" }, ...badRows.map((r) => el("li", {}, `line ${r.line}: ${r.reason}`))));
+    }
   }
-  const preview = result.preview ?? result.textPreview;
-  if (preview) parts.push(el("pre", {}, String(preview)));
-  const entries = result.entries as string[] | undefined;
-  if (entries?.length) parts.push(el("ul", { className: "entries" }, ...entries.map((e) => el("li", {}, e))));
-  const tags = result.tags as { key: string; value: string }[] | undefined;
-  if (tags?.length) parts.push(facts(tags.map((t) => [t.key, t.value])));
+  const preview = result.__typename === "TextResult" ? result.preview
+    : result.__typename === "PdfResult" ? result.textPreview : undefined;
+  if (preview) parts.push(el("pre", {}, preview));
+  if (result.__typename === "ArchiveResult" && result.entries?.length) {
+    parts.push(el("ul", { className: "entries" }, ...result.entries.map((e) => el("li", {}, e))));
+  }
+  if (result.__typename === "AudioResult" && result.tags?.length) parts.push(facts(result.tags.map((t) => [t.key, t.value])));
   return parts;
 }
 
@@ -117,7 +108,7 @@ export async function renderDetail(
   dialog: HTMLDialogElement, id: string, hooks: { onDeleted(id: string): void },
 ): Promise<void> {
   const body = dialog.querySelector(".detail-body") as HTMLElement;
-  const response = await graphql<{ file: Detail | null }>(DETAIL, { id });
+  const response = await execute(fileDetailQuery, { id });
   const file = response.data?.file;
   if (!file) {
     body.replaceChildren(el("p", { className: "error" }, errorMessage(response.errors ?? [{ extensions: { code: "NOT_FOUND" } }])));
@@ -128,13 +119,13 @@ export async function renderDetail(
   const remove = el("button", { type: "button", className: "danger" }, "Delete");
   const message = el("p", { className: "error", role: "alert" });
   reprocess.addEventListener("click", async () => {
-    const answer = await graphql(`mutation($id: ID!) { reprocessFile(id: $id) { id status } }`, { id });
+    const answer = await execute(reprocessFileMutation, { id });
     if (answer.errors) message.textContent = errorMessage(answer.errors);
     else dialog.close();
   });
   remove.addEventListener("click", async () => {
     if (!confirm(`Delete ${file.name}?`)) return;
-    const answer = await graphql(`mutation($id: ID!) { deleteFile(id: $id) }`, { id });
+    const answer = await execute(deleteFileMutation, { id });
     if (answer.errors) message.textContent = errorMessage(answer.errors);
     else { dialog.close(); hooks.onDeleted(id); }
   });

@@ -10,18 +10,34 @@ from tests.test_page import DROP_FILES, RECORD_UPLOAD_STATES, WAIT_MS, browser  
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_page_uploads_straight_to_the_bucket(browser, s3, s3_env, s3_webs,  # noqa: F811
-                                                 s3_workers, user):
+def test_the_page_uploads_straight_to_the_bucket(
+    browser,  # noqa: F811 (the fixture imported above)
+    s3,
+    s3_env,
+    s3_webs,
+    s3_workers,
+    user,
+):
     web = s3_webs[0]
     # The browser posts to another origin (the bucket): S3 must allow it, as with MinIO.
-    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [{
-        "AllowedOrigins": [web.url], "AllowedMethods": ["POST"], "AllowedHeaders": ["*"]}]})
+    s3.put_bucket_cors(
+        Bucket=BUCKET,
+        CORSConfiguration={
+            "CORSRules": [
+                {"AllowedOrigins": [web.url], "AllowedMethods": ["POST"], "AllowedHeaders": ["*"]}
+            ]
+        },
+    )
     context = browser.new_context(base_url=web.url)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     sent = []
-    page.on("request", lambda request: sent.append((request.method, request.url,
-                                                    request.headers.get("content-type", ""))))
+    page.on(
+        "request",
+        lambda request: sent.append(
+            (request.method, request.url, request.headers.get("content-type", ""))
+        ),
+    )
     try:
         page.goto("/")
         page.fill("#id_username", user.username)
@@ -38,6 +54,9 @@ def test_the_page_uploads_straight_to_the_bucket(browser, s3, s3_env, s3_webs,  
     assert states[0] == "UPLOADING+bar" and states[-1] == "DONE", states
     endpoint = s3_env["AWS_S3_ENDPOINT_URL"]
     assert [url for method, url, _ in sent if method == "POST" and url.startswith(endpoint)]
-    multipart_to_web = [url for method, url, kind in sent
-                        if url.startswith(web.url) and kind.startswith("multipart/")]
+    multipart_to_web = [
+        url
+        for method, url, kind in sent
+        if url.startswith(web.url) and kind.startswith("multipart/")
+    ]
     assert not multipart_to_web, "the bytes went through the web process"

@@ -1,0 +1,33 @@
+// TypeScript types for the page's GraphQL documents, generated from the committed schema
+// snapshot (../schema.graphql, written by `make schema`): offline, and the same on every
+// machine. `npm run build` runs it before the type check; the output (src/gql/) is not
+// committed, so it cannot lag the snapshot.
+import type { CodegenConfig } from "@graphql-codegen/cli";
+
+const config: CodegenConfig = {
+  schema: "../schema.graphql",
+  // Every document of the page lives in this one module.
+  documents: ["src/operations.ts"],
+  ignoreNoDocuments: false,
+  generates: {
+    "src/gql/": {
+      preset: "client",
+      presetConfig: { fragmentMasking: false },
+      config: {
+        // Documents stay plain query text sent with fetch, XHR and graphql-ws: no GraphQL client
+        // library, no parsed AST in the bundle.
+        documentMode: "string",
+        enumsAsTypes: true,
+        useTypeImports: true,
+        strictScalars: true,
+        scalars: {
+          BigInt: "number", // schema/types_common.py sends it as a JSON number
+          DateTime: "string", // ISO 8601
+          Upload: "File | null", // a multipart file part; null in the operations JSON
+        },
+      },
+    },
+  },
+};
+
+export default config;
