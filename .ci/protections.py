@@ -226,7 +226,7 @@ PROTECTIONS = [
           "    def discard(self) -> None:\n        pass")],
         [f"{S3_TESTS}::test_a_refused_upload_leaves_no_object_and_no_parts"]),
     Protection(
-        "6 S3 direct upload: rate, quota and size are checked when the URL is issued",
+        "6 S3 direct upload: rate and quota are counted when the URL is issued",
         [(DIRECT, "        check_allowance(owner, [DeclaredUpload(name, size)])", "        pass")],
         [f"{DIRECT_TESTS}::test_limits_apply_when_the_url_is_issued"]),
     Protection(
