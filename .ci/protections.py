@@ -60,6 +60,8 @@ HOSTILE_TESTS = "tests/hostile/test_hostile.py"
 MEMORY_TESTS = "tests/test_memory_limit.py"
 STORAGE = "files_app/storage.py"
 S3_TESTS = "tests/scale/test_s3.py"
+DIRECT = "files_app/services/direct_upload.py"
+DIRECT_TESTS = "tests/scale/test_direct_upload.py"
 RABBITMQ_TESTS = "tests/scale/test_rabbitmq.py"
 NEWCOMER_TESTS = "tests/test_newcomer.py"
 LOCALRUN = "project/localrun.py"
@@ -227,6 +229,21 @@ PROTECTIONS = [
           "    def discard(self) -> None:\n        pass")],
         [f"{S3_TESTS}::test_a_refused_upload_leaves_no_object_and_no_parts"]),
     Protection(
+        "6 S3 direct upload: rate and quota are counted when the URL is issued",
+        [(DIRECT, "        check_allowance(owner, [DeclaredUpload(name, size)])", "        pass")],
+        [f"{DIRECT_TESTS}::test_limits_apply_when_the_url_is_issued"]),
+    Protection(
+        "6 S3 direct upload: completeUpload refuses an object of another size",
+        [(DIRECT, "    if size != file.size:", "    if False:")],
+        [f"{DIRECT_TESTS}::test_a_missing_or_wrong_sized_upload_is_refused_and_not_processed"]),
+    Protection(
+        "6 S3 direct upload: completeUpload marks PENDING once (a repeat queues nothing)",
+        [(DIRECT, "    if file.status != FileStatus.AWAITING_UPLOAD:\n        return file",
+          "    if False:\n        return file"),
+         (DIRECT, "            only_if=[FileStatus.AWAITING_UPLOAD],",
+          "            only_if=[],")],
+        [f"{DIRECT_TESTS}::test_a_direct_upload_ends_done"]),
+    Protection(
         "6 S3: S3 down is SERVICE_UNAVAILABLE, naming no endpoint or key",
         [(STORAGE, '        logger.warning("S3 could not be reached: %s", error)\n'
                    "        raise StorageUnavailable from None",
@@ -293,6 +310,11 @@ PROTECTIONS = [
           '    return f"uploads/{instance.owner_id}/{filename}"')],
         ["tests/test_uploads.py::test_stored_path_is_not_derived_from_the_client_name",
          "tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
+    Protection(
+        "8 S3: URLs handed to clients are signed for AWS_S3_PUBLIC_ENDPOINT_URL",
+        [(STORAGE, "    return client_for(endpoint) if endpoint else s3_client()",
+          "    return s3_client()")],
+        [f"{DIRECT_TESTS}::test_presigned_urls_use_the_public_endpoint"]),
     Protection(
         "8 S3: a download is owner-checked, then redirected to a presigned URL",
         [(VIEWS, "    if storage.is_s3() and with_body:", "    if False:")],
@@ -407,6 +429,11 @@ PROTECTIONS = [
           "if name not in known and default_storage.get_modified_time(name) < started)",
           "if name not in known)")],
         ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"]),
+    Protection(
+        "12 integrity: an abandoned direct upload expires through the sweep, with its object",
+        [(RECOVERY, '    counts["expired"] = files_expire_awaiting(now=now)',
+          '    counts["expired"] = 0')],
+        [f"{DIRECT_TESTS}::test_an_abandoned_upload_expires_with_its_object"]),
     Protection(
         "12 integrity: storage_audit --fix removes orphaned bytes",
         [("files_app/services/audit.py", "default_storage.delete(name)", "pass")],

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loads, watchers  # noqa: E402
+from bench import loads, s3, watchers  # noqa: E402
 from bench.stack import (  # noqa: E402
     BARE_APP,
     BASE_DIR,
@@ -39,13 +39,13 @@ GIB = 1024 * MIB
 FULL = {"big_upload": GIB, "daphne_upload": 200 * MIB, "refused_upload": GIB,
         "upload_limit": 64 * MIB, "small_seconds": 20, "latency_seconds": 10,
         "list_seconds": 10, "reference_rows": 1000, "rows": 100_000, "query_requests": 300,
-        "push_files": 300, "small_files": 500, "csv_mib": 1024}
+        "push_files": 300, "small_files": 500, "csv_mib": 1024, "s3_upload": 512 * MIB}
 QUICK = {"big_upload": 256 * MIB, "daphne_upload": 64 * MIB, "refused_upload": GIB,
          "upload_limit": 64 * MIB, "small_seconds": 5, "latency_seconds": 3,
          "list_seconds": 3, "reference_rows": 1000, "rows": 20_000, "query_requests": 100,
-         "push_files": 50, "small_files": 100, "csv_mib": 64}
+         "push_files": 50, "small_files": 100, "csv_mib": 64, "s3_upload": 256 * MIB}
 BIG_UPLOAD_ROUNDS = 3
-PARTS = ("big", "early", "compare", "query", "watchers", "processing", "csv")
+PARTS = ("big", "early", "s3", "compare", "query", "watchers", "processing", "csv")
 # Bytes that may still be in flight (socket buffers) when a refusal is sent.
 IN_FLIGHT_ALLOWANCE = 16 * MIB
 
@@ -228,6 +228,9 @@ def run(args) -> list[dict]:
             if "early" in parts:
                 _, token = fixtures.user_with_token("bench-limit")
                 bench_early_answers(report, work, sizes, token)
+            if "s3" in parts:
+                _, token = fixtures.user_with_token("bench-s3")
+                s3.bench_s3(report, work, sizes["s3_upload"], token)
             loads.wait_until_processed(timeout=300)
             if parts & {"compare", "query"}:
                 bench_side_by_side(report, work, sizes, parts, fixtures, worker)

@@ -54,5 +54,21 @@ class BadUserInput(FileServiceError):
     pass
 
 
+class DirectUploadUnavailable(FileServiceError):
+    default_message = ("Direct uploads need S3 storage, which this server does not use: "
+                       "upload through `uploadFile` instead.")
+
+
+class UploadMissing(FileServiceError):
+    """`completeUpload` before the bytes reached the bucket."""
+
+    default_message = ("The file's bytes have not reached the storage: send them to the "
+                       "upload URL first, then complete the upload.")
+
+
+class UploadSizeMismatch(FileServiceError):
+    """The bucket holds another number of bytes than `createUploadUrl` declared."""
+
+
 class TransientProcessingError(Exception):
     """Storage hiccup while processing: the task retries with backoff. Not shown to users."""

@@ -8,6 +8,9 @@ from django.db import models
 
 
 class FileStatus(models.TextChoices):
+    # A direct upload's row, from `createUploadUrl` until `completeUpload` finds its bytes in
+    # the bucket (then PENDING); the recovery sweep deletes it once its URL is long expired.
+    AWAITING_UPLOAD = "AWAITING_UPLOAD", "Awaiting upload"
     PENDING = "PENDING", "Pending"
     PROCESSING = "PROCESSING", "Processing"
     DONE = "DONE", "Done"

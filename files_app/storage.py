@@ -11,6 +11,7 @@ bucket or key; the details go to the log.
 """
 
 import contextlib
+import functools
 import io
 import logging
 from datetime import datetime
@@ -56,6 +57,53 @@ def s3_client():
 
 def bucket() -> str:
     return default_storage.bucket_name
+
+
+def public_client():
+    """The client that signs URLs handed to clients: the same keys, but the endpoint a
+    browser reaches (`AWS_S3_PUBLIC_ENDPOINT_URL`). The host is part of a v4 signature, so a
+    URL signed for `minio:9000` can't just be rewritten to `localhost:9000`. Signing is done
+    locally: this client sends no request."""
+    endpoint = settings.AWS_S3_PUBLIC_ENDPOINT_URL
+    return client_for(endpoint) if endpoint else s3_client()
+
+
+@functools.lru_cache(maxsize=4)
+def client_for(endpoint: str):
+    return default_storage._create_session().client(
+        "s3", region_name=default_storage.region_name, endpoint_url=endpoint,
+        config=default_storage.client_config, verify=default_storage.verify)
+
+
+def presigned_download_url(key: str, *, parameters: dict) -> str:
+    """A GET of the object valid AWS_QUERYSTRING_EXPIRE seconds; `parameters` are S3's
+    Response* overrides (the headers the object is answered with)."""
+    with s3_errors():
+        return public_client().generate_presigned_url(
+            "get_object", Params={"Bucket": bucket(), "Key": key, **parameters},
+            ExpiresIn=settings.AWS_QUERYSTRING_EXPIRE)
+
+
+def presigned_upload(key: str, *, size: int, expires_in: int) -> dict:
+    """A browser-style POST of exactly `size` bytes to `key` (S3 refuses any other size, and
+    any other key): {"url": …, "fields": {…}}. The file goes last in the form."""
+    with s3_errors():
+        return public_client().generate_presigned_post(
+            bucket(), key, Conditions=[["content-length-range", size, size]],
+            ExpiresIn=expires_in)
+
+
+def object_size(key: str) -> int:
+    """Bytes stored under `key`; FileNotFoundError when nothing is."""
+    with s3_errors():
+        return s3_client().head_object(Bucket=bucket(), Key=key)["ContentLength"]
+
+
+def object_head(key: str, size: int) -> bytes:
+    """The first `size` bytes of the object (one ranged GET)."""
+    with s3_errors():
+        body = s3_client().get_object(Bucket=bucket(), Key=key, Range=f"bytes=0-{size - 1}")
+        return body["Body"].read()
 
 
 class MultipartUpload:

@@ -205,6 +205,10 @@ AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
 # A download is a redirect to a presigned URL valid this long: enough to start it, short
 # enough that a leaked link soon stops working (S3 checks it when the transfer starts).
 AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 60)
+# The S3 endpoint as clients (browsers) reach it, for the presigned URLs handed to them
+# (downloads, direct uploads) only: compose's MinIO is `minio:9000` to the web process and
+# `localhost:9000` to a browser. Unset: AWS_S3_ENDPOINT_URL.
+AWS_S3_PUBLIC_ENDPOINT_URL = os.environ.get("AWS_S3_PUBLIC_ENDPOINT_URL") or None
 AWS_DEFAULT_ACL = None  # the bucket's own policy: objects stay private
 AWS_S3_FILE_OVERWRITE = True  # names are unique already (uploads/<owner>/<uuid>)
 AWS_S3_SIGNATURE_VERSION = "s3v4"
@@ -235,6 +239,11 @@ STORAGE_QUOTA = env_int("STORAGE_QUOTA", 10 * GIB)
 # `operations` and `map` fields of an upload together, are at most this many bytes:
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GRAPHQL_MAX_REQUEST_FIELDS_SIZE", 2 * MIB)
 FILE_UPLOAD_PERMISSIONS = 0o640
+# Direct uploads (S3 only: `createUploadUrl`): the presigned POST is valid this many seconds;
+# S3 checks it when the transfer starts, so a row still AWAITING_UPLOAD this long plus
+# DIRECT_UPLOAD_GRACE seconds after it was issued is abandoned (the sweep deletes it).
+DIRECT_UPLOAD_URL_EXPIRE = env_int("DIRECT_UPLOAD_URL_EXPIRE", 600)
+DIRECT_UPLOAD_GRACE = env_int("DIRECT_UPLOAD_GRACE", 3600)
 
 # --- GraphQL -------------------------------------------------------------------------------
 GRAPHQL_MAX_QUERY_DEPTH = env_int("GRAPHQL_MAX_QUERY_DEPTH", 10)

@@ -34,6 +34,9 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
+    DIRECT_UPLOAD_UNAVAILABLE = "DIRECT_UPLOAD_UNAVAILABLE"
+    UPLOAD_MISSING = "UPLOAD_MISSING"
+    UPLOAD_SIZE_MISMATCH = "UPLOAD_SIZE_MISMATCH"
     BAD_REQUEST = "BAD_REQUEST"
     SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -54,6 +57,9 @@ ERROR_CODES: dict[type[Exception], ErrorCode] = {
     exceptions.RateLimited: ErrorCode.RATE_LIMITED,
     exceptions.QuotaExceeded: ErrorCode.QUOTA_EXCEEDED,
     exceptions.BadUserInput: ErrorCode.BAD_USER_INPUT,
+    exceptions.DirectUploadUnavailable: ErrorCode.DIRECT_UPLOAD_UNAVAILABLE,
+    exceptions.UploadMissing: ErrorCode.UPLOAD_MISSING,
+    exceptions.UploadSizeMismatch: ErrorCode.UPLOAD_SIZE_MISMATCH,
     OperationalError: ErrorCode.SERVICE_UNAVAILABLE,
     InterfaceError: ErrorCode.SERVICE_UNAVAILABLE,
     # Redis (the channel layer) unreachable or just restarted: subscribing again works.

@@ -13,7 +13,6 @@ import math
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
@@ -89,9 +88,7 @@ def presigned_redirect(name: str, *, content_type: str, filename: str, attachmen
     parameters = {"ResponseContentType": content_type,
                   "ResponseContentDisposition": content_disposition_header(attachment, filename),
                   "ResponseCacheControl": "private, no-store"}
-    with storage.s3_errors():
-        url = default_storage.url(name, parameters=parameters)
-    response = HttpResponseRedirect(url)
+    response = HttpResponseRedirect(storage.presigned_download_url(name, parameters=parameters))
     response["Cache-Control"] = "private, no-store"  # the URL is a credential while it lives
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -187,6 +184,8 @@ def index(request):
             "max_upload_size_text": human_size(settings.MAX_UPLOAD_SIZE),
             "max_files": settings.MAX_FILES_PER_REQUEST,
             "frontend_built": FRONTEND_BUNDLE.exists(),
+            # The page sends the bytes straight to the bucket (frontend/src/directUpload.ts).
+            "direct_upload": storage.is_s3(),
         },
     )
 

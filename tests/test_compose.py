@@ -101,6 +101,20 @@ def test_web_and_workers_scale_behind_the_proxy():
     assert {services[s]["profiles"][0] for s in ("minio", "minio-bucket")} == {"s3"}
 
 
+def test_minio_urls_handed_to_browsers_name_the_public_endpoint():
+    """Inside compose MinIO is `minio:9000`, which no browser resolves: the web processes
+    sign the URLs they hand out (downloads, direct uploads) for AWS_S3_PUBLIC_ENDPOINT_URL,
+    and MinIO lets the page post to it from the proxy's origin."""
+    services = compose()["services"]
+    web_env = services["web"]["environment"]
+    public = interpolate(web_env["AWS_S3_PUBLIC_ENDPOINT_URL"],
+                         {"AWS_S3_PUBLIC_ENDPOINT_URL": "http://localhost:9000"})
+    assert public == "http://localhost:9000"
+    assert "127.0.0.1:9000:9000" in services["minio"]["ports"]
+    cors = interpolate(services["minio"]["environment"]["MINIO_API_CORS_ALLOW_ORIGIN"], {})
+    assert cors == "http://localhost:8000"
+
+
 def test_the_proxy_body_limit_is_the_apps_largest_request():
     from schema.ingress import UploadLimits
 

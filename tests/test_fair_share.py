@@ -124,7 +124,7 @@ def test_a_file_over_the_cap_stays_pending_without_losing_an_attempt(user, setti
     # that task is lost (no try touches it for FILE_RECOVERY_AFTER).
     queued = []
     monkeypatch.setattr(recovery, "enqueue", queued.append)
-    assert services.files_recover() == {"requeued": 0, "failed": 0}
+    assert services.files_recover() == {"requeued": 0, "failed": 0, "expired": 0}
     later = timezone.now() + timedelta(seconds=settings.FILE_RECOVERY_AFTER + 1)
     services.files_recover(now=later)
     assert waiting.pk in queued

@@ -1,6 +1,7 @@
 """Every write. Callers import from here: `from files_app import services`.
 
 - `upload`: accept uploads (all or nothing), reprocess, delete.
+- `direct_upload`: uploads sent straight to S3: the URL, the completion, the expiry.
 - `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED.
 - `lease`: a running file's lease, renewed by its worker; lapsed, the file may be taken over.
 - `tokens`: API tokens.
@@ -8,6 +9,7 @@
 - `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
 """
 
+from .direct_upload import file_upload_complete, file_upload_url_create, files_expire_awaiting
 from .fair_share import DEFERRED
 from .lease import file_takeover_wait
 from .processing import (
@@ -52,6 +54,9 @@ __all__ = [
     "file_start_processing",
     "file_takeover_wait",
     "files_create",
+    "files_expire_awaiting",
+    "file_upload_complete",
+    "file_upload_url_create",
     "sanitize_file_name",
     "upload_allowance",
     "user_create",

@@ -69,7 +69,9 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
             report.orphans.append(f"{key} (unfinished upload)")
             if fix:
                 storage.multipart_upload_abort(key, upload_id)
-    rows = File.objects.exclude(status=FileStatus.FAILED, error=MISSING_BYTES)
+    # A direct upload awaiting its bytes has none yet (the sweep expires it if they never come).
+    rows = File.objects.exclude(status=FileStatus.FAILED, error=MISSING_BYTES).exclude(
+        status=FileStatus.AWAITING_UPLOAD)
     for file_id, name in rows.values_list("id", "stored_file").iterator():
         if not default_storage.exists(name):
             report.missing.append(str(file_id))

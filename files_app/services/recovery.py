@@ -1,6 +1,6 @@
 """The sweep that finds work which stopped moving: a worker killed or frozen mid-file (its
-lease lapsed), a task lost with Redis. Runs every FILE_RECOVERY_INTERVAL seconds (Celery beat)
-and on demand (`manage.py recover_files`)."""
+lease lapsed), a task lost with Redis, a direct upload never completed. Runs every
+FILE_RECOVERY_INTERVAL seconds (Celery beat) and on demand (`manage.py recover_files`)."""
 
 import logging
 from datetime import timedelta
@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from ..models import File
+from .direct_upload import files_expire_awaiting
 from .processing import FileStatus, gave_up_message, transition
 from .upload import enqueue, reprocess_requests_prune
 
@@ -35,8 +36,9 @@ def files_recover(*, now=None) -> dict[str, int]:
     """Re-queue stuck files (`stuck_files`); fail those that already had FILE_MAX_ATTEMPTS
     runs. Each change is conditional on the file still being stuck, so a run that finishes
     meanwhile, or a second sweep, is never undone. Also forgets the reprocess records the
-    rate window no longer counts. `now` moves the clock of both windows (leases are compared
-    on the database's own clock). Returns how many files were re-queued and failed."""
+    rate window no longer counts, and deletes direct uploads nobody completed. `now` moves the
+    clock of these windows (leases are compared on the database's own clock). Returns how
+    many files were re-queued, failed and expired."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.FILE_RECOVERY_AFTER)
     still_stuck = stuck_files(cutoff)
     counts = {"requeued": 0, "failed": 0}
@@ -51,6 +53,7 @@ def files_recover(*, now=None) -> dict[str, int]:
                             lease_expires_at=None):
                 transaction.on_commit(lambda file_id=file_id: enqueue(file_id), robust=True)
                 counts["requeued"] += 1
+    counts["expired"] = files_expire_awaiting(now=now)
     reprocess_requests_prune(now=now)
     if any(counts.values()):
         logger.warning("Recovered stuck files: %s", counts)

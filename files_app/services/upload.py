@@ -66,13 +66,18 @@ def validate_uploads(uploads: Sequence) -> None:
         name = sanitize_file_name(getattr(upload, "name", None))
         if not hasattr(upload, "read") or upload.size is None:
             raise InvalidUpload(f"{name} is not a file upload.")
-        if upload.size > settings.MAX_UPLOAD_SIZE:
-            raise FileTooLarge(
-                f"{name} is larger than the {human_size(settings.MAX_UPLOAD_SIZE)} limit for "
-                "one file."
-            )
-        if upload.size == 0:
-            raise InvalidUpload(f"{name} is empty.")
+        validate_size(name, upload.size)
+
+
+def validate_size(name: str, size: int) -> None:
+    """One file's size against MAX_UPLOAD_SIZE: the ingress's bytes, or a direct upload's
+    declared size."""
+    if size > settings.MAX_UPLOAD_SIZE:
+        raise FileTooLarge(
+            f"{name} is larger than the {human_size(settings.MAX_UPLOAD_SIZE)} limit for one file."
+        )
+    if size <= 0:
+        raise InvalidUpload(f"{name} is empty.")
 
 
 @dataclass(frozen=True)

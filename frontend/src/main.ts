@@ -1,5 +1,6 @@
 // The live page: drop files, watch them upload and process, browse the table, open a file.
 import { execute, liveClient, uploadFile, watchFiles, type LiveState } from "./api";
+import { directUploadsEnabled, uploadDirect } from "./directUpload";
 import { renderDetail, renderRows, renderUpload, type UploadItem } from "./view";
 import { errorMessage } from "./format";
 import type { FileFilter } from "./gql/graphql";
@@ -68,7 +69,7 @@ function startUploads(files: FileList | File[]): void {
     $("#uploads").prepend(item.element);
     uploads.set(item.key, item);
     renderUpload(item);
-    uploadFile(file, {
+    (directUploadsEnabled() ? uploadDirect : uploadFile)(file, {
       onProgress: (fraction) => { item.sent = fraction; renderUpload(item); },
       onDone: (uploaded) => {
         item.sent = 1;

@@ -53,3 +53,14 @@ export const deleteFileMutation = graphql(`
 export const fileUpdatesSubscription = graphql(`
   subscription FileUpdates { fileUpdates { ...FileFields } }
 `);
+
+/** Direct uploads on S3 (directUpload.ts): a presigned POST, then completion. */
+export const createUploadUrlMutation = graphql(`
+  mutation CreateUploadUrl($name: String!, $size: BigInt!) {
+    createUploadUrl(name: $name, size: $size) { url fields { name value } file { id } }
+  }
+`);
+
+export const completeUploadMutation = graphql(`
+  mutation CompleteUpload($id: ID!) { completeUpload(id: $id) { ...FileFields } }
+`);

@@ -38,7 +38,7 @@ def test_stuck_files_are_requeued_and_finish(user, settings, celery_worker):
     pending = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=5)
     processing = stuck(user, status=FileStatus.PROCESSING, attempts=1, minutes_ago=5)
     recent = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
-    assert services.files_recover() == {"requeued": 2, "failed": 0}
+    assert services.files_recover() == {"requeued": 2, "failed": 0, "expired": 0}
     wait_for_done(File.objects.filter(pk__in=[pending.pk, processing.pk]))
     recent.refresh_from_db()
     assert recent.status == FileStatus.PENDING  # not stuck yet: left alone
@@ -49,7 +49,7 @@ def test_files_that_keep_failing_to_finish_end_failed(user, settings, capsys):
     settings.FILE_MAX_ATTEMPTS = 3
     hopeless = stuck(user, status=FileStatus.PROCESSING, attempts=3, minutes_ago=5)
     call_command("recover_files")
-    assert "0 re-queued, 1 failed." in capsys.readouterr().out
+    assert "0 re-queued, 1 failed, 0 expired." in capsys.readouterr().out
     hopeless.refresh_from_db()
     assert hopeless.status == FileStatus.FAILED
     assert "started 3 times and never finished" in hopeless.error
@@ -101,7 +101,7 @@ def queued(monkeypatch) -> list:
 def test_a_lapsed_lease_is_requeued_and_finishes(user, celery_worker):
     """Seconds after its worker died, not after FILE_RECOVERY_AFTER (15 min by default)."""
     orphan = started(user, lease_seconds_left=-1)
-    assert services.files_recover() == {"requeued": 1, "failed": 0}
+    assert services.files_recover() == {"requeued": 1, "failed": 0, "expired": 0}
     wait_for_done(File.objects.filter(pk=orphan.pk))
     orphan.refresh_from_db()
     assert orphan.attempts == 2
@@ -114,7 +114,7 @@ def test_a_live_lease_is_not_requeued(user, settings, queued):
     running = started(user, lease_seconds_left=20)
     File.objects.filter(pk=running.pk).update(
         updated_at=timezone.now() - timedelta(minutes=5))
-    assert services.files_recover() == {"requeued": 0, "failed": 0} and queued == []
+    assert services.files_recover() == {"requeued": 0, "failed": 0, "expired": 0} and queued == []
     running.refresh_from_db()
     assert (running.status, running.attempts) == (FileStatus.PROCESSING, 1)
 
@@ -124,7 +124,7 @@ def test_a_pending_backlog_is_not_requeued_before_file_recovery_after(user, queu
     duplicate task, so the sweep leaves it for FILE_RECOVERY_AFTER (default settings)."""
     backlog = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=10)
     orphan = started(user, lease_seconds_left=-1)  # the same sweep does act on this one
-    assert services.files_recover() == {"requeued": 1, "failed": 0}
+    assert services.files_recover() == {"requeued": 1, "failed": 0, "expired": 0}
     assert queued == [orphan.pk]
     backlog.refresh_from_db()
     assert (backlog.status, backlog.version) == (FileStatus.PENDING, 1)
@@ -176,5 +176,5 @@ def test_a_long_step_keeps_its_lease(user, settings, monkeypatch, queued):
     monkeypatch.setattr(generic, "process", long_step)
     file = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
     done = services.file_process(file_id=file.pk)
-    assert sweeps == [{"requeued": 0, "failed": 0}]
+    assert sweeps == [{"requeued": 0, "failed": 0, "expired": 0}]
     assert done is not None and (done.status, done.attempts) == (FileStatus.DONE, 1)

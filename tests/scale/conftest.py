@@ -114,7 +114,7 @@ def control_app(env: dict) -> Celery:
     return Celery("scale-control", broker=env["CELERY_BROKER_URL"], set_as_current=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def s3_workers(django_db_setup, process_logs, s3_env):
     workers = [Worker(f"s3-worker-{n}", process_logs, s3_env) for n in (1, 2)]
     app = control_app(s3_env)
@@ -130,9 +130,10 @@ def s3_workers(django_db_setup, process_logs, s3_env):
         worker.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def s3_webs(django_db_setup, process_logs, s3_env):
-    """Two uvicorn processes on S3, as behind a load balancer."""
+    """Two uvicorn processes on S3, as behind a load balancer: one pair for the session,
+    whichever modules use them (each start costs seconds)."""
     webs = [Server("uvicorn", process_logs, env=s3_env) for _ in range(2)]
     yield webs
     for web in webs:

@@ -1,0 +1,136 @@
+"""Direct uploads (S3 only): the client sends the bytes straight to the bucket, so big files
+skip the web tier.
+
+1. `file_upload_url_create` checks what an upload through the ingress would (size, rate,
+   quota: the same functions), creates the row AWAITING_UPLOAD and returns a presigned POST
+   of exactly the declared size, to the file's final key, valid DIRECT_UPLOAD_URL_EXPIRE s.
+2. The client POSTs the bytes to the bucket.
+3. `file_upload_complete` finds the object, checks its size, and marks the file PENDING
+   (events fire, processing is queued), once however often it is called.
+
+The row counts against the rate and the quota from the moment the URL is issued, so URLs
+can't be collected to get round either. Until completed it is listed like any file, with
+its own status; one nobody completed is deleted, with its object, by the recovery sweep
+(`files_expire_awaiting`) DIRECT_UPLOAD_GRACE seconds after its URL expired.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from .. import selectors, storage
+from ..exceptions import (
+    BadUserInput,
+    DirectUploadUnavailable,
+    UploadMissing,
+    UploadSizeMismatch,
+)
+from ..models import File, FileStatus, stored_name
+from ..processors import sniff
+from ..processors.sniff import SNIFF_BYTES
+from .processing import transition
+from .upload import check_allowance, enqueue, sanitize_file_name, validate_size
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeclaredUpload:
+    """What `check_allowance` counts of an upload: its size, before any byte exists."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class UploadUrl:
+    file: File
+    url: str
+    fields: dict[str, str]  # sent first, in the form, before the file
+    expires_at: datetime
+
+
+def file_upload_url_create(*, owner, name: str, size: int) -> UploadUrl:
+    if not storage.is_s3():
+        raise DirectUploadUnavailable()
+    name = sanitize_file_name(name)
+    if size < 0:
+        raise BadUserInput("A file's size can't be negative.")
+    validate_size(name, size)
+    file = File(
+        id=uuid.uuid4(), owner=owner, name=name, size=size, status=FileStatus.AWAITING_UPLOAD
+    )
+    file.stored_file.name = stored_name(owner.pk, file.pk)
+    expires_in = settings.DIRECT_UPLOAD_URL_EXPIRE
+    with transaction.atomic():
+        check_allowance(owner, [DeclaredUpload(name, size)])
+        file.save(force_insert=True)
+        # Signed locally (no request to S3), inside the transaction: no row without its URL.
+        post = storage.presigned_upload(file.stored_file.name, size=size, expires_in=expires_in)
+    return UploadUrl(
+        file=file,
+        url=post["url"],
+        fields=post["fields"],
+        expires_at=timezone.now() + timedelta(seconds=expires_in),
+    )
+
+
+def file_upload_complete(*, user, file_id) -> File:
+    """PENDING once the bucket holds the declared bytes, and processing queued. A file
+    already completed is returned as it is (a repeated call, a retry after a lost answer).
+    Refused, the row stays AWAITING_UPLOAD: the client may upload again while its URL lasts.
+    An object of the wrong size is deleted (only a server that ignores the POST's size
+    condition lets one in)."""
+    file = selectors.file_get(user=user, file_id=file_id, to="complete")
+    if file.status != FileStatus.AWAITING_UPLOAD:
+        return file
+    if not storage.is_s3():  # S3 was configured when its URL was issued, and no longer is
+        raise DirectUploadUnavailable()
+    key = file.stored_file.name
+    try:
+        size = storage.object_size(key)
+    except FileNotFoundError:
+        raise UploadMissing() from None
+    if size != file.size:
+        with storage.s3_errors():
+            default_storage.delete(key)
+        raise UploadSizeMismatch(
+            f"{file.name}: {size:,} bytes arrived, not the {file.size:,} declared; upload it again."
+        )
+    sniffed = sniff(storage.object_head(key, min(SNIFF_BYTES, size)), file.name)
+    with transaction.atomic():
+        completed = transition(
+            file.pk,
+            only_if=[FileStatus.AWAITING_UPLOAD],
+            status=FileStatus.PENDING,
+            content_type=sniffed.content_type,
+            kind=sniffed.kind,
+        )
+        if completed is None:  # completed (or expired) meanwhile by another call
+            return selectors.file_get(user=user, file_id=file.pk)
+        transaction.on_commit(lambda: enqueue(completed.pk), robust=True)
+    return completed
+
+
+def files_expire_awaiting(*, now=None) -> int:
+    """Delete the direct uploads nobody completed, DIRECT_UPLOAD_GRACE seconds after their
+    URL expired (S3 checks the expiry when a transfer starts, and a big one may still be
+    running); their objects, if any, go with them (signals.py). Returns how many."""
+    age = timedelta(seconds=settings.DIRECT_UPLOAD_URL_EXPIRE + settings.DIRECT_UPLOAD_GRACE)
+    cutoff = (now or timezone.now()) - age
+    expired = 0
+    awaiting = File.objects.filter(status=FileStatus.AWAITING_UPLOAD, updated_at__lt=cutoff)
+    for file_id in awaiting.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            # Locked and checked again: a completion that won the race is kept.
+            file = awaiting.select_for_update().filter(pk=file_id).first()
+            if file is not None:
+                file.delete()
+                expired += 1
+    return expired

@@ -1,0 +1,47 @@
+// Direct uploads, used when the server stores files in S3 (the page says so with
+// `data-direct-upload`): the bytes go straight to the bucket with a presigned POST, so big
+// files skip the web tier. Three steps: createUploadUrl, the POST (XHR, for real progress),
+// completeUpload. The same handlers as `uploadFile`, so the page treats both alike.
+import { execute, type UploadHandlers } from "./api";
+import type { CreateUploadUrlMutation } from "./gql/graphql";
+import { completeUploadMutation, createUploadUrlMutation } from "./operations";
+
+type UploadUrl = CreateUploadUrlMutation["createUploadUrl"];
+
+/** Whether this page's server takes direct uploads. */
+export function directUploadsEnabled(): boolean {
+  return document.querySelector("[data-direct-upload]") !== null;
+}
+
+/** The presigned POST: the form's fields first, the file last (S3 ignores anything after
+ * it); resolves with the HTTP status, 0 when the connection failed. */
+function postToStorage(issued: UploadUrl, file: File, onProgress: (fraction: number) => void): Promise<number> {
+  const body = new FormData();
+  for (const field of issued.fields) body.append(field.name, field.value);
+  body.append("file", file, file.name);
+  return new Promise((resolve) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", issued.url);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    request.onload = () => resolve(request.status);
+    request.onerror = () => resolve(0);
+    request.send(body);
+  });
+}
+
+export async function uploadDirect(file: File, handlers: UploadHandlers): Promise<void> {
+  const created = await execute(createUploadUrlMutation, { name: file.name, size: file.size });
+  const issued = created.data?.createUploadUrl;
+  if (!issued) return handlers.onError(created.errors, 200);
+  const status = await postToStorage(issued, file, handlers.onProgress);
+  if (status < 200 || status >= 300) {
+    const message = status === 0 ? "The connection to the file storage was lost."
+      : `The file storage refused the file (HTTP ${status}).`;
+    return handlers.onError([{ message }], status);
+  }
+  const completed = await execute(completeUploadMutation, { id: issued.file.id });
+  if (completed.data?.completeUpload) handlers.onDone(completed.data.completeUpload);
+  else handlers.onError(completed.errors, 200);
+}
