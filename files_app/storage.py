@@ -11,14 +11,16 @@ bucket or key; the details go to the log.
 """
 
 import contextlib
+import functools
 import io
 import logging
 from datetime import datetime
 from typing import BinaryIO
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.core.files.storage import default_storage, storages
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,22 @@ def s3_client():
 
 def bucket() -> str:
     return default_storage.bucket_name
+
+
+@functools.cache
+def quick_storage(timeout: float):
+    """A storage configured like the default one, whose client gives up after `timeout`
+    seconds without retrying (the default one retries for minutes when S3 is unreachable)."""
+    options = storages.backends["default"].get("OPTIONS", {})
+    return type(default_storage)(**options, client_config=Config(
+        connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1},
+        signature_version=settings.AWS_S3_SIGNATURE_VERSION))
+
+
+def bucket_check(*, timeout: float) -> None:
+    """HEAD the bucket; raises when it does not answer within about `timeout` seconds."""
+    quick = quick_storage(timeout)
+    quick.connection.meta.client.head_bucket(Bucket=quick.bucket_name)
 
 
 class MultipartUpload:

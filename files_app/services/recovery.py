@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .. import metrics
 from ..models import File
 from .processing import FileStatus, gave_up_message, transition
 from .upload import enqueue, reprocess_requests_prune
@@ -52,6 +53,8 @@ def files_recover(*, now=None) -> dict[str, int]:
                 transaction.on_commit(lambda file_id=file_id: enqueue(file_id), robust=True)
                 counts["requeued"] += 1
     reprocess_requests_prune(now=now)
+    for outcome, count in counts.items():
+        metrics.RECOVERED.labels(outcome=outcome).inc(count)
     if any(counts.values()):
         logger.warning("Recovered stuck files: %s", counts)
     return counts
