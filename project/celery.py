@@ -10,6 +10,8 @@ from celery import Celery, signals
 from project import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # before any metric exists (README "Operations")
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 app = Celery("project")
 app.config_from_object("django.conf:settings", namespace="CELERY")

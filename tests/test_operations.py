@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -19,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from files_app.models import File, FileStatus
 from files_app.tasks import recover_files
-from tests.conftest import PASSWORD, Server, asgi_request, wait_until
+from tests.conftest import BASE_DIR, PASSWORD, Server, asgi_request, wait_until
 from tests.tcp_proxy import TcpProxy
 from tests.wsclient import Subscription
 
@@ -386,3 +387,17 @@ def test_no_secret_token_or_file_content_is_logged(server, celery_worker, user, 
     assert "/healthz?token=" in logs  # the lines are there, masked
     for secret in (token, PASSWORD, METRICS_TOKEN, settings.SECRET_KEY, CONTENT_MARKER):
         assert secret not in logs
+
+
+def test_the_dashboard_is_built_on_metrics_the_service_exposes(server, celery_worker):
+    """docs/grafana-dashboard.json imports as is, and names no metric that does not exist."""
+    dashboard = json.loads((BASE_DIR / "docs" / "grafana-dashboard.json").read_text())
+    exposed = {name for name, _ in scrape(f"{server.url}/metrics")}
+    exposed |= {name for name, _ in scrape(celery_worker.metrics_url)}
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b((?:filesvc|django)_\w+)", target["expr"])
+    }
+    assert used and used <= exposed, used - exposed
