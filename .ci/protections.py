@@ -60,6 +60,7 @@ MEMORY_TESTS = "tests/test_memory_limit.py"
 STORAGE = "files_app/storage.py"
 S3_TESTS = "tests/scale/test_s3.py"
 RABBITMQ_TESTS = "tests/scale/test_rabbitmq.py"
+OPERATIONS_TESTS = "tests/test_operations.py"
 
 PROTECTIONS = [
     Protection(
@@ -564,6 +565,23 @@ PROTECTIONS = [
         "20 compose: the proxy streams uploads to the web replicas unbuffered",
         [("deploy/nginx.conf.template", "    proxy_request_buffering off;\n", "")],
         ["tests/test_compose.py::test_the_proxy_config_is_valid_nginx"]),
+    Protection(
+        "21 probes: /readyz names what is down, never its error",
+        [("schema/probes.py", "            down.append(name)\n",
+          '            down.append(f"{name}: {result}")\n')],
+        [f"{OPERATIONS_TESTS}::test_readyz_names_each_dependency_stopped_in_turn_and_nothing_more"]),
+    Protection(
+        "22 metrics: /metrics answers only the METRICS_TOKEN bearer",
+        [("schema/probes.py", "elif not authorized(scope):", "elif False:")],
+        [f"{OPERATIONS_TESTS}::test_metrics_need_the_token"]),
+    Protection(
+        "22 metrics: /metrics is off while METRICS_TOKEN is unset",
+        [("schema/probes.py", "elif not settings.METRICS_TOKEN:", "elif False:")],
+        [f"{OPERATIONS_TESTS}::test_metrics_need_the_token"]),
+    Protection(
+        "23 logs: no secret, token or file content reaches a log line",
+        [("project/logs.py", '"filters": ["context", "redact"],', '"filters": ["context"],')],
+        [f"{OPERATIONS_TESTS}::test_no_secret_token_or_file_content_is_logged"]),
 ]
 
 
