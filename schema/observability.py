@@ -17,7 +17,8 @@ REQUEST_ID_HEADER = b"x-request-id"
 # What a proxy's id may look like to be kept (else a new one is made): no spaces, quotes or
 # control characters reach a log line or a response header.
 VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
-OPERATION_NAME = re.compile(r"^\s*(?:query|mutation|subscription)\s+([_A-Za-z]\w{0,63})")
+GRAPHQL_NAME = re.compile(r"[_A-Za-z][_A-Za-z0-9]{0,63}")
+OPERATION_NAME = re.compile(r"^\s*(?:query|mutation|subscription)\s+(" + GRAPHQL_NAME.pattern + ")")
 ANONYMOUS, OTHER = "anonymous", "other"
 
 UPLOADS = Counter(
@@ -92,7 +93,7 @@ class OperationNames:
         if not isinstance(name, str) or not name:
             found = OPERATION_NAME.match(operation.get("query") or "")
             name = found.group(1) if found else None
-        if not name or not re.fullmatch(r"[_A-Za-z]\w{0,63}", name):
+        if not name or not GRAPHQL_NAME.fullmatch(name):
             return ANONYMOUS
         with self.lock:
             if name in self.seen:

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -47,13 +47,14 @@ async def in_probe_thread(function, **kwargs):
         try:
             return function(**kwargs)
         finally:
-            close_old_connections()
+            connections.close_all()  # a probe every few seconds: keep no connection open
 
     return await sync_to_async(run, thread_sensitive=False, executor=probe_threads())()
 
 
-async def channel_layer_check(*, timeout: float) -> None:
-    """A PING to each Redis server the channel layer shards across."""
+async def channel_layer_check() -> None:
+    """A PING to each Redis server the channel layer shards across (bounded by the caller's
+    timeout)."""
     layer = get_channel_layer()
     for index in range(layer.ring_size):
         await layer.connection(index).ping()
@@ -63,7 +64,7 @@ def checks(timeout: float) -> dict:
     return {
         "database": in_probe_thread(dependencies.database_check),
         "broker": in_probe_thread(dependencies.broker_check, timeout=timeout),
-        "channel_layer": channel_layer_check(timeout=timeout),
+        "channel_layer": channel_layer_check(),
         "storage": in_probe_thread(dependencies.storage_check, timeout=timeout),
     }
 

@@ -5,6 +5,7 @@ of the web process and the worker, and no secret in any log line."""
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -401,3 +402,31 @@ def test_the_dashboard_is_built_on_metrics_the_service_exposes(server, celery_wo
         for name in re.findall(r"\b((?:filesvc|django)_\w+)", target["expr"])
     }
     assert used and used <= exposed, used - exposed
+
+
+def test_operation_names_past_the_limit_share_one_label(settings):
+    from schema.observability import OperationNames
+
+    settings.METRICS_MAX_OPERATION_NAMES = 2
+    names = OperationNames()
+    labels = [names.label({"operationName": name}) for name in ("A", "B", "C", "A")]
+    assert labels == ["A", "B", "other", "A"]
+    assert names.label({"query": "query Named { files { totalCount } }"}) == "other"
+    assert names.label({"query": "{ files { totalCount } }"}) == "anonymous"
+    assert names.label({"operationName": "not a name"}) == "anonymous"
+
+
+def test_json_lines_hold_a_fixed_set_of_keys():
+    """Whatever a library attaches to a record (Django's request, with its headers) is left
+    out; the bound ids are in."""
+    from project.logs import ContextFilter, JsonLines, log_context
+
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/x",), None
+    )
+    record.request, record.status_code = object(), 404
+    with log_context(request_id="r-1", file_id="f-1"):
+        ContextFilter().filter(record)
+    line = json.loads(JsonLines().format(record))
+    assert set(line) == {"time", "level", "logger", "message", "request_id", "file_id"}
+    assert line["message"] == "Not Found: /x" and line["file_id"] == "f-1"
