@@ -430,3 +430,28 @@ def test_json_lines_hold_a_fixed_set_of_keys():
     line = json.loads(JsonLines().format(record))
     assert set(line) == {"time", "level", "logger", "message", "request_id", "file_id"}
     assert line["message"] == "Not Found: /x" and line["file_id"] == "f-1"
+
+
+def test_the_workers_liveness_check_answers(celery_worker):
+    """The compose worker's healthcheck command, as written there, against the suite's
+    running worker."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from tests.conftest import subprocess_env
+
+    compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+    kind, command = compose["services"]["worker"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    command = command.replace("$$HOSTNAME", socket.gethostname())
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # the venv's celery
+    env = {**subprocess_env(), "PATH": path}
+    result = subprocess.run(
+        ["sh", "-c", command], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pong" in result.stdout
