@@ -409,6 +409,11 @@ METRICS_WORKER_ADDRESS = os.environ.get("METRICS_WORKER_ADDRESS") or "127.0.0.1"
 # Distinct GraphQL operation names the latency histogram keeps apart; later ones are "other"
 # (clients choose the names: an unbounded label would grow Prometheus without end).
 METRICS_MAX_OPERATION_NAMES = env_int("METRICS_MAX_OPERATION_NAMES", 100)
+# PostgreSQL through django-prometheus' instrumented backend: queries, their duration, errors
+# and new connections as `django_db_*` metrics (a few microseconds a query). 0 turns it off.
+DATABASE_METRICS = env_bool("DATABASE_METRICS", True)
+if DATABASE_METRICS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 # LOG_FORMAT=json: one JSON object a line (time, level, logger, message, request_id,
 # file_id, task_id); anything else: human-readable lines with the same ids in brackets.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "human").strip().lower()
