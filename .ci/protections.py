@@ -66,6 +66,7 @@ RABBITMQ_TESTS = "tests/scale/test_rabbitmq.py"
 NEWCOMER_TESTS = "tests/test_newcomer.py"
 LOCALRUN = "project/localrun.py"
 LOCALRUN_TESTS = "tests/test_localrun.py"
+OPERATIONS_TESTS = "tests/test_operations.py"
 
 PROTECTIONS = [
     Protection(
@@ -615,6 +616,23 @@ PROTECTIONS = [
         [(LOCALRUN, "subprocess.Popen(command, start_new_session=True)",
           "subprocess.Popen(command)")],
         [f"{LOCALRUN_TESTS}::test_closing_the_terminal_stops_everything_once"]),
+    Protection(
+        "22 probes: /readyz names what is down, never its error",
+        [("schema/probes.py", "            down.append(name)\n",
+          '            down.append(f"{name}: {result}")\n')],
+        [f"{OPERATIONS_TESTS}::test_readyz_names_each_dependency_stopped_in_turn_and_nothing_more"]),
+    Protection(
+        "23 metrics: /metrics answers only the METRICS_TOKEN bearer",
+        [("schema/probes.py", "elif not authorized(scope):", "elif False:")],
+        [f"{OPERATIONS_TESTS}::test_metrics_need_the_token"]),
+    Protection(
+        "23 metrics: /metrics is off while METRICS_TOKEN is unset",
+        [("schema/probes.py", "elif not settings.METRICS_TOKEN:", "elif False:")],
+        [f"{OPERATIONS_TESTS}::test_metrics_need_the_token"]),
+    Protection(
+        "24 logs: no secret, token or file content reaches a log line",
+        [("project/logs.py", '"filters": ["context", "redact"],', '"filters": ["context"],')],
+        [f"{OPERATIONS_TESTS}::test_no_secret_token_or_file_content_is_logged"]),
 ]
 
 

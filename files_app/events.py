@@ -16,6 +16,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from . import metrics
 from .models import File
 
 logger = logging.getLogger(__name__)
@@ -58,5 +59,8 @@ def publish_file_update(file: File) -> None:
     """
     try:
         publisher()(file_state(file))
+        metrics.EVENTS_PUBLISHED.inc()
+        logger.info("Published: %s, version %d", file.status, file.version,
+                    extra={"file_id": str(file.pk)})
     except Exception:
         logger.exception("Could not publish the update of file %s", file.pk)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .exceptions import FileNotFound, NotAuthenticated, NotPermitted
-from .models import ApiToken, File, ReprocessRequest
+from .models import ApiToken, File, FileStatus, ReprocessRequest
 
 
 def require_user(user):
@@ -153,3 +153,18 @@ def api_tokens_of(*, user, name: str | None = None) -> QuerySet[ApiToken]:
 def api_tokens_matching(*, raw_token: str) -> QuerySet[ApiToken]:
     """The token (at most one) whose clear text is `raw_token`, whoever it belongs to."""
     return ApiToken.objects.filter(token_hash=ApiToken.hash(raw_token))
+
+
+class Workload(NamedTuple):
+    by_status: dict[str, int]
+    oldest_pending: datetime.datetime | None  # when the longest-waiting PENDING file queued
+
+
+def file_workload() -> Workload:
+    """Everyone's files counted by status, and the oldest PENDING one: figures for the
+    operators' metrics, never shown to a user (hence not owner-scoped). Two small queries,
+    the second on the (status, updated_at) index."""
+    counts = File.objects.order_by().values("status").annotate(count=Count("pk"))
+    oldest = (File.objects.filter(status=FileStatus.PENDING).order_by("updated_at")
+              .values_list("updated_at", flat=True).first())
+    return Workload({row["status"]: row["count"] for row in counts}, oldest)

@@ -17,9 +17,10 @@ import logging
 from datetime import datetime
 from typing import BinaryIO
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.core.files.storage import default_storage, storages
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,22 @@ def object_head(key: str, size: int) -> bytes:
     with s3_errors():
         body = s3_client().get_object(Bucket=bucket(), Key=key, Range=f"bytes=0-{size - 1}")
         return body["Body"].read()
+
+
+@functools.cache
+def quick_storage(timeout: float):
+    """A storage configured like the default one, whose client gives up after `timeout`
+    seconds without retrying (the default one retries for minutes when S3 is unreachable)."""
+    options = storages.backends["default"].get("OPTIONS", {})
+    return type(default_storage)(**options, client_config=Config(
+        connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1},
+        signature_version=settings.AWS_S3_SIGNATURE_VERSION))
+
+
+def bucket_check(*, timeout: float) -> None:
+    """HEAD the bucket; raises when it does not answer within about `timeout` seconds."""
+    quick = quick_storage(timeout)
+    quick.connection.meta.client.head_bucket(Bucket=quick.bucket_name)
 
 
 class MultipartUpload:

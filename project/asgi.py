@@ -1,7 +1,9 @@
 """ASGI entry point: `uvicorn project.asgi:application` (or daphne).
 
-HTTP: POST /graphql/ goes to the streaming GraphQL endpoint, the rest to Django
-(schema/asgi.py). Websockets go to Strawberry's consumer, authenticated (schema/websocket.py).
+HTTP: POST /graphql/ goes to the streaming GraphQL endpoint, the probes and /metrics to
+schema/probes.py, the rest to Django (schema/asgi.py). Every request and websocket gets a
+request id first (schema/observability.py). Websockets go to Strawberry's consumer,
+authenticated (schema/websocket.py).
 """
 
 import os
@@ -16,10 +18,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from schema.asgi import API_PATH, http_application, lifespan  # noqa: E402
+from schema.observability import with_request_id  # noqa: E402
 from schema.schema import schema  # noqa: E402
 from schema.websocket import graphql_ws_consumer  # noqa: E402
 
-application = ProtocolTypeRouter(
+application = with_request_id(ProtocolTypeRouter(
     {
         "http": http_application(django_asgi_app, schema),
         "lifespan": lifespan,
@@ -27,4 +30,4 @@ application = ProtocolTypeRouter(
             URLRouter([path(API_PATH.lstrip("/"), graphql_ws_consumer(schema))])
         ),
     }
-)
+))

@@ -3,10 +3,15 @@
 import logging
 import os
 import resource
+from pathlib import Path
 
 from celery import Celery, signals
 
+from project import logs
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # before any metric exists (README "Operations")
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 app = Celery("project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -14,6 +19,33 @@ app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
 MIB = 1024 * 1024
+PROCESS_FILE = "files_app.process_file"
+REQUEST_ID_HEADER = "request_id"
+
+
+@signals.before_task_publish.connect
+def send_request_id(headers=None, **kwargs) -> None:
+    """A task sent while handling a request carries the request's id to the worker."""
+    request_id = logs.context["request_id"].get()
+    if request_id is not None and headers is not None:
+        headers.setdefault(REQUEST_ID_HEADER, request_id)
+
+
+@signals.task_prerun.connect
+def bind_task_ids(task_id=None, task=None, args=(), kwargs=None, **extra) -> None:
+    """Every line a task logs carries its task id, the request id that sent it, and for
+    `process_file` the file id: one grep follows a file from the upload through here."""
+    file_id = None
+    if task.name == PROCESS_FILE:
+        file_id = (kwargs or {}).get("file_id") or (args[0] if args else None)
+    request_id = getattr(task.request, REQUEST_ID_HEADER, None)
+    task.request.log_tokens = logs.bind(task_id=task_id, file_id=file_id,
+                                        request_id=request_id)
+
+
+@signals.task_postrun.connect
+def unbind_task_ids(task=None, **kwargs) -> None:
+    logs.unbind(getattr(task.request, "log_tokens", None) or [])
 
 
 @signals.task_prerun.connect
@@ -57,3 +89,28 @@ def limit_task_memory(**kwargs) -> None:
     limit = mapped + extra if hard == resource.RLIM_INFINITY else min(mapped + extra, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     logger.info("Processing memory limited to %d MiB of address space", limit // MIB)
+
+
+@signals.worker_init.connect
+def serve_worker_metrics(**kwargs) -> None:
+    """The worker's own metrics port (METRICS_WORKER_PORT): processing times, events and
+    the sweep's counts happen here, not in the web process. Prefork pool processes each
+    count apart: with PROMETHEUS_MULTIPROC_DIR set, this process serves the sum of all of
+    them (files left there by an earlier run of the worker are removed first)."""
+    from django.conf import settings
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    if not settings.METRICS_WORKER_PORT:
+        return
+    registry = REGISTRY
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        for stale in Path(directory).glob("*.db"):
+            if not stale.stem.endswith(f"_{os.getpid()}"):
+                stale.unlink(missing_ok=True)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(settings.METRICS_WORKER_PORT, addr=settings.METRICS_WORKER_ADDRESS,
+                      registry=registry)
+    logger.info("Worker metrics on %s:%d", settings.METRICS_WORKER_ADDRESS,
+                settings.METRICS_WORKER_PORT)

@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from project.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
 
@@ -89,11 +91,13 @@ INSTALLED_APPS = [
     "servestatic",  # before staticfiles: `runserver` leaves static files to it
     "django.contrib.staticfiles",
     "channels",
+    "django_prometheus",  # request metrics of the routes Django serves (README "Operations")
     "strawberry_django",
     "files_app",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A view that finds the database down answers 503 + Retry-After, not 500.
     "schema.middleware.DatabaseUnavailableMiddleware",
@@ -107,6 +111,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a login refused by axes (too many failures) into its 429 page.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "schema.urls"
@@ -402,10 +407,28 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", Fals
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL") or "INFO"},
-}
+# --- Observability: probes, metrics, logs ---------------------------------------------------
+# Each readiness check (/readyz: database, broker, channel layer, storage) gives up after this
+# many seconds and counts its dependency as down.
+READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
+# /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>`; unset, it
+# answers 404 (metrics off on the web port). Compared in constant time.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# A Celery worker serves its own metrics on this port (0: none), on METRICS_WORKER_ADDRESS
+# only: a separate port, never published. With prefork pools, set PROMETHEUS_MULTIPROC_DIR
+# to a directory of the worker's own so every pool process is counted (project/celery.py).
+METRICS_WORKER_PORT = env_int("METRICS_WORKER_PORT", 0)
+METRICS_WORKER_ADDRESS = os.environ.get("METRICS_WORKER_ADDRESS") or "127.0.0.1"
+# Distinct GraphQL operation names the latency histogram keeps apart; later ones are "other"
+# (clients choose the names: an unbounded label would grow Prometheus without end).
+METRICS_MAX_OPERATION_NAMES = env_int("METRICS_MAX_OPERATION_NAMES", 100)
+# PostgreSQL through django-prometheus' instrumented backend: queries, their duration, errors
+# and new connections as `django_db_*` metrics (a few microseconds a query). 0 turns it off.
+DATABASE_METRICS = env_bool("DATABASE_METRICS", True)
+if DATABASE_METRICS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# LOG_FORMAT=json: one JSON object a line (time, level, logger, message, request_id,
+# file_id, task_id); anything else: human-readable lines with the same ids in brackets.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "human").strip().lower()
+LOGGING = logging_config(json_lines=LOG_FORMAT == "json",
+                         level=os.environ.get("LOG_LEVEL") or "INFO")

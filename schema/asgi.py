@@ -1,9 +1,11 @@
 """The HTTP side of the web process: POST /graphql/ to our own endpoint (schema/endpoint.py),
-everything else (the page, downloads, GraphiQL, the admin, static files) to Django."""
+the probes and /metrics to schema/probes.py, everything else (the page, downloads, GraphiQL,
+the admin, static files) to Django."""
 
 from django.core.signals import request_finished
 
 from .endpoint import GraphQLEndpoint, idle_connections
+from .probes import PROBE_PATHS, probe
 
 API_PATH = "/graphql/"
 
@@ -24,6 +26,8 @@ def http_application(django_app, schema):
         path = scope["path"].removeprefix(scope.get("root_path", ""))
         if path == API_PATH and scope["method"] == "POST":
             await endpoint(scope, receive, send)
+        elif path in PROBE_PATHS:
+            await probe(scope, receive, send, path)
         else:
             await django_app(scope, receive, send)
 

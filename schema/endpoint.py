@@ -40,6 +40,7 @@ from .auth import authenticate
 from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
+from .observability import UPLOAD_BYTES, GraphQLRequestMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope, receive, send):
         request = ASGIRequest(scope, io.BytesIO())  # headers only: the body is read here
+        request.metrics = metrics = GraphQLRequestMetrics()
         try:
             status, body, headers = await self.respond(request, receive)
         except EdgeError as error:
@@ -182,6 +184,7 @@ class GraphQLEndpoint:
             logger.exception("Unexpected error in the GraphQL endpoint")
             error = EdgeError(INTERNAL_ERROR_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR, status=500)
             status, body, headers = error.status, error.body(), error.headers
+        metrics.answered(body)
         if settings.SECURE_HSTS_SECONDS and request.is_secure():
             headers = {**headers, "Strict-Transport-Security": hsts_value()}
         payload = json.dumps(body, separators=(",", ":")).encode()
@@ -208,6 +211,7 @@ class GraphQLEndpoint:
                         ErrorCode.BAD_REQUEST, status=415)
 
     async def upload(self, request, receive, length):
+        request.metrics.upload = True
         limits = await with_database(self.admit_upload)(request)
         refuse_over(length, limits.max_request_size, "this upload may be",
                     ErrorCode.FILE_TOO_LARGE)
@@ -224,6 +228,7 @@ class GraphQLEndpoint:
                 raise EdgeError.unavailable() from None
             return await with_database(self.execute)(request, operation)
         finally:
+            UPLOAD_BYTES.inc(ingress.file_bytes)
             if storage.is_s3():
                 await asyncio.to_thread(ingress.discard)  # aborting is a request to S3
             else:
@@ -257,6 +262,7 @@ class GraphQLEndpoint:
             raise EdgeError("`query` must be a string and `variables` an object.",
                             ErrorCode.BAD_REQUEST)
         operation_name = operation.get("operationName")
+        request.metrics.named(operation)
         try:
             result = self.schema.execute_sync(
                 query, variable_values=variables,

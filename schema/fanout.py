@@ -39,6 +39,7 @@ from strawberry.utils.aio import aclosing
 from files_app import events
 
 from . import live
+from .observability import EVENTS_DELIVERED, SUBSCRIPTIONS
 from .types import origin
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ class Subscriber:
                     self.operation.id) is not self.operation:
                 return
             await self.consumer.send(text_data=self.envelope % payload)
+            EVENTS_DELIVERED.inc()
 
 
 class Hub:
@@ -177,7 +179,8 @@ class Hub:
                     self.members[group].add(subscriber)
                     subscriber.groups.add(group)
                     await self.layer.group_add(group, self.channel)
-            yield subscriber
+            with SUBSCRIPTIONS.track_inprogress():
+                yield subscriber
         finally:
             await self.leave(subscriber, keep=())
             others = self.by_consumer.get(subscriber.consumer, set())

@@ -29,6 +29,7 @@ from strawberry.types.unset import UNSET
 
 from . import fanout, live
 from .auth import session_user, user_for_bearer_header
+from .observability import WEBSOCKETS
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
             self.too_many = True
             raise ConnectionRejectionError({"message": "Too many open connections."})
         self.background = (asyncio.create_task(self.revalidate()),)
+        WEBSOCKETS.inc()
         return UNSET
 
     def connection_ttl(self) -> float:
@@ -149,6 +151,8 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
     async def disconnect(self, code: int) -> None:
         """Stop the background checks and every subscription (each leaves the live hub as
         it ends, see schema/fanout.py), and stop counting this connection."""
+        if self.background:
+            WEBSOCKETS.dec()
         for task in self.background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

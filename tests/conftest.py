@@ -182,8 +182,8 @@ def stop(process: subprocess.Popen) -> None:
 
 
 class Server:
-    def __init__(self, kind: str, log_dir: Path, env: dict | None = None):
-        self.kind = kind
+    def __init__(self, kind: str, log_dir: Path, env: dict | None = None, log_level="warning"):
+        self.kind, self.log_level = kind, log_level
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql/"
@@ -195,7 +195,7 @@ class Server:
         command = {
             "uvicorn": [sys.executable, "-m", "uvicorn", "project.asgi:application",
                         "--host", "127.0.0.1", "--port", str(self.port), "--log-level",
-                        "warning"],
+                        self.log_level],
             "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
                        str(self.port), "project.asgi:application"],
         }[self.kind]
@@ -234,14 +234,18 @@ def process_logs(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, process_logs):
-    """One real Celery worker process on the real broker, for the whole session."""
+    """One real Celery worker process on the real broker, for the whole session: it logs
+    JSON lines to `process.log` and serves its metrics at `process.metrics_url`."""
     log = process_logs / "celery-worker.log"
+    metrics_port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads",
          "--concurrency", "2", "--purge", "--without-gossip", "--without-mingle",
          "--loglevel", "INFO"],
-        cwd=BASE_DIR, env=subprocess_env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=BASE_DIR, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        env={**subprocess_env(), "LOG_FORMAT": "json", "METRICS_WORKER_PORT": str(metrics_port)},
     )
+    process.log, process.metrics_url = log, f"http://127.0.0.1:{metrics_port}/metrics"
     from project.celery import app
 
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS

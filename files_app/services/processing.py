@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import events, processors, selectors, storage
+from .. import events, metrics, processors, selectors, storage
 from ..exceptions import TransientProcessingError
 from ..models import File, FileStatus, thumbnail_path
 from . import fair_share
@@ -169,8 +169,14 @@ def file_process(*, file_id, retries_left: int = 0,
         file = file_start_processing(file_id=file_id, redelivered=redelivered)
     if file is None:
         return None
-    with Lease(file):
-        return run_started(file=file, retries_left=retries_left)
+    ids = {"file_id": str(file.pk)}
+    logger.info("Processing started: kind %s, attempt %d", file.kind, file.attempts, extra=ids)
+    with Lease(file), metrics.processing_timer(file.kind) as timer:
+        ended = run_started(file=file, retries_left=retries_left)
+    if ended is not None:  # None: the run lost its lease, another one finishes the file
+        timer.ended(ended.status)
+        logger.info("Processing ended: %s", ended.status, extra=ids)
+    return ended
 
 
 def run_started(*, file: File, retries_left: int) -> File | None:

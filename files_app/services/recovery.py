@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .. import metrics
 from ..models import File
 from .direct_upload import files_expire_awaiting
 from .processing import FileStatus, gave_up_message, transition
@@ -55,6 +56,8 @@ def files_recover(*, now=None) -> dict[str, int]:
                 counts["requeued"] += 1
     counts["expired"] = files_expire_awaiting(now=now)
     reprocess_requests_prune(now=now)
+    for outcome, count in counts.items():
+        metrics.RECOVERED.labels(outcome=outcome).inc(count)
     if any(counts.values()):
         logger.warning("Recovered stuck files: %s", counts)
     return counts

@@ -1,5 +1,6 @@
 """Accepting uploads (all or nothing), reprocessing and deleting files."""
 
+import contextvars
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from .. import events, selectors
+from .. import events, metrics, selectors
 from ..exceptions import (
     FileTooLarge,
     InvalidUpload,
@@ -165,6 +166,8 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
                 store(file, upload, stored_names)
                 file.save(force_insert=True)
                 created.append(file)
+                logger.info("File accepted: %d bytes, kind %s", file.size, file.kind,
+                            extra={"file_id": str(file.pk)})
                 # A lambda, not functools.partial: Django's robust on_commit logs a failing
                 # callback by its __qualname__, which a partial lacks, and that logging error
                 # turned a Redis outage into a failed upload (tests/reliability).
@@ -174,6 +177,8 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
         for stored_name in stored_names:
             default_storage.delete(stored_name)
         raise
+    for file in created:
+        metrics.FILES_ACCEPTED.labels(kind=file.kind).inc()
     return created
 
 
@@ -206,6 +211,7 @@ def announce_and_enqueue(file: File) -> None:
     try:
         events.publish_file_update(file)
         enqueue(file.pk)
+        logger.info("Queued for processing", extra={"file_id": str(file.pk)})
     except Exception:  # Redis away: the recovery sweep queues the file later
         logger.exception("Could not queue file %s for processing", file.pk)
 
@@ -227,7 +233,8 @@ class Background:
             if self.executor is None or self.pid != os.getpid():
                 self.executor = ThreadPoolExecutor(1, thread_name_prefix="after-commit")
                 self.pid = os.getpid()
-            self.executor.submit(function, *args)
+            # In the submitter's context: its log lines keep the request's id.
+            self.executor.submit(contextvars.copy_context().run, function, *args)
 
 
 background = Background()

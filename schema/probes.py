@@ -1,0 +1,145 @@
+"""GET /healthz, /readyz and /metrics, answered in front of Django (schema/asgi.py): a probe
+or a scraper reaches a pod by its address, which no ALLOWED_HOSTS lists, and a liveness
+check must not wait behind the middleware or the database.
+
+- /healthz: the process serves requests (no dependency is touched): 200.
+- /readyz: the database, the broker, the channel layer and the storage each answer within
+  READINESS_TIMEOUT_SECONDS (checked at once, side by side): 200, else 503 naming what is
+  down. Only names: an error's text can carry a host, a user or a path.
+- /metrics: Prometheus' text format, for `Authorization: Bearer <METRICS_TOKEN>` only (404
+  while no token is set, 401 for a wrong one).
+"""
+
+import asyncio
+import functools
+import hmac
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connections
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from files_app import dependencies
+from files_app.metrics import WorkloadCollector
+
+logger = logging.getLogger(__name__)
+
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+NO_STORE = (b"cache-control", b"no-store")
+# Checks may hang on an unreachable host: they get threads of their own, never the
+# GraphQL endpoint's database threads.
+PROBE_THREADS = 4
+
+
+@functools.cache
+def probe_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="probe")
+
+
+async def in_probe_thread(function, **kwargs):
+    def run():
+        try:
+            return function(**kwargs)
+        finally:
+            connections.close_all()  # a probe every few seconds: keep no connection open
+
+    return await sync_to_async(run, thread_sensitive=False, executor=probe_threads())()
+
+
+async def channel_layer_check() -> None:
+    """A PING to each Redis server the channel layer shards across (bounded by the caller's
+    timeout)."""
+    layer = get_channel_layer()
+    for index in range(layer.ring_size):
+        await layer.connection(index).ping()
+
+
+def checks(timeout: float) -> dict:
+    return {
+        "database": in_probe_thread(dependencies.database_check),
+        "broker": in_probe_thread(dependencies.broker_check, timeout=timeout),
+        "channel_layer": channel_layer_check(),
+        "storage": in_probe_thread(dependencies.storage_check, timeout=timeout),
+    }
+
+
+async def down_dependencies() -> list[str]:
+    timeout = settings.READINESS_TIMEOUT_SECONDS
+    pending = checks(timeout)
+    results = await asyncio.gather(
+        *(asyncio.wait_for(check, timeout) for check in pending.values()), return_exceptions=True
+    )
+    down = []
+    for name, result in zip(pending, results, strict=True):
+        if isinstance(result, BaseException):
+            down.append(name)
+            logger.warning("Readiness: %s is down (%s)", name, type(result).__name__)
+    return down
+
+
+@functools.cache
+def metrics_registry():
+    """Every metric of this process (or, with PROMETHEUS_MULTIPROC_DIR, of all the web
+    processes sharing that folder), plus the figures read when scraped."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    registry.register(WorkloadCollector())
+    return registry
+
+
+def scrape() -> bytes:
+    return generate_latest(metrics_registry())
+
+
+def authorized(scope) -> bool:
+    sent = dict(scope.get("headers", ())).get(b"authorization", b"")
+    expected = f"Bearer {settings.METRICS_TOKEN}".encode()
+    return hmac.compare_digest(sent, expected)
+
+
+async def respond(send, status: int, body: bytes, content_type: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                NO_STORE,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_json(send, status: int, body: dict) -> None:
+    await respond(send, status, json.dumps(body).encode(), b"application/json")
+
+
+async def probe(scope, receive, send, path: str) -> None:
+    if scope["method"] not in ("GET", "HEAD"):
+        await respond_json(send, 405, {"status": "method not allowed"})
+    elif path == "/healthz":
+        await respond_json(send, 200, {"status": "ok"})
+    elif path == "/readyz":
+        down = await down_dependencies()
+        await respond_json(
+            send,
+            503 if down else 200,
+            {"status": "unavailable", "down": down} if down else {"status": "ok"},
+        )
+    elif not settings.METRICS_TOKEN:
+        await respond_json(send, 404, {"status": "not found"})
+    elif not authorized(scope):
+        await respond_json(send, 401, {"status": "unauthorized"})
+    else:
+        body = await in_probe_thread(scrape)
+        await respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
