@@ -82,11 +82,10 @@ schema: install
 # snapshot rebuilds the page, and so type-checks it again.
 $(FRONTEND_STAMP): schema.graphql frontend/codegen.ts
 
-## make lint: ruff (pinned in requirements-dev.txt) checks the Python code and its formatting
+## make lint: ruff (pinned in requirements-dev.txt) checks the Python code (ruff.toml)
 .PHONY: lint
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 
 # `make test` lints first (an extra prerequisite line, so the test rule itself stays as it is).
 test: lint
