@@ -1,9 +1,11 @@
 """The HTTP side of the web process: POST /graphql/ to our own endpoint (schema/endpoint.py),
-everything else (the page, downloads, GraphiQL, the admin, static files) to Django."""
+/tus/ to the resumable uploads (schema/tus.py), everything else (the page, downloads,
+GraphiQL, the admin, static files) to Django."""
 
 from django.core.signals import request_finished
 
 from .endpoint import GraphQLEndpoint, idle_connections
+from .tus import TUS_PATH, TusEndpoint
 
 API_PATH = "/graphql/"
 
@@ -18,12 +20,15 @@ def close_request_connections(**kwargs) -> None:
 
 def http_application(django_app, schema):
     endpoint = GraphQLEndpoint(schema)
+    tus = TusEndpoint()
     request_finished.connect(close_request_connections, dispatch_uid="schema.asgi.close")
 
     async def application(scope, receive, send):
         path = scope["path"].removeprefix(scope.get("root_path", ""))
         if path == API_PATH and scope["method"] == "POST":
             await endpoint(scope, receive, send)
+        elif path.startswith(TUS_PATH):
+            await tus(scope, receive, send)
         else:
             await django_app(scope, receive, send)
 
