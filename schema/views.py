@@ -186,6 +186,9 @@ def index(request):
             "frontend_built": FRONTEND_BUNDLE.exists(),
             # The page sends the bytes straight to the bucket (frontend/src/directUpload.ts).
             "direct_upload": storage.is_s3(),
+            # Files from this size on go through tus, resumable (frontend/src/tus.ts).
+            "tus_threshold": settings.TUS_THRESHOLD,
+            "tus_chunk_size": settings.TUS_CHUNK_SIZE,
         },
     )
 
