@@ -23,5 +23,7 @@ def delete_stored_bytes(sender, instance: File, **kwargs) -> None:
 def abort_multipart_upload(sender, instance: ResumableUpload, **kwargs) -> None:
     """An unfinished tus upload on S3 holds parts in a multipart upload: dropped with it."""
     if instance.multipart_id:
-        transaction.on_commit(lambda: storage.multipart_upload_abort_quietly(
-            instance.file.stored_file.name, instance.multipart_id), robust=True)
+        # Read now: a cascade deletes this row before its File's, so the File is still there.
+        key, upload_id = instance.file.stored_file.name, instance.multipart_id
+        transaction.on_commit(
+            lambda: storage.multipart_upload_abort_quietly(key, upload_id), robust=True)
