@@ -40,13 +40,24 @@ def bearer(token) -> dict:
 
 def create(token, size=SIZE, name="notes.txt"):
     encoded = base64.b64encode(name.encode()).decode()
-    return asgi_request("POST", "/tus/", headers={**bearer(token), "Upload-Length": str(size),
-                                                  "Upload-Metadata": f"filename {encoded}"})
+    return asgi_request(
+        "POST",
+        "/tus/",
+        headers={
+            **bearer(token),
+            "Upload-Length": str(size),
+            "Upload-Metadata": f"filename {encoded}",
+        },
+    )
 
 
 def patch(url, token, offset, body):
-    return asgi_request("PATCH", url, content=body, headers={
-        **bearer(token), "Upload-Offset": str(offset), "Content-Type": STREAM})
+    return asgi_request(
+        "PATCH",
+        url,
+        content=body,
+        headers={**bearer(token), "Upload-Offset": str(offset), "Content-Type": STREAM},
+    )
 
 
 class Watched:
@@ -62,24 +73,31 @@ class Watched:
 
 # --- the protocol, in-process ---------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_options_lists_version_extensions_and_max_size(settings):
     answer = asgi_request("OPTIONS", "/tus/")
     assert answer.status_code == 204
     assert answer.headers["Tus-Version"] == "1.0.0"
     assert set(answer.headers["Tus-Extension"].split(",")) == {
-        "creation", "termination", "expiration"}
+        "creation",
+        "termination",
+        "expiration",
+    }
     assert answer.headers["Tus-Max-Size"] == str(settings.MAX_UPLOAD_SIZE)
 
 
 @pytest.mark.django_db
 def test_unauthenticated_is_401_before_any_byte(token):
-    assert asgi_request("POST", "/tus/", headers={**TUS, "Upload-Length": "10"}
-                        ).status_code == 401
+    assert asgi_request("POST", "/tus/", headers={**TUS, "Upload-Length": "10"}).status_code == 401
     upload = ResumableUpload.objects.get(pk=create(token).headers["Location"].rsplit("/", 1)[1])
     body = Watched(b"x" * 100)
-    answer = asgi_request("PATCH", f"/tus/{upload.pk.hex}", content=body, headers={
-        **TUS, "Upload-Offset": "0", "Content-Type": STREAM})
+    answer = asgi_request(
+        "PATCH",
+        f"/tus/{upload.pk.hex}",
+        content=body,
+        headers={**TUS, "Upload-Offset": "0", "Content-Type": STREAM},
+    )
     assert answer.status_code == 401
     assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert not body.read
@@ -100,12 +118,16 @@ def test_quota_and_rate_are_checked_at_creation(token, settings):
     settings.STORAGE_QUOTA = 1000
     answer = create(token, size=1001)
     assert (answer.status_code, answer.json()["errors"][0]["extensions"]["code"]) == (
-        413, "QUOTA_EXCEEDED")
+        413,
+        "QUOTA_EXCEEDED",
+    )
     settings.STORAGE_QUOTA, settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 0, 1
     assert create(token).status_code == 201
     answer = create(token)
     assert (answer.status_code, answer.json()["errors"][0]["extensions"]["code"]) == (
-        429, "RATE_LIMITED")
+        429,
+        "RATE_LIMITED",
+    )
     assert File.objects.count() == 1
 
 
@@ -122,11 +144,17 @@ def test_head_patch_and_wrong_offset(token, user, django_capture_on_commit_callb
     assert patch(url, token, 0, CONTENT[:HALF]).headers["Upload-Offset"] == str(HALF)
     head = asgi_request("HEAD", url, headers=bearer(token))
     assert (head.headers["Upload-Offset"], head.headers["Upload-Length"]) == (
-        str(HALF), str(len(CONTENT)))
+        str(HALF),
+        str(len(CONTENT)),
+    )
 
     body = Watched(CONTENT[HALF:])
-    wrong = asgi_request("PATCH", url, content=body, headers={
-        **bearer(token), "Upload-Offset": "0", "Content-Type": STREAM})
+    wrong = asgi_request(
+        "PATCH",
+        url,
+        content=body,
+        headers={**bearer(token), "Upload-Offset": "0", "Content-Type": STREAM},
+    )
     assert wrong.status_code == 409
     assert wrong.json()["errors"][0]["extensions"]["code"] == "UPLOAD_OFFSET_MISMATCH"
     assert not body.read
@@ -161,8 +189,9 @@ def test_termination_deletes_the_file_and_its_bytes(token, django_capture_on_com
 
 
 @pytest.mark.django_db
-def test_an_abandoned_upload_expires_through_the_sweep(token, settings,
-                                                       django_capture_on_commit_callbacks):
+def test_an_abandoned_upload_expires_through_the_sweep(
+    token, settings, django_capture_on_commit_callbacks
+):
     url = create(token).headers["Location"]
     patch(url, token, 0, CONTENT[:HALF])
     name = File.objects.get().stored_file.name
@@ -177,20 +206,25 @@ def test_an_abandoned_upload_expires_through_the_sweep(token, settings,
 
 # --- real clients on real servers -----------------------------------------------------------
 
+
 @pytest.mark.django_db(transaction=True)
 async def test_tuspy_uploads_in_two_halves_and_the_file_is_processed(
-        uvicorn_server, celery_worker, token, user):
+    uvicorn_server, celery_worker, token, user
+):
     subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
     await subscription.subscribe(SUBSCRIBE, owner=user)
     headers = {"Authorization": f"Bearer {token}"}
 
     def send_in_two_halves() -> int:
         first = tus_client.TusClient(f"{uvicorn_server.url}/tus/", headers=headers).uploader(
-            file_stream=io.BytesIO(CONTENT), chunk_size=HALF,
-            metadata={"filename": "halves-tuspy.txt"})
+            file_stream=io.BytesIO(CONTENT),
+            chunk_size=HALF,
+            metadata={"filename": "halves-tuspy.txt"},
+        )
         first.upload_chunk()  # then this client is gone
         second = tus_client.TusClient(f"{uvicorn_server.url}/tus/", headers=headers).uploader(
-            file_stream=io.BytesIO(CONTENT), url=first.url, chunk_size=HALF)
+            file_stream=io.BytesIO(CONTENT), url=first.url, chunk_size=HALF
+        )
         resumed_at = second.offset  # asked with HEAD
         second.upload()
         return resumed_at
@@ -206,19 +240,34 @@ async def test_tuspy_uploads_in_two_halves_and_the_file_is_processed(
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
 @pytest.mark.django_db(transaction=True)
 def test_tus_js_client_resumes_on_another_web_process(
-        uvicorn_server, daphne_server, celery_worker, token, user, tmp_path):
+    uvicorn_server, daphne_server, celery_worker, token, user, tmp_path
+):
     """The first half goes to uvicorn, the rest to daphne: the offset lives in the database
     and the bytes in the storage, not in a process (a web restart loses nothing)."""
     source = tmp_path / "halves.txt"
     source.write_bytes(CONTENT)
     finished = subprocess.run(
-        ["node", str(NODE_SCRIPT), f"{uvicorn_server.url}/tus/", token, str(source),
-         daphne_server.url], capture_output=True, text=True, timeout=60, cwd=BASE_DIR)
+        [
+            "node",
+            str(NODE_SCRIPT),
+            f"{uvicorn_server.url}/tus/",
+            token,
+            str(source),
+            daphne_server.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=BASE_DIR,
+    )
     assert finished.returncode == 0, finished.stderr
     outcome = json.loads(finished.stdout.strip().splitlines()[-1])
     assert outcome["offsetAfterFirst"] == HALF
     file = File.objects.get(owner=user)
     assert outcome["fileId"] == encode_file_id(file.pk)
-    wait_until(lambda: File.objects.get(pk=file.pk).status == FileStatus.DONE, 30,
-               "the file uploaded with tus-js-client was not processed")
+    wait_until(
+        lambda: File.objects.get(pk=file.pk).status == FileStatus.DONE,
+        30,
+        "the file uploaded with tus-js-client was not processed",
+    )
     assert Path(default_storage.path(file.stored_file.name)).read_bytes() == CONTENT
