@@ -248,9 +248,9 @@ DIRECT_UPLOAD_GRACE = env_int("DIRECT_UPLOAD_GRACE", 3600)
 # bytes arrived is deleted by the recovery sweep, with its partial bytes.
 TUS_EXPIRE = env_int("TUS_EXPIRE", 24 * 3600)
 # The page sends files of at least TUS_THRESHOLD bytes through tus (0: never), in PATCH
-# requests of at most TUS_CHUNK_SIZE bytes (on S3 each is at least one 5 MiB part).
+# requests of at most TUS_CHUNK_SIZE bytes (on S3 at least 5 MiB, one multipart part).
 TUS_THRESHOLD = env_int("TUS_THRESHOLD", 32 * MIB)
-TUS_CHUNK_SIZE = max(env_int("TUS_CHUNK_SIZE", 16 * MIB), 5 * MIB)
+TUS_CHUNK_SIZE = env_int("TUS_CHUNK_SIZE", 16 * MIB)
 
 # --- GraphQL -------------------------------------------------------------------------------
 GRAPHQL_MAX_QUERY_DEPTH = env_int("GRAPHQL_MAX_QUERY_DEPTH", 10)
