@@ -5,8 +5,8 @@ byte 0, and the file reaches DONE in the table. Its own server, with a small thr
 import pytest
 
 from files_app.models import File, FileStatus
-from tests.conftest import PASSWORD, Server
-from tests.test_page import DROP_FILES, WAIT_MS, browser  # noqa: F401 (a fixture)
+from tests.conftest import Server
+from tests.test_page import DROP_FILES, browser, page  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,8 @@ TEXT = "".join(f"line {n:07d} of a resumable upload from the page\n" for n in ra
 
 
 @pytest.fixture(scope="module")
-def tus_page_server(django_db_setup, process_logs, celery_worker):
+def page_server(django_db_setup, process_logs, celery_worker):
+    """test_page's `page` logs in here: a server with a small tus threshold and chunk."""
     server = Server(
         "uvicorn", process_logs, env={"TUS_THRESHOLD": str(THRESHOLD), "TUS_CHUNK_SIZE": str(CHUNK)}
     )
@@ -25,16 +26,7 @@ def tus_page_server(django_db_setup, process_logs, celery_worker):
     server.stop()
 
 
-def test_a_dropped_patch_resumes_where_the_server_stopped(browser, tus_page_server, user):  # noqa: F811
-    context = browser.new_context(base_url=tus_page_server.url)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto("/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#live[data-state=live]")
-
+def test_a_dropped_patch_resumes_where_the_server_stopped(page, user):  # noqa: F811
     sent, dropped = [], []
 
     def drop_the_second_patch(route, request):
@@ -49,7 +41,6 @@ def test_a_dropped_patch_resumes_where_the_server_stopped(browser, tus_page_serv
     page.evaluate(DROP_FILES, [[["resumed.txt", TEXT]]])
     page.wait_for_selector('#uploads li[data-name="resumed.txt"][data-status=DONE]')
     page.wait_for_selector('#rows tr[data-name="resumed.txt"][data-status=DONE]')
-    context.close()
 
     assert dropped == [str(CHUNK)]
     patches = [offset for method, offset in sent if method == "PATCH"]
