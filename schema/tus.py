@@ -152,7 +152,7 @@ class TusEndpoint:
                 headers={"Tus-Version": TUS_VERSION},
             )
         user = await with_database(authenticated_user)(request)
-        file_id = request.path.removeprefix(TUS_PATH).strip("/")
+        file_id = request.path_info.removeprefix(TUS_PATH).strip("/")
         if not file_id and request.method == "POST":
             return await with_database(self.create)(request, user)
         if file_id and request.method == "HEAD":
@@ -185,7 +185,7 @@ class TusEndpoint:
         upload = service(
             services.resumable_upload_create, {"owner": user, "name": name, "size": size}
         )
-        location = request.build_absolute_uri(f"{TUS_PATH}{upload.pk.hex}")
+        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{upload.pk.hex}")
         return 201, {"Location": location, **upload_headers(upload)}
 
     async def patch(self, request, receive, user, file_id) -> tuple[int, dict]:
