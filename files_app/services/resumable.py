@@ -106,7 +106,9 @@ class ResumableWriter:
 
 class DiskWriter(ResumableWriter):
     """Written in place at the File's final name, from the stored offset: bytes a broken
-    earlier request left past it are overwritten, then cut off."""
+    earlier request left past it are overwritten. Never truncated: a request the server took
+    long to see dropped may close after its client resumed through another one, and cutting the
+    file where the stale one stopped would lose what the new one stored."""
 
     def __init__(self, upload: ResumableUpload):
         super().__init__(upload)
@@ -122,7 +124,6 @@ class DiskWriter(ResumableWriter):
     def close(self) -> int:
         try:
             self.stream.flush()
-            self.stream.truncate()
             os.fsync(self.stream.fileno())
         finally:
             self.stream.close()
