@@ -193,7 +193,9 @@ def test_an_abandoned_upload_expires_through_the_sweep(
     token, settings, django_capture_on_commit_callbacks
 ):
     url = create(token).headers["Location"]
+    created = ResumableUpload.objects.get().expires_at
     patch(url, token, 0, CONTENT[:HALF])
+    assert ResumableUpload.objects.get().expires_at > created  # each PATCH moves it on
     name = File.objects.get().stored_file.name
     soon = timezone.now() + timedelta(seconds=settings.TUS_EXPIRE - 60)
     assert services.files_recover(now=soon)["expired"] == 0
