@@ -58,6 +58,9 @@ ARCHIVE = "files_app/processors/archive.py"
 PROCESSORS_TESTS = "tests/test_processors.py"
 HOSTILE_TESTS = "tests/hostile/test_hostile.py"
 MEMORY_TESTS = "tests/test_memory_limit.py"
+TUS = "schema/tus.py"
+RESUMABLE = "files_app/services/resumable.py"
+TUS_TESTS = "tests/test_tus.py"
 STORAGE = "files_app/storage.py"
 S3_TESTS = "tests/scale/test_s3.py"
 DIRECT = "files_app/services/direct_upload.py"
@@ -196,8 +199,7 @@ PROTECTIONS = [
         ["tests/test_uploads.py::test_uploads_over_the_quota_are_refused"]),
     Protection(
         "6 request path: an anonymous upload is refused before its body is read",
-        [(ENDPOINT, "        if not user.is_authenticated:\n            raise EdgeError(",
-          "        if False:\n            raise EdgeError(")],
+        [(ENDPOINT, "        user = authenticated_user(request)", "        user = authenticate(request)")],
         [f"{INGRESS_TESTS}::test_anonymous_upload_is_refused_before_its_body_is_read"]),
     Protection(
         "6 request path: a declared Content-Length over the limit is refused at once",
@@ -633,6 +635,37 @@ PROTECTIONS = [
         "24 logs: no secret, token or file content reaches a log line",
         [("project/logs.py", '"filters": ["context", "redact"],', '"filters": ["context"],')],
         [f"{OPERATIONS_TESTS}::test_no_secret_token_or_file_content_is_logged"]),
+    Protection(
+        "25 tus: who is sending is checked before any byte (401)",
+        [(TUS, "user = await with_database(authenticated_user)(request)",
+          "user = await with_database(authenticate)(request)"),
+         (TUS, "from .auth import authenticated_user", "from .auth import authenticate")],
+        [f"{TUS_TESTS}::test_unauthenticated_is_401_before_any_byte"]),
+    Protection(
+        "25 tus: Upload-Length is checked against MAX_UPLOAD_SIZE at creation (413)",
+        [(RESUMABLE, "    validate_size(name, size)\n", "")],
+        [f"{TUS_TESTS}::test_upload_length_over_the_limit_is_413"]),
+    Protection(
+        "25 tus: quota and rate are counted at creation (413, 429)",
+        [(RESUMABLE, "        check_allowance(owner, [DeclaredUpload(name, size)])\n", "")],
+        [f"{TUS_TESTS}::test_quota_and_rate_are_checked_at_creation"]),
+    Protection(
+        "25 tus: a PATCH at another offset than the stored one is 409, its body unread",
+        [(RESUMABLE, "    if offset != upload.offset:", "    if False:")],
+        [f"{TUS_TESTS}::test_head_patch_and_wrong_offset"]),
+    Protection(
+        "25 tus: a PATCH never writes past the declared Upload-Length (413)",
+        [(RESUMABLE, "if len(chunk) > self.room:", "if False:"),
+         (TUS, "if length is not None and offset + length > upload.file.size:", "if False:")],
+        [f"{TUS_TESTS}::test_head_patch_and_wrong_offset"]),
+    Protection(
+        "25 tus: an abandoned upload expires through the sweep, with its bytes",
+        [("files_app/services/direct_upload.py", " | Q(resumable__expires_at__lt=now)", "")],
+        [f"{TUS_TESTS}::test_an_abandoned_upload_expires_through_the_sweep"]),
+    Protection(
+        "25 tus: on S3, a terminated or expired upload's multipart upload is aborted",
+        [("files_app/signals.py", "    if instance.multipart_id:", "    if False:")],
+        ["tests/scale/test_tus_s3.py::test_termination_on_s3_aborts_the_multipart_upload"]),
 ]
 
 

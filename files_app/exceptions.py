@@ -70,5 +70,13 @@ class UploadSizeMismatch(FileServiceError):
     """The bucket holds another number of bytes than `createUploadUrl` declared."""
 
 
+class UploadOffsetMismatch(FileServiceError):
+    """A tus PATCH that does not start where the stored bytes end (tus answers 409)."""
+
+
+class UploadExpired(FileServiceError):
+    default_message = ("This upload expired before it was finished: start it again.")
+
+
 class TransientProcessingError(Exception):
     """Storage hiccup while processing: the task retries with backoff. Not shown to users."""

@@ -107,6 +107,25 @@ class File(models.Model):
         return self.status == FileStatus.DONE
 
 
+class ResumableUpload(models.Model):
+    """A tus upload (schema/tus.py) of its File, which stays AWAITING_UPLOAD until the last
+    byte arrives. The bytes received so far live in the storage, so an upload survives a web
+    restart and may go on through another web process: on local disk, a file at the File's
+    final name, written at `offset`; on S3, the multipart upload `multipart_id` (whole parts
+    only, listed in `parts`). Past `expires_at` an unfinished one is deleted by the recovery
+    sweep, with its bytes. Kept once finished, so a client resuming it learns it is done."""
+
+    file = models.OneToOneField(File, on_delete=models.CASCADE, primary_key=True,
+                                related_name="resumable")
+    offset = models.PositiveBigIntegerField(default=0, help_text="Bytes stored so far.")
+    expires_at = models.DateTimeField()
+    multipart_id = models.CharField(max_length=1024, blank=True, default="")
+    parts = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"tus upload of {self.file_id} ({self.offset} bytes)"
+
+
 class ApiToken(models.Model):
     """A bearer token for API clients; only its SHA-256 is stored."""
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .exceptions import FileNotFound, NotAuthenticated, NotPermitted
-from .models import ApiToken, File, FileStatus, ReprocessRequest
+from .models import ApiToken, File, FileStatus, ReprocessRequest, ResumableUpload
 
 
 def require_user(user):
@@ -98,6 +98,16 @@ def file_by_pk(*, file_id) -> File:
     pk = File._meta.pk
     value = pk.get_db_prep_value(pk.to_python(file_id), connection)
     return next(iter(File.objects.raw(file_by_pk_sql(), [value])))
+
+
+def resumable_upload_get(*, user, file_id) -> ResumableUpload:
+    """The user's own tus upload, with its File: someone else's is FileNotFound, even for
+    staff (an upload in progress is its sender's alone)."""
+    try:
+        return ResumableUpload.objects.select_related("file").get(
+            file__owner=user, pk=parse_file_id(file_id))
+    except ResumableUpload.DoesNotExist:
+        raise FileNotFound() from None
 
 
 def file_get_many(*, user, file_ids: Iterable) -> list[File]:

@@ -8,7 +8,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from .models import File
+from . import storage
+from .models import File, ResumableUpload
 
 
 @receiver(post_delete, sender=File, dispatch_uid="files_app.delete_stored_bytes")
@@ -16,3 +17,13 @@ def delete_stored_bytes(sender, instance: File, **kwargs) -> None:
     for name in (instance.stored_file.name, instance.thumbnail.name):
         if name:
             transaction.on_commit(lambda name=name: default_storage.delete(name), robust=True)
+
+
+@receiver(post_delete, sender=ResumableUpload, dispatch_uid="files_app.abort_resumable")
+def abort_multipart_upload(sender, instance: ResumableUpload, **kwargs) -> None:
+    """An unfinished tus upload on S3 holds parts in a multipart upload: dropped with it."""
+    if instance.multipart_id:
+        # Read now: a cascade deletes this row before its File's, so the File is still there.
+        key, upload_id = instance.file.stored_file.name, instance.multipart_id
+        transaction.on_commit(
+            lambda: storage.multipart_upload_abort_quietly(key, upload_id), robust=True)

@@ -25,6 +25,8 @@ from django.core.files.storage import default_storage, storages
 logger = logging.getLogger(__name__)
 
 MISSING_CODES = {"NoSuchKey", "NotFound", "404"}
+# S3's smallest part, but for the last one of an object.
+MIN_PART_SIZE = 5 * 1024 * 1024
 
 
 def is_s3() -> bool:
@@ -126,17 +128,20 @@ def bucket_check(*, timeout: float) -> None:
 class MultipartUpload:
     """An S3 object written part by part as its bytes arrive: what it holds in memory is the
     part being filled (`S3_UPLOAD_PART_SIZE`, plus one incoming chunk). Nothing exists under
-    its key until `complete()`; `abort()` drops the parts sent so far."""
+    its key until `complete()`; `abort()` drops the parts sent so far. With an `upload_id`
+    (and its `parts`), one started earlier goes on, maybe in another process (tus)."""
 
-    def __init__(self, key: str):
+    def __init__(self, key: str, upload_id: str | None = None, parts: list | None = None):
         self.key = key
         self.client = s3_client()
         self.buffer = bytearray()
-        self.parts: list[dict] = []
+        self.parts: list[dict] = list(parts or [])
         self.finished = False
-        with s3_errors():
-            self.upload_id = self.client.create_multipart_upload(
-                Bucket=bucket(), Key=key)["UploadId"]
+        self.upload_id = upload_id
+        if upload_id is None:
+            with s3_errors():
+                self.upload_id = self.client.create_multipart_upload(
+                    Bucket=bucket(), Key=key)["UploadId"]
 
     def write(self, data) -> None:
         self.buffer += data
@@ -170,12 +175,7 @@ class MultipartUpload:
         if self.finished:
             return
         self.finished = True
-        try:
-            with s3_errors():
-                self.client.abort_multipart_upload(Bucket=bucket(), Key=self.key,
-                                                   UploadId=self.upload_id)
-        except OSError:
-            logger.warning("Could not abort the multipart upload of %s", self.key)
+        multipart_upload_abort_quietly(self.key, self.upload_id)
 
 
 class ObjectReader(io.RawIOBase):
@@ -256,3 +256,11 @@ def abandoned_multipart_uploads(prefix: str, *, before: datetime) -> list[tuple[
 def multipart_upload_abort(key: str, upload_id: str) -> None:
     with s3_errors():
         s3_client().abort_multipart_upload(Bucket=bucket(), Key=key, UploadId=upload_id)
+
+
+def multipart_upload_abort_quietly(key: str, upload_id: str) -> None:
+    """For clean-ups: a failure is logged (the storage audit lists what is left)."""
+    try:
+        multipart_upload_abort(key, upload_id)
+    except OSError:
+        logger.warning("Could not abort the multipart upload of %s", key)

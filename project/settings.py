@@ -249,6 +249,13 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 # DIRECT_UPLOAD_GRACE seconds after it was issued is abandoned (the sweep deletes it).
 DIRECT_UPLOAD_URL_EXPIRE = env_int("DIRECT_UPLOAD_URL_EXPIRE", 600)
 DIRECT_UPLOAD_GRACE = env_int("DIRECT_UPLOAD_GRACE", 3600)
+# Resumable uploads (tus, schema/tus.py): one unfinished TUS_EXPIRE seconds after its last
+# bytes arrived is deleted by the recovery sweep, with its partial bytes.
+TUS_EXPIRE = env_int("TUS_EXPIRE", 24 * 3600)
+# The page sends files of at least TUS_THRESHOLD bytes through tus (0: never), in PATCH
+# requests of at most TUS_CHUNK_SIZE bytes (on S3 at least 5 MiB, one multipart part).
+TUS_THRESHOLD = env_int("TUS_THRESHOLD", 32 * MIB)
+TUS_CHUNK_SIZE = env_int("TUS_CHUNK_SIZE", 16 * MIB)
 
 # --- GraphQL -------------------------------------------------------------------------------
 GRAPHQL_MAX_QUERY_DEPTH = env_int("GRAPHQL_MAX_QUERY_DEPTH", 10)

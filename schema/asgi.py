@@ -1,11 +1,12 @@
 """The HTTP side of the web process: POST /graphql/ to our own endpoint (schema/endpoint.py),
-the probes and /metrics to schema/probes.py, everything else (the page, downloads, GraphiQL,
-the admin, static files) to Django."""
+the probes and /metrics to schema/probes.py, /tus/ to the resumable uploads (schema/tus.py),
+everything else (the page, downloads, GraphiQL, the admin, static files) to Django."""
 
 from django.core.signals import request_finished
 
 from .endpoint import GraphQLEndpoint, idle_connections
 from .probes import PROBE_PATHS, probe
+from .tus import TUS_PATH, TusEndpoint
 
 API_PATH = "/graphql/"
 
@@ -20,6 +21,7 @@ def close_request_connections(**kwargs) -> None:
 
 def http_application(django_app, schema):
     endpoint = GraphQLEndpoint(schema)
+    tus = TusEndpoint()
     request_finished.connect(close_request_connections, dispatch_uid="schema.asgi.close")
 
     async def application(scope, receive, send):
@@ -28,6 +30,8 @@ def http_application(django_app, schema):
             await endpoint(scope, receive, send)
         elif path in PROBE_PATHS:
             await probe(scope, receive, send, path)
+        elif path.startswith(TUS_PATH):
+            await tus(scope, receive, send)
         else:
             await django_app(scope, receive, send)
 

@@ -16,7 +16,7 @@ from django.http import QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.datastructures import MultiValueDict
 
-from files_app import services
+from files_app import exceptions, services
 
 from .errors import EdgeError, ErrorCode
 
@@ -64,6 +64,14 @@ def csrf_passes(request) -> bool:
     middleware = CsrfViewMiddleware(lambda request: None)
     middleware.process_request(request)
     return middleware.process_view(request, None, (), {}) is None
+
+
+def authenticated_user(request):
+    """`authenticate`, and anonymous is refused (401): for the routes that take bytes."""
+    user = authenticate(request)
+    if not user.is_authenticated:
+        raise EdgeError(exceptions.NotAuthenticated.default_message, ErrorCode.UNAUTHENTICATED)
+    return user
 
 
 def authenticate(request):

@@ -36,7 +36,7 @@ from strawberry.types.graphql import OperationType
 from files_app import exceptions, services, storage
 from files_app.sizes import human_size
 
-from .auth import authenticate
+from .auth import authenticate, authenticated_user
 from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
@@ -236,10 +236,7 @@ class GraphQLEndpoint:
 
     def admit_upload(self, request) -> UploadLimits:
         """Who is uploading, and what they may still upload: before any byte of the body."""
-        user = authenticate(request)
-        if not user.is_authenticated:
-            raise EdgeError(exceptions.NotAuthenticated.default_message,
-                            ErrorCode.UNAUTHENTICATED)
+        user = authenticated_user(request)
         try:
             allowance = services.upload_allowance(owner=user)
         except exceptions.FileServiceError as error:

@@ -37,6 +37,8 @@ class ErrorCode(enum.StrEnum):
     DIRECT_UPLOAD_UNAVAILABLE = "DIRECT_UPLOAD_UNAVAILABLE"
     UPLOAD_MISSING = "UPLOAD_MISSING"
     UPLOAD_SIZE_MISMATCH = "UPLOAD_SIZE_MISMATCH"
+    UPLOAD_OFFSET_MISMATCH = "UPLOAD_OFFSET_MISMATCH"
+    UPLOAD_EXPIRED = "UPLOAD_EXPIRED"
     BAD_REQUEST = "BAD_REQUEST"
     SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -60,6 +62,8 @@ ERROR_CODES: dict[type[Exception], ErrorCode] = {
     exceptions.DirectUploadUnavailable: ErrorCode.DIRECT_UPLOAD_UNAVAILABLE,
     exceptions.UploadMissing: ErrorCode.UPLOAD_MISSING,
     exceptions.UploadSizeMismatch: ErrorCode.UPLOAD_SIZE_MISMATCH,
+    exceptions.UploadOffsetMismatch: ErrorCode.UPLOAD_OFFSET_MISMATCH,
+    exceptions.UploadExpired: ErrorCode.UPLOAD_EXPIRED,
     OperationalError: ErrorCode.SERVICE_UNAVAILABLE,
     InterfaceError: ErrorCode.SERVICE_UNAVAILABLE,
     # Redis (the channel layer) unreachable or just restarted: subscribing again works.
@@ -75,6 +79,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.QUOTA_EXCEEDED: 413,
+    ErrorCode.UPLOAD_OFFSET_MISMATCH: 409,
+    ErrorCode.UPLOAD_EXPIRED: 410,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
 }

@@ -186,6 +186,10 @@ def index(request):
             "frontend_built": FRONTEND_BUNDLE.exists(),
             # The page sends the bytes straight to the bucket (frontend/src/directUpload.ts).
             "direct_upload": storage.is_s3(),
+            # Files from this size on go through tus, resumable (frontend/src/tus.ts).
+            "tus_threshold": settings.TUS_THRESHOLD,
+            "tus_chunk_size": max(settings.TUS_CHUNK_SIZE, storage.MIN_PART_SIZE)
+            if storage.is_s3() else settings.TUS_CHUNK_SIZE,
         },
     )
 

@@ -2,6 +2,7 @@
 
 - `upload`: accept uploads (all or nothing), reprocess, delete.
 - `direct_upload`: uploads sent straight to S3: the URL, the completion, the expiry.
+- `resumable`: tus uploads: creation, each PATCH's bytes, termination.
 - `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED.
 - `lease`: a running file's lease, renewed by its worker; lapsed, the file may be taken over.
 - `tokens`: API tokens.
@@ -23,6 +24,13 @@ from .processing import (
     file_start_processing,
 )
 from .recovery import files_recover
+from .resumable import (
+    resumable_upload_advance,
+    resumable_upload_check,
+    resumable_upload_create,
+    resumable_upload_terminate,
+    resumable_upload_writer,
+)
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
 from .upload import (
     file_create,
@@ -57,6 +65,11 @@ __all__ = [
     "files_expire_awaiting",
     "file_upload_complete",
     "file_upload_url_create",
+    "resumable_upload_advance",
+    "resumable_upload_check",
+    "resumable_upload_create",
+    "resumable_upload_terminate",
+    "resumable_upload_writer",
     "sanitize_file_name",
     "upload_allowance",
     "user_create",

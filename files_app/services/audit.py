@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from .. import storage
-from ..models import INCOMING_FOLDER, File, FileStatus
+from ..models import INCOMING_FOLDER, File, FileStatus, ResumableUpload
 from .processing import MISSING_BYTES, transition
 
 STORED_PREFIXES = ("uploads", "thumbnails")
@@ -65,7 +65,10 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
     if storage.is_s3():
         unfinished = storage.abandoned_multipart_uploads(
             "uploads/", before=started - ABANDONED_UPLOAD_AGE)
-        for key, upload_id in unfinished:
+        # A tus upload in progress holds one for as long as it lasts (the sweep expires it).
+        resuming = set(ResumableUpload.objects.exclude(multipart_id="").values_list(
+            "multipart_id", flat=True))
+        for key, upload_id in (item for item in unfinished if item[1] not in resuming):
             report.orphans.append(f"{key} (unfinished upload)")
             if fix:
                 storage.multipart_upload_abort(key, upload_id)

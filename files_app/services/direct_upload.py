@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import selectors, storage
@@ -103,7 +104,17 @@ def file_upload_complete(*, user, file_id) -> File:
         raise UploadSizeMismatch(
             f"{file.name}: {size:,} bytes arrived, not the {file.size:,} declared; upload it again."
         )
-    sniffed = sniff(storage.object_head(key, min(SNIFF_BYTES, size)), file.name)
+    completed = file_mark_received(file, head=storage.object_head(key, min(SNIFF_BYTES, size)))
+    if completed is None:  # completed (or expired) meanwhile by another call
+        return selectors.file_get(user=user, file_id=file.pk)
+    return completed
+
+
+def file_mark_received(file: File, *, head: bytes) -> File | None:
+    """AWAITING_UPLOAD → PENDING once every byte is stored (a direct or a tus upload): the
+    kind is sniffed from `head`, the change announced and processing queued like any upload.
+    None when the file was completed or expired meanwhile."""
+    sniffed = sniff(head, file.name)
     with transaction.atomic():
         completed = transition(
             file.pk,
@@ -112,24 +123,27 @@ def file_upload_complete(*, user, file_id) -> File:
             content_type=sniffed.content_type,
             kind=sniffed.kind,
         )
-        if completed is None:  # completed (or expired) meanwhile by another call
-            return selectors.file_get(user=user, file_id=file.pk)
-        transaction.on_commit(lambda: enqueue(completed.pk), robust=True)
+        if completed is not None:
+            transaction.on_commit(lambda: enqueue(completed.pk), robust=True)
     return completed
 
 
 def files_expire_awaiting(*, now=None) -> int:
     """Delete the direct uploads nobody completed, DIRECT_UPLOAD_GRACE seconds after their
     URL expired (S3 checks the expiry when a transfer starts, and a big one may still be
-    running); their objects, if any, go with them (signals.py). Returns how many."""
+    running), and the tus uploads past their `expires_at`; their bytes, if any, go with them
+    (signals.py: the object or partial file, and a tus upload's multipart upload). Returns
+    how many."""
+    now = now or timezone.now()
     age = timedelta(seconds=settings.DIRECT_UPLOAD_URL_EXPIRE + settings.DIRECT_UPLOAD_GRACE)
-    cutoff = (now or timezone.now()) - age
     expired = 0
-    awaiting = File.objects.filter(status=FileStatus.AWAITING_UPLOAD, updated_at__lt=cutoff)
+    awaiting = File.objects.filter(
+        Q(resumable__isnull=True, updated_at__lt=now - age) | Q(resumable__expires_at__lt=now),
+        status=FileStatus.AWAITING_UPLOAD)
     for file_id in awaiting.values_list("pk", flat=True).iterator():
         with transaction.atomic():
             # Locked and checked again: a completion that won the race is kept.
-            file = awaiting.select_for_update().filter(pk=file_id).first()
+            file = awaiting.select_for_update(of=("self",)).filter(pk=file_id).first()
             if file is not None:
                 file.delete()
                 expired += 1

@@ -1,6 +1,7 @@
 // The live page: drop files, watch them upload and process, browse the table, open a file.
 import { execute, liveClient, uploadFile, watchFiles, type LiveState } from "./api";
 import { directUploadsEnabled, uploadDirect } from "./directUpload";
+import { resumable, uploadResumable } from "./tus";
 import { renderDetail, renderRows, renderUpload, type UploadItem } from "./view";
 import { errorMessage } from "./format";
 import type { FileFilter } from "./gql/graphql";
@@ -69,7 +70,7 @@ function startUploads(files: FileList | File[]): void {
     $("#uploads").prepend(item.element);
     uploads.set(item.key, item);
     renderUpload(item);
-    (directUploadsEnabled() ? uploadDirect : uploadFile)(file, {
+    (resumable(file) ? uploadResumable : directUploadsEnabled() ? uploadDirect : uploadFile)(file, {
       onProgress: (fraction) => { item.sent = fraction; renderUpload(item); },
       onDone: (uploaded) => {
         item.sent = 1;

@@ -64,3 +64,8 @@ export const createUploadUrlMutation = graphql(`
 export const completeUploadMutation = graphql(`
   mutation CompleteUpload($id: ID!) { completeUpload(id: $id) { ...FileFields } }
 `);
+
+/** A file by id, as the table shows it: a tus upload's, once its last byte is in (tus.ts). */
+export const fileRowQuery = graphql(`
+  query FileRow($id: ID!) { file(id: $id) { ...FileFields } }
+`);

@@ -1,0 +1,51 @@
+"""tus on S3 (moto's server, real HTTP): each PATCH's bytes become parts of a multipart upload
+under the file's final key; what a PATCH leaves below S3's 5 MiB part minimum (but the end
+of the file) is not stored, and the offset says so; the last byte completes the object."""
+
+import pytest
+from django.core.files.storage import default_storage
+
+from files_app.models import File, FileStatus, ResumableUpload
+from tests.conftest import asgi_request
+from tests.scale.conftest import BUCKET
+from tests.scale.test_direct_upload import s3_settings  # noqa: F401 (a fixture)
+from tests.test_tus import bearer, create, patch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MIB = 1024 * 1024
+CONTENT = b"123456789\n" * (13 * MIB // 10)  # 13 MiB of text
+
+
+def multipart_uploads(s3) -> list:
+    return s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+
+
+def test_tus_on_s3_in_parts(s3_settings, s3, token, user):  # noqa: F811
+    url = create(token, size=len(CONTENT)).headers["Location"]
+    upload = ResumableUpload.objects.get()
+    assert upload.multipart_id
+
+    short = patch(url, token, 0, CONTENT[: 2 * MIB])  # below a part: nothing stored
+    assert short.status_code == 204 and short.headers["Upload-Offset"] == "0"
+    first = patch(url, token, 0, CONTENT[: 6 * MIB])
+    assert first.headers["Upload-Offset"] == str(6 * MIB)
+    assert len(ResumableUpload.objects.get().parts) == 1
+    rest = patch(url, token, 6 * MIB, CONTENT[6 * MIB :])
+    assert rest.status_code == 204 and rest.headers["Upload-Offset"] == str(len(CONTENT))
+
+    file = File.objects.get(owner=user)
+    assert file.status == FileStatus.PENDING and file.kind == "TEXT"
+    assert default_storage.open(file.stored_file.name).read() == CONTENT
+    assert ResumableUpload.objects.get().multipart_id == ""
+
+
+def test_termination_on_s3_aborts_the_multipart_upload(s3_settings, s3, token):  # noqa: F811
+    before = len(multipart_uploads(s3))
+    url = create(token, size=len(CONTENT)).headers["Location"]
+    patch(url, token, 0, CONTENT[: 6 * MIB])
+    assert len(multipart_uploads(s3)) == before + 1
+
+    assert asgi_request("DELETE", url, headers=bearer(token)).status_code == 204
+    assert not File.objects.exists()
+    assert len(multipart_uploads(s3)) == before

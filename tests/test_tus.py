@@ -1,0 +1,275 @@
+"""Resumable uploads over tus 1.0 (schema/tus.py): unmodified tus clients (tuspy, and
+tus-js-client in Node) upload a file in two halves with a break between them, and the file
+is processed like any upload; the checks come before the bytes.
+
+The protocol's answers are tested in-process (the real ASGI application, no server); the
+clients run against the session's real uvicorn and daphne servers and Celery worker."""
+
+import asyncio
+import base64
+import io
+import json
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from tusclient import client as tus_client
+
+from files_app import services
+from files_app.models import File, FileStatus, ResumableUpload
+from schema.ids import encode_file_id
+from tests.conftest import BASE_DIR, asgi_request, wait_until
+from tests.wsclient import Subscription
+
+TUS = {"Tus-Resumable": "1.0.0"}
+CONTENT = b"".join(b"line %06d of a resumable upload\n" % n for n in range(8000))  # 256 KB
+SIZE = len(CONTENT)
+HALF = SIZE // 2
+STREAM = "application/offset+octet-stream"
+SUBSCRIBE = "subscription { fileUpdates { id status version } }"
+NODE_SCRIPT = BASE_DIR / "tests" / "tus_upload.mjs"
+
+
+def bearer(token) -> dict:
+    return {**TUS, "Authorization": f"Bearer {token}"}
+
+
+def create(token, size=SIZE, name="notes.txt"):
+    encoded = base64.b64encode(name.encode()).decode()
+    return asgi_request(
+        "POST",
+        "/tus/",
+        headers={
+            **bearer(token),
+            "Upload-Length": str(size),
+            "Upload-Metadata": f"filename {encoded}",
+        },
+    )
+
+
+def patch(url, token, offset, body):
+    return asgi_request(
+        "PATCH",
+        url,
+        content=body,
+        headers={**bearer(token), "Upload-Offset": str(offset), "Content-Type": STREAM},
+    )
+
+
+class Watched:
+    """An async body that records whether the server read any of it."""
+
+    def __init__(self, body: bytes):
+        self.body, self.read = body, False
+
+    async def __aiter__(self):
+        self.read = True
+        yield self.body
+
+
+# --- the protocol, in-process ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_options_lists_version_extensions_and_max_size(settings):
+    answer = asgi_request("OPTIONS", "/tus/")
+    assert answer.status_code == 204
+    assert answer.headers["Tus-Version"] == "1.0.0"
+    assert set(answer.headers["Tus-Extension"].split(",")) == {
+        "creation",
+        "termination",
+        "expiration",
+    }
+    assert answer.headers["Tus-Max-Size"] == str(settings.MAX_UPLOAD_SIZE)
+
+
+@pytest.mark.django_db
+def test_unauthenticated_is_401_before_any_byte(token):
+    assert asgi_request("POST", "/tus/", headers={**TUS, "Upload-Length": "10"}).status_code == 401
+    upload = ResumableUpload.objects.get(pk=create(token).headers["Location"].rsplit("/", 1)[1])
+    body = Watched(b"x" * 100)
+    answer = asgi_request(
+        "PATCH",
+        f"/tus/{upload.pk.hex}",
+        content=body,
+        headers={**TUS, "Upload-Offset": "0", "Content-Type": STREAM},
+    )
+    assert answer.status_code == 401
+    assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert not body.read
+    assert File.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_upload_length_over_the_limit_is_413(token, settings):
+    settings.MAX_UPLOAD_SIZE = 1000
+    answer = create(token, size=1001)
+    assert answer.status_code == 413
+    assert answer.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
+    assert not File.objects.exists()
+
+
+@pytest.mark.django_db
+def test_quota_and_rate_are_checked_at_creation(token, settings):
+    settings.STORAGE_QUOTA = 1000
+    answer = create(token, size=1001)
+    assert (answer.status_code, answer.json()["errors"][0]["extensions"]["code"]) == (
+        413,
+        "QUOTA_EXCEEDED",
+    )
+    settings.STORAGE_QUOTA, settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 0, 1
+    assert create(token).status_code == 201
+    answer = create(token)
+    assert (answer.status_code, answer.json()["errors"][0]["extensions"]["code"]) == (
+        429,
+        "RATE_LIMITED",
+    )
+    assert File.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_head_patch_and_wrong_offset(token, user, django_capture_on_commit_callbacks):
+    created = create(token)
+    assert created.status_code == 201
+    url = created.headers["Location"]
+    file = File.objects.get(owner=user)
+    assert file.status == FileStatus.AWAITING_UPLOAD and file.name == "notes.txt"
+    assert created.headers["File-Id"] == encode_file_id(file.pk)
+    assert "Upload-Expires" in created.headers
+
+    assert patch(url, token, 0, CONTENT[:HALF]).headers["Upload-Offset"] == str(HALF)
+    head = asgi_request("HEAD", url, headers=bearer(token))
+    assert (head.headers["Upload-Offset"], head.headers["Upload-Length"]) == (
+        str(HALF),
+        str(len(CONTENT)),
+    )
+
+    body = Watched(CONTENT[HALF:])
+    wrong = asgi_request(
+        "PATCH",
+        url,
+        content=body,
+        headers={**bearer(token), "Upload-Offset": "0", "Content-Type": STREAM},
+    )
+    assert wrong.status_code == 409
+    assert wrong.json()["errors"][0]["extensions"]["code"] == "UPLOAD_OFFSET_MISMATCH"
+    assert not body.read
+    too_long = patch(url, token, HALF, CONTENT[HALF:] + b"more")
+    assert too_long.status_code == 413
+
+    with django_capture_on_commit_callbacks(execute=False):
+        done = patch(url, token, HALF, CONTENT[HALF:])
+    assert done.status_code == 204 and done.headers["Upload-Offset"] == str(len(CONTENT))
+    file.refresh_from_db()
+    assert file.status == FileStatus.PENDING and file.kind == "TEXT"
+    assert default_storage.open(file.stored_file.name).read() == CONTENT
+
+
+@pytest.mark.django_db
+def test_someone_elses_upload_is_404(token, other_token):
+    url = create(token).headers["Location"]
+    assert asgi_request("HEAD", url, headers=bearer(other_token)).status_code == 404
+    assert patch(url, other_token, 0, b"x").status_code == 404
+
+
+@pytest.mark.django_db
+def test_termination_deletes_the_file_and_its_bytes(token, django_capture_on_commit_callbacks):
+    url = create(token).headers["Location"]
+    patch(url, token, 0, CONTENT[:HALF])
+    name = File.objects.get().stored_file.name
+    assert default_storage.exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert asgi_request("DELETE", url, headers=bearer(token)).status_code == 204
+    assert not File.objects.exists() and not default_storage.exists(name)
+    assert asgi_request("HEAD", url, headers=bearer(token)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_abandoned_upload_expires_through_the_sweep(
+    token, settings, django_capture_on_commit_callbacks
+):
+    url = create(token).headers["Location"]
+    created = ResumableUpload.objects.get().expires_at
+    patch(url, token, 0, CONTENT[:HALF])
+    assert ResumableUpload.objects.get().expires_at > created  # each PATCH moves it on
+    name = File.objects.get().stored_file.name
+    soon = timezone.now() + timedelta(seconds=settings.TUS_EXPIRE - 60)
+    assert services.files_recover(now=soon)["expired"] == 0
+    ResumableUpload.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert patch(url, token, HALF, CONTENT[HALF:]).status_code == 410
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.files_recover()["expired"] == 1
+    assert not File.objects.exists() and not default_storage.exists(name)
+
+
+# --- real clients on real servers -----------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_tuspy_uploads_in_two_halves_and_the_file_is_processed(
+    uvicorn_server, celery_worker, token, user
+):
+    subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
+    await subscription.subscribe(SUBSCRIBE, owner=user)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def send_in_two_halves() -> int:
+        first = tus_client.TusClient(f"{uvicorn_server.url}/tus/", headers=headers).uploader(
+            file_stream=io.BytesIO(CONTENT),
+            chunk_size=HALF,
+            metadata={"filename": "halves-tuspy.txt"},
+        )
+        first.upload_chunk()  # then this client is gone
+        second = tus_client.TusClient(f"{uvicorn_server.url}/tus/", headers=headers).uploader(
+            file_stream=io.BytesIO(CONTENT), url=first.url, chunk_size=HALF
+        )
+        resumed_at = second.offset  # asked with HEAD
+        second.upload()
+        return resumed_at
+
+    assert await asyncio.to_thread(send_in_two_halves) == HALF
+    events = await subscription.files_until(lambda file: file["status"] == "DONE", timeout=30)
+    await subscription.close()
+    assert [event["status"] for event in events][0] == "PENDING"
+    file = await File.objects.aget(owner=user)
+    assert file.sha256 and file.size == len(CONTENT) and file.name == "halves-tuspy.txt"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+@pytest.mark.django_db(transaction=True)
+def test_tus_js_client_resumes_on_another_web_process(
+    uvicorn_server, daphne_server, celery_worker, token, user, tmp_path
+):
+    """The first half goes to uvicorn, the rest to daphne: the offset lives in the database
+    and the bytes in the storage, not in a process (a web restart loses nothing)."""
+    source = tmp_path / "halves.txt"
+    source.write_bytes(CONTENT)
+    finished = subprocess.run(
+        [
+            "node",
+            str(NODE_SCRIPT),
+            f"{uvicorn_server.url}/tus/",
+            token,
+            str(source),
+            daphne_server.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=BASE_DIR,
+    )
+    assert finished.returncode == 0, finished.stderr
+    outcome = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert outcome["offsetAfterFirst"] == HALF
+    file = File.objects.get(owner=user)
+    assert outcome["fileId"] == encode_file_id(file.pk)
+    wait_until(
+        lambda: File.objects.get(pk=file.pk).status == FileStatus.DONE,
+        30,
+        "the file uploaded with tus-js-client was not processed",
+    )
+    assert Path(default_storage.path(file.stored_file.name)).read_bytes() == CONTENT
