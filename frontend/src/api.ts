@@ -12,7 +12,7 @@ export interface GraphQLResponse<T> {
   errors?: GraphQLErrorLike[];
 }
 
-function csrfToken(): string {
+export function csrfToken(): string {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
 }
