@@ -107,6 +107,8 @@ def test_graphiql_works_offline_and_runs_a_query_and_a_subscription(
 ):
     graphiql.run("Files", FILES)
     graphiql.wait_for_response('"totalCount": 0')
+    graphiql.page.click('button[aria-label="Show Documentation Explorer"]')  # introspection ran
+    graphiql.page.wait_for_selector(".graphiql-doc-explorer a:text-is('Subscription')")
     graphiql.run("Live", UPDATES)
     response = httpx.post(  # an upload made elsewhere, with a token
         f"{uvicorn_server.url}/graphql/",
