@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from django.conf import settings
 
-from tests.conftest import BASE_DIR, PASSWORD
+from tests.conftest import BASE_DIR
 from tests.test_page import ARTIFACTS, UPLOAD, browser  # noqa: F401 (the browser fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 GRAPHIQL_BUNDLE = BASE_DIR / "frontend" / "dist" / "graphiql" / "graphiql.js"
 WAIT_MS = 20_000
 FILES = "query Files { files(first: 10) { totalCount edges { node { name status } } } }"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 UPDATES = "subscription Live { fileUpdates { name status } }"
 
 
@@ -76,7 +78,7 @@ class GraphiQL:
 
 
 @pytest.fixture
-def graphiql(browser, uvicorn_server, celery_worker, user, request):  # noqa: F811
+def graphiql(browser, uvicorn_server, celery_worker, user, client, request):  # noqa: F811
     if not GRAPHIQL_BUNDLE.exists():
         pytest.skip("GraphiQL is not built (make frontend needs Node.js 20+)")
     context = browser.new_context(base_url=uvicorn_server.url)
@@ -91,10 +93,12 @@ def graphiql(browser, uvicorn_server, celery_worker, user, request):  # noqa: F8
             "Content Security Policy" in message.text and ide.violations.append(message.text)
         ),
     )
-    page.goto("/accounts/login/?next=/graphql/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    client.force_login(user, backend=MODEL_BACKEND)  # the session GraphiQL runs with
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": uvicorn_server.url}]
+    )
+    page.goto("/graphql/")
     page.wait_for_selector(".graphiql-query-editor .view-lines")
     yield ide
     ARTIFACTS.mkdir(exist_ok=True)
