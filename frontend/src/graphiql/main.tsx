@@ -52,7 +52,8 @@ const fetcher: Fetcher = (params, options) => {
   return uploadFetch(multipartBody(params, files), headers);
 };
 
-const DEFAULT_QUERY = `# Your files, newest first. Subscriptions run here too:
+const DEFAULT_QUERY = `# Runs as the user logged in at /accounts/login/ (or with a bearer token set in Headers).
+# Your files, newest first. Subscriptions run here too:
 #   subscription { fileUpdates { id name status progress } }
 # To upload: open "Files" (the paperclip on the left), pick a file for the variable \`file\`,
 # then run:
