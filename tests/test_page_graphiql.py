@@ -3,6 +3,7 @@ against a real server and worker: it loads with every request beyond the server 
 runs a query and a subscription over the session, and uploads a file from its Files panel."""
 
 import json
+import os
 from urllib.parse import urlsplit
 
 import httpx
@@ -80,7 +81,10 @@ class GraphiQL:
 @pytest.fixture
 def graphiql(browser, uvicorn_server, celery_worker, user, client, request):  # noqa: F811
     if not GRAPHIQL_BUNDLE.exists():
-        pytest.skip("GraphiQL is not built (make frontend needs Node.js 20+)")
+        reason = "GraphiQL is not built (make frontend needs Node.js 20+)"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests are mandatory here: {reason}")
+        pytest.skip(reason)
     context = browser.new_context(base_url=uvicorn_server.url)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
