@@ -9,7 +9,8 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 NPM ?= npm
 FRONTEND_STAMP := frontend/dist/app/app.js
-FRONTEND_SOURCES := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
+FRONTEND_SOURCES := $(wildcard frontend/src/* frontend/src/graphiql/*) frontend/package-lock.json \
+  frontend/vite.config.ts frontend/vite.graphiql.config.ts frontend/tsconfig.json
 
 .PHONY: run test bench protections install install-run frontend clean user token
 

@@ -272,9 +272,12 @@ PROTECTIONS = [
          "tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
     Protection(
         "7 GraphiQL can be turned off",
-        [(VIEWS, 'graphql_ide="graphiql" if settings.GRAPHQL_GRAPHIQL else None',
-          'graphql_ide="graphiql"')],
+        [(VIEWS, "if not settings.GRAPHQL_GRAPHIQL:", "if False:")],
         ["tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
+    Protection(
+        "7 GraphiQL runs under a strict CSP (our own scripts only, talking only to us)",
+        [(VIEWS, 'response["Content-Security-Policy"] = GRAPHIQL_CSP', "pass")],
+        ["tests/test_limits.py::test_graphiql_is_our_own_bundle_under_a_strict_csp"]),
     Protection(
         "7 compose: GraphiQL and introspection are off unless asked for",
         [(COMPOSE, "GRAPHQL_GRAPHIQL: ${GRAPHQL_GRAPHIQL:-0}", "GRAPHQL_GRAPHIQL: 1"),

@@ -5,12 +5,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
-from .schema import schema
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("graphql/", views.graphiql(schema), name="graphql"),
+    path("graphql/", views.graphiql, name="graphql"),
     path("files/<uuid:file_id>/download", views.download, name="file-download"),
     path("files/<uuid:file_id>/thumbnail", views.thumbnail, name="file-thumbnail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -13,13 +13,17 @@ import math
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpResponse,
+    HttpResponseNotFound,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_safe
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from strawberry.django.views import AsyncGraphQLView
 
 from files_app import selectors, storage
 from files_app.exceptions import FileServiceError
@@ -30,8 +34,17 @@ from .errors import EdgeError, ErrorCode
 
 DOWNLOAD_CHUNK_SIZE = 256 * 1024
 FRONTEND_BUNDLE = settings.BASE_DIR / "frontend" / "dist" / "app" / "app.js"
+GRAPHIQL_BUNDLE = settings.BASE_DIR / "frontend" / "dist" / "graphiql" / "graphiql.js"
 # A downloaded file is data, never a page of ours: no scripts, no plugins, no framing.
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
+# GraphiQL runs only our own scripts and talks only to us (fetch and its websocket): a query
+# result or a schema description can never load or run anything else. Monaco sets inline
+# styles, and starts its workers from our files.
+GRAPHIQL_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 async def read_in_chunks(stored_file):
@@ -128,19 +141,20 @@ def operation_sent_with_get(request) -> EdgeError:
                      "only serves GraphiQL.", ErrorCode.BAD_REQUEST)
 
 
-def graphiql(schema):
-    """GET /graphql/: GraphiQL (when enabled). It sets the `csrftoken` cookie that the page
-    and GraphiQL send back as X-CSRFToken; their POSTs reach schema/endpoint.py."""
-    view = AsyncGraphQLView.as_view(
-        schema=schema, graphql_ide="graphiql" if settings.GRAPHQL_GRAPHIQL else None,
-        allow_queries_via_get=False)
-
-    async def ide(request):
-        if "query" in request.GET:
-            return operation_sent_with_get(request).response()
-        return await view(request)
-
-    return require_GET(ensure_csrf_cookie(ide))
+@require_GET
+@ensure_csrf_cookie
+def graphiql(request):
+    """GET /graphql/: our own GraphiQL (frontend/src/graphiql/, when GRAPHQL_GRAPHIQL is on),
+    whose scripts, workers and fonts are all served from here: it works with no internet. It
+    sets the `csrftoken` cookie that the page and GraphiQL send back as X-CSRFToken; their
+    POSTs reach schema/endpoint.py."""
+    if "query" in request.GET:
+        return operation_sent_with_get(request).response()
+    if not settings.GRAPHQL_GRAPHIQL:
+        return HttpResponseNotFound("Not Found")
+    response = render(request, "graphiql.html", {"graphiql_built": GRAPHIQL_BUNDLE.exists()})
+    response["Content-Security-Policy"] = GRAPHIQL_CSP
+    return response
 
 
 @require_safe

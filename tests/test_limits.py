@@ -91,6 +91,27 @@ def test_graphiql_is_served_by_default(client):
     assert page.status_code == 200 and "graphiql" in page.content.decode().lower()
 
 
+def test_graphiql_is_our_own_bundle_under_a_strict_csp(client):
+    """Nothing from a CDN, and nothing but our own scripts may run or be fetched."""
+    page = client.get("/graphql/", HTTP_ACCEPT="text/html")
+    policy = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == policy["connect-src"] == "'self'"
+    assert policy["default-src"] == "'self'" and policy["object-src"] == "'none'"
+    html = page.content.decode()
+    assert "https://" not in html and "http://" not in html  # no CDN
+    assert "<script>" not in html  # no inline script: the policy would refuse it
+    assert "csrftoken" in page.cookies  # GraphiQL sends it back as X-CSRFToken
+
+
+def test_graphiql_says_when_it_is_not_built(client, monkeypatch, tmp_path):
+    from schema import views
+
+    monkeypatch.setattr(views, "GRAPHIQL_BUNDLE", tmp_path / "graphiql.js")
+    page = client.get("/graphql/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    assert "GraphiQL is not built" in page.content.decode() and b"<script" not in page.content
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_subscriptions_per_connection_are_limited(uvicorn_server, token, settings):
     async with websockets.connect(uvicorn_server.ws_url, subprotocols=[PROTOCOL]) as socket:
