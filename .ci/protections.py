@@ -543,6 +543,12 @@ PROTECTIONS = [
                       "self.closing is None:", "if False:")],
         [f"{FANOUT_TESTS}::test_a_subscriber_too_far_behind_is_closed_1013"]),
     Protection(
+        "19 live: a disconnect storm uncounts connections over one pooled Redis connection",
+        [(LIVE, "loop_local(Removals).add(self)",
+          "asyncio.ensure_future(self.redis.zrem(self.key, self.connection_id))")],
+        ["tests/test_connection_counts.py::"
+         "test_a_disconnect_storm_reuses_one_pooled_connection"]),
+    Protection(
         "20 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
         [("files_app/tasks.py", 'redelivered = takeover or bool((self.request.delivery_info',
           'redelivered = takeover and bool((self.request.delivery_info')],
