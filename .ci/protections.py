@@ -156,6 +156,10 @@ PROTECTIONS = [
           "lambda file=file: (events.publish_file_update(file), enqueue(file.pk)))")],
         ["tests/reliability/test_redis_outage.py"]),
     Protection(
+        "3 Redis down: subscribers see their connection closed (and reconnect)",
+        [(FANOUT, "                self.interrupt()\n", "")],
+        ["tests/reliability/test_redis_outage.py"]),
+    Protection(
         "4 PostgreSQL down: the GraphQL endpoint answers 503, not 500",
         [(ENDPOINT, "except DATABASE_DOWN:\n            raise EdgeError.unavailable()",
           "except ZeroDivisionError:\n            raise EdgeError.unavailable()")],
@@ -339,7 +343,8 @@ PROTECTIONS = [
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
     Protection(
         "9 websocket: open connections keep counting (refreshed at each revalidation)",
-        [(LIVE, "                one.refresh_in(pipe)\n", "                pass\n")],
+        [(LIVE, "                same_user[0].refresh_in(pipe, same_user)\n",
+          "                pass\n")],
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
     Protection(
         "9 websocket: a killed web process's connections stop counting",

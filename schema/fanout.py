@@ -36,7 +36,7 @@ from strawberry.utils.aio import aclosing
 from files_app import events
 
 from . import live
-from .subscriber import Subscriber, compact
+from .subscriber import TRY_AGAIN_LATER, Subscriber, compact
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class Hub:
         self.by_consumer: dict[object, set[Subscriber]] = {}
         self.lock = asyncio.Lock()
         self.joining: dict[str, asyncio.Future] = {}
+        self.closing: set[asyncio.Task] = set()
         self.dispatched: collections.OrderedDict = collections.OrderedDict()
         self.tasks: tuple[asyncio.Task, ...] = ()
 
@@ -142,8 +143,9 @@ class Hub:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: its subscribers' own connections close
+            except Exception:  # Redis away
                 logger.warning("The live hub could not receive", exc_info=True)
+                self.interrupt()
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
             if message.get("type") == live.MESSAGE_TYPE:
@@ -151,6 +153,17 @@ class Hub:
                     await self.dispatch(message["file"])
                 except Exception:
                     logger.exception("Could not dispatch a live event")
+
+    def interrupt(self) -> None:
+        """Close every subscriber's connection with 1013 "Try Again Later": events sent
+        while the hub cannot receive are lost, and a client that reconnects gets the current
+        state again (graphql-ws clients retry 1013; 1011 would be final for them)."""
+        for consumer in list(self.by_consumer):
+            self.by_consumer.pop(consumer, None)
+            task = asyncio.create_task(consumer.close(
+                code=TRY_AGAIN_LATER, reason="Live updates interrupted: reconnect"))
+            self.closing.add(task)
+            task.add_done_callback(self.closing.discard)
 
     async def refresh_forever(self) -> None:
         """Join our groups again now and then: channels-redis drops a membership older than

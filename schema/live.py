@@ -113,8 +113,10 @@ class UserConnections:
             await self.redis.zrem(self.key, self.connection_id)
         return count <= limit
 
-    def refresh_in(self, pipe) -> None:
-        pipe.zadd(self.key, {self.connection_id: time.time() + self.ttl})
+    def refresh_in(self, pipe, same_user) -> None:
+        """Queue in `pipe` the refresh of these connections, all of this one's user."""
+        until = time.time() + self.ttl
+        pipe.zadd(self.key, {one.connection_id: until for one in same_user})
         pipe.expire(self.key, math.ceil(self.ttl))
 
     def remove(self) -> None:
@@ -131,12 +133,16 @@ def by_server(connections) -> list[tuple[object, list[UserConnections]]]:
 
 
 async def refresh_all(connections) -> None:
-    """Keep these connections counted: one pipeline per Redis server, not a round trip per
-    connection (each revalidation round refreshes every connection of the process)."""
+    """Keep these connections counted: one pipeline per Redis server, one ZADD per user, not
+    a round trip per connection (each revalidation round refreshes every connection of the
+    process)."""
     for redis, counted in by_server(connections):
+        by_key: dict[str, list[UserConnections]] = {}
+        for one in counted:
+            by_key.setdefault(one.key, []).append(one)
         async with redis.pipeline(transaction=False) as pipe:
-            for one in counted:
-                one.refresh_in(pipe)
+            for same_user in by_key.values():
+                same_user[0].refresh_in(pipe, same_user)
             await pipe.execute()
 
 

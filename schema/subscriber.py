@@ -71,7 +71,8 @@ class Subscriber:
         # (file id, status) -> (version, file id, item); an item is a payload string, or
         # the state itself under graphql-ws.
         self.pending: collections.OrderedDict = collections.OrderedDict()
-        self.wake = asyncio.Event()  # graphql-ws only: its operation task yields the items
+        # graphql-ws only: its operation task yields the items when woken.
+        self.wake = asyncio.Event() if operation is None else None
         self.sending: asyncio.Task | None = None  # a write that had to wait, and what follows
         self.closing: asyncio.Task | None = None
         self.document = None if operation is None else (
