@@ -41,6 +41,8 @@ SCHEMA = "schema/schema.py"
 WEBSOCKET = "schema/websocket.py"
 LIVE = "schema/live.py"
 FANOUT = "schema/fanout.py"
+REVALIDATION = "schema/revalidation.py"
+SUBSCRIBER = "schema/subscriber.py"
 FANOUT_TESTS = "tests/test_fanout.py"
 WEBSOCKET_ACCESS = "tests/test_websocket_access.py"
 VIEWS = "schema/views.py"
@@ -162,6 +164,10 @@ PROTECTIONS = [
                   "                                                                          "
                   "file), robust=True)",
           "lambda file=file: (events.publish_file_update(file), enqueue(file.pk)))")],
+        ["tests/reliability/test_redis_outage.py"]),
+    Protection(
+        "3 Redis down: subscribers see their connection closed (and reconnect)",
+        [(FANOUT, "                self.interrupt()\n", "")],
         ["tests/reliability/test_redis_outage.py"]),
     Protection(
         "4 PostgreSQL down: the GraphQL endpoint answers 503, not 500",
@@ -343,14 +349,16 @@ PROTECTIONS = [
     Protection(
         "9 websocket: a logged-out session, a deleted token or a deactivated user is closed "
         "4401 within WEBSOCKET_REVALIDATE_SECONDS",
-        [(WEBSOCKET, 'if found is None or found[0].pk != self.scope["user"].pk:', "if False:")],
+        [(REVALIDATION, 'if now is None or now[0].pk != consumer.scope["user"].pk:',
+          "if False:")],
         [f"{WEBSOCKET_ACCESS}::test_a_logged_out_session_is_closed_4401",
          f"{WEBSOCKET_ACCESS}::test_a_deleted_token_is_closed_4401",
          f"{WEBSOCKET_ACCESS}::test_a_deactivated_user_is_closed_4401"]),
     Protection(
         "9 websocket: a demoted staff member's subscriptions are narrowed to their own files",
-        [(WEBSOCKET, "            await self.leave_groups_not_in(self.viewer_groups)\n", ""),
-         (FANOUT, "if not live.reaches(self.consumer.viewer_groups, state):", "if False:")],
+        [(REVALIDATION,
+          "            await fanout.hub().narrow(consumer, consumer.viewer_groups)\n", ""),
+         (SUBSCRIBER, "if not live.reaches(self.consumer.viewer_groups, state):", "if False:")],
         [f"{WEBSOCKET_ACCESS}::test_a_demoted_staff_member_gets_only_their_own_files"]),
     Protection(
         "9 websocket: Host is checked against ALLOWED_HOSTS",
@@ -367,7 +375,7 @@ PROTECTIONS = [
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
     Protection(
         "9 websocket: open connections keep counting (refreshed at each revalidation)",
-        [(WEBSOCKET, "                await self.connections.refresh()\n",
+        [(LIVE, "                same_user[0].refresh_in(pipe, same_user)\n",
           "                pass\n")],
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
     Protection(
@@ -555,12 +563,12 @@ PROTECTIONS = [
         [f"{FANOUT_TESTS}::test_subscribers_with_the_same_document_share_one_execution"]),
     Protection(
         "19 live: rights classes never share a result",
-        [(FANOUT, "return (self.document, sees_all, origin(self.consumer))",
+        [(SUBSCRIBER, "return (self.document, sees_all, origin(self.consumer))",
           "return (self.document, origin(self.consumer))")],
         [f"{FANOUT_TESTS}::test_rights_classes_never_share_a_result"]),
     Protection(
         "19 live: a slow subscriber's progress is merged, its final state kept",
-        [(FANOUT, 'key = (state["id"], state["status"])',
+        [(SUBSCRIBER, 'key = (state["id"], state["status"])',
           'key = (state["id"], state["status"], state["version"])')],
         [f"{FANOUT_TESTS}::"
          "test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept"]),
@@ -573,9 +581,15 @@ PROTECTIONS = [
          "test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept"]),
     Protection(
         "19 live: a subscriber too far behind is closed 1013",
-        [(FANOUT, "if len(self.pending) > settings.WEBSOCKET_OUTBOX_LIMIT and "
-                  "self.closing is None:", "if False:")],
+        [(SUBSCRIBER, "if len(self.pending) > settings.WEBSOCKET_OUTBOX_LIMIT and "
+                      "self.closing is None:", "if False:")],
         [f"{FANOUT_TESTS}::test_a_subscriber_too_far_behind_is_closed_1013"]),
+    Protection(
+        "19 live: a disconnect storm uncounts connections over one pooled Redis connection",
+        [(LIVE, "loop_local(Removals).add(self)",
+          "asyncio.ensure_future(self.redis.zrem(self.key, self.connection_id))")],
+        ["tests/test_connection_counts.py::"
+         "test_a_disconnect_storm_reuses_one_pooled_connection"]),
     Protection(
         "20 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
         [("files_app/tasks.py", 'redelivered = takeover or bool((self.request.delivery_info',

@@ -235,7 +235,7 @@ def run(args) -> list[dict]:
             if parts & {"compare", "query"}:
                 bench_side_by_side(report, work, sizes, parts, fixtures, worker)
             if "watchers" in parts:
-                watchers.watchers(report, work, args.quick)
+                watchers.watchers(report, work, args.quick, args.watchers)
             if "processing" in parts:
                 loads.processing_throughput(report, sizes["small_files"])
         finally:
@@ -254,6 +254,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join(PARTS)}")
     parser.add_argument("--json", default=str(BASE_DIR / "var" / "bench-results.json"))
+    parser.add_argument("--watchers", type=lambda text: [int(n) for n in text.split(",")],
+                        help="the watchers part's subscriber counts, e.g. 1000,2000")
     args = parser.parse_args()
     started = time.monotonic()
     rows = run(args)

@@ -160,6 +160,17 @@ def api_tokens_of(*, user, name: str | None = None) -> QuerySet[ApiToken]:
     return tokens if name is None else tokens.filter(name=name)
 
 
+def api_token_users(*, raw_tokens: Iterable[str]) -> dict[str, object]:
+    """Each raw token that is still valid, with its active user (the same rule as
+    `api_token_user`), in one query: every open websocket of a web process is checked again
+    at once (schema/revalidation.py)."""
+    hashes = {ApiToken.hash(raw_token): raw_token for raw_token in raw_tokens}
+    valid = (ApiToken.objects.select_related("user")
+             .filter(token_hash__in=hashes, user__is_active=True)
+             .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())))
+    return {hashes[token.token_hash]: token.user for token in valid}
+
+
 def api_tokens_matching(*, raw_token: str) -> QuerySet[ApiToken]:
     """The token (at most one) whose clear text is `raw_token`, whoever it belongs to."""
     return ApiToken.objects.filter(token_hash=ApiToken.hash(raw_token))

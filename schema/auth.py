@@ -16,7 +16,7 @@ from django.http import QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.datastructures import MultiValueDict
 
-from files_app import exceptions, services
+from files_app import exceptions, selectors, services
 
 from .errors import EdgeError, ErrorCode
 
@@ -41,6 +41,14 @@ def is_bearer(header_value: str | None) -> bool:
 def user_for_bearer_header(header_value: str | None):
     raw_token = bearer_token_from(header_value)
     return services.api_token_authenticate(raw_token=raw_token) if raw_token else None
+
+
+def users_for_bearer_headers(header_values) -> dict[str, object]:
+    """`user_for_bearer_header` for many headers in one query, without noting the use (a
+    check of an open connection is not a use): header -> user, valid ones only."""
+    tokens = {header: bearer_token_from(header) for header in header_values}
+    users = selectors.api_token_users(raw_tokens={token for token in tokens.values() if token})
+    return {header: users[token] for header, token in tokens.items() if token in users}
 
 
 def bad_token_error() -> EdgeError:

@@ -14,18 +14,15 @@ share a result. Nothing else a field resolves from may depend on the viewer (tod
 fields read the file and the connection's origin only); a field that does must add what it
 depends on to `Subscriber.class_key`.
 
-Each subscriber has a small outbox that its own operation task drains, so a client that
-does not read only holds up its own task: newer state for a file replaces a pending one of
-the same status (progress is merged), a status change is never dropped, and past
-WEBSOCKET_OUTBOX_LIMIT pending events the connection is closed with 1013 "Try Again Later"
-(graphql-ws clients reconnect and read the current state again).
+The payload is written to each subscriber's socket at once unless the socket is full (a
+client that does not read): then that subscriber's own task finishes the write and its
+outbox keeps what follows, merged and bounded (schema/subscriber.py), so it holds up no one.
 """
 
 import asyncio
 import collections
 import contextlib
 import contextvars
-import json
 import logging
 from dataclasses import dataclass
 
@@ -39,8 +36,8 @@ from strawberry.utils.aio import aclosing
 from files_app import events
 
 from . import live
-from .observability import EVENTS_DELIVERED, SUBSCRIPTIONS
-from .types import origin
+from .observability import SUBSCRIPTIONS
+from .subscriber import TRY_AGAIN_LATER, Subscriber, compact
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +45,6 @@ logger = logging.getLogger(__name__)
 # protocol, whose subscriptions are executed per subscriber as before).
 current_operation: contextvars.ContextVar = contextvars.ContextVar("current_operation",
                                                                    default=None)
-TRY_AGAIN_LATER = 1013
 # Events the hub remembers having dispatched: the same event arrives once per group the hub
 # is in (an owner's and the all-files group).
 DISPATCHED_MEMORY = 10_000
@@ -71,83 +67,6 @@ class OneEvent:
     file: object
 
 
-def compact(data) -> str:
-    return json.dumps(data, separators=(",", ":"))  # Strawberry's own encoding
-
-
-class Subscriber:
-    """One `fileUpdates` operation: what it wants, what it has sent, what waits to go."""
-
-    def __init__(self, consumer, operation, wanted: set[str] | None):
-        self.consumer, self.operation, self.wanted = consumer, operation, wanted
-        self.groups: set[str] = set()
-        self.sent: dict[str, int] = {}  # file id -> version, the per-subscriber stale check
-        # (file id, status) -> (version, file id, item); an item is a payload string, or
-        # the state itself under graphql-ws.
-        self.pending: collections.OrderedDict = collections.OrderedDict()
-        self.wake = asyncio.Event()
-        self.closing: asyncio.Task | None = None
-        self.document = None if operation is None else (
-            operation.query, operation.operation_name,
-            json.dumps(operation.variables or {}, sort_keys=True))
-        self.envelope = None if operation is None else (
-            '{"id":' + compact(operation.id) + ',"type":"next","payload":%s}')
-
-    def wants(self, state: dict) -> bool:
-        if self.wanted is not None and state["id"] not in self.wanted:
-            return False
-        if not live.reaches(self.consumer.viewer_groups, state):
-            return False  # the viewer lost a right since this was sent
-        return state["version"] > self.sent.get(state["id"], 0)
-
-    def class_key(self):
-        """Subscribers with equal keys get the same bytes (None: executed on its own)."""
-        if self.document is None:
-            return None
-        sees_all = live.ALL_FILES_GROUP in self.consumer.viewer_groups
-        return (self.document, sees_all, origin(self.consumer))
-
-    def offer(self, state: dict, item) -> None:
-        """Queue an event without waiting: merged into a pending one of the same file and
-        status, else appended; too many pending and the connection is closed."""
-        if self.closing is not None:
-            return
-        key = (state["id"], state["status"])
-        self.pending.pop(key, None)
-        self.pending[key] = (state["version"], state["id"], item)
-        if len(self.pending) > settings.WEBSOCKET_OUTBOX_LIMIT and self.closing is None:
-            self.pending.clear()
-            logger.info("Closed a websocket that fell too far behind its events")
-            self.closing = asyncio.create_task(self.consumer.close(
-                code=TRY_AGAIN_LATER, reason="Too far behind: reconnect"))
-        self.wake.set()
-
-    def mark_sent(self, file_id: str, version: int) -> None:
-        self.sent[file_id] = max(version, self.sent.get(file_id, 0))
-
-    async def items(self):
-        """The pending items, oldest first, as they come (forever); stale ones dropped."""
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.pending:
-                _, (version, file_id, item) = self.pending.popitem(last=False)
-                if version > self.sent.get(file_id, 0):
-                    self.sent[file_id] = version
-                    yield item
-
-    async def send_forever(self) -> None:
-        """Send each pending payload under this operation's id, in this operation's task,
-        until the operation is cancelled (the client completed it or left)."""
-        handler = self.operation.handler
-        async for payload in self.items():
-            if self.operation.completed or handler.operations.get(
-                    self.operation.id) is not self.operation:
-                return
-            await self.consumer.send(text_data=self.envelope % payload)
-            EVENTS_DELIVERED.inc()
-
-
 class Hub:
     """The process's one channel-layer receiver and its subscribers, by group."""
 
@@ -157,6 +76,8 @@ class Hub:
         self.members: dict[str, set[Subscriber]] = collections.defaultdict(set)
         self.by_consumer: dict[object, set[Subscriber]] = {}
         self.lock = asyncio.Lock()
+        self.joining: dict[str, asyncio.Future] = {}
+        self.closing: set[asyncio.Task] = set()
         self.dispatched: collections.OrderedDict = collections.OrderedDict()
         self.tasks: tuple[asyncio.Task, ...] = ()
 
@@ -169,16 +90,18 @@ class Hub:
     @contextlib.asynccontextmanager
     async def subscribed(self, subscriber: Subscriber):
         """Join the subscriber's groups (before it reads any current state) for as long as
-        it lasts. The join is sent to Redis for every subscriber, not only the first of a
-        group: it renews the membership, and tests see it happen."""
+        it lasts. A group is joined in Redis for every subscriber, not only the first: that
+        renews the membership (Redis may have lost it). Subscribers arriving while a join of
+        their group is on its way share it (`join`), so 10,000 subscribing at once cost a
+        few round trips, not 10,000 one after another under the lock."""
         try:
-            async with self.lock:
+            async with self.lock:  # not while a group no one needed is being left
                 await self.start()
                 self.by_consumer.setdefault(subscriber.consumer, set()).add(subscriber)
                 for group in subscriber.consumer.viewer_groups:
                     self.members[group].add(subscriber)
                     subscriber.groups.add(group)
-                    await self.layer.group_add(group, self.channel)
+            await asyncio.gather(*(self.join(group) for group in subscriber.groups))
             with SUBSCRIPTIONS.track_inprogress():
                 yield subscriber
         finally:
@@ -187,6 +110,16 @@ class Hub:
             others.discard(subscriber)
             if not others:
                 self.by_consumer.pop(subscriber.consumer, None)
+
+    async def join(self, group: str) -> None:
+        """Be in `group` in Redis once this returns: a join sent after the caller became a
+        member, or one already on its way (it ends after the caller became a member)."""
+        joining = self.joining.get(group)
+        if joining is None:
+            joining = asyncio.ensure_future(self.layer.group_add(group, self.channel))
+            self.joining[group] = joining
+            joining.add_done_callback(lambda _: self.joining.pop(group, None))
+        await asyncio.shield(joining)
 
     async def leave(self, subscriber: Subscriber, keep) -> None:
         """Stop delivering to `subscriber` through groups not in `keep`; a group no local
@@ -212,8 +145,9 @@ class Hub:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: its subscribers' own connections close
+            except Exception:  # Redis away
                 logger.warning("The live hub could not receive", exc_info=True)
+                self.interrupt()
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
             if message.get("type") == live.MESSAGE_TYPE:
@@ -221,6 +155,17 @@ class Hub:
                     await self.dispatch(message["file"])
                 except Exception:
                     logger.exception("Could not dispatch a live event")
+
+    def interrupt(self) -> None:
+        """Close every subscriber's connection with 1013 "Try Again Later": events sent
+        while the hub cannot receive are lost, and a client that reconnects gets the current
+        state again (graphql-ws clients retry 1013; 1011 would be final for them)."""
+        for consumer in list(self.by_consumer):
+            self.by_consumer.pop(consumer, None)
+            task = asyncio.create_task(consumer.close(
+                code=TRY_AGAIN_LATER, reason="Live updates interrupted: reconnect"))
+            self.closing.add(task)
+            task.add_done_callback(self.closing.discard)
 
     async def refresh_forever(self) -> None:
         """Join our groups again now and then: channels-redis drops a membership older than
@@ -287,14 +232,6 @@ async def execute(operation, state: dict) -> str:
     return compact(payload)
 
 
-_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
-
-
 def hub() -> Hub:
-    """This event loop's hub (one per web process: uvicorn runs one loop)."""
-    loop = asyncio.get_running_loop()
-    for stale in [other for other in _hubs if other.is_closed()]:
-        del _hubs[stale]
-    if loop not in _hubs:
-        _hubs[loop] = Hub()
-    return _hubs[loop]
+    """This process's hub."""
+    return live.loop_local(Hub)

@@ -8,8 +8,9 @@ it checks again every WEBSOCKET_REVALIDATE_SECONDS (schema/websocket.py); each e
 checked against them as it goes out.
 
 Live events are not yielded to Strawberry one subscriber at a time: the hub executes the
-selection once per class of subscribers and this operation's task sends the shared payload
-(`Subscriber.send_forever`). Only under the older graphql-ws protocol are they yielded here.
+selection once per class of subscribers and writes the shared payload to each subscriber's
+socket (schema/subscriber.py); this operation's task only holds the subscription until it
+ends. Only under the older graphql-ws protocol are they yielded here.
 """
 
 from collections.abc import AsyncGenerator
@@ -53,7 +54,7 @@ class Subscription:
                     subscriber.mark_sent(str(file.pk), file.version)
                     yield file
             if subscriber.operation is not None:
-                await subscriber.send_forever()
+                await subscriber.until_ended()
                 return
             async for state in subscriber.items():
                 yield events.file_from_state(state)

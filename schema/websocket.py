@@ -8,19 +8,20 @@ authenticated by its session cookie; any other client (no `Origin` header) sends
 is neither is closed with 4401 Unauthorized, which graphql-ws clients treat as final (they
 retry 4403 Forbidden, Strawberry's code for a rejected `connection_init`).
 
-An open connection checks its credentials again every `WEBSOCKET_REVALIDATE_SECONDS`, the
-way it authenticated: after a logout, a deleted or expired token or a deactivated user it is
-closed with 4401; a viewer who lost the right to see everyone's files keeps the connection
-but only their own files' events. A user holds at most `WEBSOCKET_MAX_CONNECTIONS_PER_USER`
+Open connections are checked again every `WEBSOCKET_REVALIDATE_SECONDS`, all of the
+process's at once (schema/revalidation.py), the way each authenticated: after a logout, a
+deleted or expired token or a deactivated user it is closed with 4401; a viewer who lost the
+right to see everyone's files keeps the connection but only their own files' events.
+A user holds at most `WEBSOCKET_MAX_CONNECTIONS_PER_USER`
 connections across web processes; one more is closed with 4429, also final for graphql-ws.
 """
 
-import asyncio
-import contextlib
 import logging
+import uuid
 from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from strawberry.channels import GraphQLWSConsumer
@@ -30,11 +31,11 @@ from strawberry.types.unset import UNSET
 from . import fanout, live
 from .auth import session_user, user_for_bearer_header
 from .observability import WEBSOCKETS
+from .revalidation import UNAUTHORIZED, revalidation
 
 logger = logging.getLogger(__name__)
 
 AUTH_PARAM_NAMES = ("Authorization", "authorization")
-UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 # graphql-ws's "Too many initialisation requests": a code its clients never retry.
 TOO_MANY_CONNECTIONS = 4429
@@ -58,7 +59,11 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
     # The groups the viewer's events may come from, as of the last check.
     viewer_groups: tuple[str, ...] = ()
     connections: live.UserConnections | None = None
-    background: tuple[asyncio.Task, ...] = ()
+    counted = False  # in the open-websockets gauge (/metrics)
+    # No channel-layer channel of its own: live events come through the process's hub
+    # (schema/fanout.py), and a channel per connection cost three tasks and a receive
+    # buffer each (docs/live-connection-cost.md). No layer has this alias.
+    channel_layer_alias = "none: events come through the live hub"
 
     async def connect(self) -> None:
         if not host_allowed(self.scope):
@@ -102,7 +107,8 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         if not await self.count_connection():
             self.too_many = True
             raise ConnectionRejectionError({"message": "Too many open connections."})
-        self.background = (asyncio.create_task(self.revalidate()),)
+        revalidation().add(self)
+        self.counted = True
         WEBSOCKETS.inc()
         return UNSET
 
@@ -114,54 +120,24 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         process, so the cap holds however many web processes there are. Redis away: let it
         in uncounted (nothing live works then anyway); the next refresh counts it."""
         self.connections = live.UserConnections(
-            self.channel_layer, self.scope["user"].pk, self.channel_name, self.connection_ttl())
+            get_channel_layer(), self.scope["user"].pk, uuid.uuid4().hex, self.connection_ttl())
         try:
             return await self.connections.add(settings.WEBSOCKET_MAX_CONNECTIONS_PER_USER)
         except Exception:
             logger.warning("Could not count websocket connections", exc_info=True)
             return True
 
-    async def revalidate(self) -> None:
-        """Check the credentials again and again: without it a user is fixed at connect, and
-        a logged-out browser or a revoked token would keep receiving events as long as the
-        socket stays open. Also keeps this connection counted for its user."""
-        while True:
-            await asyncio.sleep(settings.WEBSOCKET_REVALIDATE_SECONDS)
-            try:
-                found = await database_sync_to_async(self.authenticate)()
-            except Exception:  # database away: the next round checks again
-                logger.warning("Could not revalidate a websocket", exc_info=True)
-                continue
-            if found is None or found[0].pk != self.scope["user"].pk:
-                await self.close(code=UNAUTHORIZED, reason="Unauthorized")
-                return
-            self.scope["user"], self.viewer_groups = found
-            await self.leave_groups_not_in(self.viewer_groups)
-            try:
-                await self.connections.refresh()
-            except Exception:  # Redis away: the next round tries again
-                logger.warning("Could not refresh a websocket's count", exc_info=True)
-
-    async def leave_groups_not_in(self, allowed) -> None:
-        """Subscriptions keep the groups they joined at their start: a viewer who lost a
-        right leaves the groups it gave them (their own group stays; `viewer_groups` also
-        filters what is already on its way, see schema/fanout.py)."""
-        await fanout.hub().narrow(self, allowed)
-
     async def disconnect(self, code: int) -> None:
-        """Stop the background checks and every subscription (each leaves the live hub as
-        it ends, see schema/fanout.py), and stop counting this connection."""
-        if self.background:
+        """Stop checking this connection, end every subscription (each leaves the live hub
+        as it ends, see schema/fanout.py), and stop counting the connection."""
+        revalidation().discard(self)
+        if self.counted:
             WEBSOCKETS.dec()
-        for task in self.background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self.counted = False
         if self.run_task is not None:  # None: the handshake was refused
             await super().disconnect(code)
         if self.connections is not None and not self.too_many:
-            with contextlib.suppress(Exception):  # Redis away: it expires on its own
-                await self.connections.remove()
+            self.connections.remove()
 
 
 def graphql_ws_consumer(schema):

@@ -1,0 +1,182 @@
+"""One `fileUpdates` subscription as the live hub (schema/fanout.py) sees it: what it wants,
+what it has sent, and how an event reaches its socket.
+
+An event for a subscriber with nothing waiting is written at once, in the hub's own turn:
+no task wakes up for it (at 10,000 subscribers a wake-up each was most of the work left per
+event). uvicorn writes a frame without waiting unless that socket's buffer is full (a client
+that does not read); then, and only then, the write goes on in a task of this subscriber's
+own, and what comes meanwhile waits in its outbox: newer state for a file replaces a pending
+one of the same status (progress is merged), a status change is never dropped, and past
+WEBSOCKET_OUTBOX_LIMIT pending events the connection is closed with 1013 "Try Again Later"
+(graphql-ws clients reconnect; re-subscribing with `ids` gives the current state).
+"""
+
+import asyncio
+import collections
+import json
+import logging
+
+from django.conf import settings
+
+from . import live
+from .observability import EVENTS_DELIVERED
+from .types import origin
+
+logger = logging.getLogger(__name__)
+
+TRY_AGAIN_LATER = 1013
+
+
+def compact(data) -> str:
+    return json.dumps(data, separators=(",", ":"))  # Strawberry's own encoding
+
+
+def start(coroutine):
+    """Run `coroutine` until it first waits: (what it waits on, True), the future or None
+    for a bare yield, for `finish` to go on with; or (None, False) once it has finished.
+    Python 3.12's eager tasks do the same; this also spares the task when it need not wait."""
+    try:
+        return coroutine.send(None), True
+    except StopIteration:
+        return None, False
+
+
+async def finish(coroutine, waiting) -> None:
+    """Go on with a coroutine `start` left waiting on `waiting`, as asyncio's Task would."""
+    while True:
+        try:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:  # what a Task does with a future its coroutine yields, then wait for it
+                waiting._asyncio_future_blocking = False
+                await waiting
+        except BaseException as error:  # cancelled (the operation ended): tell it so
+            step = coroutine.throw
+            argument = error
+        else:
+            step = coroutine.send
+            argument = None
+        try:
+            waiting = step(argument)
+        except StopIteration:
+            return
+
+
+class Subscriber:
+    """One `fileUpdates` operation: what it wants, what it has sent, what waits to go."""
+
+    def __init__(self, consumer, operation, wanted: set[str] | None):
+        self.consumer, self.operation, self.wanted = consumer, operation, wanted
+        self.groups: set[str] = set()
+        self.sent: dict[str, int] = {}  # file id -> version, the per-subscriber stale check
+        # (file id, status) -> (version, file id, item); an item is a payload string, or
+        # the state itself under graphql-ws.
+        self.pending: collections.OrderedDict = collections.OrderedDict()
+        # graphql-ws only: its operation task yields the items when woken.
+        self.wake = asyncio.Event() if operation is None else None
+        self.sending: asyncio.Task | None = None  # a write that had to wait, and what follows
+        self.closing: asyncio.Task | None = None
+        self.document = None if operation is None else (
+            operation.query, operation.operation_name,
+            json.dumps(operation.variables or {}, sort_keys=True))
+        self.envelope = None if operation is None else (
+            '{"id":' + compact(operation.id) + ',"type":"next","payload":%s}')
+
+    def wants(self, state: dict) -> bool:
+        if self.wanted is not None and state["id"] not in self.wanted:
+            return False
+        if not live.reaches(self.consumer.viewer_groups, state):
+            return False  # the viewer lost a right since this was sent
+        return state["version"] > self.sent.get(state["id"], 0)
+
+    def class_key(self):
+        """Subscribers with equal keys get the same bytes (None: executed on its own)."""
+        if self.document is None:
+            return None
+        sees_all = live.ALL_FILES_GROUP in self.consumer.viewer_groups
+        return (self.document, sees_all, origin(self.consumer))
+
+    def offer(self, state: dict, item) -> None:
+        """Write an event now if nothing waits before it, else queue it without waiting:
+        merged into a pending one of the same file and status, else appended; too many
+        pending and the connection is closed."""
+        if self.closing is not None:
+            return
+        if self.operation is not None and self.sending is None and not self.pending:
+            if state["version"] > self.sent.get(state["id"], 0):
+                self.sent[state["id"]] = state["version"]
+                self.write(item)
+            return
+        key = (state["id"], state["status"])
+        self.pending.pop(key, None)
+        self.pending[key] = (state["version"], state["id"], item)
+        if len(self.pending) > settings.WEBSOCKET_OUTBOX_LIMIT and self.closing is None:
+            self.pending.clear()
+            logger.info("Closed a websocket that fell too far behind its events")
+            self.closing = asyncio.create_task(self.consumer.close(
+                code=TRY_AGAIN_LATER, reason="Too far behind: reconnect"))
+        if self.operation is None:
+            self.wake.set()
+        elif self.sending is None:
+            self.sending = asyncio.create_task(self.drain(None))
+
+    def mark_sent(self, file_id: str, version: int) -> None:
+        self.sent[file_id] = max(version, self.sent.get(file_id, 0))
+
+    def ended(self) -> bool:
+        handler = self.operation.handler
+        return self.operation.completed or handler.operations.get(
+            self.operation.id) is not self.operation
+
+    def write(self, payload: str) -> None:
+        """Send one payload under this operation's id; if the socket makes it wait, the
+        rest of the write and the outbox go on in `drain`."""
+        if self.ended():
+            return
+        coroutine = self.consumer.send(text_data=self.envelope % payload)
+        try:
+            waiting, waits = start(coroutine)
+        except Exception:  # the client left meanwhile: its disconnect cleans up
+            logger.debug("A live event could not be written", exc_info=True)
+            return
+        EVENTS_DELIVERED.inc()  # counted when handed to the socket, as in `drain`
+        if waits:
+            self.sending = asyncio.create_task(self.drain(finish(coroutine, waiting)))
+
+    async def drain(self, unfinished) -> None:
+        """Finish a write that had to wait, then send the outbox, oldest first, stale ones
+        dropped; the next event is written directly again once it is empty."""
+        try:
+            if unfinished is not None:
+                await unfinished
+            while self.pending and not self.ended():
+                _, (version, file_id, item) = self.pending.popitem(last=False)
+                if version > self.sent.get(file_id, 0):
+                    self.sent[file_id] = version
+                    await self.consumer.send(text_data=self.envelope % item)
+                    EVENTS_DELIVERED.inc()
+        except Exception:  # the client left meanwhile: its disconnect cleans up
+            logger.debug("A live event could not be written", exc_info=True)
+        finally:
+            self.sending = None
+
+    async def until_ended(self) -> None:
+        """Hold the operation's task (Strawberry's record of the subscription) until the
+        client completes the operation or leaves; a write under way then stops."""
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            if self.sending is not None:
+                self.sending.cancel()
+
+    async def items(self):
+        """graphql-ws: the pending items, oldest first, as they come (forever); stale ones
+        dropped."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.pending:
+                _, (version, file_id, item) = self.pending.popitem(last=False)
+                if version > self.sent.get(file_id, 0):
+                    self.sent[file_id] = version
+                    yield item
