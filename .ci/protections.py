@@ -205,7 +205,8 @@ PROTECTIONS = [
         ["tests/test_uploads.py::test_uploads_over_the_quota_are_refused"]),
     Protection(
         "6 request path: an anonymous upload is refused before its body is read",
-        [(ENDPOINT, "        user = authenticated_user(request)", "        user = authenticate(request)")],
+        [(ENDPOINT, "        user = authenticated_user(request)",
+          "        user = authenticate(request)")],
         [f"{INGRESS_TESTS}::test_anonymous_upload_is_refused_before_its_body_is_read"]),
     Protection(
         "6 request path: a declared Content-Length over the limit is refused at once",
