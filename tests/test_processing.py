@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from files_app import services
+from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
 from files_app.processors import ProcessingSource, generic, sniff_content_type
 from files_app.tasks import process_file
@@ -29,14 +30,14 @@ def make_file(owner, content: bytes, *, declared_size=None) -> File:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("damage", "message"),
+    ("damage", "message", "code"),
     [
-        ("delete-bytes", services.MISSING_BYTES),
-        ("truncate", "bytes but 1000 were uploaded"),
+        ("delete-bytes", services.MISSING_BYTES, FailureCode.MISSING_BYTES),
+        ("truncate", "bytes but 1000 were uploaded", FailureCode.SIZE_MISMATCH),
     ],
 )
 async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
-    uvicorn_server, celery_worker, user, token, damage, message
+    uvicorn_server, celery_worker, user, token, damage, message, code
 ):
     file = await sync_to_async(make_file)(user, b"x" * (1000 if damage != "truncate" else 10),
                                           declared_size=1000)
@@ -51,6 +52,7 @@ async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
     assert message in events[-1]["error"]
     stored = await File.objects.aget(pk=file.pk)
     assert stored.status == FileStatus.FAILED and message in stored.error
+    assert stored.failure_code == code
 
 
 @pytest.mark.django_db(transaction=True)
@@ -66,6 +68,7 @@ def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(
     file.refresh_from_db()
     assert file.status == FileStatus.FAILED
     assert file.error == services.UNEXPECTED_FAILURE
+    assert file.failure_code == FailureCode.UNEXPECTED
     assert "internal detail" not in file.error
 
 
@@ -158,6 +161,7 @@ def test_a_file_over_the_soft_time_limit_fails_as_too_long(user, monkeypatch):
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
     assert (file.status, file.error) == (FileStatus.FAILED, services.TOOK_TOO_LONG)
+    assert file.failure_code == FailureCode.TOOK_TOO_LONG
 
 
 @pytest.mark.django_db(transaction=True)
@@ -178,6 +182,7 @@ def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     services.file_process(file_id=file.pk, retries_left=0)
     file.refresh_from_db()
     assert (file.status, file.error) == (FileStatus.FAILED, STORAGE_UNAVAILABLE)
+    assert file.failure_code == FailureCode.STORAGE_UNAVAILABLE
 
 
 def test_the_task_is_configured_to_time_out_and_retry(settings):
@@ -199,10 +204,12 @@ def test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt(user, s
     assert services.file_process(file_id=file.pk) is None
     file.refresh_from_db()
     assert file.status == FileStatus.FAILED and "started 2 times" in file.error
+    assert file.failure_code == FailureCode.TOO_MANY_ATTEMPTS
     assert file.sha256 == "", "the file was not run a third time"
     # Reprocessing starts the count again.
     services.file_reprocess(user=user, file_id=file.pk)
-    assert services.file_process(file_id=file.pk).status == FileStatus.DONE
+    done = services.file_process(file_id=file.pk)
+    assert (done.status, done.failure_code) == (FileStatus.DONE, "")
 
 
 @pytest.mark.django_db

@@ -54,6 +54,7 @@ def test_files_that_keep_failing_to_finish_end_failed(user, settings, capsys):
     hopeless.refresh_from_db()
     assert hopeless.status == FileStatus.FAILED
     assert "started 3 times and never finished" in hopeless.error
+    assert hopeless.failure_code == FailureCode.TOO_MANY_ATTEMPTS
 
 
 def test_the_sweep_is_scheduled(settings):
