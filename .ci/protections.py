@@ -452,7 +452,7 @@ PROTECTIONS = [
     Protection(
         "12 integrity: storage_audit knows missing bytes by their code, not the wording",
         [("files_app/services/audit.py", "failure_code=FailureCode.MISSING_BYTES).exclude(",
-          "error=MISSING_BYTES).exclude(")],
+          "error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES]).exclude(")],
         ["tests/test_integrity.py::test_storage_audit_finds_missing_bytes_by_code_not_by_wording"]),
     Protection(
         "12 integrity: storage_audit --fix removes orphaned bytes",

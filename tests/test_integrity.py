@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
-from files_app.services import MISSING_BYTES
+from files_app.services import FAILURE_MESSAGES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,7 +62,8 @@ def test_storage_audit_reports_then_fixes(user, capsys):
     default_storage.delete(arriving)
     default_storage.delete(landing)
     gone.refresh_from_db()
-    assert (gone.status, gone.error) == (FileStatus.FAILED, MISSING_BYTES)
+    assert (gone.status, gone.error) == (FileStatus.FAILED,
+                                         FAILURE_MESSAGES[FailureCode.MISSING_BYTES])
     assert gone.failure_code == FailureCode.MISSING_BYTES
     kept.refresh_from_db()
     assert kept.status == FileStatus.DONE and default_storage.exists(kept.stored_file.name)
@@ -77,8 +78,9 @@ def test_storage_audit_finds_missing_bytes_by_code_not_by_wording(user, capsys):
     File.objects.filter(pk=known.pk).update(status=FileStatus.FAILED, error="Reworded.",
                                             failure_code=FailureCode.MISSING_BYTES)
     damaged = stored(user)
-    File.objects.filter(pk=damaged.pk).update(status=FileStatus.FAILED, error=MISSING_BYTES,
-                                              failure_code=FailureCode.DAMAGED)
+    File.objects.filter(pk=damaged.pk).update(
+        status=FileStatus.FAILED, error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
+        failure_code=FailureCode.DAMAGED)
     for file in (known, damaged):
         os.remove(file.stored_file.path)
     call_command("storage_audit", "--fix")

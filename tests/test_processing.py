@@ -32,7 +32,8 @@ def make_file(owner, content: bytes, *, declared_size=None) -> File:
 @pytest.mark.parametrize(
     ("damage", "message", "code"),
     [
-        ("delete-bytes", services.MISSING_BYTES, FailureCode.MISSING_BYTES),
+        ("delete-bytes", services.FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
+         FailureCode.MISSING_BYTES),
         ("truncate", "bytes but 1000 were uploaded", FailureCode.SIZE_MISMATCH),
     ],
 )
@@ -67,7 +68,7 @@ def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
     assert file.status == FileStatus.FAILED
-    assert file.error == services.UNEXPECTED_FAILURE
+    assert file.error == services.FAILURE_MESSAGES[FailureCode.UNEXPECTED]
     assert file.failure_code == FailureCode.UNEXPECTED
     assert "internal detail" not in file.error
 
@@ -160,14 +161,13 @@ def test_a_file_over_the_soft_time_limit_fails_as_too_long(user, monkeypatch):
     file = make_file(user, b"data")
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
-    assert (file.status, file.error) == (FileStatus.FAILED, services.TOOK_TOO_LONG)
-    assert file.failure_code == FailureCode.TOOK_TOO_LONG
+    assert file.status == FileStatus.FAILED and file.failure_code == FailureCode.TOOK_TOO_LONG
+    assert file.error == services.FAILURE_MESSAGES[FailureCode.TOOK_TOO_LONG]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     from files_app.exceptions import TransientProcessingError
-    from files_app.services.processing import STORAGE_UNAVAILABLE
 
     def flaky(source):
         raise OSError("I/O error reading the volume")
@@ -181,8 +181,9 @@ def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     assert file.lease_expires_at <= timezone.now()  # the run released its lease
     services.file_process(file_id=file.pk, retries_left=0)
     file.refresh_from_db()
-    assert (file.status, file.error) == (FileStatus.FAILED, STORAGE_UNAVAILABLE)
+    assert file.status == FileStatus.FAILED
     assert file.failure_code == FailureCode.STORAGE_UNAVAILABLE
+    assert file.error == services.FAILURE_MESSAGES[FailureCode.STORAGE_UNAVAILABLE]
 
 
 def test_the_task_is_configured_to_time_out_and_retry(settings):
@@ -223,4 +224,5 @@ def test_a_failure_while_storing_the_result_ends_failed_not_processing(user, mon
     file = make_file(user, b"hello")
     assert services.file_process(file_id=file.pk).status == FileStatus.FAILED
     file.refresh_from_db()
-    assert file.status == FileStatus.FAILED and file.error == services.UNEXPECTED_FAILURE
+    assert file.status == FileStatus.FAILED and file.failure_code == FailureCode.UNEXPECTED
+    assert file.error == services.FAILURE_MESSAGES[FailureCode.UNEXPECTED]

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='file',
             name='failure_code',
-            field=models.CharField(blank=True, choices=[('DAMAGED', 'DAMAGED'), ('UNSUPPORTED', 'UNSUPPORTED'), ('TOO_COMPLEX', 'TOO_COMPLEX'), ('MISSING_BYTES', 'MISSING_BYTES'), ('SIZE_MISMATCH', 'SIZE_MISMATCH'), ('TOOK_TOO_LONG', 'TOOK_TOO_LONG'), ('TOO_MANY_ATTEMPTS', 'TOO_MANY_ATTEMPTS'), ('STORAGE_UNAVAILABLE', 'STORAGE_UNAVAILABLE'), ('UNEXPECTED', 'UNEXPECTED')], default='', max_length=32),
+            field=models.CharField(blank=True, default='', max_length=32),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

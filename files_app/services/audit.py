@@ -13,7 +13,7 @@ from django.utils import timezone
 from .. import storage
 from ..failures import FailureCode
 from ..models import INCOMING_FOLDER, File, FileStatus, ResumableUpload
-from .processing import MISSING_BYTES, transition
+from .processing import FAILURE_MESSAGES, transition
 
 STORED_PREFIXES = ("uploads", "thumbnails")
 # An upload still arriving is younger than this; an older part was abandoned.
@@ -81,6 +81,7 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
         if not default_storage.exists(name):
             report.missing.append(str(file_id))
             if fix:
-                transition(file_id, status=FileStatus.FAILED, error=MISSING_BYTES,
-                           failure_code=FailureCode.MISSING_BYTES, progress=0.0)
+                transition(file_id, status=FileStatus.FAILED, progress=0.0,
+                           failure_code=FailureCode.MISSING_BYTES,
+                           error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES])
     return report
