@@ -50,7 +50,7 @@ async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
     events = await subscription.files_until(is_final, timeout=30)
     await subscription.close()
     assert [e["status"] for e in events] == ["PROCESSING", "FAILED"]
-    assert message in events[-1]["error"]
+    assert message in events[-1]["error"] and events[-1]["failureCode"] == code
     stored = await File.objects.aget(pk=file.pk)
     assert stored.status == FileStatus.FAILED and message in stored.error
     assert stored.failure_code == code
