@@ -387,7 +387,8 @@ PROTECTIONS = [
         "10 fuzzing: malformed cursors are BAD_USER_INPUT, not 500",
         [("schema/queries.py",
           'raise BadUserInput(f"Bad pagination argument: {error}") from None', "raise")],
-        ["tests/test_fuzz_schema.py::test_every_operation_with_a_token"]),
+        ["tests/test_limits.py::test_a_malformed_page_is_the_clients_mistake",
+         "tests/test_fuzz_schema.py::test_every_operation_with_a_token"]),
     Protection(
         "10 multipart: variable errors are BAD_USER_INPUT, not masked as 500",
         [(ERRORS, "if original is None or isinstance(original, GraphQLError):",
