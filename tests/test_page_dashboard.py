@@ -153,6 +153,9 @@ def test_pasted_files_upload(page):
 
 
 def test_keyboard_opens_the_picker_and_status_changes_are_announced(page):
+    # Playwright turns the browser's file-chooser interception on without waiting for it: on
+    # from the start (and a round trip later) so the first key press is caught.
+    page.on("filechooser", lambda chooser: None)
     page.evaluate(RECORD_ANNOUNCEMENTS)
     drop = page.get_by_role("button", name="Drop files here, paste them, or press to choose files")
     for _ in range(10):  # the drop zone is in the tab order, after the header's controls
@@ -184,29 +187,46 @@ def test_keyboard_opens_the_picker_and_status_changes_are_announced(page):
     assert table.get_by_role("rowheader", name="typed.txt").count() == 1
 
 
-LONG_TASKS = """() => {
-  window.__longest = 0;
+# The page's own work per frame (the Long Animation Frames API: the scripts that ran before
+# each frame taking over 50 ms), the longest task for the record, and each batch of changes to
+# the table's rows.
+WATCH_THE_MAIN_THREAD = """() => {
+  window.__scriptMs = 0;
+  window.__longTaskMs = 0;
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      window.__longest = Math.max(window.__longest, entry.duration);
+    for (const frame of list.getEntries()) {
+      const ms = frame.scripts.reduce((sum, script) => sum + script.duration, 0);
+      window.__scriptMs = Math.max(window.__scriptMs, ms);
+    }
+  }).observe({type: 'long-animation-frame'});
+  new PerformanceObserver((list) => {
+    for (const task of list.getEntries()) {
+      window.__longTaskMs = Math.max(window.__longTaskMs, task.duration);
     }
   }).observe({type: 'longtask'});
   window.__rowsAdded = 0;
+  window.__tableUpdates = 0;
   new MutationObserver((changes) => {
+    window.__tableUpdates += 1;
     for (const change of changes) for (const node of change.addedNodes) {
       if (node.dataset && node.dataset.id) window.__rowsAdded += 1;
     }
-  }).observe(document.querySelector('#rows'), {childList: true});
+  }).observe(document.querySelector('#rows'), {childList: true, subtree: true});
 }"""
 
 
 def test_500_files_arriving_at_once_fill_the_table_without_freezing(page, user):
     """500 files appear through the subscription (PENDING), then each is DONE: 1,000 events
-    in a burst. The table shows all of them, each row built once and updated in place, and
-    the main thread never blocks for longer than LONG_TASK_BOUND_MS."""
+    in a burst. The table shows all of them; it is updated in batches (far fewer updates than
+    events), each row built once and then updated in place; and no frame ran more than
+    LONG_TASK_BOUND_MS of the page's scripts.
+
+    The bound is on script time rather than on a long task's wall time: on a loaded two-core
+    machine the renderer is descheduled, and a long task then measures the machine, not
+    the page (tasks with no script of ours took up to 440 ms here under load)."""
     from files_app import events
 
-    page.evaluate(LONG_TASKS)
+    page.evaluate(WATCH_THE_MAIN_THREAD)
     files = File.objects.bulk_create(
         File(
             owner=user,
@@ -228,9 +248,13 @@ def test_500_files_arriving_at_once_fill_the_table_without_freezing(page, user):
         f"document.querySelectorAll('#rows tr[data-status=DONE]').length === {ARRIVING}"
     )
     assert page.inner_text("#count") == f"{ARRIVING} files"
-    assert page.evaluate("window.__rowsAdded") == ARRIVING  # keyed: no row rebuilt
-    longest = page.evaluate("window.__longest")
-    assert longest < LONG_TASK_BOUND_MS, f"the page froze for {longest} ms"
+    watched = page.evaluate(
+        "[window.__rowsAdded, window.__tableUpdates, window.__scriptMs, window.__longTaskMs]"
+    )
+    rows_added, table_updates, script_ms, long_task_ms = watched
+    assert rows_added == ARRIVING, watched  # keyed: no row built twice
+    assert table_updates < ARRIVING, watched  # batched: 1,000 events, far fewer updates
+    assert script_ms < LONG_TASK_BOUND_MS, f"the page blocked a frame: {watched}"
 
 
 def axe_violations(page) -> list:

@@ -13,7 +13,7 @@ interface Shown {
 const COLUMNS = 7;
 /** Rows built or updated in one frame: a few milliseconds of work, so 500 files arriving at
  * once fill the table over a few frames instead of blocking the page for one long one. */
-const ROWS_PER_FRAME = 100;
+const ROWS_PER_FRAME = 50;
 
 /** A lazy-loaded thumbnail for an image that has one (`ImageResult.thumbnailUrl`). */
 function thumbnail(file: FileRow): HTMLElement {
