@@ -90,7 +90,9 @@ def test_cancel_stops_the_upload_and_the_server_keeps_nothing(page):
     assert File.objects.get(name="slow.bin").size == 1536 * 1024
 
 
-def test_a_failed_upload_is_sent_again_by_retry(page):
+def test_retry_sends_a_failed_upload_again_and_reprocesses_a_failed_file(page):
+    """An upload whose connection dropped is sent again; a file whose processing FAILED has
+    its bytes stored already, so Retry processes it again instead of uploading a second file."""
     refused = []
 
     def drop_first_upload(route):
@@ -112,9 +114,6 @@ def test_a_failed_upload_is_sent_again_by_retry(page):
     page.wait_for_selector('#rows tr[data-name="flaky.txt"][data-status=DONE]')
     assert refused and File.objects.filter(name="flaky.txt").count() == 1
 
-
-def test_failed_processing_is_retried_with_reprocess(page):
-    """The bytes are stored: Retry processes them again, it does not upload a second file."""
     choose(page, "broken.png", png()[:120], "image/png")
     upload_item(page, "broken.png", "FAILED")
     failed = File.objects.get(name="broken.png")
@@ -132,24 +131,24 @@ def test_failed_processing_is_retried_with_reprocess(page):
     assert File.objects.filter(name="broken.png").count() == 1
 
 
-def test_image_rows_show_a_lazy_thumbnail_with_alt_text(page):
-    choose(page, "red.png", png(), "image/png")
-    page.wait_for_selector('#rows tr[data-name="red.png"][data-status=DONE]')
+PASTE = """([name, type, bytes]) => {
+  const data = new DataTransfer();
+  data.items.add(new File([new Uint8Array(bytes)], name, {type}));
+  document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true}));
+}"""
+
+
+def test_a_pasted_image_uploads_and_its_row_shows_a_lazy_thumbnail(page):
+    page.evaluate(PASTE, ["red.png", "image/png", list(png())])
+    page.evaluate(PASTE, ["pasted.txt", "text/plain", list(b"pasted\n")])
+    for name in ("red.png", "pasted.txt"):
+        upload_item(page, name, "DONE")
+        page.wait_for_selector(f'#rows tr[data-name="{name}"][data-status=DONE]')
     image = page.wait_for_selector('#rows tr[data-name="red.png"] img')
     assert image.get_attribute("loading") == "lazy"
     assert image.get_attribute("alt") == "Thumbnail of red.png"
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image)
     assert page.locator("#rows tr img").count() == 1  # only images have one
-
-
-def test_pasted_files_upload(page):
-    page.evaluate("""() => {
-      const data = new DataTransfer();
-      data.items.add(new File(['pasted\\n'], 'pasted.txt', {type: 'text/plain'}));
-      document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true}));
-    }""")
-    upload_item(page, "pasted.txt", "DONE")
-    page.wait_for_selector('#rows tr[data-name="pasted.txt"][data-status=DONE]')
 
 
 def test_keyboard_opens_the_picker_and_status_changes_are_announced(page):

@@ -14,7 +14,7 @@ type Phase = "UPLOADING" | "CANCELLED" | "ERROR" | FileRow["status"];
 
 const PHASE_WORDS: Record<Phase, string> = {
   UPLOADING: "uploading", CANCELLED: "upload cancelled", ERROR: "upload failed",
-  AWAITING_UPLOAD: "waiting for its bytes", PENDING: "uploaded, waiting to be processed",
+  AWAITING_UPLOAD: "waiting for its bytes", PENDING: "waiting to be processed",
   PROCESSING: "processing", DONE: "done", FAILED: "processing failed",
 };
 
