@@ -6,7 +6,7 @@ import pytest
 from files_app.models import File, FileStatus
 from tests.conftest import PASSWORD, wait_until
 from tests.scale.conftest import BUCKET
-from tests.test_page import DROP_FILES, RECORD_UPLOAD_STATES, WAIT_MS, browser  # noqa: F401
+from tests.test_page import ARTIFACTS, DROP_FILES, RECORD_UPLOAD_STATES, WAIT_MS, browser  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,6 +19,7 @@ def direct_page(
     s3_webs,
     s3_workers,
     user,
+    request,
 ):
     """The page of an S3 web process, logged in; the bucket lets it POST (CORS, as MinIO)."""
     web = s3_webs[0]
@@ -40,6 +41,8 @@ def direct_page(
         page.click("input[type=submit]")
         page.wait_for_selector("#live[data-state=live]")
         yield page
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     finally:
         context.close()
 
