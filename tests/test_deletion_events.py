@@ -5,6 +5,7 @@ Files are made as rows (no upload, no processing: what is tested is the deletion
 
 import asyncio
 import threading
+from contextlib import aclosing
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from files_app import events, services
 from files_app.models import File, FileKind, FileStatus
 from files_app.services.processing import transition
 from schema.ids import encode_file_id
+from schema.subscriber import Subscriber
 from tests.conftest import grant_every_file_right, wait_until
 from tests.test_pipeline import FILE_FIELDS
 from tests.wsclient import Subscription, group_scores, renewed
@@ -130,3 +132,15 @@ def waiting_for_a_lock() -> bool:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                        "AND datname = current_database()")
         return cursor.fetchone()[0] > 0
+
+
+async def test_a_deletion_waiting_in_the_outbox_is_never_replaced():
+    """A slow client's outbox merges events of one file and status, the newest winning: a
+    stale event of the deleted file's last status arriving late (the hub remembers only the
+    last DISPATCHED_MEMORY files) must not take the deletion's place."""
+    subscriber = Subscriber(consumer=None, operation=None, wanted=None)  # graphql-ws: queued
+    state = {"id": "f", "status": "DONE", "version": 6, "deleted": True}
+    subscriber.offer(state, "deleted")
+    subscriber.offer({**state, "version": 5, "deleted": False}, "stale")
+    async with asyncio.timeout(5), aclosing(subscriber.items()) as items:
+        assert await anext(items) == "deleted"
