@@ -3,8 +3,8 @@ in one, its row gone from the other at once (no reload), in a real headless Chro
 
 import pytest
 
-from files_app.models import File, FileKind, FileStatus
 from tests.conftest import PASSWORD
+from tests.test_deletion_events import make_file
 from tests.test_page import WAIT_MS, browser  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,10 +19,8 @@ def open_tab(context):
 
 def test_a_file_deleted_in_one_tab_leaves_the_other_at_once(browser, uvicorn_server,  # noqa: F811
                                                             user):
-    File.objects.create(owner=user, name="shared.txt", size=3, status=FileStatus.DONE,
-                        kind=FileKind.OTHER, content_type="text/plain")
-    File.objects.create(owner=user, name="stays.txt", size=3, status=FileStatus.DONE,
-                        kind=FileKind.OTHER, content_type="text/plain")
+    make_file(user, "shared.txt")
+    make_file(user, "stays.txt")
     context = browser.new_context(base_url=uvicorn_server.url)
     try:
         first = open_tab(context)
