@@ -51,6 +51,7 @@ ENDPOINT = "schema/endpoint.py"
 INGRESS = "schema/ingress.py"
 MULTIPART = "schema/multipart.py"
 INGRESS_TESTS = "tests/test_ingress.py"
+PAGE_DASHBOARD_TESTS = "tests/test_page_dashboard.py"
 ERRORS = "schema/errors.py"
 KILLED = "tests/reliability/test_worker_killed.py"
 RECOVERY_TESTS = "tests/reliability/test_recovery.py"
@@ -224,6 +225,11 @@ PROTECTIONS = [
           "            else:\n                pass")],
         [f"{INGRESS_TESTS}::test_a_streamed_file_over_the_limit_stops_at_the_limit",
          "tests/test_uploads.py::test_upload_over_the_size_limit_is_refused_and_not_stored"]),
+    Protection(
+        "6 request path: a cancelled upload (the page's Cancel) leaves no bytes and no row",
+        [(ENDPOINT, "            else:\n                ingress.discard()",
+          "            else:\n                pass")],
+        [f"{PAGE_DASHBOARD_TESTS}::test_cancel_stops_the_upload_and_the_server_keeps_nothing"]),
     Protection(
         "6 request path: session requests need the CSRF token",
         [("schema/auth.py", "if user.is_authenticated and not csrf_passes(request):",

@@ -132,7 +132,7 @@ def test_oversize_file_shows_its_error(page):
     }])
     error = page.wait_for_selector('#uploads li[data-name="huge.bin"][data-status=ERROR] .error')
     assert "larger than the 2 MiB limit" in error.inner_text()  # the unit the page uses
-    assert "2 MiB each" in page.inner_text("#drop .hint")
+    assert "2 MiB each" in page.inner_text("#drop-hint")
     assert page.locator('#rows tr[data-name="huge.bin"]').count() == 0
 
 
