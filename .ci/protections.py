@@ -576,8 +576,7 @@ PROTECTIONS = [
         [f"{FANOUT_TESTS}::test_rights_classes_never_share_a_result"]),
     Protection(
         "19 live: a slow subscriber's progress is merged, its final state kept",
-        [(SUBSCRIBER, 'key = (state["id"], state["status"])',
-          'key = (state["id"], state["status"], state["version"])')],
+        [(SUBSCRIBER, 'else state["status"])', 'else state["status"], state["version"])')],
         [f"{FANOUT_TESTS}::"
          "test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept"]),
     Protection(
