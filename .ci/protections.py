@@ -44,6 +44,7 @@ FANOUT = "schema/fanout.py"
 REVALIDATION = "schema/revalidation.py"
 SUBSCRIBER = "schema/subscriber.py"
 FANOUT_TESTS = "tests/test_fanout.py"
+DELETION_TESTS = "tests/test_deletion_events.py"
 WEBSOCKET_ACCESS = "tests/test_websocket_access.py"
 VIEWS = "schema/views.py"
 ENDPOINT = "schema/endpoint.py"
@@ -575,8 +576,7 @@ PROTECTIONS = [
         [f"{FANOUT_TESTS}::test_rights_classes_never_share_a_result"]),
     Protection(
         "19 live: a slow subscriber's progress is merged, its final state kept",
-        [(SUBSCRIBER, 'key = (state["id"], state["status"])',
-          'key = (state["id"], state["status"], state["version"])')],
+        [(SUBSCRIBER, 'else state["status"])', 'else state["status"], state["version"])')],
         [f"{FANOUT_TESTS}::"
          "test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept"]),
     Protection(
@@ -690,6 +690,21 @@ PROTECTIONS = [
         "25 tus: on S3, a terminated or expired upload's multipart upload is aborted",
         [("files_app/signals.py", "    if instance.multipart_id:", "    if False:")],
         ["tests/scale/test_tus_s3.py::test_termination_on_s3_aborts_the_multipart_upload"]),
+    Protection(
+        "26 deletions: a deleted file's last event reaches everyone who could see it",
+        [(UPLOAD, "    transaction.on_commit(lambda: events.publish_state(last), robust=True)\n",
+          "")],
+        [f"{DELETION_TESTS}::test_a_deletion_reaches_the_owner_and_staff_and_no_one_else"]),
+    Protection(
+        "26 deletions: the deletion waits for a change in flight, so its version is newer",
+        [(UPLOAD, "File.objects.select_for_update().filter(pk=file_pk)",
+          "File.objects.filter(pk=file_pk)")],
+        [f"{DELETION_TESTS}::test_a_deletion_is_newer_than_a_change_committed_while_it_waited"]),
+    Protection(
+        "26 deletions: a deletion waiting in a slow client's outbox is never replaced",
+        [(SUBSCRIBER, '"DELETED" if state.get("deleted") else state["status"]',
+          'state["status"]')],
+        [f"{DELETION_TESTS}::test_a_deletion_waiting_in_the_outbox_is_never_replaced"]),
 ]
 
 

@@ -52,8 +52,9 @@ export const deleteFileMutation = graphql(`
   mutation DeleteFile($id: ID!) { deleteFile(id: $id) }
 `);
 
+/** `deleted`: the file's last event, once it is deleted (here or in another tab). */
 export const fileUpdatesSubscription = graphql(`
-  subscription FileUpdates { fileUpdates { ...FileFields } }
+  subscription FileUpdates { fileUpdates { ...FileFields deleted } }
 `);
 
 /** Direct uploads on S3 (directUpload.ts): a presigned POST, then completion. */

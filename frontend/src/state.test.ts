@@ -51,6 +51,16 @@ describe("FileTable.apply", () => {
     expect(table.remove("zzz")).toBe(false);
     expect(table.totalCount).toBe(1);
   });
+
+  it("drops a row at once when its deletion event arrives", () => {
+    const table = new FileTable();
+    table.load([file("a", { version: 3 }), file("b")], 2, true);
+    expect(table.apply(file("a", { version: 4, deleted: true }))).toBe(true);
+    expect(table.rows.map((row) => row.id)).toEqual(["b"]);
+    expect(table.totalCount).toBe(1);
+    expect(table.apply(file("zzz", { version: 2, deleted: true }))).toBe(false);
+    expect(table.totalCount).toBe(1);
+  });
 });
 
 describe("matches", () => {
