@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # as in project/settings.py
+VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # as in project/settings/env.py
 STOP_TIMEOUT_SECONDS = 10
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
