@@ -41,6 +41,12 @@ def make_csv(path: Path, megabytes: int) -> int:
 
 def child(path: str) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    # The limits' values come from settings, as in the worker; only they are read here (no app
+    # is loaded, nothing is served or signed), so a local checkout's defaults do.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("DEBUG", "1")
+    from django.conf import settings
+
     from files_app import processors
 
     size = os.path.getsize(path)
@@ -49,6 +55,7 @@ def child(path: str) -> None:
         outcome = processors.run(processors.ProcessingSource(
             stream=stream, size=size, name="bench.csv", content_type="text/csv",
             chunk_size=1024 * 1024, report_progress=lambda fraction: None,
+            limits=processors.ProcessingLimits(**settings.PROCESSING_LIMITS),
         ))
     elapsed = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
