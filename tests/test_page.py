@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from files_app.sizes import MIB
 from tests.conftest import BASE_DIR, PASSWORD, Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,7 +18,7 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = BASE_DIR / "test-artifacts"
-PAGE_MAX_UPLOAD = 2 * 1024 * 1024
+PAGE_MAX_UPLOAD = 2 * MIB
 WAIT_MS = 30_000
 UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 

@@ -31,12 +31,12 @@ from .. import selectors, storage
 from ..exceptions import UploadExpired, UploadOffsetMismatch
 from ..models import File, FileStatus, ResumableUpload, stored_name
 from ..processors.sniff import SNIFF_BYTES
-from ..sizes import human_size
+from ..sizes import MIB, human_size
 from .direct_upload import DeclaredUpload, file_mark_received
 from .upload import check_allowance, file_row_delete, sanitize_file_name, validate_size
 
 # Bytes a PATCH holds in memory before they go to disk (S3: one part, S3_UPLOAD_PART_SIZE).
-WRITE_BUFFER_SIZE = 1024 * 1024
+WRITE_BUFFER_SIZE = MIB
 
 
 def expiry():
