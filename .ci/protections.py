@@ -36,7 +36,10 @@ RECOVERY = "files_app/services/recovery.py"
 PROCESSING = "files_app/services/processing.py"
 LEASE = "files_app/services/lease.py"
 UPLOAD = "files_app/services/upload.py"
-SETTINGS = "project/settings.py"
+SETTINGS_BASE = "project/settings/base.py"
+SETTINGS_SECURITY = "project/settings/security.py"
+SETTINGS_PROCESSING = "project/settings/processing.py"
+SETTINGS_CHANNELS = "project/settings/celery_channels.py"
 SCHEMA = "schema/schema.py"
 WEBSOCKET = "schema/websocket.py"
 LIVE = "schema/live.py"
@@ -44,12 +47,14 @@ FANOUT = "schema/fanout.py"
 REVALIDATION = "schema/revalidation.py"
 SUBSCRIBER = "schema/subscriber.py"
 FANOUT_TESTS = "tests/test_fanout.py"
+DELETION_TESTS = "tests/test_deletion_events.py"
 WEBSOCKET_ACCESS = "tests/test_websocket_access.py"
 VIEWS = "schema/views.py"
 ENDPOINT = "schema/endpoint.py"
 INGRESS = "schema/ingress.py"
 MULTIPART = "schema/multipart.py"
 INGRESS_TESTS = "tests/test_ingress.py"
+PAGE_DASHBOARD_TESTS = "tests/test_page_dashboard.py"
 ERRORS = "schema/errors.py"
 KILLED = "tests/reliability/test_worker_killed.py"
 RECOVERY_TESTS = "tests/reliability/test_recovery.py"
@@ -155,7 +160,7 @@ PROTECTIONS = [
         ["tests/test_processors.py::test_a_csv_with_too_many_columns_is_refused"]),
     Protection(
         "2 stuck work: the sweep is on the Celery beat schedule",
-        [(SETTINGS, "CELERY_BEAT_SCHEDULE = {", "CELERY_BEAT_SCHEDULE = {} and {")],
+        [(SETTINGS_PROCESSING, "CELERY_BEAT_SCHEDULE = {", "CELERY_BEAT_SCHEDULE = {} and {")],
         [f"{RECOVERY_TESTS}::test_the_sweep_is_scheduled",
          f"{RECOVERY_TESTS}::test_celery_beat_runs_the_sweep_by_itself"]),
     Protection(
@@ -180,7 +185,7 @@ PROTECTIONS = [
         ["tests/reliability/test_postgres_restart.py"]),
     Protection(
         "4 PostgreSQL down: views (page, downloads, sessions) answer 503, not 500",
-        [(SETTINGS, '    "schema.middleware.DatabaseUnavailableMiddleware",\n', "")],
+        [(SETTINGS_BASE, '    "schema.middleware.DatabaseUnavailableMiddleware",\n', "")],
         ["tests/reliability/test_postgres_restart.py"]),
     Protection(
         "4 PostgreSQL restart: a worker's kept connection is checked before each task",
@@ -223,6 +228,11 @@ PROTECTIONS = [
           "            else:\n                pass")],
         [f"{INGRESS_TESTS}::test_a_streamed_file_over_the_limit_stops_at_the_limit",
          "tests/test_uploads.py::test_upload_over_the_size_limit_is_refused_and_not_stored"]),
+    Protection(
+        "6 request path: a cancelled upload (the page's Cancel) leaves no bytes and no row",
+        [(ENDPOINT, "            else:\n                ingress.discard()",
+          "            else:\n                pass")],
+        [f"{PAGE_DASHBOARD_TESTS}::test_cancel_stops_the_upload_and_the_server_keeps_nothing"]),
     Protection(
         "6 request path: session requests need the CSRF token",
         [("schema/auth.py", "if user.is_authenticated and not csrf_passes(request):",
@@ -310,7 +320,8 @@ PROTECTIONS = [
     Protection(
         "8 downloads say nosniff",
         [(VIEWS, 'response["X-Content-Type-Options"] = "nosniff"', "pass"),
-         (SETTINGS, "SECURE_CONTENT_TYPE_NOSNIFF = True", "SECURE_CONTENT_TYPE_NOSNIFF = False")],
+         (SETTINGS_SECURITY, "SECURE_CONTENT_TYPE_NOSNIFF = True",
+          "SECURE_CONTENT_TYPE_NOSNIFF = False")],
         ["tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
     Protection(
         "8 download file names are quoted safely",
@@ -410,16 +421,16 @@ PROTECTIONS = [
         ["tests/test_uploads.py::test_deeply_nested_json_is_a_400"]),
     Protection(
         "11 production settings: HSTS from the environment",
-        [(SETTINGS, 'SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)',
+        [(SETTINGS_SECURITY, 'SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)',
           "SECURE_HSTS_SECONDS = 0")],
         ["tests/test_deploy.py::test_production_settings_pass_check_deploy"]),
     Protection(
         "11 DEBUG is off unless asked for",
-        [(SETTINGS, 'DEBUG = env_bool("DEBUG", False)', 'DEBUG = env_bool("DEBUG", True)')],
+        [(SETTINGS_BASE, 'DEBUG = env_bool("DEBUG", False)', 'DEBUG = env_bool("DEBUG", True)')],
         ["tests/test_deploy.py::test_debug_is_off_by_default_and_needs_a_secret_key"]),
     Protection(
         "11 a placeholder or weak SECRET_KEY is refused when DEBUG is off",
-        [(SETTINGS, "elif not DEBUG and (", "elif False and (")],
+        [(SETTINGS_SECURITY, "elif not DEBUG and (", "elif False and (")],
         ["tests/test_deploy.py::test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off"]),
     Protection(
         "11 a disk failing while an upload arrives is a 503 without OS details",
@@ -506,7 +517,7 @@ PROTECTIONS = [
         # Nothing to take out (tokens count only where the API asks for them): put back what
         # e00ea30 removed, a middleware taking a bearer token as a login on every path.
         "15 tokens: a bearer token does not work on /admin/",
-        [(SETTINGS, '    "django.contrib.auth.middleware.AuthenticationMiddleware",\n',
+        [(SETTINGS_BASE, '    "django.contrib.auth.middleware.AuthenticationMiddleware",\n',
           '    "django.contrib.auth.middleware.AuthenticationMiddleware",\n'
           '    "schema.views.BearerEverywhere",\n'),
          (VIEWS, "def login_locked_out(",
@@ -550,17 +561,17 @@ PROTECTIONS = [
         ["tests/test_fair_share.py"]),
     Protection(
         "18 login throttling: failures per username lock it out",
-        [(SETTINGS, 'AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]',
+        [(SETTINGS_SECURITY, 'AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]',
           'AXES_LOCKOUT_PARAMETERS = ["ip_address"]')],
         [f"{THROTTLING_TESTS}::test_failures_for_one_username_lock_it_out_from_any_address"]),
     Protection(
         "18 login throttling: failures per client address lock it out",
-        [(SETTINGS, 'AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]',
+        [(SETTINGS_SECURITY, 'AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]',
           'AXES_LOCKOUT_PARAMETERS = ["username"]')],
         [f"{THROTTLING_TESTS}::test_failures_from_one_address_lock_it_out_for_any_username"]),
     Protection(
         "18 login throttling: a lockout is a 429 page with Retry-After",
-        [(SETTINGS, 'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
+        [(SETTINGS_SECURITY, 'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
           "AXES_LOCKOUT_CALLABLE = None")],
         [f"{THROTTLING_TESTS}::test_the_lockout_page_under_asgi"]),
     Protection(
@@ -575,8 +586,7 @@ PROTECTIONS = [
         [f"{FANOUT_TESTS}::test_rights_classes_never_share_a_result"]),
     Protection(
         "19 live: a slow subscriber's progress is merged, its final state kept",
-        [(SUBSCRIBER, 'key = (state["id"], state["status"])',
-          'key = (state["id"], state["status"], state["version"])')],
+        [(SUBSCRIBER, 'else state["status"])', 'else state["status"], state["version"])')],
         [f"{FANOUT_TESTS}::"
          "test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept"]),
     Protection(
@@ -615,7 +625,7 @@ PROTECTIONS = [
         [f"{RABBITMQ_TESTS}::test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal"]),
     Protection(
         "20 events: the channel layer shards across every CHANNEL_REDIS_HOSTS server",
-        [(SETTINGS, "for address in CHANNEL_REDIS_HOSTS",
+        [(SETTINGS_CHANNELS, "for address in CHANNEL_REDIS_HOSTS",
           "for address in CHANNEL_REDIS_HOSTS[:1]")],
         ["tests/scale/test_events_across_processes.py"]),
     Protection(
@@ -690,6 +700,21 @@ PROTECTIONS = [
         "25 tus: on S3, a terminated or expired upload's multipart upload is aborted",
         [("files_app/signals.py", "    if instance.multipart_id:", "    if False:")],
         ["tests/scale/test_tus_s3.py::test_termination_on_s3_aborts_the_multipart_upload"]),
+    Protection(
+        "26 deletions: a deleted file's last event reaches everyone who could see it",
+        [(UPLOAD, "    transaction.on_commit(lambda: events.publish_state(last), robust=True)\n",
+          "")],
+        [f"{DELETION_TESTS}::test_a_deletion_reaches_the_owner_and_staff_and_no_one_else"]),
+    Protection(
+        "26 deletions: the deletion waits for a change in flight, so its version is newer",
+        [(UPLOAD, "File.objects.select_for_update().filter(pk=file_pk)",
+          "File.objects.filter(pk=file_pk)")],
+        [f"{DELETION_TESTS}::test_a_deletion_is_newer_than_a_change_committed_while_it_waited"]),
+    Protection(
+        "26 deletions: a deletion waiting in a slow client's outbox is never replaced",
+        [(SUBSCRIBER, '"DELETED" if state.get("deleted") else state["status"]',
+          'state["status"]')],
+        [f"{DELETION_TESTS}::test_a_deletion_waiting_in_the_outbox_is_never_replaced"]),
 ]
 
 

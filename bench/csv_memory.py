@@ -39,9 +39,24 @@ def make_csv(path: Path, megabytes: int) -> int:
     return rows
 
 
-def child(path: str) -> None:
+def settings_limits() -> str:
+    """The processors' limits as the worker has them (settings), as JSON for the child, which
+    loads no settings: its peak RSS is the processors' alone. Only these values are read (no
+    app is loaded, nothing is served or signed), so a local checkout's defaults do."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("DEBUG", "1")
+    from django.conf import settings
+
+    return json.dumps(settings.PROCESSING_LIMITS)
+
+
+def child(path: str, limits: str) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from files_app import processors
+
+    values = json.loads(limits)
+    values["image_formats"] = tuple(values["image_formats"])
 
     size = os.path.getsize(path)
     started = time.perf_counter()
@@ -49,6 +64,7 @@ def child(path: str) -> None:
         outcome = processors.run(processors.ProcessingSource(
             stream=stream, size=size, name="bench.csv", content_type="text/csv",
             chunk_size=1024 * 1024, report_progress=lambda fraction: None,
+            limits=processors.ProcessingLimits(**values),
         ))
     elapsed = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -67,14 +83,16 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=1024)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--limits", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.limits)
         return
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "bench.csv"
         make_csv(path, args.megabytes)
-        output = subprocess.run([sys.executable, __file__, "--child", str(path)],
+        output = subprocess.run([sys.executable, __file__, "--child", str(path),
+                                 "--limits", settings_limits()],
                                 check=True, capture_output=True, text=True).stdout
     figures = json.loads(output.strip().splitlines()[-1])
     if args.json:

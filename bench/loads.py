@@ -22,8 +22,8 @@ import httpx
 import psutil
 import websockets
 
-KIB = 1024
-MIB = 1024 * KIB
+from files_app.sizes import KIB, MIB
+
 # A 10 KiB text file (the processors see TEXT).
 SMALL_FILE = b"".join(f"line {i:05d} of a small text file, 10 KiB in all.\n".encode()
                       for i in range(1000))[:10 * KIB]
@@ -621,6 +621,7 @@ def processing_throughput(report, count):
     from bench import fixtures
     from files_app import processors
     from files_app.models import File, FileStatus
+    from files_app.services.processing import processing_limits
     from files_app.tasks import process_file
 
     files = fixtures.stored_text_files("bench-processing", count)
@@ -639,7 +640,7 @@ def processing_throughput(report, count):
         with file.stored_file.open("rb") as stream:
             processors.run(processors.ProcessingSource(
                 stream=stream, size=file.size, name=file.name, content_type="", chunk_size=MIB,
-                report_progress=lambda fraction: None))
+                report_progress=lambda fraction: None, limits=processing_limits()))
     reference = time.perf_counter() - reference_started
     problems = ([f"only {done} of {count} finished in 300 s"] if done < count else []) + (
         [f"{failed} FAILED"] if failed else [])

@@ -33,9 +33,8 @@ from bench.stack import (  # noqa: E402
     configure_environment,
     setup_django,
 )
+from files_app.sizes import GIB, MIB
 
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 FULL = {"big_upload": GIB, "daphne_upload": 200 * MIB, "refused_upload": GIB,
         "upload_limit": 64 * MIB, "small_seconds": 20, "latency_seconds": 10,
         "list_seconds": 10, "reference_rows": 1000, "rows": 100_000, "query_requests": 300,

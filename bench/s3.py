@@ -18,8 +18,8 @@ import httpx
 
 from bench import loads
 from bench.stack import Process, WebServer, free_port
+from files_app.sizes import MIB
 
-MIB = 1024 * 1024
 BUCKET = "filesvc-bench"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "bench-key",

@@ -32,9 +32,8 @@ import websockets
 
 from bench import loads
 from bench.stack import BARE_APP, WebServer
+from files_app.sizes import KIB, MIB
 
-KIB = 1024
-MIB = 1024 * KIB
 FULL_COUNTS = (1000, 2000, 5000, 10_000)
 QUICK_COUNTS = (1000,)
 # p99 targets from issue 17 (≤ 300 ms at 2,000 holds for fewer too).

@@ -105,10 +105,6 @@ class File(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
 
-    @property
-    def processed(self) -> bool:
-        return self.status == FileStatus.DONE
-
 
 class ResumableUpload(models.Model):
     """A tus upload (schema/tus.py) of its File, which stays AWAITING_UPLOAD until the last

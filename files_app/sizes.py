@@ -4,6 +4,10 @@ a limit reads the same in the error as on the page."""
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 STEP = 1024
+# The units themselves, for limits written in code and settings (`10 * GIB`).
+KIB = STEP
+MIB = STEP * KIB
+GIB = STEP * MIB
 
 
 def human_size(size: int) -> str:

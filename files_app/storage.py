@@ -22,11 +22,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage, storages
 
+from .sizes import MIB
+
 logger = logging.getLogger(__name__)
 
 MISSING_CODES = {"NoSuchKey", "NotFound", "404"}
 # S3's smallest part, but for the last one of an object.
-MIN_PART_SIZE = 5 * 1024 * 1024
+MIN_PART_SIZE = 5 * MIB
 
 
 def is_s3() -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from celery import Celery, signals
 
+from files_app.sizes import MIB
 from project import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -18,7 +19,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
-MIB = 1024 * 1024
 PROCESS_FILE = "files_app.process_file"
 REQUEST_ID_HEADER = "request_id"
 

@@ -15,8 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from files_app.sizes import MIB
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # as in project/settings.py
+VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # as in project/settings/env.py
 STOP_TIMEOUT_SECONDS = 10
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -28,7 +30,7 @@ def web_command(host: str, port: str) -> list[str]:
     # sans-I/O protocol is the leanest (docs/live-connection-cost.md). As in the Dockerfile.
     # The app answers the lifespan protocol (schema/asgi.py): no warning at start.
     return [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", host,
-            "--port", port, "--ws-max-size", str(1024 * 1024), "--ws", "websockets-sansio",
+            "--port", port, "--ws-max-size", str(MIB), "--ws", "websockets-sansio",
             "--ws-per-message-deflate", "false"]
 
 

@@ -2,6 +2,8 @@
 the probes and /metrics to schema/probes.py, /tus/ to the resumable uploads (schema/tus.py),
 everything else (the page, downloads, GraphiQL, the admin, static files) to Django."""
 
+import asyncio
+
 from django.core.signals import request_finished
 
 from .endpoint import GraphQLEndpoint, idle_connections
@@ -15,8 +17,13 @@ def close_request_connections(**kwargs) -> None:
     """Django's ASGI handler runs each request's blocking code in a thread of its own, which
     ends with the request: a connection kept there (CONN_MAX_AGE) would never be used again,
     and never closed. The GraphQL endpoint's kept connection lives in another thread."""
-    for connection in idle_connections():
-        connection.close()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        for connection in idle_connections():
+            connection.close()
+    # Else an event loop's own thread (the in-process test client closes a streamed response
+    # there): its connections are no request thread's, and closing them there is refused.
 
 
 def http_application(django_app, schema):

@@ -34,7 +34,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from files_app import exceptions, services, storage
-from files_app.sizes import human_size
+from files_app.sizes import MIB, human_size
 
 from .auth import authenticate, authenticated_user
 from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 # On S3, what the ingress is fed at a time from its thread (see receive_into).
-S3_FEED_BYTES = 1024 * 1024
+S3_FEED_BYTES = MIB
 ALLOWED_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 RESPONSE_HEADERS = [(b"content-type", b"application/json"),
                     (b"x-content-type-options", b"nosniff"),

@@ -33,14 +33,14 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from files_app import services, storage
 from files_app.models import INCOMING_FOLDER, stored_name
 from files_app.processors.sniff import SNIFF_BYTES
-from files_app.sizes import human_size
+from files_app.sizes import MIB, human_size
 
 from .errors import EdgeError, ErrorCode
 from .multipart import MAP, OPERATIONS, check_path, parse_map, parse_operations, put_file_at
 
 # Bytes a file part holds in memory before they go to disk (one buffer per request: parts
 # arrive one after the other).
-WRITE_BUFFER_SIZE = 1024 * 1024
+WRITE_BUFFER_SIZE = MIB
 # Room for each part's boundary and headers when bounding a whole request's size.
 PART_OVERHEAD = 16 * 1024
 MAX_PART_HEADERS = 8

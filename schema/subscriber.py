@@ -6,7 +6,8 @@ no task wakes up for it (at 10,000 subscribers a wake-up each was most of the wo
 event). uvicorn writes a frame without waiting unless that socket's buffer is full (a client
 that does not read); then, and only then, the write goes on in a task of this subscriber's
 own, and what comes meanwhile waits in its outbox: newer state for a file replaces a pending
-one of the same status (progress is merged), a status change is never dropped, and past
+one of the same status (progress is merged), a status change or a deletion is never
+dropped, and past
 WEBSOCKET_OUTBOX_LIMIT pending events the connection is closed with 1013 "Try Again Later"
 (graphql-ws clients reconnect; re-subscribing with `ids` gives the current state).
 """
@@ -107,7 +108,8 @@ class Subscriber:
                 self.sent[state["id"]] = state["version"]
                 self.write(item)
             return
-        key = (state["id"], state["status"])
+        # A deletion has a key of its own: no later event may replace it (none should come).
+        key = (state["id"], "DELETED" if state.get("deleted") else state["status"])
         self.pending.pop(key, None)
         self.pending[key] = (state["version"], state["id"], item)
         if len(self.pending) > settings.WEBSOCKET_OUTBOX_LIMIT and self.closing is None:

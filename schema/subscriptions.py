@@ -31,7 +31,8 @@ class Subscription:
     @strawberry.subscription(
         description=(
             "Changes to your files (staff with the view_file permission: everyone's). With "
-            "`ids`, the current state of each listed file comes first, then its changes only."
+            "`ids`, the current state of each listed file comes first, then its changes only. "
+            "A deleted file's last event is its final state with `deleted: true`."
         )
     )
     async def file_updates(

@@ -108,6 +108,12 @@ class FileType(relay.Node):
     def failure_code(self) -> FailureCodeEnum | None:
         return FailureCode(self.failure_code) if self.failure_code else None
 
+    @strawberry_django.field(only=["id"], description=(
+        "True only in the last `fileUpdates` event of a file that was deleted: the event "
+        "carries the file's final state; the file is gone and its links no longer work."))
+    def deleted(self) -> bool:
+        return getattr(self, "deleted", False)  # set on event-built files (events.py)
+
     @strawberry_django.field(only=["id"], description="Download link (owner-checked).")
     def url(self, info: strawberry.Info) -> str:
         return file_url(info, "file-download", self.pk)

@@ -17,13 +17,12 @@ import pytest
 from django.conf import settings
 
 from files_app.models import File
+from files_app.sizes import GIB, MIB
 from schema.ingress import incoming_dir
 from tests.conftest import BOUNDARY, Server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id size } }"
 SMALL_LIMIT = 1 * MIB
 

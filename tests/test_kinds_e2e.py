@@ -5,6 +5,7 @@ import json
 import httpx
 import pytest
 
+from files_app.sizes import MIB
 from tests import samples
 from tests.test_pipeline import SUBSCRIBE, is_final, upload
 from tests.wsclient import Subscription
@@ -121,7 +122,7 @@ async def test_zip_archive(server, token, user):
 
 
 async def test_zip_bomb_fails_without_extracting(server, token, user):
-    bomb = samples.zip_archive({"zeros.bin": b"\x00" * (20 * 1024 * 1024)})
+    bomb = samples.zip_archive({"zeros.bin": b"\x00" * (20 * MIB)})
     file = await process(server, token, user, "bomb.zip", bomb)
     assert file["status"] == "FAILED" and "bomb" in file["error"]
 

@@ -9,14 +9,15 @@ import psutil
 import pytest
 
 from files_app.models import File
+from files_app.sizes import MIB
 from tests.test_pipeline import UPLOAD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-UPLOAD_SIZE = 200 * 1024 * 1024
+UPLOAD_SIZE = 200 * MIB
 BLOCK = bytes(range(256)) * 4096  # 1 MiB, not compressible by accident
 # Far below the upload size: the body goes to temporary files, then is moved into storage.
-MAX_RSS_GROWTH = 100 * 1024 * 1024
+MAX_RSS_GROWTH = 100 * MIB
 
 
 class PeakRss(threading.Thread):
@@ -59,7 +60,7 @@ def test_large_upload_streams_to_disk(uvicorn_server, token, tmp_path):
     assert stored.size == UPLOAD_SIZE
     with stored.stored_file.open("rb") as handle:
         stored_digest = hashlib.sha256()
-        while chunk := handle.read(1024 * 1024):
+        while chunk := handle.read(MIB):
             stored_digest.update(chunk)
     assert stored_digest.hexdigest() == digest.hexdigest()
     growth = monitor.peak - monitor.baseline

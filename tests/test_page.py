@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from files_app.sizes import MIB
 from tests.conftest import BASE_DIR, PASSWORD, Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,7 +18,7 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = BASE_DIR / "test-artifacts"
-PAGE_MAX_UPLOAD = 2 * 1024 * 1024
+PAGE_MAX_UPLOAD = 2 * MIB
 WAIT_MS = 30_000
 UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 
@@ -132,7 +133,7 @@ def test_oversize_file_shows_its_error(page):
     }])
     error = page.wait_for_selector('#uploads li[data-name="huge.bin"][data-status=ERROR] .error')
     assert "larger than the 2 MiB limit" in error.inner_text()  # the unit the page uses
-    assert "2 MiB each" in page.inner_text("#drop .hint")
+    assert "2 MiB each" in page.inner_text("#drop-hint")
     assert page.locator('#rows tr[data-name="huge.bin"]').count() == 0
 
 

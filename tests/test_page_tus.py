@@ -5,12 +5,12 @@ byte 0, and the file reaches DONE in the table. Its own server, with a small thr
 import pytest
 
 from files_app.models import File, FileStatus
+from files_app.sizes import KIB
 from tests.conftest import Server
 from tests.test_page import DROP_FILES, browser, page  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-KIB = 1024
 THRESHOLD = 256 * KIB
 CHUNK = 200 * KIB
 TEXT = "".join(f"line {n:07d} of a resumable upload from the page\n" for n in range(12_000))

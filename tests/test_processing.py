@@ -14,6 +14,7 @@ from files_app import services
 from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
 from files_app.processors import ProcessingSource, generic, sniff_content_type
+from files_app.services.processing import processing_limits
 from files_app.tasks import process_file
 from schema.ids import encode_file_id
 from tests.test_pipeline import SUBSCRIBE, is_final
@@ -128,7 +129,7 @@ def test_generic_processor_reports_progress_to_the_end():
     seen = []
     facts = generic.process(ProcessingSource(
         stream=io.BytesIO(content), size=len(content), name="x", content_type="",
-        chunk_size=4096, report_progress=seen.append,
+        chunk_size=4096, report_progress=seen.append, limits=processing_limits(),
     )).facts
     assert facts == {"sha256": hashlib.sha256(content).hexdigest(),
                      "content_type": "text/plain", "size": len(content), "kind": "TEXT"}

@@ -4,6 +4,7 @@ import gzip
 import io
 import json
 import tarfile
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -22,6 +23,8 @@ from files_app.processors import (
     run,
     text,
 )
+from files_app.services.processing import processing_limits
+from files_app.sizes import MIB
 from tests import samples
 
 
@@ -29,8 +32,13 @@ def source(data: bytes, name="sample", limits=None, progress=None) -> Processing
     return ProcessingSource(
         stream=io.BytesIO(data), size=len(data), name=name, content_type="",
         chunk_size=4096, report_progress=(progress if progress is not None else [].append),
-        limits=limits or ProcessingLimits(),
+        limits=limits or processing_limits(),
     )
+
+
+def limits_with(**changes) -> ProcessingLimits:
+    """The limits settings give the worker, with `changes`."""
+    return replace(processing_limits(), **changes)
 
 
 def jpeg_with_exif() -> bytes:
@@ -68,7 +76,7 @@ def test_small_images_are_not_upscaled():
 
 
 def test_pixel_bomb_fails_before_decoding():
-    limits = ProcessingLimits(max_image_pixels=1_000_000)
+    limits = limits_with(max_image_pixels=1_000_000)
     with pytest.raises(ProcessingError, match="decompression bomb") as raised:
         image.process(source(samples.png(2000, 2000), limits=limits))
     assert raised.value.code == FailureCode.TOO_COMPLEX
@@ -114,7 +122,7 @@ def test_csv_latin1_is_detected():
 
 def test_csv_bad_row_list_is_capped_but_counted():
     data = b"a,b\n" + b"1,2\n" + b"1,2,3\n" * 250
-    facts = csv_file.process(source(data, limits=ProcessingLimits(max_bad_rows=100))).facts
+    facts = csv_file.process(source(data, limits=limits_with(max_bad_rows=100))).facts
     assert len(facts["bad_rows"]) == 100 and facts["bad_row_count"] == 250
 
 
@@ -154,7 +162,7 @@ def test_json_trailing_garbage_is_invalid():
 
 
 def test_large_invalid_json_is_reported_without_loading_it_whole():
-    limits = ProcessingLimits(json_exact_error_max_bytes=10)
+    limits = limits_with(json_exact_error_max_bytes=10)
     facts = json_file.process(source(b'[1, 2, oops]', limits=limits)).facts
     assert facts["valid"] is False and facts["error"] and facts["error_line"] is None
 
@@ -195,13 +203,13 @@ def test_archive_entry_list_is_capped():
 
 
 def test_zip_bomb_and_total_size_limit():
-    bomb = samples.zip_archive({"zeros": b"\x00" * (5 * 1024 * 1024)})
+    bomb = samples.zip_archive({"zeros": b"\x00" * (5 * MIB)})
     with pytest.raises(ProcessingError, match="decompression bomb") as raised:
         archive.process(source(bomb))
     assert raised.value.code == FailureCode.TOO_COMPLEX
     small = samples.zip_archive({"a": bytes(range(256)) * 40})
     with pytest.raises(ProcessingError, match="decompression bomb"):
-        archive.process(source(small, limits=ProcessingLimits(max_archive_uncompressed=1000)))
+        archive.process(source(small, limits=limits_with(max_archive_uncompressed=1000)))
 
 
 def test_corrupt_zip_fails_clearly():
@@ -258,7 +266,7 @@ def test_a_csv_record_that_never_ends_is_refused_in_bounded_memory():
         csv_file.process(source(hostile, name="bomb.csv"))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 32 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+    assert peak < 32 * MIB, f"peak {peak / 2**20:.0f} MiB"
 
 
 def test_a_csv_with_too_many_columns_is_refused():
@@ -290,14 +298,14 @@ def test_a_tar_with_many_entries_is_listed_in_bounded_memory():
 
     data = tar_many_entries(40_000)
     results = []
-    unlimited = ProcessingLimits(max_archive_entries=100_000)
+    unlimited = limits_with(max_archive_entries=100_000)
     peak = peak_memory(lambda: results.append(archive.process(source(data, limits=unlimited))))
     facts = results[0].facts
     assert (facts["entry_count"], facts["listing_truncated"]) == (40_000, False)
-    assert peak < 4 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+    assert peak < 4 * MIB, f"peak {peak / 2**20:.1f} MiB"
     facts = archive.process(source(data)).facts
     assert facts["listing_truncated"] is True
-    assert facts["entry_count"] == ProcessingLimits().max_archive_entries
+    assert facts["entry_count"] == processing_limits().max_archive_entries
 
 
 def test_a_tar_under_the_entry_limit_is_listed_whole():
@@ -318,7 +326,7 @@ def test_a_zip_with_many_directory_entries_is_refused_before_it_is_read():
             archive.process(source(data))
 
     peak = peak_memory(refused)
-    assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+    assert peak < 8 * MIB, f"peak {peak / 2**20:.1f} MiB"
 
 
 def test_a_zip_that_understates_its_entries_is_still_refused():
@@ -331,7 +339,7 @@ def test_a_zip_that_understates_its_entries_is_still_refused():
     with pytest.raises(ProcessingError, match="more than 10,000 entries"):
         archive.process(source(bytes(data)))
     small = samples.zip_archive({f"f{i}.txt": b"x" for i in range(30)})
-    assert archive.process(source(small, limits=ProcessingLimits(
+    assert archive.process(source(small, limits=limits_with(
         max_archive_entries=30))).facts["entry_count"] == 30
 
 
@@ -345,7 +353,7 @@ def test_deeply_nested_json_fails_quickly_in_bounded_memory():
         with pytest.raises(ProcessingError, match="nested more than 64 levels"):
             json_file.process(source(data))
 
-    assert peak_memory(refused) < 16 * 1024 * 1024
+    assert peak_memory(refused) < 16 * MIB
     nested = b"[" * 64 + b"]" * 64
     assert json_file.process(source(nested)).facts["valid"] is True
 
@@ -362,7 +370,7 @@ def test_an_image_format_outside_the_allowlist_is_refused():
 
     with pytest.raises(ProcessingError, match="not an image we can read: we accept JPEG"):
         image.process(source(icon()))
-    allowed = ProcessingLimits(image_formats=("ICO",))
+    allowed = limits_with(image_formats=("ICO",))
     assert image.process(source(icon(), limits=allowed)).facts["format"] == "ICO"
 
 

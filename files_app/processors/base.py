@@ -10,14 +10,11 @@ treated as a bug.
 import hashlib
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from ..failures import FailureCode
-
-KIB = 1024
-MIB = 1024 * KIB
-GIB = 1024 * MIB
+from ..sizes import MIB
 
 
 class ProcessingError(Exception):
@@ -42,25 +39,28 @@ DETAIL_CHARS = 200
 
 @dataclass(frozen=True)
 class ProcessingLimits:
-    """Guards against hostile files; the service fills these from settings."""
+    """Guards against hostile files. Those an operator can set have no default here: their
+    defaults are in settings (`PROCESSING_LIMITS`, project/settings/processing.py), the one
+    place, and the service fills them from there (`processing_limits()`)."""
 
-    max_image_pixels: int = 64_000_000
-    thumbnail_size: int = 256
-    max_bad_rows: int = 100
+    max_image_pixels: int
+    thumbnail_size: int
+    max_bad_rows: int
+    # Entries examined in one archive: a tar listing stops there (truncated), a zip whose
+    # directory holds more is refused before one entry object is built.
+    max_archive_entries: int
+    max_archive_ratio: float
+    max_archive_uncompressed: int
+    # ijson builds a path string per event as long as the nesting: deep nesting is quadratic.
+    max_json_depth: int
+    # Pillow formats we open (what sniffs as an image and we can thumbnail); any other
+    # decoder Pillow ships is never run on user bytes.
+    image_formats: tuple[str, ...]
+    # Fixed: what a result shows, not a guard an operator tunes.
     preview_lines: int = 10
     preview_chars: int = 2000
     max_archive_entries_listed: int = 100
-    # Entries examined in one archive: a tar listing stops there (truncated), a zip whose
-    # directory holds more is refused before one entry object is built.
-    max_archive_entries: int = 10_000
-    max_archive_ratio: float = 100.0
-    max_archive_uncompressed: int = 10 * GIB
     json_exact_error_max_bytes: int = 16 * MIB
-    # ijson builds a path string per event as long as the nesting: deep nesting is quadratic.
-    max_json_depth: int = 64
-    # Pillow formats we open (what sniffs as an image and we can thumbnail); any other
-    # decoder Pillow ships is never run on user bytes.
-    image_formats: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class ProcessingSource:
     chunk_size: int
     # Called with the fraction done (0.0-1.0); the caller decides how often it is published.
     report_progress: Callable[[float], None]
-    limits: ProcessingLimits = field(default_factory=ProcessingLimits)
+    limits: ProcessingLimits
 
     def chunks(self) -> Iterator[bytes]:
         """Read the stream from the start in fixed-size chunks, reporting progress."""

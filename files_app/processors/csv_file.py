@@ -11,6 +11,7 @@ import re
 from datetime import date
 
 from ..failures import FailureCode
+from ..sizes import MIB
 from .base import ProcessingError, ProcessingResult, ProcessingSource
 from .encoding import SAMPLE_BYTES, detect_encoding, is_ascii_compatible, iter_decoded_lines
 from .sniff import guess_csv_delimiter, sample_lines
@@ -22,7 +23,7 @@ BOOLS = {"true", "false", "yes", "no"}
 # One record (a row, its quoted line breaks included) and its columns are bounded: csv.reader
 # holds a whole record before it yields it, at about 14 bytes of memory per byte of input for
 # many short quoted fields ("x\n", repeated), so an unbounded record could take all memory.
-MAX_RECORD_CHARS = 1024 * 1024
+MAX_RECORD_CHARS = MIB
 MAX_COLUMNS = 2_000
 CSV_FIELD_LIMIT = MAX_RECORD_CHARS
 

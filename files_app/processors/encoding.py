@@ -4,10 +4,12 @@ import codecs
 
 from charset_normalizer import from_bytes
 
+from ..sizes import MIB
+
 SAMPLE_BYTES = 64 * 1024
 # One physical line is read at most this much at a time, so a file without newlines can't
 # make us hold it whole.
-MAX_LINE_BYTES = 1024 * 1024
+MAX_LINE_BYTES = MIB
 UTF8_BOM = codecs.BOM_UTF8
 
 

@@ -36,7 +36,13 @@ from ..models import File, FileStatus, stored_name
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
 from .processing import transition
-from .upload import check_allowance, enqueue, sanitize_file_name, validate_size
+from .upload import (
+    check_allowance,
+    enqueue,
+    file_row_delete,
+    sanitize_file_name,
+    validate_size,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +151,6 @@ def files_expire_awaiting(*, now=None) -> int:
             # Locked and checked again: a completion that won the race is kept.
             file = awaiting.select_for_update(of=("self",)).filter(pk=file_id).first()
             if file is not None:
-                file.delete()
+                file_row_delete(file=file)
                 expired += 1
     return expired

@@ -161,6 +161,7 @@ class ThrottledProgress:
 
 
 def processing_limits() -> processors.ProcessingLimits:
+    """The processors' limits, from settings: the one place their defaults are written."""
     return processors.ProcessingLimits(**settings.PROCESSING_LIMITS)
 
 

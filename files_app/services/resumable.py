@@ -31,12 +31,12 @@ from .. import selectors, storage
 from ..exceptions import UploadExpired, UploadOffsetMismatch
 from ..models import File, FileStatus, ResumableUpload, stored_name
 from ..processors.sniff import SNIFF_BYTES
-from ..sizes import human_size
+from ..sizes import MIB, human_size
 from .direct_upload import DeclaredUpload, file_mark_received
-from .upload import check_allowance, sanitize_file_name, validate_size
+from .upload import check_allowance, file_row_delete, sanitize_file_name, validate_size
 
 # Bytes a PATCH holds in memory before they go to disk (S3: one part, S3_UPLOAD_PART_SIZE).
-WRITE_BUFFER_SIZE = 1024 * 1024
+WRITE_BUFFER_SIZE = MIB
 
 
 def expiry():
@@ -192,9 +192,11 @@ def resumable_upload_advance(*, writer: ResumableWriter, stored: int) -> Resumab
 def resumable_upload_terminate(*, user, file_id) -> uuid.UUID:
     """tus termination: an unfinished upload and its File are deleted, with the bytes stored
     so far (signals.py). A finished one is a File like any other: `deleteFile` deletes it."""
-    upload = selectors.resumable_upload_get(user=user, file_id=file_id)
-    if upload.file.status != FileStatus.AWAITING_UPLOAD:
-        raise UploadOffsetMismatch("This upload is finished: delete its file with deleteFile.")
-    file_pk = upload.file.pk
-    upload.file.delete()
+    file_pk = selectors.resumable_upload_get(user=user, file_id=file_id).file_id
+    with transaction.atomic():
+        file = File.objects.select_for_update().filter(pk=file_pk).first()
+        if file is not None and file.status != FileStatus.AWAITING_UPLOAD:
+            raise UploadOffsetMismatch("This upload is finished: delete its file with deleteFile.")
+        if file is not None:
+            file_row_delete(file=file)
     return file_pk

@@ -40,8 +40,13 @@ export interface UploadHandlers {
   onError(errors: GraphQLErrorLike[] | undefined, status: number): void;
 }
 
-/** One GraphQL multipart request per file, so each file has its own progress and error. */
-export function uploadFile(file: File, handlers: UploadHandlers): XMLHttpRequest {
+/** Stops an upload in flight; its handlers are not called afterwards. */
+export type Cancel = () => void;
+
+/** One GraphQL multipart request per file, so each file has its own progress and error.
+ * Cancelling aborts the request: the server sees the connection drop before the body ended,
+ * removes what it wrote of the file and creates no row (schema/endpoint.py, `ClientGone`). */
+export function uploadFile(file: File, handlers: UploadHandlers): Cancel {
   const body = new FormData();
   body.append("operations", JSON.stringify({ query: uploadFileMutation.toString(), variables: { file: null } }));
   body.append("map", JSON.stringify({ "0": ["variables.file"] }));
@@ -65,7 +70,7 @@ export function uploadFile(file: File, handlers: UploadHandlers): XMLHttpRequest
   };
   request.onerror = () => handlers.onError(undefined, 0);
   request.send(body);
-  return request;
+  return () => request.abort();
 }
 
 export type LiveState = "connecting" | "live" | "reconnecting" | "logged-out" | "too-many";

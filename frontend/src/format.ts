@@ -18,11 +18,20 @@ export function humanSize(bytes: number): string {
   return `${text.includes(".") ? text.replace(/\.?0+$/, "") : text} ${UNITS[unit]}`;
 }
 
+// One formatter per locale: `toLocaleString` builds a new one on every call, which cost most
+// of a frame when 500 rows arrived at once.
+const timeFormats = new Map<string | undefined, Intl.DateTimeFormat>();
+
 export function formatTime(iso: string | null | undefined, locale?: string): string {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "—";
-  return date.toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
+  let format = timeFormats.get(locale);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
+    timeFormats.set(locale, format);
+  }
+  return format.format(date);
 }
 
 export function percent(fraction: number): string {

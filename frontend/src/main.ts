@@ -1,12 +1,14 @@
-// The live page: drop files, watch them upload and process, browse the table, open a file.
-import { execute, liveClient, uploadFile, watchFiles, type LiveState } from "./api";
-import { directUploadsEnabled, uploadDirect } from "./directUpload";
-import { resumable, uploadResumable } from "./tus";
-import { renderDetail, renderRows, renderUpload, type UploadItem } from "./view";
+// The live page: drop, paste or pick files, watch them upload and process, browse the table,
+// open a file.
+import { execute, liveClient, watchFiles, type LiveState } from "./api";
+import { FrameScheduler } from "./dom";
 import { errorMessage } from "./format";
 import type { FileFilter } from "./gql/graphql";
 import { filesQuery } from "./operations";
+import { RowsView } from "./rows";
 import { FileTable, type FileRow, type FileStatus } from "./state";
+import { UploadList } from "./uploads";
+import { renderDetail } from "./view";
 import "./styles.css";
 
 const PAGE_SIZE = 20;
@@ -15,7 +17,12 @@ const SEARCH_DELAY_MS = 250;
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
 
 const table = new FileTable();
-const uploads = new Map<string, UploadItem>(); // by local key, then also by file id
+const frames = new FrameScheduler();
+const rows = new RowsView($("#rows"), (id) => void openDetail(id));
+const uploads = new UploadList($("#uploads"), frames, {
+  uploaded: (file) => onLiveFile(file),
+  latest: (id) => table.rows.find((row) => row.id === id),
+});
 const cursors: (string | null)[] = [null]; // the `after` of each page seen
 let page = 0;
 let hasNextPage = false;
@@ -34,7 +41,9 @@ async function refresh(): Promise<void> {
   const filters: FileFilter = {};
   if (table.filters.status) filters.status = table.filters.status;
   if (table.filters.name) filters.nameContains = table.filters.name;
+  $("#files").setAttribute("aria-busy", "true");
   const result = await execute(filesQuery, { first: PAGE_SIZE, after: cursors[page], filters });
+  $("#files").removeAttribute("aria-busy");
   if (!result.data) {
     $("#table-error").textContent = errorMessage(result.errors);
     return;
@@ -47,43 +56,20 @@ async function refresh(): Promise<void> {
   draw();
 }
 
+/** Drawn at the next animation frame, once however many events came in meanwhile; a big
+ * change goes on over the next frames, a batch of rows in each. */
 function draw(): void {
-  renderRows($("#rows"), table.rows, openDetail, Boolean(table.filters.status || table.filters.name));
-  $("#count").textContent = `${table.totalCount} file${table.totalCount === 1 ? "" : "s"}`;
-  ($("#prev") as HTMLButtonElement).disabled = page === 0;
-  ($("#next") as HTMLButtonElement).disabled = !hasNextPage;
+  frames.schedule(table, () => {
+    if (rows.render(table.rows, Boolean(table.filters.status || table.filters.name))) draw();
+    $("#count").textContent = `${table.totalCount} file${table.totalCount === 1 ? "" : "s"}`;
+    ($("#prev") as HTMLButtonElement).disabled = page === 0;
+    ($("#next") as HTMLButtonElement).disabled = !hasNextPage;
+  });
 }
 
 function onLiveFile(file: FileRow): void {
   if (table.apply(file)) draw();
-  const item = uploads.get(file.id);
-  if (item && file.version > (item.file?.version ?? 0)) {
-    item.file = file;
-    renderUpload(item);
-  }
-}
-
-function startUploads(files: FileList | File[]): void {
-  for (const file of Array.from(files)) {
-    const item: UploadItem = { key: crypto.randomUUID(), name: file.name, size: file.size,
-                               sent: 0, element: document.createElement("li") };
-    $("#uploads").prepend(item.element);
-    uploads.set(item.key, item);
-    renderUpload(item);
-    (resumable(file) ? uploadResumable : directUploadsEnabled() ? uploadDirect : uploadFile)(file, {
-      onProgress: (fraction) => { item.sent = fraction; renderUpload(item); },
-      onDone: (uploaded) => {
-        item.sent = 1;
-        // Live events can beat the HTTP response: keep whichever state is newer.
-        const seen = table.rows.find((row) => row.id === uploaded.id);
-        item.file = seen && seen.version > uploaded.version ? seen : uploaded;
-        uploads.set(uploaded.id, item);
-        onLiveFile(uploaded);
-        renderUpload(item);
-      },
-      onError: (errors, status) => { item.error = errorMessage(errors, status); renderUpload(item); },
-    });
-  }
+  uploads.update(file);
 }
 
 async function openDetail(id: string): Promise<void> {
@@ -94,18 +80,35 @@ async function openDetail(id: string): Promise<void> {
   if (!dialog.open) dialog.showModal();
 }
 
-function wireControls(): void {
+/** The drop zone is a button: a click, Enter or Space opens the file picker; files can also
+ * be dropped on it, or pasted anywhere on the page. */
+function wireUploads(): void {
   const drop = $("#drop");
   const input = $("#file-input") as HTMLInputElement;
-  $("#pick").addEventListener("click", () => input.click());
-  input.addEventListener("change", () => { if (input.files) startUploads(input.files); input.value = ""; });
+  drop.addEventListener("click", () => input.click());
+  drop.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault(); // Space would scroll the page
+    input.click();
+  });
+  input.addEventListener("change", () => { if (input.files) uploads.start(input.files); input.value = ""; });
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    if (event.dataTransfer?.files.length) startUploads(event.dataTransfer.files);
+    if (event.dataTransfer?.files.length) uploads.start(event.dataTransfer.files);
   });
+  // Text pasted into the search box stays text: only a paste that carries files uploads.
+  document.addEventListener("paste", (event) => {
+    const files = event.clipboardData?.files;
+    if (!files?.length) return;
+    event.preventDefault();
+    uploads.start(files);
+  });
+}
+
+function wireControls(): void {
   const status = $("#filter-status") as HTMLSelectElement;
   const search = $("#filter-name") as HTMLInputElement;
   let searchTimer = 0;
@@ -121,6 +124,7 @@ function wireControls(): void {
 }
 
 function main(): void {
+  wireUploads();
   wireControls();
   const client = liveClient(setLive, () => void refresh());
   watchFiles(client, onLiveFile);

@@ -3,10 +3,12 @@
 // result read the wrong way, fails the type check instead of the page.
 import { graphql } from "./gql";
 
-/** What the table, the upload list and live events show of a file. */
+/** What the table, the upload list and live events show of a file (an image's thumbnail
+ * too: the table shows it). */
 export const fileFields = graphql(`
   fragment FileFields on File {
     id name size kind contentType status progress error uploadedAt processedAt version url
+    result { __typename ... on ImageResult { thumbnailUrl } }
   }
 `);
 
@@ -50,8 +52,9 @@ export const deleteFileMutation = graphql(`
   mutation DeleteFile($id: ID!) { deleteFile(id: $id) }
 `);
 
+/** `deleted`: the file's last event, once it is deleted (here or in another tab). */
 export const fileUpdatesSubscription = graphql(`
-  subscription FileUpdates { fileUpdates { ...FileFields } }
+  subscription FileUpdates { fileUpdates { ...FileFields deleted } }
 `);
 
 /** Direct uploads on S3 (directUpload.ts): a presigned POST, then completion. */

@@ -6,7 +6,7 @@ function file(id: string, overrides: Partial<FileRow> = {}): FileRow {
   return {
     id, name: `${id}.txt`, size: 10, kind: "TEXT", contentType: "text/plain", status: "PENDING",
     progress: 0, error: null, uploadedAt: "2026-11-24T10:00:00Z", processedAt: null, version: 1,
-    url: `/files/${id}/download`, ...overrides,
+    url: `/files/${id}/download`, result: null, ...overrides,
   };
 }
 
@@ -49,6 +49,16 @@ describe("FileTable.apply", () => {
     table.load([file("a"), file("b")], 2, true);
     expect(table.remove("a")).toBe(true);
     expect(table.remove("zzz")).toBe(false);
+    expect(table.totalCount).toBe(1);
+  });
+
+  it("drops a row at once when its deletion event arrives", () => {
+    const table = new FileTable();
+    table.load([file("a", { version: 3 }), file("b")], 2, true);
+    expect(table.apply(file("a", { version: 4, deleted: true }))).toBe(true);
+    expect(table.rows.map((row) => row.id)).toEqual(["b"]);
+    expect(table.totalCount).toBe(1);
+    expect(table.apply(file("zzz", { version: 2, deleted: true }))).toBe(false);
     expect(table.totalCount).toBe(1);
   });
 });

@@ -4,8 +4,11 @@ import type { FileFieldsFragment, FileStatus } from "./gql/graphql";
 
 export type { FileStatus };
 
-/** A file as the table, the upload list and live events show it (operations.ts `FileFields`). */
-export type FileRow = FileFieldsFragment;
+/**
+ * A file as the table, the upload list and live events show it (operations.ts `FileFields`);
+ * a live event's `deleted` says it is the file's last.
+ */
+export type FileRow = FileFieldsFragment & { deleted?: boolean };
 
 export interface Filters {
   status: FileStatus | "";
@@ -31,12 +34,14 @@ export class FileTable {
   }
 
   /**
-   * Apply a live event. Returns true when the table changed. Events not newer than the row
-   * already shown are dropped (the server sends each change once per subscription, but a
-   * reload and an event can cross).
+   * Apply a live event. Returns true when the table changed. A deletion drops the row at
+   * once (it is the file's last event). Events not newer than the row already shown are
+   * dropped (the server sends each change once per subscription, but a reload and an event
+   * can cross).
    */
   apply(file: FileRow): boolean {
     const index = this.rows.findIndex((row) => row.id === file.id);
+    if (file.deleted) return this.remove(file.id);
     if (index >= 0) {
       if (file.version <= this.rows[index].version) return false;
       if (!matches(file, this.filters)) {

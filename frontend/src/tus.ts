@@ -7,7 +7,7 @@
 // PENDING with the last byte; the same handlers as `uploadFile`.
 import * as tus from "tus-js-client";
 
-import { csrfToken, execute, type UploadHandlers } from "./api";
+import { csrfToken, execute, type Cancel, type UploadHandlers } from "./api";
 import type { GraphQLErrorLike } from "./format";
 import { fileRowQuery } from "./operations";
 
@@ -35,7 +35,9 @@ function failure(error: Error): [GraphQLErrorLike[] | undefined, number] {
   }
 }
 
-export function uploadResumable(file: File, handlers: UploadHandlers): void {
+/** Cancelling stops the transfer and terminates the upload (tus DELETE): the server drops
+ * the file and the bytes it stored so far. */
+export function uploadResumable(file: File, handlers: UploadHandlers): Cancel {
   let fileId: string | null = null;
   const upload = new tus.Upload(file, {
     endpoint: "/tus/",
@@ -57,4 +59,5 @@ export function uploadResumable(file: File, handlers: UploadHandlers): void {
     if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
     upload.start();
   });
+  return () => { void upload.abort(true); };
 }

@@ -1,67 +1,9 @@
-// Rendering: DOM built with textContent only (file names are user input, never HTML).
+// The detail dialog: a file's facts and its typed result, with download, reprocess, delete.
 import { execute } from "./api";
-import { errorMessage, formatTime, humanSize, percent } from "./format";
+import { el } from "./dom";
+import { errorMessage, formatTime, humanSize } from "./format";
 import type { FileDetailQuery } from "./gql/graphql";
 import { deleteFileMutation, fileDetailQuery, reprocessFileMutation } from "./operations";
-import type { FileRow } from "./state";
-
-export interface UploadItem {
-  key: string;
-  name: string;
-  size: number;
-  sent: number; // fraction of bytes sent
-  error?: string;
-  file?: FileRow;
-  element: HTMLLIElement;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function bar(label: string, fraction: number): HTMLElement {
-  const progress = el("progress", { max: 1, value: fraction });
-  progress.setAttribute("aria-label", label);
-  return el("span", { className: "bar" }, progress, el("span", {}, `${label} ${percent(fraction)}`));
-}
-
-export function badge(status: string): HTMLElement {
-  return el("span", { className: `badge ${status.toLowerCase()}` }, status.toLowerCase());
-}
-
-export function renderUpload(item: UploadItem): void {
-  const { file } = item;
-  item.element.className = "upload";
-  item.element.dataset.name = item.name;
-  item.element.dataset.status = item.error ? "ERROR" : (file?.status ?? "UPLOADING");
-  const parts: (Node | string)[] = [el("strong", {}, item.name), ` ${humanSize(item.size)} `];
-  if (item.error) parts.push(el("span", { className: "error", role: "alert" }, item.error));
-  else if (!file) parts.push(bar("upload", item.sent));
-  else if (file.status === "PROCESSING") parts.push(badge(file.status), bar("processing", file.progress));
-  else parts.push(badge(file.status), file.error ? el("span", { className: "error" }, ` ${file.error}`) : "");
-  item.element.replaceChildren(...parts);
-}
-
-export function renderRows(body: HTMLElement, rows: FileRow[], open: (id: string) => void, filtered = false): void {
-  body.replaceChildren(...rows.map((file) => {
-    const name = el("button", { className: "link", type: "button" }, file.name);
-    name.addEventListener("click", () => open(file.id));
-    const status = file.status === "PROCESSING"
-      ? el("span", {}, badge(file.status), ` ${percent(file.progress)}`) : badge(file.status);
-    const row = el("tr", {},
-      el("td", {}, name), el("td", {}, file.kind.toLowerCase()), el("td", { className: "num" }, humanSize(file.size)),
-      el("td", {}, status), el("td", {}, formatTime(file.uploadedAt)), el("td", {}, formatTime(file.processedAt)));
-    row.dataset.id = file.id;
-    row.dataset.status = file.status;
-    row.dataset.name = file.name;
-    return row;
-  }));
-  if (!rows.length) body.replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "empty" }, filtered ? "No files match." : "No files yet.")));
-}
 
 type Result = NonNullable<NonNullable<FileDetailQuery["file"]>["result"]>;
 
@@ -86,7 +28,7 @@ function resultView(result: Result): HTMLElement[] {
   if (result.__typename === "CsvResult") {
     const { columns, badRows } = result;
     if (columns?.length) {
-      parts.push(el("table", { className: "mini" }, el("tr", {}, el("th", {}, "column"), el("th", {}, "type"), el("th", {}, "nulls")),
+      parts.push(el("table", { className: "mini" }, el("tr", {}, el("th", { scope: "col" }, "column"), el("th", { scope: "col" }, "type"), el("th", { scope: "col" }, "nulls")),
         ...columns.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.type), el("td", { className: "num" }, String(c.nulls))))));
     }
     if (badRows?.length) {

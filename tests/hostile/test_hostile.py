@@ -7,13 +7,13 @@ import pytest
 from django.conf import settings
 
 from files_app.models import File, FileStatus
+from files_app.sizes import MIB
 from tests.conftest import wait_until
 from tests.hostile.generate import CORPUS
 from tests.hostile.worker import PoolWorker, make_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MIB = 1024 * 1024
 GROWTH_BOUND = 32 * MIB  # measured: 105 MiB at start, 123 MiB at the peak (the CSV record)
 TIME_LIMIT_SECONDS = 30  # each file's PROCESSING_SOFT_TIME_LIMIT here
 

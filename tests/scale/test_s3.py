@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from files_app.models import File, FileStatus
+from files_app.sizes import MIB
 from tests import samples
 from tests.conftest import Server
 from tests.scale.conftest import BUCKET, local_files, processed_per_worker
@@ -24,7 +25,6 @@ SUBSCRIBE = f"subscription {{ fileUpdates {{ {FILE_FIELDS} }} }}"
 UPLOAD_MANY = "mutation($files: [Upload!]!) { uploadFiles(files: $files) { id name } }"
 UPLOAD_ONE = "mutation($file: Upload!) { uploadFile(file: $file) { id size } }"
 LIST = "{ files(first: 50) { totalCount edges { node { id name size url status } } } }"
-MIB = 1024 * 1024
 
 
 def sixteen_files() -> dict[str, bytes]:

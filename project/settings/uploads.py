@@ -1,0 +1,26 @@
+"""Uploads and their limits: sizes, counts, rates and quotas, direct uploads to S3, tus."""
+
+from project.settings.env import GIB, MIB, env_int
+
+MAX_UPLOAD_SIZE = env_int("MAX_UPLOAD_SIZE", 1 * GIB)
+MAX_FILES_PER_REQUEST = env_int("MAX_FILES_PER_REQUEST", 20)
+# Per user: files accepted per minute, and bytes stored in all (0 turns either off).
+UPLOAD_RATE_LIMIT_PER_MINUTE = env_int("UPLOAD_RATE_LIMIT_PER_MINUTE", 120)
+STORAGE_QUOTA = env_int("STORAGE_QUOTA", 10 * GIB)
+# Uploads stream into MEDIA_ROOT/.incoming as they arrive (schema/ingress.py) and are renamed
+# into place; the limits apply while the bytes arrive. A JSON request body, and the
+# `operations` and `map` fields of an upload together, are at most this many bytes:
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GRAPHQL_MAX_REQUEST_FIELDS_SIZE", 2 * MIB)
+FILE_UPLOAD_PERMISSIONS = 0o640
+# Direct uploads (S3 only: `createUploadUrl`): the presigned POST is valid this many seconds;
+# S3 checks it when the transfer starts, so a row still AWAITING_UPLOAD this long plus
+# DIRECT_UPLOAD_GRACE seconds after it was issued is abandoned (the sweep deletes it).
+DIRECT_UPLOAD_URL_EXPIRE = env_int("DIRECT_UPLOAD_URL_EXPIRE", 600)
+DIRECT_UPLOAD_GRACE = env_int("DIRECT_UPLOAD_GRACE", 3600)
+# Resumable uploads (tus, schema/tus.py): one unfinished TUS_EXPIRE seconds after its last
+# bytes arrived is deleted by the recovery sweep, with its partial bytes.
+TUS_EXPIRE = env_int("TUS_EXPIRE", 24 * 3600)
+# The page sends files of at least TUS_THRESHOLD bytes through tus (0: never), in PATCH
+# requests of at most TUS_CHUNK_SIZE bytes (on S3 at least 5 MiB, one multipart part).
+TUS_THRESHOLD = env_int("TUS_THRESHOLD", 32 * MIB)
+TUS_CHUNK_SIZE = env_int("TUS_CHUNK_SIZE", 16 * MIB)
