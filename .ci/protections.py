@@ -396,9 +396,10 @@ PROTECTIONS = [
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"]),
     Protection(
         "10 fuzzing: malformed cursors are BAD_USER_INPUT, not 500",
-        [(ERRORS, "return any(RELAY_MODULE in frame.filename for frame in frames)",
-          "return False")],
-        ["tests/test_fuzz_schema.py::test_every_operation_with_a_token"]),
+        [("schema/queries.py",
+          'raise BadUserInput(f"Bad pagination argument: {error}") from None', "raise")],
+        ["tests/test_limits.py::test_a_malformed_page_is_the_clients_mistake",
+         "tests/test_fuzz_schema.py::test_every_operation_with_a_token"]),
     Protection(
         "10 multipart: variable errors are BAD_USER_INPUT, not masked as 500",
         [(ERRORS, "if original is None or isinstance(original, GraphQLError):",
@@ -460,6 +461,11 @@ PROTECTIONS = [
         [(RECOVERY, '    counts["expired"] = files_expire_awaiting(now=now)',
           '    counts["expired"] = 0')],
         [f"{DIRECT_TESTS}::test_an_abandoned_upload_expires_with_its_object"]),
+    Protection(
+        "12 integrity: storage_audit knows missing bytes by their code, not the wording",
+        [("files_app/services/audit.py", "failure_code=FailureCode.MISSING_BYTES).exclude(",
+          "error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES]).exclude(")],
+        ["tests/test_integrity.py::test_storage_audit_finds_missing_bytes_by_code_not_by_wording"]),
     Protection(
         "12 integrity: storage_audit --fix removes orphaned bytes",
         [("files_app/services/audit.py", "default_storage.delete(name)", "pass")],

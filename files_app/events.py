@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 PUBLIC_FIELDS = (
     "name", "size", "content_type", "kind", "sha256", "status", "progress", "error",
-    "version", "owner_id", "result",
+    "failure_code", "version", "owner_id", "result",
 )
 DATETIME_FIELDS = ("uploaded_at", "processed_at")
 
@@ -47,7 +47,9 @@ def file_state(file: File, *, deleted: bool = False) -> dict:
 
 def file_from_state(state: dict) -> File:
     """An unsaved File built from a message: enough for the GraphQL type, no query."""
-    values = {field: state[field] for field in PUBLIC_FIELDS}
+    # A message from a process older than failure codes (a rolling deploy) has none.
+    values = {field: state[field] if field != "failure_code" else state.get(field, "")
+              for field in PUBLIC_FIELDS}
     for field in DATETIME_FIELDS:
         values[field] = datetime.fromisoformat(state[field]) if state[field] else None
     file = File(id=uuid.UUID(state["id"]), thumbnail=state["thumbnail"], **values)

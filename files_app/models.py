@@ -68,6 +68,9 @@ class File(models.Model):
     )
     progress = models.FloatField(default=0.0)
     error = models.TextField(blank=True, default="")
+    # Why it FAILED, beside the message; empty otherwise (and for files failed before codes).
+    # A FailureCode; no `choices`, so a new code needs no migration.
+    failure_code = models.CharField(max_length=32, blank=True, default="")
     uploaded_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     # What the kind's processor found (see README), set when DONE; empty otherwise.

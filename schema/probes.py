@@ -28,6 +28,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from files_app import dependencies
 from files_app.metrics import WorkloadCollector
 
+from .errors import EdgeError, ErrorCode
+
 logger = logging.getLogger(__name__)
 
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -124,9 +126,15 @@ async def respond_json(send, status: int, body: dict) -> None:
     await respond(send, status, json.dumps(body).encode(), b"application/json")
 
 
+async def refuse(send, error: EdgeError) -> None:
+    """A refused probe request gets the one JSON error body (README, "Errors")."""
+    await respond_json(send, error.status, error.body())
+
+
 async def probe(scope, receive, send, path: str) -> None:
     if scope["method"] not in ("GET", "HEAD"):
-        await respond_json(send, 405, {"status": "method not allowed"})
+        await refuse(send, EdgeError("Probes answer GET and HEAD.", ErrorCode.BAD_REQUEST,
+                                     status=405))
     elif path == "/healthz":
         await respond_json(send, 200, {"status": "ok"})
     elif path == "/readyz":
@@ -137,9 +145,10 @@ async def probe(scope, receive, send, path: str) -> None:
             {"status": "unavailable", "down": down} if down else {"status": "ok"},
         )
     elif not settings.METRICS_TOKEN:
-        await respond_json(send, 404, {"status": "not found"})
+        await refuse(send, EdgeError("Not found.", ErrorCode.NOT_FOUND))
     elif not authorized(scope):
-        await respond_json(send, 401, {"status": "unauthorized"})
+        await refuse(send, EdgeError("Send `Authorization: Bearer <METRICS_TOKEN>`.",
+                                     ErrorCode.UNAUTHENTICATED))
     else:
         body = await in_probe_thread(scrape)
         await respond(send, 200, body, CONTENT_TYPE_LATEST.encode())

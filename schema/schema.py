@@ -17,7 +17,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
-from .errors import assign_code
+from .errors import ErrorCode, assign_code
 from .mutations import Mutation
 from .queries import Query
 from .subscriptions import Subscription
@@ -70,6 +70,7 @@ schema = FilesSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    types=[ErrorCode],  # not returned by any field: listed so the SDL has it
     config=StrawberryConfig(
         relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE,
         scalar_map={BigInt: BIG_INT_SCALAR},

@@ -13,6 +13,7 @@ from django.urls import reverse
 from strawberry import auto, relay
 from strawberry_django.utils.requests import get_request
 
+from files_app.failures import FailureCode
 from files_app.models import File, FileKind, FileStatus
 
 from .results import FileResult, result_for
@@ -53,6 +54,9 @@ def file_url(info: strawberry.Info, route_name: str, file_id) -> str:
 # The model's choices are the GraphQL enums: one list of statuses and kinds, not two.
 FileStatusEnum = strawberry.enum(FileStatus, name="FileStatus")
 FileKindEnum = strawberry.enum(FileKind, name="FileKind")
+FailureCodeEnum = strawberry.enum(
+    FailureCode, name="FailureCode", description="Why a file FAILED (README, \"Errors\")."
+)
 
 
 @strawberry_django.type(File, name="File")
@@ -98,6 +102,11 @@ class FileType(relay.Node):
     @strawberry_django.field(only=["error"], description="Why it FAILED, in plain words.")
     def error(self) -> str | None:
         return self.error or None
+
+    @strawberry_django.field(only=["failure_code"],
+                             description="Why it FAILED, as a code to act on; null otherwise.")
+    def failure_code(self) -> FailureCodeEnum | None:
+        return FailureCode(self.failure_code) if self.failure_code else None
 
     @strawberry_django.field(only=["id"], description=(
         "True only in the last `fileUpdates` event of a file that was deleted: the event "

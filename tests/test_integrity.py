@@ -9,8 +9,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
+from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
-from files_app.services import MISSING_BYTES
+from files_app.services import FAILURE_MESSAGES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,8 +62,30 @@ def test_storage_audit_reports_then_fixes(user, capsys):
     default_storage.delete(arriving)
     default_storage.delete(landing)
     gone.refresh_from_db()
-    assert (gone.status, gone.error) == (FileStatus.FAILED, MISSING_BYTES)
+    assert (gone.status, gone.error) == (FileStatus.FAILED,
+                                         FAILURE_MESSAGES[FailureCode.MISSING_BYTES])
+    assert gone.failure_code == FailureCode.MISSING_BYTES
     kept.refresh_from_db()
     assert kept.status == FileStatus.DONE and default_storage.exists(kept.stored_file.name)
     call_command("storage_audit")
     assert "0 orphan(s), 0 missing." in capsys.readouterr().out
+
+
+def test_storage_audit_finds_missing_bytes_by_code_not_by_wording(user, capsys):
+    """A file already FAILED for its missing bytes is known by its code, whatever its message
+    says (reworded, or translated); one FAILED for another reason is still checked."""
+    known = stored(user)
+    File.objects.filter(pk=known.pk).update(status=FileStatus.FAILED, error="Reworded.",
+                                            failure_code=FailureCode.MISSING_BYTES)
+    damaged = stored(user)
+    File.objects.filter(pk=damaged.pk).update(
+        status=FileStatus.FAILED, error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
+        failure_code=FailureCode.DAMAGED)
+    for file in (known, damaged):
+        os.remove(file.stored_file.path)
+    call_command("storage_audit", "--fix")
+    output = capsys.readouterr().out
+    assert f"file {known.pk}" not in output
+    assert f"file {damaged.pk}" in output
+    damaged.refresh_from_db()
+    assert damaged.failure_code == FailureCode.MISSING_BYTES

@@ -13,7 +13,7 @@ from tests.wsclient import Subscription
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RESULT = """
-query($id: ID!) { file(id: $id) { kind status error result {
+query($id: ID!) { file(id: $id) { kind status error failureCode result {
   __typename
   ... on ImageResult { format width height mode animated frames thumbnailUrl }
   ... on CsvResult { encoding delimiter hasHeader header rowCount columnCount
@@ -65,6 +65,7 @@ async def test_truncated_image_fails_with_a_clear_error(server, token, user):
     file = await process(server, token, user, "broken.jpg", samples.truncated_jpeg())
     assert file["kind"] == "IMAGE" and file["status"] == "FAILED"
     assert "damaged" in file["error"] or "truncated" in file["error"]
+    assert file["failureCode"] == "DAMAGED"
     assert file["result"] is None
 
 
@@ -99,7 +100,7 @@ async def test_pdf(server, token, user):
     pdf = samples.pdf("Quarterly report", pages=3)
     file = await process(server, token, user, "report.pdf", pdf)
     result = file["result"]
-    assert file["kind"] == "PDF"
+    assert file["kind"] == "PDF" and file["failureCode"] is None
     assert (result["pageCount"], result["title"], result["author"]) == (3, "Quarterly report",
                                                                         "Alice")
 
@@ -107,6 +108,7 @@ async def test_pdf(server, token, user):
 async def test_broken_pdf_fails_with_a_clear_error(server, token, user):
     file = await process(server, token, user, "broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 50)
     assert file["status"] == "FAILED" and "PDF" in file["error"]
+    assert file["failureCode"] == "DAMAGED"  # the code to act on, beside the wording
 
 
 async def test_zip_archive(server, token, user):

@@ -52,6 +52,20 @@ def test_page_size_is_capped(gql, settings):
     assert codes(body) == ["BAD_USER_INPUT"], body
 
 
+@pytest.mark.parametrize("page", [
+    {"after": "not base64!"}, {"before": "b3RoZXI6MQ=="},  # the latter: "other:1"
+    {"after": "YXJyYXljb25uZWN0aW9uOng="}, {"first": -1}, {"last": -1},  # "arrayconnection:x"
+])
+def test_a_malformed_page_is_the_clients_mistake(gql, page):
+    """Raised as BadUserInput where the page is checked (schema/queries.py), not guessed from
+    where Strawberry raised it."""
+    body = gql("query($after: String, $before: String, $first: Int, $last: Int) {"
+               " files(after: $after, before: $before, first: $first, last: $last)"
+               " { totalCount } }", **page)
+    assert codes(body) == ["BAD_USER_INPUT"], body
+    assert "pagination" in body["errors"][0]["message"]
+
+
 def test_introspection_is_on_by_default(gql):
     assert gql("{ __schema { queryType { name } } }")["data"]["__schema"]["queryType"] == {
         "name": "Query"}

@@ -3,6 +3,7 @@ task may have ends FAILED with a message a user understands, and the worker goes
 
 import pytest
 
+from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
 from tests import samples
 from tests.conftest import wait_until
@@ -31,6 +32,7 @@ def test_a_file_that_needs_more_memory_than_the_limit_fails_and_the_worker_goes_
         big.refresh_from_db()
         assert big.status == FileStatus.FAILED, big.result
         assert "too large or too complex to process" in big.error, big.error
+        assert big.failure_code == FailureCode.TOO_COMPLEX
         assert big.error.endswith(".") and big.error[0].isupper()
         child = worker.child().pid
 

@@ -210,7 +210,9 @@ def test_readyz_names_each_dependency_stopped_in_turn_and_nothing_more(server, d
 
 
 def test_metrics_need_the_token(server):
-    assert httpx.get(f"{server.url}/metrics", timeout=5).status_code == 401
+    refused = httpx.get(f"{server.url}/metrics", timeout=5)
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     wrong = {"Authorization": f"Bearer {METRICS_TOKEN}x"}
     assert httpx.get(f"{server.url}/metrics", headers=wrong, timeout=5).status_code == 401
     # No METRICS_TOKEN set (the tests' own settings): no metrics on the web port at all.

@@ -13,7 +13,9 @@ from tests.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FILE_FIELDS = "id name size status progress sha256 contentType version error processed url"
+FILE_FIELDS = (
+    "id name size status progress sha256 contentType version error failureCode processed url"
+)
 SUBSCRIBE = f"subscription($ids: [ID!]) {{ fileUpdates(ids: $ids) {{ {FILE_FIELDS} }} }}"
 UPLOAD = f"mutation($file: Upload!) {{ uploadFile(file: $file) {{ {FILE_FIELDS} }} }}"
 

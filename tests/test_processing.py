@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from files_app import services
+from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
 from files_app.processors import ProcessingSource, generic, sniff_content_type
 from files_app.services.processing import processing_limits
@@ -30,14 +31,15 @@ def make_file(owner, content: bytes, *, declared_size=None) -> File:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("damage", "message"),
+    ("damage", "message", "code"),
     [
-        ("delete-bytes", services.MISSING_BYTES),
-        ("truncate", "bytes but 1000 were uploaded"),
+        ("delete-bytes", services.FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
+         FailureCode.MISSING_BYTES),
+        ("truncate", "bytes but 1000 were uploaded", FailureCode.SIZE_MISMATCH),
     ],
 )
 async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
-    uvicorn_server, celery_worker, user, token, damage, message
+    uvicorn_server, celery_worker, user, token, damage, message, code
 ):
     file = await sync_to_async(make_file)(user, b"x" * (1000 if damage != "truncate" else 10),
                                           declared_size=1000)
@@ -49,9 +51,10 @@ async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
     events = await subscription.files_until(is_final, timeout=30)
     await subscription.close()
     assert [e["status"] for e in events] == ["PROCESSING", "FAILED"]
-    assert message in events[-1]["error"]
+    assert message in events[-1]["error"] and events[-1]["failureCode"] == code
     stored = await File.objects.aget(pk=file.pk)
     assert stored.status == FileStatus.FAILED and message in stored.error
+    assert stored.failure_code == code
 
 
 @pytest.mark.django_db(transaction=True)
@@ -66,7 +69,8 @@ def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
     assert file.status == FileStatus.FAILED
-    assert file.error == services.UNEXPECTED_FAILURE
+    assert file.error == services.FAILURE_MESSAGES[FailureCode.UNEXPECTED]
+    assert file.failure_code == FailureCode.UNEXPECTED
     assert "internal detail" not in file.error
 
 
@@ -158,13 +162,13 @@ def test_a_file_over_the_soft_time_limit_fails_as_too_long(user, monkeypatch):
     file = make_file(user, b"data")
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
-    assert (file.status, file.error) == (FileStatus.FAILED, services.TOOK_TOO_LONG)
+    assert file.status == FileStatus.FAILED and file.failure_code == FailureCode.TOOK_TOO_LONG
+    assert file.error == services.FAILURE_MESSAGES[FailureCode.TOOK_TOO_LONG]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     from files_app.exceptions import TransientProcessingError
-    from files_app.services.processing import STORAGE_UNAVAILABLE
 
     def flaky(source):
         raise OSError("I/O error reading the volume")
@@ -178,7 +182,9 @@ def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     assert file.lease_expires_at <= timezone.now()  # the run released its lease
     services.file_process(file_id=file.pk, retries_left=0)
     file.refresh_from_db()
-    assert (file.status, file.error) == (FileStatus.FAILED, STORAGE_UNAVAILABLE)
+    assert file.status == FileStatus.FAILED
+    assert file.failure_code == FailureCode.STORAGE_UNAVAILABLE
+    assert file.error == services.FAILURE_MESSAGES[FailureCode.STORAGE_UNAVAILABLE]
 
 
 def test_the_task_is_configured_to_time_out_and_retry(settings):
@@ -200,10 +206,12 @@ def test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt(user, s
     assert services.file_process(file_id=file.pk) is None
     file.refresh_from_db()
     assert file.status == FileStatus.FAILED and "started 2 times" in file.error
+    assert file.failure_code == FailureCode.TOO_MANY_ATTEMPTS
     assert file.sha256 == "", "the file was not run a third time"
     # Reprocessing starts the count again.
     services.file_reprocess(user=user, file_id=file.pk)
-    assert services.file_process(file_id=file.pk).status == FileStatus.DONE
+    done = services.file_process(file_id=file.pk)
+    assert (done.status, done.failure_code) == (FileStatus.DONE, "")
 
 
 @pytest.mark.django_db
@@ -217,4 +225,5 @@ def test_a_failure_while_storing_the_result_ends_failed_not_processing(user, mon
     file = make_file(user, b"hello")
     assert services.file_process(file_id=file.pk).status == FileStatus.FAILED
     file.refresh_from_db()
-    assert file.status == FileStatus.FAILED and file.error == services.UNEXPECTED_FAILURE
+    assert file.status == FileStatus.FAILED and file.failure_code == FailureCode.UNEXPECTED
+    assert file.error == services.FAILURE_MESSAGES[FailureCode.UNEXPECTED]

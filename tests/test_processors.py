@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
+from files_app.failures import FailureCode
 from files_app.processors import (
     ProcessingError,
     ProcessingLimits,
@@ -76,14 +77,16 @@ def test_small_images_are_not_upscaled():
 
 def test_pixel_bomb_fails_before_decoding():
     limits = limits_with(max_image_pixels=1_000_000)
-    with pytest.raises(ProcessingError, match="decompression bomb"):
+    with pytest.raises(ProcessingError, match="decompression bomb") as raised:
         image.process(source(samples.png(2000, 2000), limits=limits))
+    assert raised.value.code == FailureCode.TOO_COMPLEX
 
 
 @pytest.mark.parametrize("data", [samples.truncated_jpeg(), b"\x89PNG\r\n\x1a\n" + b"x" * 100])
 def test_damaged_images_fail_clearly(data):
-    with pytest.raises(ProcessingError, match="damaged|not an image"):
+    with pytest.raises(ProcessingError, match="damaged|not an image") as raised:
         image.process(source(data))
+    assert raised.value.code in (FailureCode.DAMAGED, FailureCode.UNSUPPORTED)
 
 
 def test_csv_types_nulls_header_and_bad_rows():
@@ -201,8 +204,9 @@ def test_archive_entry_list_is_capped():
 
 def test_zip_bomb_and_total_size_limit():
     bomb = samples.zip_archive({"zeros": b"\x00" * (5 * MIB)})
-    with pytest.raises(ProcessingError, match="decompression bomb"):
+    with pytest.raises(ProcessingError, match="decompression bomb") as raised:
         archive.process(source(bomb))
+    assert raised.value.code == FailureCode.TOO_COMPLEX
     small = samples.zip_archive({"a": bytes(range(256)) * 40})
     with pytest.raises(ProcessingError, match="decompression bomb"):
         archive.process(source(small, limits=limits_with(max_archive_uncompressed=1000)))
@@ -210,8 +214,9 @@ def test_zip_bomb_and_total_size_limit():
 
 def test_corrupt_zip_fails_clearly():
     data = samples.zip_archive({"a.txt": b"a" * 100})
-    with pytest.raises(ProcessingError, match="damaged"):
+    with pytest.raises(ProcessingError, match="damaged") as raised:
         archive.process(source(data[:40] + b"\x00" * 20 + data[60:]))
+    assert raised.value.code == FailureCode.DAMAGED
 
 
 def test_audio_wav():
@@ -221,8 +226,9 @@ def test_audio_wav():
 
 
 def test_corrupt_audio_fails_clearly():
-    with pytest.raises(ProcessingError, match="audio"):
+    with pytest.raises(ProcessingError, match="audio") as raised:
         audio.process(source(b"RIFF\x10\x00\x00\x00WAVEjunk"))
+    assert raised.value.code == FailureCode.DAMAGED
 
 
 def test_run_progress_rises_to_one():

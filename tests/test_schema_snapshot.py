@@ -11,6 +11,10 @@ import io
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from graphql import build_schema
+
+from files_app.failures import FailureCode
+from schema.errors import ErrorCode
 
 SNAPSHOT = settings.BASE_DIR / "schema.graphql"
 REGENERATE = "make schema"
@@ -35,3 +39,11 @@ def test_snapshot_matches_the_code():
             "commit schema.graphql.\n" + "\n".join(diff),
             pytrace=False,
         )
+
+
+
+@pytest.mark.parametrize("codes", [ErrorCode, FailureCode])
+def test_the_sdl_lists_every_code(codes):
+    """Clients generate their error handling from the SDL: its enums are the Python ones."""
+    sdl = build_schema(SNAPSHOT.read_text(encoding="utf-8"))
+    assert list(sdl.type_map[codes.__name__].values) == [code.value for code in codes]

@@ -17,6 +17,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
+from ..failures import FailureCode
 from .base import ProcessingError, ProcessingResult, ProcessingSource
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -49,12 +50,12 @@ def guard(total: int, compressed: int, limits) -> None:
     if total > limits.max_archive_uncompressed:
         raise ProcessingError(
             f"This archive looks like a decompression bomb: it unpacks to {total:,} bytes, "
-            f"more than the {limits.max_archive_uncompressed:,} allowed."
+            f"more than the {limits.max_archive_uncompressed:,} allowed.", FailureCode.TOO_COMPLEX
         )
     if total / max(compressed, 1) > limits.max_archive_ratio:
         raise ProcessingError(
             "This archive looks like a decompression bomb: it unpacks to "
-            f"{total / max(compressed, 1):,.0f} times its size."
+            f"{total / max(compressed, 1):,.0f} times its size.", FailureCode.TOO_COMPLEX
         )
 
 
@@ -89,7 +90,8 @@ def list_zip(source: ProcessingSource, listing: Listing) -> None:
     most = source.limits.max_archive_entries
     if zip_directory_entries(source.stream, most) > most:
         raise ProcessingError(
-            f"This archive has more than {most:,} entries, more than we list.")
+            f"This archive has more than {most:,} entries, more than we list.",
+            FailureCode.TOO_COMPLEX)
     source.stream.seek(0)
     with zipfile.ZipFile(source.stream) as archive:
         for info in archive.infolist():
@@ -161,7 +163,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
             listing = Listing("gzip", limits.max_archive_entries_listed)
             list_gzip(source, listing)
         else:
-            raise ProcessingError("This archive format is not supported (zip, tar and gzip are).")
+            raise ProcessingError("This archive format is not supported (zip, tar and gzip "
+                                  "are).", FailureCode.UNSUPPORTED)
     except ProcessingError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, gzip.BadGzipFile,

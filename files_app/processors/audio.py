@@ -2,6 +2,7 @@
 
 import mutagen
 
+from ..failures import FailureCode
 from .base import ProcessingError, ProcessingResult, ProcessingSource
 
 MAX_TAGS = 50
@@ -30,7 +31,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
     except (mutagen.MutagenError, OSError, ValueError, EOFError):
         audio = None
     if audio is None or audio.info is None:
-        raise ProcessingError("This audio file is damaged or in a format we cannot read.")
+        raise ProcessingError("This audio file is damaged or in a format we cannot read.",
+                              FailureCode.DAMAGED)
     info = audio.info
     facts = {
         "format": type(audio).__name__,

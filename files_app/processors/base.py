@@ -3,7 +3,8 @@
 A processor is `process(source: ProcessingSource) -> ProcessingResult`: it reads the stream
 (seekable, binary), reports progress as a fraction, and returns JSON-safe facts plus, for
 images, thumbnail bytes. It raises `ProcessingError` with a message for the user when the
-file is broken or hostile; anything else it raises is treated as a bug.
+file is broken or hostile (with the `FailureCode` saying why); anything else it raises is
+treated as a bug.
 """
 
 import hashlib
@@ -12,11 +13,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from ..failures import FailureCode
 from ..sizes import MIB
 
 
 class ProcessingError(Exception):
-    """A permanent failure whose message is shown to the user as the file's `error`."""
+    """A permanent failure whose message is shown to the user as the file's `error`, and
+    whose `code` is stored beside it."""
+
+    def __init__(self, message: str, code: FailureCode):
+        super().__init__(message)
+        self.code = code
 
     @classmethod
     def damaged(cls, what: str, error: Exception) -> "ProcessingError":
@@ -24,7 +31,7 @@ class ProcessingError(Exception):
         an OS error's text (it can name server paths) and never more than a short line."""
         said = "" if isinstance(error, OSError) else str(error).strip().splitlines()[:1]
         detail = f" ({said[0][:DETAIL_CHARS]})" if said else ""
-        return cls(f"This {what} is damaged and cannot be read{detail}.")
+        return cls(f"This {what} is damaged and cannot be read{detail}.", FailureCode.DAMAGED)
 
 
 DETAIL_CHARS = 200

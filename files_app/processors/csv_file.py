@@ -10,6 +10,7 @@ import io
 import re
 from datetime import date
 
+from ..failures import FailureCode
 from ..sizes import MIB
 from .base import ProcessingError, ProcessingResult, ProcessingSource
 from .encoding import SAMPLE_BYTES, detect_encoding, is_ascii_compatible, iter_decoded_lines
@@ -134,7 +135,8 @@ class RecordBudget:
         if self.spent > MAX_RECORD_CHARS:
             raise ProcessingError(
                 f"A CSV record is longer than {MAX_RECORD_CHARS:,} characters (a quote that "
-                "is never closed?): too large or too complex to process.")
+                "is never closed?): too large or too complex to process.",
+                FailureCode.TOO_COMPLEX)
         return line
 
 
@@ -167,7 +169,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
         if not columns:
             if len(row) > MAX_COLUMNS:
                 raise ProcessingError(f"The CSV file has {len(row):,} columns; at most "
-                                      f"{MAX_COLUMNS:,} can be processed.")
+                                      f"{MAX_COLUMNS:,} can be processed.",
+                                      FailureCode.TOO_COMPLEX)
             header = row if has_header else [f"column_{i}" for i in range(1, len(row) + 1)]
             columns = [Column(name) for name in header]
             if has_header:
@@ -179,7 +182,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
         for column, value in zip(columns, row):
             column.add(value)
     if not columns:
-        raise ProcessingError("The CSV file has no rows.")
+        raise ProcessingError("The CSV file has no rows.", FailureCode.DAMAGED)
     source.report_progress(1.0)
     return ProcessingResult(facts={
         "encoding": encoding,

@@ -1,5 +1,6 @@
 """The pass every file gets: size, SHA-256, content type and kind, in one read."""
 
+from ..failures import FailureCode
 from .base import ProcessingError, ProcessingResult, ProcessingSource, sha256_of
 from .sniff import SNIFF_BYTES, sniff
 
@@ -19,7 +20,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
     sha256 = sha256_of(counted())
     if size != source.size:
         raise ProcessingError(
-            f"The stored file has {size} bytes but {source.size} were uploaded; upload it again."
+            f"The stored file has {size} bytes but {source.size} were uploaded; upload it again.",
+            FailureCode.SIZE_MISMATCH,
         )
     sniffed = sniff(head, source.name)
     return ProcessingResult(facts={

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..failures import FailureCode
 from .base import ProcessingError, ProcessingResult, ProcessingSource
 
 EXIF_MAKE, EXIF_MODEL, EXIF_DATETIME, EXIF_ORIENTATION = 271, 272, 306, 274
@@ -61,7 +62,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
             if width * height > limits.max_image_pixels:
                 raise ProcessingError(
                     f"The image is {width}×{height} pixels, more than the "
-                    f"{limits.max_image_pixels:,} we accept (it may be a decompression bomb)."
+                    f"{limits.max_image_pixels:,} we accept (it may be a decompression bomb).",
+                    FailureCode.TOO_COMPLEX,
                 )
             facts = {
                 "format": image.format,
@@ -78,10 +80,11 @@ def process(source: ProcessingSource) -> ProcessingResult:
         except UnidentifiedImageError:
             raise ProcessingError(
                 "This file is not an image we can read: we accept "
-                f"{', '.join(limits.image_formats)}.") from None
+                f"{', '.join(limits.image_formats)}.", FailureCode.UNSUPPORTED) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ProcessingError("The image is too large to process safely.") from None
+            raise ProcessingError("The image is too large to process safely.",
+                                  FailureCode.TOO_COMPLEX) from None
         except (OSError, ValueError, SyntaxError, EOFError):
-            raise ProcessingError(DAMAGED) from None
+            raise ProcessingError(DAMAGED, FailureCode.DAMAGED) from None
     source.report_progress(1.0)
     return ProcessingResult(facts=facts, thumbnail=thumbnail)

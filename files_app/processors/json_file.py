@@ -10,6 +10,7 @@ import json
 
 import ijson
 
+from ..failures import FailureCode
 from .base import ProcessingError, ProcessingResult, ProcessingSource
 from .encoding import UTF8_BOM
 
@@ -61,7 +62,8 @@ def process(source: ProcessingSource) -> ProcessingResult:
             depth += DEPTH_CHANGE.get(event, 0)
             if depth > most:
                 raise ProcessingError(
-                    f"This JSON is nested more than {most} levels deep, more than we process.")
+                    f"This JSON is nested more than {most} levels deep, more than we process.",
+                    FailureCode.TOO_COMPLEX)
         if top_level_type is None:
             raise ijson.common.IncompleteJSONError("The file holds no JSON value.")
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as error:

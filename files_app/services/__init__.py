@@ -14,9 +14,7 @@ from .direct_upload import file_upload_complete, file_upload_url_create, files_e
 from .fair_share import DEFERRED
 from .lease import file_takeover_wait
 from .processing import (
-    MISSING_BYTES,
-    TOOK_TOO_LONG,
-    UNEXPECTED_FAILURE,
+    FAILURE_MESSAGES,
     file_fail,
     file_finish,
     file_process,
@@ -45,9 +43,7 @@ from .users import user_create
 
 __all__ = [
     "DEFERRED",
-    "MISSING_BYTES",
-    "TOOK_TOO_LONG",
-    "UNEXPECTED_FAILURE",
+    "FAILURE_MESSAGES",
     "api_token_authenticate",
     "api_token_create",
     "api_token_revoke",

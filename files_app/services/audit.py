@@ -11,8 +11,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from .. import storage
+from ..failures import FailureCode
 from ..models import INCOMING_FOLDER, File, FileStatus, ResumableUpload
-from .processing import MISSING_BYTES, transition
+from .processing import FAILURE_MESSAGES, transition
 
 STORED_PREFIXES = ("uploads", "thumbnails")
 # An upload still arriving is younger than this; an older part was abandoned.
@@ -73,11 +74,14 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
             if fix:
                 storage.multipart_upload_abort(key, upload_id)
     # A direct upload awaiting its bytes has none yet (the sweep expires it if they never come).
-    rows = File.objects.exclude(status=FileStatus.FAILED, error=MISSING_BYTES).exclude(
+    rows = File.objects.exclude(
+        status=FileStatus.FAILED, failure_code=FailureCode.MISSING_BYTES).exclude(
         status=FileStatus.AWAITING_UPLOAD)
     for file_id, name in rows.values_list("id", "stored_file").iterator():
         if not default_storage.exists(name):
             report.missing.append(str(file_id))
             if fix:
-                transition(file_id, status=FileStatus.FAILED, error=MISSING_BYTES, progress=0.0)
+                transition(file_id, status=FileStatus.FAILED, progress=0.0,
+                           failure_code=FailureCode.MISSING_BYTES,
+                           error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES])
     return report

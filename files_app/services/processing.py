@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from .. import events, metrics, processors, selectors, storage
 from ..exceptions import TransientProcessingError
+from ..failures import FailureCode
 from ..models import File, FileStatus, thumbnail_path
 from . import fair_share
 from .lease import Lease, claimable, lease_end, run_of
@@ -31,14 +32,21 @@ logger = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = (FileStatus.PENDING, FileStatus.PROCESSING)
 FINISHED_STATUSES = (FileStatus.DONE, FileStatus.FAILED)
-UNEXPECTED_FAILURE = (
-    "Processing failed unexpectedly. Try reprocessing the file; if it fails again, the file "
-    "may be damaged."
-)
-MISSING_BYTES = "The stored bytes of this file are missing; upload it again."
-TOOK_TOO_LONG = "Processing took too long and was stopped."
-STORAGE_UNAVAILABLE = "The file could not be read from storage. Try reprocessing it later."
-OUT_OF_MEMORY = ("This file needs more memory than a file may use: it is too large or too "
+# What a file that FAILED for a reason of the service's own says, by its code (a processor
+# writes its own message beside its code).
+FAILURE_MESSAGES = {
+    FailureCode.UNEXPECTED: (
+        "Processing failed unexpectedly. Try reprocessing the file; if it fails again, the file "
+        "may be damaged."
+    ),
+    FailureCode.MISSING_BYTES: "The stored bytes of this file are missing; upload it again.",
+    FailureCode.TOOK_TOO_LONG: "Processing took too long and was stopped.",
+    FailureCode.STORAGE_UNAVAILABLE: (
+        "The file could not be read from storage. Try reprocessing it later."
+    ),
+}
+OUT_OF_MEMORY = (  # TOO_COMPLEX, said of memory
+"This file needs more memory than a file may use: it is too large or too "
                  "complex to process.")
 
 
@@ -76,13 +84,14 @@ def file_start_processing(*, file_id, redelivered: bool = False) -> File | None:
     unclaimed = claimable(redelivered=redelivered)
     started = transition(
         file_id, where=unclaimed & Q(attempts__lt=limit),
-        status=FileStatus.PROCESSING, progress=0.0, error="", attempts=F("attempts") + 1,
+        status=FileStatus.PROCESSING, progress=0.0, error="", failure_code="",
+        attempts=F("attempts") + 1,
         lease_expires_at=lease_end(),
     )
     if started is None:
         transition(file_id, where=unclaimed & Q(attempts__gte=limit),
                    status=FileStatus.FAILED, error=gave_up_message(limit),
-                   processed_at=timezone.now())
+                   failure_code=FailureCode.TOO_MANY_ATTEMPTS, processed_at=timezone.now())
     return started
 
 
@@ -110,6 +119,7 @@ def file_finish(*, file: File, outcome: processors.Outcome) -> File | None:
         thumbnail=thumbnail,
         processed_at=timezone.now(),
         error="",
+        failure_code="",
     )
     if finished is None and thumbnail:
         default_storage.delete(thumbnail)  # deleted or taken over meanwhile
@@ -118,12 +128,14 @@ def file_finish(*, file: File, outcome: processors.Outcome) -> File | None:
     return finished
 
 
-def file_fail(*, file_id, attempt: int, error: str) -> File | None:
+def file_fail(*, file_id, attempt: int, code: FailureCode, error: str = "") -> File | None:
+    """`error` defaults to the code's sentence in FAILURE_MESSAGES."""
     return transition(
         file_id,
         where=run_of(attempt),
         status=FileStatus.FAILED,
-        error=error,
+        error=error or FAILURE_MESSAGES[code],
+        failure_code=code,
         processed_at=timezone.now(),
     )
 
@@ -183,6 +195,9 @@ def file_process(*, file_id, retries_left: int = 0,
 def run_started(*, file: File, retries_left: int) -> File | None:
     """One run of a file `file_start_processing` started; its writes are refused once it lost
     its lease."""
+    def fail(code: FailureCode, error: str = "") -> File | None:
+        return file_fail(file_id=file.pk, attempt=file.attempts, code=code, error=error)
+
     try:
         with storage.open_stream(file.stored_file.name,
                                  buffer_size=settings.PROCESSING_CHUNK_SIZE) as stream:
@@ -196,25 +211,25 @@ def run_started(*, file: File, retries_left: int) -> File | None:
                 limits=processing_limits(),
             ))
     except processors.ProcessingError as error:
-        return file_fail(file_id=file.pk, attempt=file.attempts, error=str(error))
+        return fail(error.code, str(error))
     except SoftTimeLimitExceeded:
-        return file_fail(file_id=file.pk, attempt=file.attempts, error=TOOK_TOO_LONG)
+        return fail(FailureCode.TOOK_TOO_LONG)
     except MemoryError:  # PROCESSING_MEMORY_LIMIT (project/celery.py)
         outcome = None  # failed below, once this block no longer holds the frames that ran out
     except FileNotFoundError:
-        return file_fail(file_id=file.pk, attempt=file.attempts, error=MISSING_BYTES)
+        return fail(FailureCode.MISSING_BYTES)
     except OSError as error:
         if retries_left > 0:
             raise TransientProcessingError(str(error)) from error
         logger.exception("Storage failed while processing file %s", file.pk)
-        return file_fail(file_id=file.pk, attempt=file.attempts, error=STORAGE_UNAVAILABLE)
+        return fail(FailureCode.STORAGE_UNAVAILABLE)
     except Exception:
         logger.exception("Processing file %s failed", file.pk)
-        return file_fail(file_id=file.pk, attempt=file.attempts, error=UNEXPECTED_FAILURE)
+        return fail(FailureCode.UNEXPECTED)
     if outcome is None:
-        return file_fail(file_id=file.pk, attempt=file.attempts, error=OUT_OF_MEMORY)
+        return fail(FailureCode.TOO_COMPLEX, OUT_OF_MEMORY)
     try:
         return file_finish(file=file, outcome=outcome)
     except Exception:  # storing the result failed (a value the database refuses, a full disk)
         logger.exception("Storing the result of file %s failed", file.pk)
-        return file_fail(file_id=file.pk, attempt=file.attempts, error=UNEXPECTED_FAILURE)
+        return fail(FailureCode.UNEXPECTED)

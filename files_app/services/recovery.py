@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from .. import metrics
+from ..failures import FailureCode
 from ..models import File
 from .direct_upload import files_expire_awaiting
 from .processing import FileStatus, gave_up_message, transition
@@ -48,7 +49,9 @@ def files_recover(*, now=None) -> dict[str, int]:
         with transaction.atomic():
             if attempts >= settings.FILE_MAX_ATTEMPTS:
                 if transition(file_id, where=still_stuck, status=FileStatus.FAILED,
-                              error=gave_up_message(attempts), processed_at=timezone.now()):
+                              error=gave_up_message(attempts),
+                              failure_code=FailureCode.TOO_MANY_ATTEMPTS,
+                              processed_at=timezone.now()):
                     counts["failed"] += 1
             elif transition(file_id, where=still_stuck, status=FileStatus.PENDING, progress=0.0,
                             lease_expires_at=None):

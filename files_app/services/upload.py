@@ -251,6 +251,7 @@ def file_reprocess(*, user, file_id) -> File:
             status=FileStatus.PENDING,
             progress=0.0,
             error="",
+            failure_code="",
             sha256="",
             result={},
             processed_at=None,

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from files_app import services
+from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
 from tests.conftest import BASE_DIR, stop, subprocess_env, wait_until
 
@@ -53,6 +54,7 @@ def test_files_that_keep_failing_to_finish_end_failed(user, settings, capsys):
     hopeless.refresh_from_db()
     assert hopeless.status == FileStatus.FAILED
     assert "started 3 times and never finished" in hopeless.error
+    assert hopeless.failure_code == FailureCode.TOO_MANY_ATTEMPTS
 
 
 def test_the_sweep_is_scheduled(settings):
@@ -151,11 +153,13 @@ def test_a_taken_over_run_cannot_record_progress_or_finish(user, queued):
     assert rescuer.attempts == 2
     assert services.file_record_progress(file_id=frozen.pk, attempt=1, progress=0.5) is None
     assert services.file_finish(file=frozen, outcome=outcome_of(frozen)) is None
-    assert services.file_fail(file_id=frozen.pk, attempt=1, error="late") is None
+    assert services.file_fail(file_id=frozen.pk, attempt=1, error="late",
+                              code=FailureCode.UNEXPECTED) is None
     assert services.file_record_progress(file_id=frozen.pk, attempt=2, progress=0.5)
     done = services.file_finish(file=rescuer, outcome=outcome_of(rescuer))
     assert done.status == FileStatus.DONE and done.result == {"x": 1}
-    assert services.file_fail(file_id=frozen.pk, attempt=2, error="late") is None
+    assert services.file_fail(file_id=frozen.pk, attempt=2, error="late",
+                              code=FailureCode.UNEXPECTED) is None
 
 
 def test_a_long_step_keeps_its_lease(user, settings, monkeypatch, queued):
