@@ -15,7 +15,7 @@ from files_app import selectors, services
 
 from .ids import decode_file_id, encode_file_id
 from .types import FileType
-from .types_common import BigInt
+from .scalars import BigInt
 
 
 @strawberry.type(description="One form field of a presigned POST.")
