@@ -137,15 +137,15 @@ PROTECTIONS = [
          "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"]),
     Protection(
         "2 a failure while storing a result ends FAILED, not PROCESSING",
-        [(PROCESSING, "    try:\n        return file_finish(file=file, outcome=outcome)\n"
-                      "    except Exception:",
-          "    return file_finish(file=file, outcome=outcome)\n    if False:")],
+        [(PROCESSING, "    try:\n        return file_finish(file=file, checksum=checksum, "
+                      "result=result)\n    except Exception:",
+          "    return file_finish(file=file, checksum=checksum, result=result)\n    if False:")],
         ["tests/test_processing.py::"
          "test_a_failure_while_storing_the_result_ends_failed_not_processing"]),
     Protection(
         "2 every result is bounded (strings and lists)",
-        [("files_app/processors/__init__.py", "facts=bounded(result.facts)",
-          "facts=result.facts")],
+        [("files_app/processors/__init__.py", "fields=bounded(result.fields)",
+          "fields=result.fields")],
         ["tests/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims"]),
     Protection(
         "2 a CSV record that never ends is refused in bounded memory",

@@ -1,4 +1,4 @@
-// The detail dialog: a file's facts and its typed result, with download, reprocess, delete.
+// The detail dialog: a file's details and its typed result, with download, reprocess, delete.
 import { execute } from "./api";
 import { el } from "./dom";
 import { errorMessage, formatTime, humanSize } from "./format";
@@ -7,7 +7,7 @@ import { deleteFileMutation, fileDetailQuery, reprocessFileMutation } from "./op
 
 type Result = NonNullable<NonNullable<FileDetailQuery["file"]>["result"]>;
 
-function facts(pairs: [string, unknown][]): HTMLElement {
+function details(pairs: [string, unknown][]): HTMLElement {
   const list = el("dl");
   for (const [label, value] of pairs) {
     if (value === null || value === undefined || value === "") continue;
@@ -20,7 +20,7 @@ function resultView(result: Result): HTMLElement[] {
   const skip = new Set(["__typename", "columns", "badRows", "entries", "tags", "thumbnailUrl", "preview", "textPreview"]);
   const words = (key: string) => key.replace(/([A-Z])/g, " $1").toLowerCase();
   const parts: HTMLElement[] = [
-    facts(Object.entries(result).filter(([key]) => !skip.has(key)).map(([key, value]) => [words(key), value])),
+    details(Object.entries(result).filter(([key]) => !skip.has(key)).map(([key, value]) => [words(key), value])),
   ];
   if (result.__typename === "ImageResult" && result.thumbnailUrl) {
     parts.unshift(el("img", { src: result.thumbnailUrl, alt: "Thumbnail", className: "thumb" }));
@@ -42,7 +42,7 @@ function resultView(result: Result): HTMLElement[] {
   if (result.__typename === "ArchiveResult" && result.entries?.length) {
     parts.push(el("ul", { className: "entries" }, ...result.entries.map((e) => el("li", {}, e))));
   }
-  if (result.__typename === "AudioResult" && result.tags?.length) parts.push(facts(result.tags.map((t) => [t.key, t.value])));
+  if (result.__typename === "AudioResult" && result.tags?.length) parts.push(details(result.tags.map((t) => [t.key, t.value])));
   return parts;
 }
 
@@ -73,9 +73,9 @@ export async function renderDetail(
   });
   body.replaceChildren(
     el("h3", {}, file.name),
-    facts([["Kind", file.kind.toLowerCase()], ["Type", file.contentType], ["Size", humanSize(file.size)],
-           ["Status", file.status.toLowerCase()], ["Error", file.error], ["Uploaded", formatTime(file.uploadedAt)],
-           ["Processed", formatTime(file.processedAt)], ["SHA-256", file.sha256]]),
+    details([["Kind", file.kind.toLowerCase()], ["Type", file.contentType], ["Size", humanSize(file.size)],
+             ["Status", file.status.toLowerCase()], ["Error", file.error], ["Uploaded", formatTime(file.uploadedAt)],
+             ["Processed", formatTime(file.processedAt)], ["SHA-256", file.sha256]]),
     ...(file.result ? resultView(file.result) : []),
     el("p", { className: "actions" }, download, reprocess, remove),
     message,
