@@ -1,6 +1,6 @@
-"""Takes each reliability and security protection out in turn and runs the tests meant to
-catch its absence: every one of them must fail. A test that still passes without the
-protection it claims to prove proves nothing.
+"""Takes each reliability and security protection (the numbered items of docs/reliability.md)
+out in turn and runs the tests meant to catch its absence: every one of them must fail. A test
+that still passes without the protection it claims to prove proves nothing.
 
     make protections                    # all of them (about 30 minutes on 2 cores)
     make protections ONLY=websocket     # those whose name contains "websocket"
@@ -27,7 +27,7 @@ TEST_TIMEOUT_SECONDS = 600
 
 @dataclass
 class Protection:
-    name: str  # the README's "Reliability and security" item, and what is taken out
+    name: str  # the item of docs/reliability.md it protects, and what is taken out
     edits: list[tuple[str, str, str]]  # (file, text, replacement)
     tests: list[str]
 
