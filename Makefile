@@ -60,7 +60,7 @@ token: install-run
 
 ## make test: the whole suite (real database, Redis, Celery worker and servers)
 test: install frontend
-	@if command -v $(NPM) >/dev/null 2>&1; then cd frontend && $(NPM) test --silent; fi
+	@if command -v $(NPM) >/dev/null 2>&1; then cd frontend && $(NPM) run lint --silent && $(NPM) test --silent; fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench [QUICK=1] [ONLY=big,early,compare,...]: speed and memory of the hot paths on the

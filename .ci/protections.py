@@ -1,6 +1,6 @@
-"""Takes each reliability and security protection out in turn and runs the tests meant to
-catch its absence: every one of them must fail. A test that still passes without the
-protection it claims to prove proves nothing.
+"""Takes each reliability and security protection (the numbered items of docs/reliability.md)
+out in turn and runs the tests meant to catch its absence: every one of them must fail. A test
+that still passes without the protection it claims to prove proves nothing.
 
     make protections                    # all of them (about 30 minutes on 2 cores)
     make protections ONLY=websocket     # those whose name contains "websocket"
@@ -27,7 +27,7 @@ TEST_TIMEOUT_SECONDS = 600
 
 @dataclass
 class Protection:
-    name: str  # the README's "Reliability and security" item, and what is taken out
+    name: str  # the item of docs/reliability.md it protects, and what is taken out
     edits: list[tuple[str, str, str]]  # (file, text, replacement)
     tests: list[str]
 
@@ -138,15 +138,15 @@ PROTECTIONS = [
          "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"]),
     Protection(
         "2 a failure while storing a result ends FAILED, not PROCESSING",
-        [(PROCESSING, "    try:\n        return file_finish(file=file, outcome=outcome)\n"
-                      "    except Exception:",
-          "    return file_finish(file=file, outcome=outcome)\n    if False:")],
+        [(PROCESSING, "    try:\n        return file_finish(file=file, checksum=checksum, "
+                      "result=result)\n    except Exception:",
+          "    return file_finish(file=file, checksum=checksum, result=result)\n    if False:")],
         ["tests/test_processing.py::"
          "test_a_failure_while_storing_the_result_ends_failed_not_processing"]),
     Protection(
         "2 every result is bounded (strings and lists)",
-        [("files_app/processors/__init__.py", "facts=bounded(result.facts)",
-          "facts=result.facts")],
+        [("files_app/processors/__init__.py", "fields=bounded(result.fields)",
+          "fields=result.fields")],
         ["tests/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims"]),
     Protection(
         "2 a CSV record that never ends is refused in bounded memory",

@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from files_app import services
-from files_app.models import File, FileKind, FileStatus
+from files_app.models import File, FileStatus
+from files_app.processors import FileKind
 
 BULK_BATCH = 5000
 

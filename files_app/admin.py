@@ -24,13 +24,13 @@ class FileAdmin(admin.ModelAdmin):
     actions = ["reprocess"]
     readonly_fields = ("id", "owner", "name", "download", "exact_size", "content_type",
                        "kind", "sha256", "status", "progress", "error", "uploaded_at",
-                       "processed_at", "version", "thumbnail_preview", "result_facts")
+                       "processed_at", "version", "thumbnail_preview", "result_fields")
     fieldsets = (
         (None, {"fields": ("id", "owner", "name", "download")}),
         ("Content", {"fields": ("exact_size", "content_type", "kind", "sha256")}),
         ("Processing", {"fields": ("status", "progress", "error", "uploaded_at",
                                    "processed_at", "version")}),
-        ("Result", {"fields": ("thumbnail_preview", "result_facts")}),
+        ("Result", {"fields": ("thumbnail_preview", "result_fields")}),
     )
 
     def has_add_permission(self, request):
@@ -62,8 +62,8 @@ class FileAdmin(admin.ModelAdmin):
         return format_html('<img src="{}" alt="" style="max-width: 256px">',
                            reverse("file-thumbnail", args=[file.pk]))
 
-    @admin.display(description="What processing found")
-    def result_facts(self, file):
+    @admin.display(description="Result")
+    def result_fields(self, file):
         if not file.result:
             return "—"
         return format_html('<pre style="white-space: pre-wrap">{}</pre>',

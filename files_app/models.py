@@ -6,6 +6,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .processors.kinds import FileKind
+
 
 class FileStatus(models.TextChoices):
     # A direct upload's row, from `createUploadUrl` until `completeUpload` finds its bytes in
@@ -17,17 +19,8 @@ class FileStatus(models.TextChoices):
     FAILED = "FAILED", "Failed"
 
 
-class FileKind(models.TextChoices):
-    """Mirrors `processors.kinds` (processors know nothing of models)."""
-
-    IMAGE = "IMAGE", "Image"
-    CSV = "CSV", "CSV"
-    TEXT = "TEXT", "Text"
-    JSON = "JSON", "JSON"
-    PDF = "PDF", "PDF"
-    ARCHIVE = "ARCHIVE", "Archive"
-    AUDIO = "AUDIO", "Audio"
-    OTHER = "OTHER", "Other"
+# The kinds are listed once, in `processors.kinds` (processors know nothing of models).
+KIND_CHOICES = [(kind.value, kind.label) for kind in FileKind]
 
 
 # Where an upload's bytes are written while they arrive, before the file has a row (the web
@@ -61,7 +54,7 @@ class File(models.Model):
     content_type = models.CharField(
         max_length=255, blank=True, default="", help_text="Sniffed from the bytes."
     )
-    kind = models.CharField(max_length=16, choices=FileKind.choices, default=FileKind.OTHER)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES, default=FileKind.OTHER)
     sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
     status = models.CharField(
         max_length=16, choices=FileStatus.choices, default=FileStatus.PENDING

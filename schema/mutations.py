@@ -14,8 +14,8 @@ from strawberry_django.auth.utils import get_current_user
 from files_app import selectors, services
 
 from .ids import decode_file_id, encode_file_id
+from .scalars import BigInt
 from .types import FileType
-from .types_common import BigInt
 
 
 @strawberry.type(description="One form field of a presigned POST.")

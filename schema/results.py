@@ -1,21 +1,27 @@
 """`File.result`: what the processor of the file's kind found, as one type per kind.
 
-The facts are stored as JSON on the row (see `files_app/processors/*`); these types give
-them a schema. Keys missing from older rows read as null rather than failing the query.
+A result's fields are stored as JSON on the row (see `files_app/processors/*`); these types
+give them a schema. Keys missing from older rows read as null rather than failing the query.
+`RESULT_TYPES` mirrors `processors.PROCESSORS`, kind for kind, and the `FileResult` union is
+built from it: a new processor needs its type here (tests/test_kinds_registry.py says so).
 """
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, NamedTuple, Union
 
 import strawberry
 
-from .types_common import BigInt
+from files_app.processors import FileKind
+
+from .scalars import BigInt
 
 
-def from_facts(cls, facts: dict, **extra):
-    """Build a result type from a facts dict, ignoring keys the type doesn't declare."""
-    fields = {f.python_name for f in cls.__strawberry_definition__.fields}
-    return cls(**{name: facts.get(name) for name in fields if name not in extra}, **extra)
+def build(cls, fields: dict, **values):
+    """A result type from a result's fields, ignoring keys the type doesn't declare;
+    `values` are those converted (nested types, dates) or not stored (the thumbnail's URL)."""
+    names = {f.python_name for f in cls.__strawberry_definition__.fields}
+    return cls(**{name: fields.get(name) for name in names if name not in values}, **values)
 
 
 @strawberry.type
@@ -119,33 +125,39 @@ class AudioResult:
     tags: list[AudioTag] | None
 
 
-FileResult = Annotated[
-    ImageResult | CsvResult | TextResult | JsonResult | PdfResult | ArchiveResult | AudioResult,
-    strawberry.union("FileResult", description="Per-kind processing results; null until DONE."),
-]
-
-
 def parse_datetime(value):
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
-def result_for(kind: str, facts: dict, *, thumbnail_url: str | None) -> FileResult | None:
-    if not facts:
+class ResultType(NamedTuple):
+    type: type
+    # The type's converted values from the stored fields and the thumbnail's URL.
+    values: Callable[[dict, str | None], dict] = lambda fields, thumbnail_url: {}
+
+
+RESULT_TYPES: dict[FileKind, ResultType] = {
+    FileKind.IMAGE: ResultType(ImageResult, lambda fields, thumbnail_url: {
+        "taken_at": parse_datetime(fields.get("taken_at")), "thumbnail_url": thumbnail_url}),
+    FileKind.CSV: ResultType(CsvResult, lambda fields, _: {
+        "columns": [CsvColumn(**c) for c in fields.get("columns") or []],
+        "bad_rows": [CsvBadRow(**r) for r in fields.get("bad_rows") or []]}),
+    FileKind.TEXT: ResultType(TextResult),
+    FileKind.JSON: ResultType(JsonResult),
+    FileKind.PDF: ResultType(PdfResult, lambda fields, _: {
+        "created_at": parse_datetime(fields.get("created_at"))}),
+    FileKind.ARCHIVE: ResultType(ArchiveResult),
+    FileKind.AUDIO: ResultType(AudioResult, lambda fields, _: {
+        "tags": [AudioTag(**t) for t in fields.get("tags") or []]}),
+}
+
+FileResult = Annotated[
+    Union[tuple(entry.type for entry in RESULT_TYPES.values())],  # noqa: UP007 (built at run time)
+    strawberry.union("FileResult", description="Per-kind processing results; null until DONE."),
+]
+
+
+def result_for(kind: str, fields: dict, *, thumbnail_url: str | None) -> FileResult | None:
+    entry = RESULT_TYPES.get(kind)
+    if not fields or entry is None:
         return None
-    if kind == "IMAGE":
-        return from_facts(ImageResult, {**facts, "taken_at": parse_datetime(facts.get("taken_at"))},
-                          thumbnail_url=thumbnail_url)
-    if kind == "CSV":
-        return from_facts(
-            CsvResult, facts,
-            columns=[CsvColumn(**c) for c in facts.get("columns") or []],
-            bad_rows=[CsvBadRow(**r) for r in facts.get("bad_rows") or []],
-        )
-    if kind == "PDF":
-        return from_facts(PdfResult, {**facts,
-                                      "created_at": parse_datetime(facts.get("created_at"))})
-    if kind == "AUDIO":
-        return from_facts(AudioResult, facts,
-                          tags=[AudioTag(**t) for t in facts.get("tags") or []])
-    simple = {"TEXT": TextResult, "JSON": JsonResult, "ARCHIVE": ArchiveResult}.get(kind)
-    return from_facts(simple, facts) if simple else None
+    return build(entry.type, fields, **entry.values(fields, thumbnail_url))

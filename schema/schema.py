@@ -20,8 +20,8 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from .errors import ErrorCode, assign_code
 from .mutations import Mutation
 from .queries import Query
+from .scalars import BIG_INT_SCALAR, BigInt
 from .subscriptions import Subscription
-from .types_common import BIG_INT_SCALAR, BigInt
 
 # Parsing and validating the same query text again on every request was a fifth of the web
 # process's CPU (profiled under `make bench`). The validation cache keys on the rules, so the

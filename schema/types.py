@@ -14,10 +14,11 @@ from strawberry import auto, relay
 from strawberry_django.utils.requests import get_request
 
 from files_app.failures import FailureCode
-from files_app.models import File, FileKind, FileStatus
+from files_app.models import File, FileStatus
+from files_app.processors import FileKind
 
 from .results import FileResult, result_for
-from .types_common import BigInt
+from .scalars import BigInt
 
 PLACEHOLDER_ID = uuid.UUID(int=0)
 
@@ -51,7 +52,7 @@ def file_url(info: strawberry.Info, route_name: str, file_id) -> str:
     return origin(get_request(info)) + route(route_name).format(file_id)
 
 
-# The model's choices are the GraphQL enums: one list of statuses and kinds, not two.
+# One list each: statuses are the model's choices, kinds are `processors.kinds`.
 FileStatusEnum = strawberry.enum(FileStatus, name="FileStatus")
 FileKindEnum = strawberry.enum(FileKind, name="FileKind")
 FailureCodeEnum = strawberry.enum(

@@ -13,7 +13,8 @@ from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 
 from files_app import events, services
-from files_app.models import File, FileKind, FileStatus
+from files_app.models import File, FileStatus
+from files_app.processors import FileKind
 from files_app.services.processing import transition
 from schema.ids import encode_file_id
 from schema.subscriber import Subscriber

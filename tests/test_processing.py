@@ -13,7 +13,7 @@ from django.utils import timezone
 from files_app import services
 from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
-from files_app.processors import ProcessingSource, generic, sniff_content_type
+from files_app.processors import Checksum, ProcessingSource, checksum, sniff_content_type
 from files_app.services.processing import processing_limits
 from files_app.tasks import process_file
 from schema.ids import encode_file_id
@@ -64,7 +64,7 @@ def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(
     def broken(source):
         raise RuntimeError("internal detail that users must not see")
 
-    monkeypatch.setattr(generic, "process", broken)
+    monkeypatch.setattr(checksum, "process", broken)
     file = make_file(user, b"data")
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
@@ -124,15 +124,15 @@ def test_delete_removes_the_bytes_after_commit(user, gql):
     assert not os.path.exists(path)
 
 
-def test_generic_processor_reports_progress_to_the_end():
+def test_the_checksum_pass_reports_progress_to_the_end():
     content = b"abc" * 10_000
     seen = []
-    facts = generic.process(ProcessingSource(
+    checked = checksum.process(ProcessingSource(
         stream=io.BytesIO(content), size=len(content), name="x", content_type="",
         chunk_size=4096, report_progress=seen.append, limits=processing_limits(),
-    )).facts
-    assert facts == {"sha256": hashlib.sha256(content).hexdigest(),
-                     "content_type": "text/plain", "size": len(content), "kind": "TEXT"}
+    ))
+    assert checked == Checksum(sha256=hashlib.sha256(content).hexdigest(),
+                               content_type="text/plain", size=len(content), kind="TEXT")
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 
@@ -158,7 +158,7 @@ def test_a_file_over_the_soft_time_limit_fails_as_too_long(user, monkeypatch):
     def slow(source):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(generic, "process", slow)
+    monkeypatch.setattr(checksum, "process", slow)
     file = make_file(user, b"data")
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
@@ -173,7 +173,7 @@ def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     def flaky(source):
         raise OSError("I/O error reading the volume")
 
-    monkeypatch.setattr(generic, "process", flaky)
+    monkeypatch.setattr(checksum, "process", flaky)
     file = make_file(user, b"data")
     with pytest.raises(TransientProcessingError):
         services.file_process(file_id=file.pk, retries_left=2)

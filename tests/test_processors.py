@@ -50,9 +50,9 @@ def jpeg_with_exif() -> bytes:
     return buffer.getvalue()
 
 
-def test_image_facts_exif_and_a_rotated_thumbnail():
+def test_image_result_exif_and_a_rotated_thumbnail():
     result = image.process(source(jpeg_with_exif()))
-    assert result.facts == {
+    assert result.fields == {
         "format": "JPEG", "width": 1200, "height": 800, "mode": "RGB", "animated": False,
         "frames": 1, "camera": "Canon EOS R5", "taken_at": "2024-05-06T07:08:09",
         "orientation": 6,
@@ -66,8 +66,8 @@ def test_animated_gif_counts_frames():
     frames = [Image.new("RGB", (20, 20), color) for color in ("red", "green", "blue")]
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
-    facts = image.process(source(buffer.getvalue())).facts
-    assert (facts["animated"], facts["frames"]) == (True, 3)
+    fields = image.process(source(buffer.getvalue())).fields
+    assert (fields["animated"], fields["frames"]) == (True, 3)
 
 
 def test_small_images_are_not_upscaled():
@@ -92,49 +92,49 @@ def test_damaged_images_fail_clearly(data):
 def test_csv_types_nulls_header_and_bad_rows():
     data = (b"id;score;ok;when;note\n1;1.5;true;2024-01-02;a\n2;;false;2024-02-03;\n"
             b"3;2;yes;2024-03-04;c\n4;x;y\n")
-    facts = csv_file.process(source(data)).facts
-    assert (facts["delimiter"], facts["has_header"], facts["row_count"]) == (";", True, 3)
-    assert facts["columns"] == [
+    fields = csv_file.process(source(data)).fields
+    assert (fields["delimiter"], fields["has_header"], fields["row_count"]) == (";", True, 3)
+    assert fields["columns"] == [
         {"name": "id", "type": "int", "nulls": 0},
         {"name": "score", "type": "float", "nulls": 1},
         {"name": "ok", "type": "bool", "nulls": 0},
         {"name": "when", "type": "date", "nulls": 0},
         {"name": "note", "type": "text", "nulls": 1},
     ]
-    assert facts["bad_rows"] == [{"line": 5, "reason": "expected 5 fields, found 3"}]
+    assert fields["bad_rows"] == [{"line": 5, "reason": "expected 5 fields, found 3"}]
 
 
 def test_csv_mixed_encodings_report_the_undecodable_line_and_go_on():
     data = "name,city\nZoë,Zürich\n".encode() + b"Bad,\xff\xfe\n" + "Åsa,Malmö\n".encode()
-    facts = csv_file.process(source(data)).facts
-    assert facts["encoding"] == "utf-8"
-    assert facts["row_count"] == 2
-    assert facts["bad_rows"] == [
+    fields = csv_file.process(source(data)).fields
+    assert fields["encoding"] == "utf-8"
+    assert fields["row_count"] == 2
+    assert fields["bad_rows"] == [
         {"line": 3, "reason": "bytes that are not valid utf-8 on this line"}]
 
 
 def test_csv_latin1_is_detected():
     data = ("nom,ville\n" + "Jérôme,Besançon\nAnaïs,Orléans\nÉlodie,Nîmes\n" * 20).encode("cp1252")
-    facts = csv_file.process(source(data)).facts
-    assert facts["encoding"] in ("cp1252", "latin_1", "iso8859_15", "cp1250")
-    assert facts["row_count"] == 60 and facts["bad_row_count"] == 0
+    fields = csv_file.process(source(data)).fields
+    assert fields["encoding"] in ("cp1252", "latin_1", "iso8859_15", "cp1250")
+    assert fields["row_count"] == 60 and fields["bad_row_count"] == 0
 
 
 def test_csv_bad_row_list_is_capped_but_counted():
     data = b"a,b\n" + b"1,2\n" + b"1,2,3\n" * 250
-    facts = csv_file.process(source(data, limits=limits_with(max_bad_rows=100))).facts
-    assert len(facts["bad_rows"]) == 100 and facts["bad_row_count"] == 250
+    fields = csv_file.process(source(data, limits=limits_with(max_bad_rows=100))).fields
+    assert len(fields["bad_rows"]) == 100 and fields["bad_row_count"] == 250
 
 
 def test_csv_quoted_newlines_are_one_row():
-    facts = csv_file.process(source(b'a,b\n1,"two\nlines"\n3,4\n')).facts
-    assert facts["row_count"] == 2 and facts["bad_row_count"] == 0
+    fields = csv_file.process(source(b'a,b\n1,"two\nlines"\n3,4\n')).fields
+    assert fields["row_count"] == 2 and fields["bad_row_count"] == 0
 
 
 def test_text_counts():
-    facts = text.process(source("première ligne\nsecond line here\nlast".encode())).facts
-    assert (facts["line_count"], facts["word_count"], facts["character_count"]) == (3, 6, 36)
-    assert facts["preview"].startswith("première ligne\nsecond")
+    fields = text.process(source("première ligne\nsecond line here\nlast".encode())).fields
+    assert (fields["line_count"], fields["word_count"], fields["character_count"]) == (3, 6, 36)
+    assert fields["preview"].startswith("première ligne\nsecond")
 
 
 @pytest.mark.parametrize(
@@ -146,30 +146,30 @@ def test_text_counts():
     ],
 )
 def test_json_valid(document, expected):
-    facts = json_file.process(source(json.dumps(document).encode())).facts
-    assert facts["valid"] is True
-    assert {key: facts[key] for key in expected} == expected
+    fields = json_file.process(source(json.dumps(document).encode())).fields
+    assert fields["valid"] is True
+    assert {key: fields[key] for key in expected} == expected
 
 
 def test_json_invalid_reports_line_and_column():
-    facts = json_file.process(source(b'{\n  "a": 1,\n  "b": oops\n}')).facts
-    assert facts["valid"] is False
-    assert (facts["error_line"], facts["error_column"]) == (3, 8)
+    fields = json_file.process(source(b'{\n  "a": 1,\n  "b": oops\n}')).fields
+    assert fields["valid"] is False
+    assert (fields["error_line"], fields["error_column"]) == (3, 8)
 
 
 def test_json_trailing_garbage_is_invalid():
-    assert json_file.process(source(b'{"a": 1} extra')).facts["valid"] is False
+    assert json_file.process(source(b'{"a": 1} extra')).fields["valid"] is False
 
 
 def test_large_invalid_json_is_reported_without_loading_it_whole():
     limits = limits_with(json_exact_error_max_bytes=10)
-    facts = json_file.process(source(b'[1, 2, oops]', limits=limits)).facts
-    assert facts["valid"] is False and facts["error"] and facts["error_line"] is None
+    fields = json_file.process(source(b'[1, 2, oops]', limits=limits)).fields
+    assert fields["valid"] is False and fields["error"] and fields["error_line"] is None
 
 
 def test_pdf_metadata():
-    facts = pdf.process(source(samples.pdf("Plan", pages=2))).facts
-    assert (facts["page_count"], facts["title"], facts["author"], facts["encrypted"]) == (
+    fields = pdf.process(source(samples.pdf("Plan", pages=2))).fields
+    assert (fields["page_count"], fields["title"], fields["author"], fields["encrypted"]) == (
         2, "Plan", "Alice", False)
 
 
@@ -186,20 +186,20 @@ def test_tar_gz_and_gzip():
             info = tarfile.TarInfo(name)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
-    facts = archive.process(source(buffer.getvalue())).facts
-    assert (facts["format"], facts["entry_count"], facts["total_uncompressed_size"]) == (
+    fields = archive.process(source(buffer.getvalue())).fields
+    assert (fields["format"], fields["entry_count"], fields["total_uncompressed_size"]) == (
         "tar", 2, 5)
     single = gzip.compress(b"hello world" * 3)
-    facts = archive.process(source(single, name="greeting.txt.gz")).facts
-    assert (facts["format"], facts["entries"], facts["total_uncompressed_size"]) == (
+    fields = archive.process(source(single, name="greeting.txt.gz")).fields
+    assert (fields["format"], fields["entries"], fields["total_uncompressed_size"]) == (
         "gzip", ["greeting.txt"], 33)
 
 
 def test_archive_entry_list_is_capped():
     many = samples.zip_archive({f"f{i}.txt": b"x" for i in range(150)})
-    facts = archive.process(source(many)).facts
-    assert facts["entry_count"] == 150 and len(facts["entries"]) == 100
-    assert facts["entries_truncated"] is True
+    fields = archive.process(source(many)).fields
+    assert fields["entry_count"] == 150 and len(fields["entries"]) == 100
+    assert fields["entries_truncated"] is True
 
 
 def test_zip_bomb_and_total_size_limit():
@@ -220,9 +220,9 @@ def test_corrupt_zip_fails_clearly():
 
 
 def test_audio_wav():
-    facts = audio.process(source(samples.wav(seconds=2, rate=8000))).facts
-    assert (facts["format"], facts["sample_rate"], facts["channels"]) == ("WAVE", 8000, 1)
-    assert facts["duration_seconds"] == pytest.approx(2.0, abs=0.01)
+    fields = audio.process(source(samples.wav(seconds=2, rate=8000))).fields
+    assert (fields["format"], fields["sample_rate"], fields["channels"]) == ("WAVE", 8000, 1)
+    assert fields["duration_seconds"] == pytest.approx(2.0, abs=0.01)
 
 
 def test_corrupt_audio_fails_clearly():
@@ -233,20 +233,20 @@ def test_corrupt_audio_fails_clearly():
 
 def test_run_progress_rises_to_one():
     seen = []
-    outcome = run(source(samples.csv_with_bad_rows(), name="x.csv", progress=seen.append))
-    assert outcome.kind == "CSV"
+    checked, _ = run(source(samples.csv_with_bad_rows(), name="x.csv", progress=seen.append))
+    assert checked.kind == "CSV"
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 
 def test_every_result_is_bounded_whatever_the_file_claims(monkeypatch):
     from files_app import processors
-    from files_app.processors import MAX_RESULT_ITEMS, MAX_RESULT_STRING, ProcessingResult
+    from files_app.processors import MAX_RESULT_ITEMS, MAX_RESULT_STRING, Result
 
     claimed = {"title": "t" * 100_000, "tags": [{"key": "k" * 5_000, "value": "v"}] * 10_000,
                "nested": {str(i): i for i in range(10_000)}, "count": 3}
-    monkeypatch.setitem(processors.PROCESSORS, processors.kinds.TEXT,
-                        lambda source: ProcessingResult(facts=claimed))
-    kept = processors.run(source(b"plain words\n" * 10, name="notes.txt")).facts
+    monkeypatch.setitem(processors.PROCESSORS, processors.FileKind.TEXT,
+                        lambda source: Result(fields=claimed))
+    kept = processors.run(source(b"plain words\n" * 10, name="notes.txt"))[1].fields
     assert len(kept["title"]) == MAX_RESULT_STRING
     assert len(kept["tags"]) == MAX_RESULT_ITEMS
     assert len(kept["tags"][0]["key"]) == MAX_RESULT_STRING
@@ -300,19 +300,19 @@ def test_a_tar_with_many_entries_is_listed_in_bounded_memory():
     results = []
     unlimited = limits_with(max_archive_entries=100_000)
     peak = peak_memory(lambda: results.append(archive.process(source(data, limits=unlimited))))
-    facts = results[0].facts
-    assert (facts["entry_count"], facts["listing_truncated"]) == (40_000, False)
+    fields = results[0].fields
+    assert (fields["entry_count"], fields["listing_truncated"]) == (40_000, False)
     assert peak < 4 * MIB, f"peak {peak / 2**20:.1f} MiB"
-    facts = archive.process(source(data)).facts
-    assert facts["listing_truncated"] is True
-    assert facts["entry_count"] == processing_limits().max_archive_entries
+    fields = archive.process(source(data)).fields
+    assert fields["listing_truncated"] is True
+    assert fields["entry_count"] == processing_limits().max_archive_entries
 
 
 def test_a_tar_under_the_entry_limit_is_listed_whole():
     from tests.hostile.generate import tar_many_entries
 
-    facts = archive.process(source(tar_many_entries(50))).facts
-    assert (facts["entry_count"], facts["listing_truncated"]) == (50, False)
+    fields = archive.process(source(tar_many_entries(50))).fields
+    assert (fields["entry_count"], fields["listing_truncated"]) == (50, False)
 
 
 def test_a_zip_with_many_directory_entries_is_refused_before_it_is_read():
@@ -340,7 +340,7 @@ def test_a_zip_that_understates_its_entries_is_still_refused():
         archive.process(source(bytes(data)))
     small = samples.zip_archive({f"f{i}.txt": b"x" for i in range(30)})
     assert archive.process(source(small, limits=limits_with(
-        max_archive_entries=30))).facts["entry_count"] == 30
+        max_archive_entries=30))).fields["entry_count"] == 30
 
 
 def test_deeply_nested_json_fails_quickly_in_bounded_memory():
@@ -355,14 +355,14 @@ def test_deeply_nested_json_fails_quickly_in_bounded_memory():
 
     assert peak_memory(refused) < 16 * MIB
     nested = b"[" * 64 + b"]" * 64
-    assert json_file.process(source(nested)).facts["valid"] is True
+    assert json_file.process(source(nested)).fields["valid"] is True
 
 
 def test_json_counts_keys_and_items_of_the_top_level_only():
     document = json.dumps({"a": [1, 2, {"b": 3}], "c": {"d": [4]}, "e": None}).encode()
-    assert json_file.process(source(document)).facts["key_count"] == 3
+    assert json_file.process(source(document)).fields["key_count"] == 3
     document = json.dumps([[1, 2], {"x": [3, 4]}, "s", 5, None, True]).encode()
-    assert json_file.process(source(document)).facts["item_count"] == 6
+    assert json_file.process(source(document)).fields["item_count"] == 6
 
 
 def test_an_image_format_outside_the_allowlist_is_refused():
@@ -371,7 +371,7 @@ def test_an_image_format_outside_the_allowlist_is_refused():
     with pytest.raises(ProcessingError, match="not an image we can read: we accept JPEG"):
         image.process(source(icon()))
     allowed = limits_with(image_formats=("ICO",))
-    assert image.process(source(icon(), limits=allowed)).facts["format"] == "ICO"
+    assert image.process(source(icon(), limits=allowed)).fields["format"] == "ICO"
 
 
 def test_a_damaged_file_message_never_echoes_os_error_text():
@@ -417,6 +417,6 @@ def test_a_close_case_is_settled_by_the_csv_extension():
 
 
 def test_a_small_csv_with_one_bad_row_reports_it():
-    outcome = run(source(small_file(5, True), name="five.csv"))
-    assert outcome.kind == "CSV"
-    assert outcome.facts["bad_rows"] == [{"line": 4, "reason": "expected 3 fields, found 2"}]
+    checked, result = run(source(small_file(5, True), name="five.csv"))
+    assert checked.kind == "CSV"
+    assert result.fields["bad_rows"] == [{"line": 4, "reason": "expected 3 fields, found 2"}]

@@ -1,4 +1,4 @@
-"""Processors: pure functions, bytes in, facts out.
+"""Processors: pure functions, bytes in, a result out.
 
 `run()` makes two passes over the stored bytes: the checksum pass every file gets (SHA-256,
 size, content type and kind from the bytes), then the processor registered for the kind, if
@@ -6,39 +6,27 @@ any. Each kind has one module with the same signature (`process(source)`, see `b
 they know nothing of models, the ORM or channels, so they are easy to test and reuse.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from . import archive, audio, csv_file, generic, image, json_file, kinds, pdf, text
-from .base import (
-    ProcessingError,
-    ProcessingLimits,
-    ProcessingResult,
-    ProcessingSource,
-    Processor,
-)
+from . import archive, audio, checksum, csv_file, image, json_file, pdf, text
+from .base import ProcessingError, ProcessingLimits, ProcessingSource, Processor, Result
+from .checksum import Checksum
+from .kinds import FileKind
 from .sniff import sniff, sniff_content_type
 
-PROCESSORS: dict[str, Processor] = {
-    kinds.IMAGE: image.process,
-    kinds.CSV: csv_file.process,
-    kinds.TEXT: text.process,
-    kinds.JSON: json_file.process,
-    kinds.PDF: pdf.process,
-    kinds.ARCHIVE: archive.process,
-    kinds.AUDIO: audio.process,
+# The one registry: a kind here has a GraphQL result type (schema/results.py `RESULT_TYPES`,
+# checked by tests/test_kinds_registry.py); a kind not here (OTHER) has only the checksum.
+PROCESSORS: dict[FileKind, Processor] = {
+    FileKind.IMAGE: image.process,
+    FileKind.CSV: csv_file.process,
+    FileKind.TEXT: text.process,
+    FileKind.JSON: json_file.process,
+    FileKind.PDF: pdf.process,
+    FileKind.ARCHIVE: archive.process,
+    FileKind.AUDIO: audio.process,
 }
 # With a kind processor to follow, the checksum pass is this share of the progress bar.
 CHECKSUM_SHARE = 0.3
-
-
-@dataclass
-class Outcome:
-    sha256: str
-    size: int
-    content_type: str
-    kind: str
-    facts: dict
-    thumbnail: bytes | None
 
 
 # What one result may hold, whatever a file claims (CSV header names, PDF title and author,
@@ -67,29 +55,32 @@ def scaled(report, start: float, end: float):
     return lambda fraction: report(start + (end - start) * fraction)
 
 
-def run(source: ProcessingSource) -> Outcome:
+def run(source: ProcessingSource) -> tuple[Checksum, Result]:
+    """The checksum every file gets, and the result of its kind's processor (empty for a
+    kind without one)."""
     report = source.report_progress
-    basics = generic.process(replace(source, report_progress=scaled(report, 0, CHECKSUM_SHARE)))
-    basics = basics.facts
-    processor = PROCESSORS.get(basics["kind"])
-    result = ProcessingResult(facts={})
+    checked = checksum.process(replace(source, report_progress=scaled(report, 0, CHECKSUM_SHARE)))
+    processor = PROCESSORS.get(checked.kind)
+    result = Result(fields={})
     if processor is not None:
         result = processor(replace(
             source,
-            content_type=basics["content_type"],
+            content_type=checked.content_type,
             report_progress=scaled(report, CHECKSUM_SHARE, 1.0),
         ))
     source.report_progress(1.0)
-    return Outcome(facts=bounded(result.facts), thumbnail=result.thumbnail, **basics)
+    return checked, replace(result, fields=bounded(result.fields))
 
 
 __all__ = [
     "PROCESSORS",
-    "Outcome",
+    "Checksum",
+    "FileKind",
     "ProcessingError",
     "ProcessingLimits",
     "ProcessingSource",
     "Processor",
+    "Result",
     "run",
     "sniff",
     "sniff_content_type",

@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from ..failures import FailureCode
-from .base import ProcessingError, ProcessingResult, ProcessingSource
+from .base import ProcessingError, ProcessingSource, Result
 
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_FLAG_NAME = 0x08
@@ -147,7 +147,7 @@ def is_tar(source: ProcessingSource) -> bool:
         return False
 
 
-def process(source: ProcessingSource) -> ProcessingResult:
+def process(source: ProcessingSource) -> Result:
     source.stream.seek(0)
     source.report_progress(0.0)
     head = source.stream.read(4)
@@ -172,7 +172,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
         raise ProcessingError.damaged("archive", error) from None
     guard(listing.total, source.size, limits)
     source.report_progress(1.0)
-    return ProcessingResult(facts={
+    return Result(fields={
         "format": listing.format,
         "entry_count": listing.count,
         "total_uncompressed_size": listing.total,

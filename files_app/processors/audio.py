@@ -3,7 +3,7 @@
 import mutagen
 
 from ..failures import FailureCode
-from .base import ProcessingError, ProcessingResult, ProcessingSource
+from .base import ProcessingError, ProcessingSource, Result
 
 MAX_TAGS = 50
 
@@ -23,7 +23,7 @@ def tags_of(stream) -> list[dict]:
     return sorted(tags, key=lambda tag: tag["key"])[:MAX_TAGS]
 
 
-def process(source: ProcessingSource) -> ProcessingResult:
+def process(source: ProcessingSource) -> Result:
     source.stream.seek(0)
     source.report_progress(0.0)
     try:
@@ -34,7 +34,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
         raise ProcessingError("This audio file is damaged or in a format we cannot read.",
                               FailureCode.DAMAGED)
     info = audio.info
-    facts = {
+    fields = {
         "format": type(audio).__name__,
         "duration_seconds": float(info.length) if getattr(info, "length", None) else None,
         "bitrate": int(info.bitrate) if getattr(info, "bitrate", None) else None,
@@ -43,4 +43,4 @@ def process(source: ProcessingSource) -> ProcessingResult:
         "tags": tags_of(source.stream),
     }
     source.report_progress(1.0)
-    return ProcessingResult(facts=facts)
+    return Result(fields=fields)

@@ -1,8 +1,8 @@
 """The one signature every processor has, and the helpers they share.
 
-A processor is `process(source: ProcessingSource) -> ProcessingResult`: it reads the stream
-(seekable, binary), reports progress as a fraction, and returns JSON-safe facts plus, for
-images, thumbnail bytes. It raises `ProcessingError` with a message for the user when the
+A processor is `process(source: ProcessingSource) -> Result`: it reads the stream
+(seekable, binary), reports progress as a fraction, and returns its result: JSON-safe fields
+plus, for images, thumbnail bytes. It raises `ProcessingError` with a message for the user when the
 file is broken or hostile (with the `FailureCode` saying why); anything else it raises is
 treated as a bug.
 """
@@ -92,13 +92,16 @@ class ProcessingSource:
 
 
 @dataclass
-class ProcessingResult:
-    facts: dict
+class Result:
+    """What a processor found: `fields` are stored as the row's `result` (JSON) and read back
+    as the GraphQL result type of the file's kind, one key per field."""
+
+    fields: dict
     thumbnail: bytes | None = None  # WebP, longest side `limits.thumbnail_size`
 
 
 class Processor(Protocol):
-    def __call__(self, source: ProcessingSource) -> ProcessingResult: ...
+    def __call__(self, source: ProcessingSource) -> Result: ...
 
 
 class ProgressReader(io.RawIOBase):

@@ -12,7 +12,7 @@ from datetime import date
 
 from ..failures import FailureCode
 from ..sizes import MIB
-from .base import ProcessingError, ProcessingResult, ProcessingSource
+from .base import ProcessingError, ProcessingSource, Result
 from .encoding import SAMPLE_BYTES, detect_encoding, is_ascii_compatible, iter_decoded_lines
 from .sniff import guess_csv_delimiter, sample_lines
 
@@ -63,7 +63,7 @@ class Column:
         if self.candidates:
             self.candidates = [kind for kind in self.candidates if fits(kind, value)]
 
-    def facts(self) -> dict:
+    def result_fields(self) -> dict:
         kind = self.candidates[0] if self.seen and self.candidates else "text"
         return {"name": self.name, "type": kind, "nulls": self.nulls}
 
@@ -140,7 +140,7 @@ class RecordBudget:
         return line
 
 
-def process(source: ProcessingSource) -> ProcessingResult:
+def process(source: ProcessingSource) -> Result:
     source.stream.seek(0)
     sample_bytes = source.stream.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample_bytes)
@@ -184,7 +184,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
     if not columns:
         raise ProcessingError("The CSV file has no rows.", FailureCode.DAMAGED)
     source.report_progress(1.0)
-    return ProcessingResult(facts={
+    return Result(fields={
         "encoding": encoding,
         "delimiter": dialect.delimiter,
         "quote_char": dialect.quotechar,
@@ -192,7 +192,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
         "header": header,
         "row_count": row_count,
         "column_count": len(columns),
-        "columns": [column.facts() for column in columns],
+        "columns": [column.result_fields() for column in columns],
         "bad_rows": bad_rows.listed,
         "bad_row_count": bad_rows.count,
     })

@@ -13,7 +13,7 @@ from datetime import datetime
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..failures import FailureCode
-from .base import ProcessingError, ProcessingResult, ProcessingSource
+from .base import ProcessingError, ProcessingSource, Result
 
 EXIF_MAKE, EXIF_MODEL, EXIF_DATETIME, EXIF_ORIENTATION = 271, 272, 306, 274
 EXIF_IFD, EXIF_DATETIME_ORIGINAL = 0x8769, 36867
@@ -21,7 +21,7 @@ EXIF_DATE_FORMAT = "%Y:%m:%d %H:%M:%S"
 DAMAGED = "The image is damaged or truncated and cannot be read."
 
 
-def exif_facts(image: Image.Image) -> dict:
+def exif_fields(image: Image.Image) -> dict:
     exif = image.getexif()
     camera = " ".join(str(exif.get(tag, "")).strip("\x00 ") for tag in (EXIF_MAKE, EXIF_MODEL))
     taken = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)
@@ -50,7 +50,7 @@ def thumbnail_of(image: Image.Image, longest_side: int) -> bytes:
     return out.getvalue()
 
 
-def process(source: ProcessingSource) -> ProcessingResult:
+def process(source: ProcessingSource) -> Result:
     limits = source.limits
     source.stream.seek(0)
     source.report_progress(0.0)
@@ -65,14 +65,14 @@ def process(source: ProcessingSource) -> ProcessingResult:
                     f"{limits.max_image_pixels:,} we accept (it may be a decompression bomb).",
                     FailureCode.TOO_COMPLEX,
                 )
-            facts = {
+            fields = {
                 "format": image.format,
                 "width": width,
                 "height": height,
                 "mode": image.mode,
                 "animated": bool(getattr(image, "is_animated", False)),
                 "frames": int(getattr(image, "n_frames", 1)),
-                **exif_facts(image),
+                **exif_fields(image),
             }
             thumbnail = thumbnail_of(image, limits.thumbnail_size)
         except ProcessingError:
@@ -87,4 +87,4 @@ def process(source: ProcessingSource) -> ProcessingResult:
         except (OSError, ValueError, SyntaxError, EOFError):
             raise ProcessingError(DAMAGED, FailureCode.DAMAGED) from None
     source.report_progress(1.0)
-    return ProcessingResult(facts=facts, thumbnail=thumbnail)
+    return Result(fields=fields, thumbnail=thumbnail)

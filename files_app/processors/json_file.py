@@ -11,7 +11,7 @@ import json
 import ijson
 
 from ..failures import FailureCode
-from .base import ProcessingError, ProcessingResult, ProcessingSource
+from .base import ProcessingError, ProcessingSource, Result
 from .encoding import UTF8_BOM
 
 SCALAR_TYPES = {"string": "string", "number": "number", "boolean": "boolean", "null": "null"}
@@ -19,8 +19,8 @@ ITEM_START_EVENTS = {"start_map", "start_array", "string", "number", "boolean", 
 DEPTH_CHANGE = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
 
 
-def facts(valid, top_level_type=None, key_count=None, item_count=None, error=None,
-          error_line=None, error_column=None) -> dict:
+def result_fields(valid, top_level_type=None, key_count=None, item_count=None, error=None,
+                  error_line=None, error_column=None) -> dict:
     return {"valid": valid, "error": error, "error_line": error_line,
             "error_column": error_column, "top_level_type": top_level_type,
             "key_count": key_count, "item_count": item_count}
@@ -37,11 +37,12 @@ def exact_error(source: ProcessingSource) -> dict:
     try:
         json.loads(text)
     except json.JSONDecodeError as error:
-        return facts(False, error=error.msg, error_line=error.lineno, error_column=error.colno)
-    return facts(False, error="Not valid JSON.")
+        return result_fields(False, error=error.msg, error_line=error.lineno,
+                             error_column=error.colno)
+    return result_fields(False, error="Not valid JSON.")
 
 
-def process(source: ProcessingSource) -> ProcessingResult:
+def process(source: ProcessingSource) -> Result:
     reader = source.progress_reader()
     skip_bom(reader)
     top_level_type = None
@@ -70,11 +71,11 @@ def process(source: ProcessingSource) -> ProcessingResult:
         if source.size <= source.limits.json_exact_error_max_bytes:
             result = exact_error(source)
         else:
-            result = facts(False, error=str(error).strip() or "Not valid JSON.")
+            result = result_fields(False, error=str(error).strip() or "Not valid JSON.")
         source.report_progress(1.0)
-        return ProcessingResult(facts=result)
+        return Result(fields=result)
     source.report_progress(1.0)
-    return ProcessingResult(facts=facts(
+    return Result(fields=result_fields(
         True, top_level_type,
         key_count=keys if top_level_type == "object" else None,
         item_count=items if top_level_type == "array" else None,

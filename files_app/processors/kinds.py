@@ -1,10 +1,23 @@
-"""The kinds of file we tell apart. Plain strings: processors know nothing of models."""
+"""The kinds of file we tell apart: the one list. The model's choices and the GraphQL
+`FileKind` enum are built from it; processors compare against it without knowing of either."""
 
-IMAGE = "IMAGE"
-CSV = "CSV"
-TEXT = "TEXT"
-JSON = "JSON"
-PDF = "PDF"
-ARCHIVE = "ARCHIVE"
-AUDIO = "AUDIO"
-OTHER = "OTHER"
+from enum import StrEnum
+
+
+class FileKind(StrEnum):
+    """Each member is its name as a string (what the row stores) with a label for people."""
+
+    def __new__(cls, value: str, label: str):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    IMAGE = "IMAGE", "Image"
+    CSV = "CSV", "CSV"
+    TEXT = "TEXT", "Text"
+    JSON = "JSON", "JSON"
+    PDF = "PDF", "PDF"
+    ARCHIVE = "ARCHIVE", "Archive"
+    AUDIO = "AUDIO", "Audio"
+    OTHER = "OTHER", "Other"

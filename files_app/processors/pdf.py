@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 
-from .base import ProcessingError, ProcessingResult, ProcessingSource
+from .base import ProcessingError, ProcessingSource, Result
 
 PDF_DATE = re.compile(
     r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz+\-])?(\d{2})?'?(\d{2})?"
@@ -63,7 +63,7 @@ def metadata_text(metadata, key: str) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 
-def process(source: ProcessingSource) -> ProcessingResult:
+def process(source: ProcessingSource) -> Result:
     source.stream.seek(0)
     source.report_progress(0.0)
     with quiet_pypdf():
@@ -73,7 +73,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
             readable = not encrypted or bool(reader.decrypt(""))
             page_count = len(reader.pages) if readable else None
             metadata = reader.metadata if readable else None
-            facts = {
+            fields = {
                 "page_count": page_count,
                 "title": metadata_text(metadata, "/Title"),
                 "author": metadata_text(metadata, "/Author"),
@@ -83,10 +83,10 @@ def process(source: ProcessingSource) -> ProcessingResult:
                 if readable else None,
             }
         except FileNotDecryptedError:
-            facts = {"page_count": None, "title": None, "author": None, "created_at": None,
+            fields = {"page_count": None, "title": None, "author": None, "created_at": None,
                      "encrypted": True, "text_preview": None}
         except (PdfReadError, PyPdfError, OSError, ValueError, KeyError, TypeError,
                 AttributeError, IndexError, RecursionError) as error:
             raise ProcessingError.damaged("PDF", error) from None
     source.report_progress(1.0)
-    return ProcessingResult(facts=facts)
+    return Result(fields=fields)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import filetype
 
-from . import kinds
+from .kinds import FileKind
 
 # Signatures lie within the first few hundred bytes (tar's at 257); 8 KiB also gives the
 # text heuristics enough lines to judge.
@@ -96,30 +96,30 @@ def looks_like_csv(text: str, name: str, whole_file: bool) -> bool:
 
 def kind_of_binary(mime: str) -> str:
     if mime.startswith("image/"):
-        return kinds.IMAGE
+        return FileKind.IMAGE
     if mime.startswith("audio/"):
-        return kinds.AUDIO
+        return FileKind.AUDIO
     if mime == "application/pdf":
-        return kinds.PDF
+        return FileKind.PDF
     if mime in ARCHIVE_TYPES and mime not in NOT_ARCHIVES:
-        return kinds.ARCHIVE
-    return kinds.OTHER
+        return FileKind.ARCHIVE
+    return FileKind.OTHER
 
 
 def sniff(head: bytes, name: str = "") -> Sniffed:
     if not head:
-        return Sniffed(OCTET_STREAM, kinds.OTHER)
+        return Sniffed(OCTET_STREAM, FileKind.OTHER)
     guess = filetype.guess(head)
     if guess is not None:
         return Sniffed(guess.mime, kind_of_binary(guess.mime))
     text = decode_text(head)
     if text is None:
-        return Sniffed(OCTET_STREAM, kinds.OTHER)
+        return Sniffed(OCTET_STREAM, FileKind.OTHER)
     if text.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
-        return Sniffed("application/json", kinds.JSON)
+        return Sniffed("application/json", FileKind.JSON)
     if looks_like_csv(text, name, whole_file=len(head) < SNIFF_BYTES):
-        return Sniffed("text/csv", kinds.CSV)
-    return Sniffed("text/plain", kinds.TEXT)
+        return Sniffed("text/csv", FileKind.CSV)
+    return Sniffed("text/plain", FileKind.TEXT)
 
 
 def sniff_content_type(head: bytes) -> str:

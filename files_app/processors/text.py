@@ -1,6 +1,6 @@
 """Plain text: encoding, line/word/character counts and a preview, in constant memory."""
 
-from .base import ProcessingResult, ProcessingSource
+from .base import ProcessingSource, Result
 from .encoding import SAMPLE_BYTES, detect_encoding, iter_text_chunks
 
 # Text is counted in pieces this size: splitting one into words makes an object per word
@@ -8,7 +8,7 @@ from .encoding import SAMPLE_BYTES, detect_encoding, iter_text_chunks
 TEXT_PIECE_BYTES = 64 * 1024
 
 
-def process(source: ProcessingSource) -> ProcessingResult:
+def process(source: ProcessingSource) -> Result:
     limits = source.limits
     source.stream.seek(0)
     encoding = detect_encoding(source.stream.read(SAMPLE_BYTES))
@@ -33,7 +33,7 @@ def process(source: ProcessingSource) -> ProcessingResult:
     if characters and last_char != "\n":
         lines += 1  # a last line without a newline is still a line
     source.report_progress(1.0)
-    return ProcessingResult(facts={
+    return Result(fields={
         "encoding": encoding,
         "line_count": lines,
         "word_count": words,

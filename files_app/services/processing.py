@@ -105,17 +105,19 @@ def store_thumbnail(file: File, thumbnail: bytes | None) -> str:
     return default_storage.save(thumbnail_path(file, ""), ContentFile(thumbnail))
 
 
-def file_finish(*, file: File, outcome: processors.Outcome) -> File | None:
-    thumbnail = store_thumbnail(file, outcome.thumbnail)
+def file_finish(
+    *, file: File, checksum: processors.Checksum, result: processors.Result
+) -> File | None:
+    thumbnail = store_thumbnail(file, result.thumbnail)
     finished = transition(
         file.pk,
         where=run_of(file.attempts),
         status=FileStatus.DONE,
         progress=1.0,
-        sha256=outcome.sha256,
-        content_type=outcome.content_type,
-        kind=outcome.kind,
-        result=outcome.facts,
+        sha256=checksum.sha256,
+        content_type=checksum.content_type,
+        kind=checksum.kind,
+        result=result.fields,
         thumbnail=thumbnail,
         processed_at=timezone.now(),
         error="",
@@ -201,7 +203,7 @@ def run_started(*, file: File, retries_left: int) -> File | None:
     try:
         with storage.open_stream(file.stored_file.name,
                                  buffer_size=settings.PROCESSING_CHUNK_SIZE) as stream:
-            outcome = processors.run(processors.ProcessingSource(
+            checksum, result = processors.run(processors.ProcessingSource(
                 stream=stream,
                 size=file.size,
                 name=file.name,
@@ -215,7 +217,7 @@ def run_started(*, file: File, retries_left: int) -> File | None:
     except SoftTimeLimitExceeded:
         return fail(FailureCode.TOOK_TOO_LONG)
     except MemoryError:  # PROCESSING_MEMORY_LIMIT (project/celery.py)
-        outcome = None  # failed below, once this block no longer holds the frames that ran out
+        result = None  # failed below, once this block no longer holds the frames that ran out
     except FileNotFoundError:
         return fail(FailureCode.MISSING_BYTES)
     except OSError as error:
@@ -226,10 +228,10 @@ def run_started(*, file: File, retries_left: int) -> File | None:
     except Exception:
         logger.exception("Processing file %s failed", file.pk)
         return fail(FailureCode.UNEXPECTED)
-    if outcome is None:
+    if result is None:
         return fail(FailureCode.TOO_COMPLEX, OUT_OF_MEMORY)
     try:
-        return file_finish(file=file, outcome=outcome)
+        return file_finish(file=file, checksum=checksum, result=result)
     except Exception:  # storing the result failed (a value the database refuses, a full disk)
         logger.exception("Storing the result of file %s failed", file.pk)
         return fail(FailureCode.UNEXPECTED)

@@ -3,7 +3,11 @@
 import { createClient, type Client } from "graphql-ws";
 
 import type { GraphQLErrorLike } from "./format";
-import type { FileUpdatesSubscription, TypedDocumentString, UploadFileMutation } from "./gql/graphql";
+import type {
+  FileUpdatesSubscription,
+  TypedDocumentString,
+  UploadFileMutation,
+} from "./gql/graphql";
 import { fileUpdatesSubscription, uploadFileMutation } from "./operations";
 import type { FileRow } from "./state";
 
@@ -19,7 +23,8 @@ export function csrfToken(): string {
 
 /** One document of ./operations over fetch; its result and variables are typed by codegen. */
 export async function execute<TResult, TVariables>(
-  document: TypedDocumentString<TResult, TVariables>, variables: TVariables,
+  document: TypedDocumentString<TResult, TVariables>,
+  variables: TVariables,
 ): Promise<GraphQLResponse<TResult>> {
   const response = await fetch("/graphql/", {
     method: "POST",
@@ -48,7 +53,10 @@ export type Cancel = () => void;
  * removes what it wrote of the file and creates no row (schema/endpoint.py, `ClientGone`). */
 export function uploadFile(file: File, handlers: UploadHandlers): Cancel {
   const body = new FormData();
-  body.append("operations", JSON.stringify({ query: uploadFileMutation.toString(), variables: { file: null } }));
+  body.append(
+    "operations",
+    JSON.stringify({ query: uploadFileMutation.toString(), variables: { file: null } }),
+  );
   body.append("map", JSON.stringify({ "0": ["variables.file"] }));
   body.append("0", file, file.name);
   const request = new XMLHttpRequest();
@@ -85,7 +93,9 @@ const FINAL_STATES: Record<number, LiveState> = {
 };
 
 function closeCode(event: unknown): number | undefined {
-  return typeof event === "object" && event !== null && "code" in event ? Number(event.code) : undefined;
+  return typeof event === "object" && event !== null && "code" in event
+    ? Number(event.code)
+    : undefined;
 }
 
 export function liveClient(onState: (state: LiveState) => void, onReconnected: () => void): Client {

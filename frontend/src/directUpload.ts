@@ -16,7 +16,10 @@ export function directUploadsEnabled(): boolean {
 /** The presigned POST: the form's fields first, the file last (S3 ignores anything after
  * it); resolves with the HTTP status, 0 when the connection failed or was aborted. */
 function postToStorage(
-  issued: UploadUrl, file: File, onProgress: (fraction: number) => void, signal: AbortSignal,
+  issued: UploadUrl,
+  file: File,
+  onProgress: (fraction: number) => void,
+  signal: AbortSignal,
 ): Promise<number> {
   const body = new FormData();
   for (const field of issued.fields) body.append(field.name, field.value);
@@ -51,8 +54,10 @@ export function uploadDirect(file: File, handlers: UploadHandlers): Cancel {
     const status = await postToStorage(issued, file, handlers.onProgress, aborted.signal);
     if (aborted.signal.aborted) return;
     if (status < 200 || status >= 300) {
-      const message = status === 0 ? "The connection to the file storage was lost."
-        : `The file storage refused the file (HTTP ${status}).`;
+      const message =
+        status === 0
+          ? "The connection to the file storage was lost."
+          : `The file storage refused the file (HTTP ${status}).`;
       return handlers.onError([{ message }], status);
     }
     const completed = await execute(completeUploadMutation, { id: issued.file.id });

@@ -7,10 +7,13 @@ describe("FrameScheduler", () => {
 
   it("runs each key's latest render once per frame", () => {
     const frames: FrameRequestCallback[] = [];
-    vi.stubGlobal("requestAnimationFrame", (callback: FrameRequestCallback) => frames.push(callback));
+    vi.stubGlobal("requestAnimationFrame", (callback: FrameRequestCallback) =>
+      frames.push(callback),
+    );
     const scheduler = new FrameScheduler();
     const drawn: string[] = [];
-    for (const version of ["v1", "v2", "v3"]) scheduler.schedule("table", () => drawn.push(`table ${version}`));
+    for (const version of ["v1", "v2", "v3"])
+      scheduler.schedule("table", () => drawn.push(`table ${version}`));
     scheduler.schedule("upload", () => drawn.push("upload"));
     expect(frames).toHaveLength(1); // one frame asked for, however many changes
     expect(drawn).toEqual([]);

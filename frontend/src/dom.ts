@@ -3,7 +3,9 @@
 import { percent } from "./format";
 
 export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  ...children: (Node | string)[]
 ): HTMLElementTagNameMap[K] {
   const node = Object.assign(document.createElement(tag), props);
   node.append(...children);
@@ -13,11 +15,20 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 export function bar(label: string, fraction: number): HTMLElement {
   const progress = el("progress", { max: 1, value: fraction });
   progress.setAttribute("aria-label", label);
-  return el("span", { className: "bar" }, progress, el("span", {}, `${label} ${percent(fraction)}`));
+  return el(
+    "span",
+    { className: "bar" },
+    progress,
+    el("span", {}, `${label} ${percent(fraction)}`),
+  );
 }
 
 export function badge(status: string): HTMLElement {
-  return el("span", { className: `badge ${status.toLowerCase()}` }, status.toLowerCase().replace("_", " "));
+  return el(
+    "span",
+    { className: `badge ${status.toLowerCase()}` },
+    status.toLowerCase().replace("_", " "),
+  );
 }
 
 /**

@@ -31,7 +31,9 @@ function setLive(state: LiveState): void {
   const badge = $("#live");
   badge.dataset.state = state;
   badge.textContent = {
-    connecting: "connecting…", live: "live", reconnecting: "reconnecting…",
+    connecting: "connecting…",
+    live: "live",
+    reconnecting: "reconnecting…",
     "logged-out": "logged out — reload to log in",
     "too-many": "not live: too many open tabs — close one and reload",
   }[state];
@@ -52,7 +54,11 @@ async function refresh(): Promise<void> {
   const { files } = result.data;
   hasNextPage = files.pageInfo.hasNextPage;
   cursors[page + 1] = files.pageInfo.endCursor;
-  table.load(files.edges.map((edge) => edge.node), files.totalCount ?? 0, page === 0);
+  table.load(
+    files.edges.map((edge) => edge.node),
+    files.totalCount ?? 0,
+    page === 0,
+  );
   draw();
 }
 
@@ -75,7 +81,10 @@ function onLiveFile(file: FileRow): void {
 async function openDetail(id: string): Promise<void> {
   const dialog = $("#detail") as HTMLDialogElement;
   await renderDetail(dialog, id, {
-    onDeleted: (deletedId) => { if (table.remove(deletedId)) draw(); void refresh(); },
+    onDeleted: (deletedId) => {
+      if (table.remove(deletedId)) draw();
+      void refresh();
+    },
   });
   if (!dialog.open) dialog.showModal();
 }
@@ -91,8 +100,14 @@ function wireUploads(): void {
     event.preventDefault(); // Space would scroll the page
     input.click();
   });
-  input.addEventListener("change", () => { if (input.files) uploads.start(input.files); input.value = ""; });
-  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  input.addEventListener("change", () => {
+    if (input.files) uploads.start(input.files);
+    input.value = "";
+  });
+  drop.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    drop.classList.add("over");
+  });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
@@ -112,14 +127,32 @@ function wireControls(): void {
   const status = $("#filter-status") as HTMLSelectElement;
   const search = $("#filter-name") as HTMLInputElement;
   let searchTimer = 0;
-  const restart = () => { page = 0; cursors.length = 1; void refresh(); };
-  status.addEventListener("change", () => { table.filters.status = status.value as FileStatus | ""; restart(); });
+  const restart = () => {
+    page = 0;
+    cursors.length = 1;
+    void refresh();
+  };
+  status.addEventListener("change", () => {
+    table.filters.status = status.value as FileStatus | "";
+    restart();
+  });
   search.addEventListener("input", () => {
     window.clearTimeout(searchTimer);
-    searchTimer = window.setTimeout(() => { table.filters.name = search.value.trim(); restart(); }, SEARCH_DELAY_MS);
+    searchTimer = window.setTimeout(() => {
+      table.filters.name = search.value.trim();
+      restart();
+    }, SEARCH_DELAY_MS);
   });
-  $("#prev").addEventListener("click", () => { page = Math.max(0, page - 1); void refresh(); });
-  $("#next").addEventListener("click", () => { if (hasNextPage) { page += 1; void refresh(); } });
+  $("#prev").addEventListener("click", () => {
+    page = Math.max(0, page - 1);
+    void refresh();
+  });
+  $("#next").addEventListener("click", () => {
+    if (hasNextPage) {
+      page += 1;
+      void refresh();
+    }
+  });
   $("#detail-close").addEventListener("click", () => ($("#detail") as HTMLDialogElement).close());
 }
 

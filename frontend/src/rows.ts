@@ -19,26 +19,44 @@ const ROWS_PER_FRAME = 50;
 function thumbnail(file: FileRow): HTMLElement {
   const cell = el("td", { className: "thumb-cell" });
   if (file.result?.__typename === "ImageResult" && file.result.thumbnailUrl) {
-    cell.append(el("img", { src: file.result.thumbnailUrl, alt: `Thumbnail of ${file.name}`,
-                            loading: "lazy", decoding: "async", width: 40, height: 40 }));
+    cell.append(
+      el("img", {
+        src: file.result.thumbnailUrl,
+        alt: `Thumbnail of ${file.name}`,
+        loading: "lazy",
+        decoding: "async",
+        width: 40,
+        height: 40,
+      }),
+    );
   }
   return cell;
 }
 
 /** Every cell but the name's, which is built once per row (it holds the focusable button). */
 function cells(file: FileRow): HTMLElement[] {
-  const status = file.status === "PROCESSING"
-    ? el("span", {}, badge(file.status), ` ${percent(file.progress)}`) : badge(file.status);
-  return [thumbnail(file), el("td", {}, file.kind.toLowerCase()),
-          el("td", { className: "num" }, humanSize(file.size)), el("td", {}, status),
-          el("td", {}, formatTime(file.uploadedAt)), el("td", {}, formatTime(file.processedAt))];
+  const status =
+    file.status === "PROCESSING"
+      ? el("span", {}, badge(file.status), ` ${percent(file.progress)}`)
+      : badge(file.status);
+  return [
+    thumbnail(file),
+    el("td", {}, file.kind.toLowerCase()),
+    el("td", { className: "num" }, humanSize(file.size)),
+    el("td", {}, status),
+    el("td", {}, formatTime(file.uploadedAt)),
+    el("td", {}, formatTime(file.processedAt)),
+  ];
 }
 
 export class RowsView {
   private readonly shown = new Map<string, Shown>();
   private readonly empty = el("tr", {}, el("td", { colSpan: COLUMNS, className: "empty" }));
 
-  constructor(private readonly body: HTMLElement, private readonly open: (id: string) => void) {}
+  constructor(
+    private readonly body: HTMLElement,
+    private readonly open: (id: string) => void,
+  ) {}
 
   /** Brings the table to `files`, building or updating at most ROWS_PER_FRAME rows; returns
    * whether rows are left for the next frame. */
@@ -63,7 +81,9 @@ export class RowsView {
     }
     if (files.length) this.empty.remove();
     else {
-      (this.empty.firstChild as HTMLElement).textContent = filtered ? "No files match." : "No files yet.";
+      (this.empty.firstChild as HTMLElement).textContent = filtered
+        ? "No files match."
+        : "No files yet.";
       this.body.replaceChildren(this.empty);
     }
     return budget < 0;

@@ -4,9 +4,20 @@ import { FileTable, matches, type FileRow } from "./state";
 
 function file(id: string, overrides: Partial<FileRow> = {}): FileRow {
   return {
-    id, name: `${id}.txt`, size: 10, kind: "TEXT", contentType: "text/plain", status: "PENDING",
-    progress: 0, error: null, uploadedAt: "2026-11-24T10:00:00Z", processedAt: null, version: 1,
-    url: `/files/${id}/download`, result: null, ...overrides,
+    id,
+    name: `${id}.txt`,
+    size: 10,
+    kind: "TEXT",
+    contentType: "text/plain",
+    status: "PENDING",
+    progress: 0,
+    error: null,
+    uploadedAt: "2026-11-24T10:00:00Z",
+    processedAt: null,
+    version: 1,
+    url: `/files/${id}/download`,
+    result: null,
+    ...overrides,
   };
 }
 

@@ -46,7 +46,9 @@ export function uploadResumable(file: File, handlers: UploadHandlers): Cancel {
     metadata: { filename: file.name },
     removeFingerprintOnSuccess: true,
     onBeforeRequest: (request) => request.setHeader("X-CSRFToken", csrfToken()),
-    onAfterResponse: (_request, response) => { fileId = response.getHeader("File-Id") ?? fileId; },
+    onAfterResponse: (_request, response) => {
+      fileId = response.getHeader("File-Id") ?? fileId;
+    },
     onProgress: (sent, total) => handlers.onProgress(total ? sent / total : 1),
     onError: (error) => handlers.onError(...failure(error)),
     onSuccess: async () => {
@@ -59,5 +61,7 @@ export function uploadResumable(file: File, handlers: UploadHandlers): Cancel {
     if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
     upload.start();
   });
-  return () => { void upload.abort(true); };
+  return () => {
+    void upload.abort(true);
+  };
 }

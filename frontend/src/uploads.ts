@@ -14,9 +14,14 @@ const FINAL_ERRORS = new Set(["FILE_TOO_LARGE", "INVALID_UPLOAD"]);
 type Phase = "UPLOADING" | "CANCELLED" | "ERROR" | FileRow["status"];
 
 const PHASE_WORDS: Record<Phase, string> = {
-  UPLOADING: "uploading", CANCELLED: "upload cancelled", ERROR: "upload failed",
-  AWAITING_UPLOAD: "waiting for its bytes", PENDING: "waiting to be processed",
-  PROCESSING: "processing", DONE: "done", FAILED: "processing failed",
+  UPLOADING: "uploading",
+  CANCELLED: "upload cancelled",
+  ERROR: "upload failed",
+  AWAITING_UPLOAD: "waiting for its bytes",
+  PENDING: "waiting to be processed",
+  PROCESSING: "processing",
+  DONE: "done",
+  FAILED: "processing failed",
 };
 
 interface UploadItem {
@@ -42,13 +47,20 @@ export class UploadList {
   private readonly byFileId = new Map<string, UploadItem>();
 
   constructor(
-    private readonly list: HTMLElement, private readonly frames: FrameScheduler,
+    private readonly list: HTMLElement,
+    private readonly frames: FrameScheduler,
     private readonly hooks: UploadHooks,
   ) {}
 
   start(files: Iterable<File>): void {
     for (const source of files) {
-      const item: UploadItem = { source, sent: 0, retryable: false, cancelled: false, element: el("li") };
+      const item: UploadItem = {
+        source,
+        sent: 0,
+        retryable: false,
+        cancelled: false,
+        element: el("li"),
+      };
       this.list.prepend(item.element);
       this.send(item);
     }
@@ -65,10 +77,16 @@ export class UploadList {
   private send(item: UploadItem): void {
     Object.assign(item, { sent: 0, error: undefined, file: undefined, cancelled: false });
     this.render(item);
-    const upload = resumable(item.source) ? uploadResumable
-      : directUploadsEnabled() ? uploadDirect : uploadFile;
+    const upload = resumable(item.source)
+      ? uploadResumable
+      : directUploadsEnabled()
+        ? uploadDirect
+        : uploadFile;
     item.cancel = upload(item.source, {
-      onProgress: (fraction) => { item.sent = fraction; this.render(item); },
+      onProgress: (fraction) => {
+        item.sent = fraction;
+        this.render(item);
+      },
       onDone: (uploaded) => {
         item.cancel = undefined;
         this.byFileId.set(uploaded.id, item);
@@ -76,7 +94,10 @@ export class UploadList {
         const seen = this.hooks.latest(uploaded.id);
         this.update(seen && seen.version > uploaded.version ? seen : uploaded);
       },
-      onError: (errors, status) => { item.cancel = undefined; this.fail(item, errors, status); },
+      onError: (errors, status) => {
+        item.cancel = undefined;
+        this.fail(item, errors, status);
+      },
     });
   }
 
@@ -134,7 +155,8 @@ export class UploadList {
       const progress = element.querySelector("progress");
       if (progress) progress.value = fraction;
       const label = element.querySelector(".bar > span");
-      if (label) label.textContent = `${phase === "UPLOADING" ? "upload" : "processing"} ${percent(fraction)}`;
+      if (label)
+        label.textContent = `${phase === "UPLOADING" ? "upload" : "processing"} ${percent(fraction)}`;
       return;
     }
     element.className = "upload";
@@ -142,11 +164,25 @@ export class UploadList {
     element.dataset.status = phase;
     const retry = this.button("Retry", source.name, () => void this.retry(item));
     const parts: (Node | string)[] = [el("strong", {}, source.name), ` ${humanSize(source.size)} `];
-    if (phase === "UPLOADING") parts.push(bar("upload", fraction), this.button("Cancel", source.name, () => this.cancel(item)));
-    else if (phase === "CANCELLED") parts.push(el("span", { className: "muted" }, "cancelled"), retry);
-    else if (phase === "ERROR") parts.push(el("span", { className: "error" }, item.error ?? ""), item.retryable || file ? retry : "");
+    if (phase === "UPLOADING")
+      parts.push(
+        bar("upload", fraction),
+        this.button("Cancel", source.name, () => this.cancel(item)),
+      );
+    else if (phase === "CANCELLED")
+      parts.push(el("span", { className: "muted" }, "cancelled"), retry);
+    else if (phase === "ERROR")
+      parts.push(
+        el("span", { className: "error" }, item.error ?? ""),
+        item.retryable || file ? retry : "",
+      );
     else if (phase === "PROCESSING") parts.push(badge(phase), bar("processing", fraction));
-    else parts.push(badge(phase), file?.error ? el("span", { className: "error" }, ` ${file.error}`) : "", phase === "FAILED" ? retry : "");
+    else
+      parts.push(
+        badge(phase),
+        file?.error ? el("span", { className: "error" }, ` ${file.error}`) : "",
+        phase === "FAILED" ? retry : "",
+      );
     element.replaceChildren(...parts);
     if (item.drawn !== phase) {
       const detail = phase === "ERROR" ? item.error : phase === "FAILED" ? file?.error : undefined;

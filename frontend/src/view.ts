@@ -1,4 +1,4 @@
-// The detail dialog: a file's facts and its typed result, with download, reprocess, delete.
+// The detail dialog: a file's details and its typed result, with download, reprocess, delete.
 import { execute } from "./api";
 import { el } from "./dom";
 import { errorMessage, formatTime, humanSize } from "./format";
@@ -7,7 +7,7 @@ import { deleteFileMutation, fileDetailQuery, reprocessFileMutation } from "./op
 
 type Result = NonNullable<NonNullable<FileDetailQuery["file"]>["result"]>;
 
-function facts(pairs: [string, unknown][]): HTMLElement {
+function details(pairs: [string, unknown][]): HTMLElement {
   const list = el("dl");
   for (const [label, value] of pairs) {
     if (value === null || value === undefined || value === "") continue;
@@ -17,10 +17,23 @@ function facts(pairs: [string, unknown][]): HTMLElement {
 }
 
 function resultView(result: Result): HTMLElement[] {
-  const skip = new Set(["__typename", "columns", "badRows", "entries", "tags", "thumbnailUrl", "preview", "textPreview"]);
+  const skip = new Set([
+    "__typename",
+    "columns",
+    "badRows",
+    "entries",
+    "tags",
+    "thumbnailUrl",
+    "preview",
+    "textPreview",
+  ]);
   const words = (key: string) => key.replace(/([A-Z])/g, " $1").toLowerCase();
   const parts: HTMLElement[] = [
-    facts(Object.entries(result).filter(([key]) => !skip.has(key)).map(([key, value]) => [words(key), value])),
+    details(
+      Object.entries(result)
+        .filter(([key]) => !skip.has(key))
+        .map(([key, value]) => [words(key), value]),
+    ),
   ];
   if (result.__typename === "ImageResult" && result.thumbnailUrl) {
     parts.unshift(el("img", { src: result.thumbnailUrl, alt: "Thumbnail", className: "thumb" }));
@@ -28,32 +41,71 @@ function resultView(result: Result): HTMLElement[] {
   if (result.__typename === "CsvResult") {
     const { columns, badRows } = result;
     if (columns?.length) {
-      parts.push(el("table", { className: "mini" }, el("tr", {}, el("th", { scope: "col" }, "column"), el("th", { scope: "col" }, "type"), el("th", { scope: "col" }, "nulls")),
-        ...columns.map((c) => el("tr", {}, el("td", {}, c.name), el("td", {}, c.type), el("td", { className: "num" }, String(c.nulls))))));
+      parts.push(
+        el(
+          "table",
+          { className: "mini" },
+          el(
+            "tr",
+            {},
+            el("th", { scope: "col" }, "column"),
+            el("th", { scope: "col" }, "type"),
+            el("th", { scope: "col" }, "nulls"),
+          ),
+          ...columns.map((c) =>
+            el(
+              "tr",
+              {},
+              el("td", {}, c.name),
+              el("td", {}, c.type),
+              el("td", { className: "num" }, String(c.nulls)),
+            ),
+          ),
+        ),
+      );
     }
     if (badRows?.length) {
-      parts.push(el("h4", {}, `Bad rows (${result.badRowCount})`),
-        el("ul", { className: "bad-rows" }, ...badRows.map((r) => el("li", {}, `line ${r.line}: ${r.reason}`))));
+      parts.push(
+        el("h4", {}, `Bad rows (${result.badRowCount})`),
+        el(
+          "ul",
+          { className: "bad-rows" },
+          ...badRows.map((r) => el("li", {}, `line ${r.line}: ${r.reason}`)),
+        ),
+      );
     }
   }
-  const preview = result.__typename === "TextResult" ? result.preview
-    : result.__typename === "PdfResult" ? result.textPreview : undefined;
+  const preview =
+    result.__typename === "TextResult"
+      ? result.preview
+      : result.__typename === "PdfResult"
+        ? result.textPreview
+        : undefined;
   if (preview) parts.push(el("pre", {}, preview));
   if (result.__typename === "ArchiveResult" && result.entries?.length) {
     parts.push(el("ul", { className: "entries" }, ...result.entries.map((e) => el("li", {}, e))));
   }
-  if (result.__typename === "AudioResult" && result.tags?.length) parts.push(facts(result.tags.map((t) => [t.key, t.value])));
+  if (result.__typename === "AudioResult" && result.tags?.length)
+    parts.push(details(result.tags.map((t) => [t.key, t.value])));
   return parts;
 }
 
 export async function renderDetail(
-  dialog: HTMLDialogElement, id: string, hooks: { onDeleted(id: string): void },
+  dialog: HTMLDialogElement,
+  id: string,
+  hooks: { onDeleted(id: string): void },
 ): Promise<void> {
   const body = dialog.querySelector(".detail-body") as HTMLElement;
   const response = await execute(fileDetailQuery, { id });
   const file = response.data?.file;
   if (!file) {
-    body.replaceChildren(el("p", { className: "error" }, errorMessage(response.errors ?? [{ extensions: { code: "NOT_FOUND" } }])));
+    body.replaceChildren(
+      el(
+        "p",
+        { className: "error" },
+        errorMessage(response.errors ?? [{ extensions: { code: "NOT_FOUND" } }]),
+      ),
+    );
     return;
   }
   const download = el("a", { href: file.url, className: "button" }, "Download");
@@ -69,13 +121,23 @@ export async function renderDetail(
     if (!confirm(`Delete ${file.name}?`)) return;
     const answer = await execute(deleteFileMutation, { id });
     if (answer.errors) message.textContent = errorMessage(answer.errors);
-    else { dialog.close(); hooks.onDeleted(id); }
+    else {
+      dialog.close();
+      hooks.onDeleted(id);
+    }
   });
   body.replaceChildren(
     el("h3", {}, file.name),
-    facts([["Kind", file.kind.toLowerCase()], ["Type", file.contentType], ["Size", humanSize(file.size)],
-           ["Status", file.status.toLowerCase()], ["Error", file.error], ["Uploaded", formatTime(file.uploadedAt)],
-           ["Processed", formatTime(file.processedAt)], ["SHA-256", file.sha256]]),
+    details([
+      ["Kind", file.kind.toLowerCase()],
+      ["Type", file.contentType],
+      ["Size", humanSize(file.size)],
+      ["Status", file.status.toLowerCase()],
+      ["Error", file.error],
+      ["Uploaded", formatTime(file.uploadedAt)],
+      ["Processed", formatTime(file.processedAt)],
+      ["SHA-256", file.sha256],
+    ]),
     ...(file.result ? resultView(file.result) : []),
     el("p", { className: "actions" }, download, reprocess, remove),
     message,

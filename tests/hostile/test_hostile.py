@@ -1,7 +1,7 @@
 """The hostile corpus (generate.py) through a real prefork worker with the default limits:
 every file ends as expected, well within its time limit, run at most FILE_MAX_ATTEMPTS times,
 and the pool child's peak resident memory (VmHWM) grows by less than GROWTH_BOUND over what
-it started with (README "Reliability and security", 13)."""
+it started with (docs/reliability.md, 13)."""
 
 import pytest
 from django.conf import settings

@@ -134,11 +134,13 @@ def test_a_pending_backlog_is_not_requeued_before_file_recovery_after(user, queu
     assert orphan.status == FileStatus.PENDING and orphan.lease_expires_at is None
 
 
-def outcome_of(file: File):
-    from files_app.processors import Outcome
+def finished(file: File) -> dict:
+    """`file_finish`'s arguments for a text file whose result is `{"x": 1}`."""
+    from files_app.processors import Checksum, FileKind, Result
 
-    return Outcome(sha256="0" * 64, size=file.size, content_type="text/plain", kind="TEXT",
-                   facts={"x": 1}, thumbnail=None)
+    return {"checksum": Checksum(sha256="0" * 64, size=file.size, content_type="text/plain",
+                                 kind=FileKind.TEXT),
+            "result": Result(fields={"x": 1})}
 
 
 def test_a_taken_over_run_cannot_record_progress_or_finish(user, queued):
@@ -148,15 +150,15 @@ def test_a_taken_over_run_cannot_record_progress_or_finish(user, queued):
     frozen = started(user, lease_seconds_left=-1)
     assert services.files_recover()["requeued"] == 1 and queued == [frozen.pk]
     # Requeued but not started again yet: the frozen run still can't write.
-    assert services.file_finish(file=frozen, outcome=outcome_of(frozen)) is None
+    assert services.file_finish(file=frozen, **finished(frozen)) is None
     rescuer = services.file_start_processing(file_id=frozen.pk)
     assert rescuer.attempts == 2
     assert services.file_record_progress(file_id=frozen.pk, attempt=1, progress=0.5) is None
-    assert services.file_finish(file=frozen, outcome=outcome_of(frozen)) is None
+    assert services.file_finish(file=frozen, **finished(frozen)) is None
     assert services.file_fail(file_id=frozen.pk, attempt=1, error="late",
                               code=FailureCode.UNEXPECTED) is None
     assert services.file_record_progress(file_id=frozen.pk, attempt=2, progress=0.5)
-    done = services.file_finish(file=rescuer, outcome=outcome_of(rescuer))
+    done = services.file_finish(file=rescuer, **finished(rescuer))
     assert done.status == FileStatus.DONE and done.result == {"x": 1}
     assert services.file_fail(file_id=frozen.pk, attempt=2, error="late",
                               code=FailureCode.UNEXPECTED) is None
@@ -166,18 +168,18 @@ def test_a_long_step_keeps_its_lease(user, settings, monkeypatch, queued):
     """One step lasting three leases without a word of progress (a big image decoding): the
     worker's heartbeat renews the lease, so a sweep in the middle of it leaves the run alone
     and the run finishes its file."""
-    from files_app.processors import generic
+    from files_app.processors import checksum
 
     settings.FILE_LEASE_SECONDS = 1.0
     settings.FILE_LEASE_RENEW_INTERVAL = 0.2
-    process, sweeps = generic.process, []
+    process, sweeps = checksum.process, []
 
     def long_step(source):
         threading.Event().wait(3 * settings.FILE_LEASE_SECONDS)  # the slow step itself
         sweeps.append(services.files_recover())
         return process(source)
 
-    monkeypatch.setattr(generic, "process", long_step)
+    monkeypatch.setattr(checksum, "process", long_step)
     file = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
     done = services.file_process(file_id=file.pk)
     assert sweeps == [{"requeued": 0, "failed": 0, "expired": 0}]

@@ -19,7 +19,7 @@ const listeners = new Set<() => void>();
 
 function update(next: Row[]): void {
   rows = next;
-  listeners.forEach((listener) => listener());
+  for (const listener of listeners) listener();
 }
 
 function subscribe(listener: () => void): () => void {
@@ -42,8 +42,8 @@ function FilesPanel() {
     <section className="files-plugin" aria-label="Files sent with the operation">
       <div className="graphiql-doc-explorer-title">Files</div>
       <p>
-        Bind files to <code>Upload</code> variables: an operation that declares the variable is
-        sent as a multipart upload. Several files on one path fill a list (<code>files.0</code>,{" "}
+        Bind files to <code>Upload</code> variables: an operation that declares the variable is sent
+        as a multipart upload. Several files on one path fill a list (<code>files.0</code>,{" "}
         <code>files.1</code>, …).
       </p>
       {current.map((row) => (
@@ -51,13 +51,22 @@ function FilesPanel() {
           <label>
             Variable
             <input
-              className="files-plugin-path" value={row.path} spellCheck={false}
-              onChange={(event: ChangeEvent<HTMLInputElement>) => change(row.id, { path: event.target.value })}
+              className="files-plugin-path"
+              value={row.path}
+              spellCheck={false}
+              onChange={(event: ChangeEvent<HTMLInputElement>) =>
+                change(row.id, { path: event.target.value })
+              }
             />
           </label>
           <input
-            className="files-plugin-input" type="file" multiple aria-label={`Files for ${row.path}`}
-            onChange={(event: ChangeEvent<HTMLInputElement>) => change(row.id, { files: [...(event.target.files ?? [])] })}
+            className="files-plugin-input"
+            type="file"
+            multiple
+            aria-label={`Files for ${row.path}`}
+            onChange={(event: ChangeEvent<HTMLInputElement>) =>
+              change(row.id, { files: [...(event.target.files ?? [])] })
+            }
           />
           <output>{row.files.map((file) => file.name).join(", ") || "no file"}</output>
           <button type="button" onClick={() => update(rows.filter((other) => other.id !== row.id))}>
@@ -65,7 +74,10 @@ function FilesPanel() {
           </button>
         </div>
       ))}
-      <button type="button" onClick={() => update([...rows, { id: nextId++, path: "", files: [] }])}>
+      <button
+        type="button"
+        onClick={() => update([...rows, { id: nextId++, path: "", files: [] }])}
+      >
         Add a variable
       </button>
     </section>
@@ -74,10 +86,22 @@ function FilesPanel() {
 
 function PaperclipIcon() {
   return (
-    <svg viewBox="0 0 24 24" width="1em" height="1em" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden="true">
+    <svg
+      viewBox="0 0 24 24"
+      width="1em"
+      height="1em"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="1.5"
+      aria-hidden="true"
+    >
       <path d="M21 11.5 12.5 20a5.5 5.5 0 0 1-7.8-7.8l9-9a3.7 3.7 0 0 1 5.2 5.2l-9 9a1.8 1.8 0 0 1-2.6-2.6l8.3-8.3" />
     </svg>
   );
 }
 
-export const filesPlugin: GraphiQLPlugin = { title: "Files", icon: PaperclipIcon, content: FilesPanel };
+export const filesPlugin: GraphiQLPlugin = {
+  title: "Files",
+  icon: PaperclipIcon,
+  content: FilesPanel,
+};

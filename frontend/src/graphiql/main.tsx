@@ -18,7 +18,7 @@ import { csrfToken } from "../api";
 import { currentBindings, filesPlugin } from "./files";
 import { bindingsUsed, multipartBody } from "./multipart";
 
-const root = document.getElementById("graphiql")!;
+const root = document.getElementById("graphiql") as HTMLElement;
 const url = root.dataset.url ?? "/graphql/";
 
 /** fetch with the CSRF header the endpoint asks of session (cookie) requests. */
@@ -67,5 +67,9 @@ query Files {
 `;
 
 createRoot(root).render(
-  <GraphiQL fetcher={fetcher} plugins={[explorerPlugin(), filesPlugin]} defaultQuery={DEFAULT_QUERY} />,
+  <GraphiQL
+    fetcher={fetcher}
+    plugins={[explorerPlugin(), filesPlugin]}
+    defaultQuery={DEFAULT_QUERY}
+  />,
 );

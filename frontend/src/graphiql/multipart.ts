@@ -26,12 +26,17 @@ export function bindingsFor(path: string, files: readonly File[]): FileBinding[]
 
 /** The bindings whose variable the operation declares: the schema's introspection, or a
  * query without `$file`, stays plain JSON. */
-export function bindingsUsed(operation: Operation, bindings: readonly FileBinding[]): FileBinding[] {
+export function bindingsUsed(
+  operation: Operation,
+  bindings: readonly FileBinding[],
+): FileBinding[] {
   if (bindings.length === 0) return [];
   let declared: Set<string>;
   try {
     const ast = getOperationAST(parse(operation.query), operation.operationName ?? undefined);
-    declared = new Set(ast?.variableDefinitions?.map((definition) => definition.variable.name.value));
+    declared = new Set(
+      ast?.variableDefinitions?.map((definition) => definition.variable.name.value),
+    );
   } catch {
     return []; // not valid GraphQL: the server's JSON answer says why
   }
@@ -43,9 +48,17 @@ export function bindingsUsed(operation: Operation, bindings: readonly FileBindin
 function withNullAt(value: unknown, keys: readonly string[]): unknown {
   if (keys.length === 0) return null;
   const [key, ...rest] = keys;
-  const container: Record<string, unknown> | unknown[] =
-    Array.isArray(value) ? [...value] : typeof value === "object" && value !== null ? { ...value } : /^\d+$/.test(key) ? [] : {};
-  (container as Record<string, unknown>)[key] = withNullAt((container as Record<string, unknown>)[key], rest);
+  const container: Record<string, unknown> | unknown[] = Array.isArray(value)
+    ? [...value]
+    : typeof value === "object" && value !== null
+      ? { ...value }
+      : /^\d+$/.test(key)
+        ? []
+        : {};
+  (container as Record<string, unknown>)[key] = withNullAt(
+    (container as Record<string, unknown>)[key],
+    rest,
+  );
   return container;
 }
 
@@ -59,6 +72,8 @@ export function multipartBody(operation: Operation, bindings: readonly FileBindi
   const body = new FormData();
   body.append("operations", JSON.stringify({ ...operation, variables }));
   body.append("map", JSON.stringify(map));
-  bindings.forEach((binding, index) => body.append(String(index), binding.file, binding.file.name));
+  for (const [index, binding] of bindings.entries()) {
+    body.append(String(index), binding.file, binding.file.name);
+  }
   return body;
 }

@@ -1,11 +1,21 @@
 """The pass every file gets: size, SHA-256, content type and kind, in one read."""
 
+from dataclasses import dataclass
+
 from ..failures import FailureCode
-from .base import ProcessingError, ProcessingResult, ProcessingSource, sha256_of
+from .base import ProcessingError, ProcessingSource, sha256_of
 from .sniff import SNIFF_BYTES, sniff
 
 
-def process(source: ProcessingSource) -> ProcessingResult:
+@dataclass(frozen=True)
+class Checksum:
+    sha256: str
+    size: int
+    content_type: str
+    kind: str
+
+
+def process(source: ProcessingSource) -> Checksum:
     head = b""
     size = 0
 
@@ -24,7 +34,5 @@ def process(source: ProcessingSource) -> ProcessingResult:
             FailureCode.SIZE_MISMATCH,
         )
     sniffed = sniff(head, source.name)
-    return ProcessingResult(facts={
-        "sha256": sha256, "size": size, "content_type": sniffed.content_type,
-        "kind": sniffed.kind,
-    })
+    return Checksum(sha256=sha256, size=size, content_type=sniffed.content_type,
+                    kind=sniffed.kind)
