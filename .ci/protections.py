@@ -113,8 +113,9 @@ PROTECTIONS = [
         "1 worker killed: a finished file is never run again (DONE exactly once)",
         [(LEASE, "UNCLAIMED = Q(status=FileStatus.PENDING) | ",
           "UNCLAIMED = ~Q(status=FileStatus.PROCESSING) | "),
-         (RECOVERY, "lambda file_id=file_id: enqueue(file_id)",
-          "lambda file_id=file_id: (enqueue(file_id), enqueue(file_id))")],
+         (RECOVERY, "lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id)",
+          "lambda file_id=file_id: (dispatch.file_enqueue(file_id=file_id),"
+          " dispatch.file_enqueue(file_id=file_id))")],
         [KILLED, "tests/test_processing.py::test_processing_is_idempotent"]),
     Protection(
         "2 stuck work: after FILE_MAX_ATTEMPTS the sweep gives up with FAILED",
@@ -168,7 +169,8 @@ PROTECTIONS = [
         [(UPLOAD, "lambda file=file: background.submit(announce_and_enqueue,\n"
                   "                                                                          "
                   "file), robust=True)",
-          "lambda file=file: (events.publish_file_update(file), enqueue(file.pk)))")],
+          "lambda file=file: (events.publish_file_update(file),"
+          " dispatch.file_enqueue(file_id=file.pk)))")],
         ["tests/reliability/test_redis_outage.py"]),
     Protection(
         "3 Redis down: subscribers see their connection closed (and reconnect)",

@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers around services.
+"""Celery tasks: thin wrappers around services, each imported from its module (services
+queue a file through `dispatch`, by the task's name, and never import this module).
 
 acks_late + reject_on_worker_lost (settings) deliver a file again when its pool child dies,
 and RabbitMQ as soon as a killed worker's connection drops: that redelivery takes the file
@@ -12,8 +13,12 @@ takes too long in FAILED.
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from .dispatch import PROCESS_FILE
 from .exceptions import TransientProcessingError
+from .services.fair_share import DEFERRED
+from .services.lease import file_takeover_wait
+from .services.processing import file_process
+from .services.recovery import files_recover
 
 # Clock and timer slack between the database (where the lease is kept) and the worker's ETA.
 TAKEOVER_MARGIN_SECONDS = 0.5
@@ -21,7 +26,7 @@ TAKEOVER_MARGIN_SECONDS = 0.5
 
 @shared_task(
     bind=True,
-    name="files_app.process_file",
+    name=PROCESS_FILE,
     ignore_result=True,
     autoretry_for=(TransientProcessingError,),
     max_retries=settings.PROCESSING_MAX_RETRIES,
@@ -33,16 +38,15 @@ TAKEOVER_MARGIN_SECONDS = 0.5
 def process_file(self, file_id: str, takeover: bool = False) -> None:
     retries_left = self.max_retries - self.request.retries
     redelivered = takeover or bool((self.request.delivery_info or {}).get("redelivered"))
-    outcome = services.file_process(file_id=file_id, retries_left=retries_left,
-                                    redelivered=redelivered)
-    if outcome == services.DEFERRED:
+    outcome = file_process(file_id=file_id, retries_left=retries_left, redelivered=redelivered)
+    if outcome == DEFERRED:
         # Its owner has their share in flight: sent again as the same try (a Celery retry
         # would count against max_retries).
         send_again(self, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS)
     elif outcome is None and redelivered and not takeover:
         # Redelivered while the dead run's lease still looks fresh: sent again once, for when
         # that run has missed a renewal; a run that is alive renews meanwhile and is left be.
-        wait = services.file_takeover_wait(file_id=file_id)
+        wait = file_takeover_wait(file_id=file_id)
         if wait is not None:
             send_again(self, countdown=wait + TAKEOVER_MARGIN_SECONDS, takeover=True)
 
@@ -56,4 +60,4 @@ def send_again(task, *, countdown: float, **kwargs) -> None:
 
 @shared_task(name="files_app.recover_files", ignore_result=True)
 def recover_files() -> None:
-    services.files_recover()
+    files_recover()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from celery import Celery, signals
 
+from files_app.dispatch import PROCESS_FILE
 from files_app.sizes import MIB
 from project import logs
 
@@ -19,7 +20,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger(__name__)
-PROCESS_FILE = "files_app.process_file"
 REQUEST_ID_HEADER = "request_id"
 
 

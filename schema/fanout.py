@@ -26,6 +26,7 @@ import contextvars
 import logging
 from dataclasses import dataclass
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -33,7 +34,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.utils.aio import aclosing
 
-from files_app import events
+from files_app import events, selectors
 
 from . import live
 from .observability import SUBSCRIPTIONS
@@ -235,3 +236,30 @@ async def execute(operation, state: dict) -> str:
 def hub() -> Hub:
     """This process's hub."""
     return live.loop_local(Hub)
+
+
+async def file_updates(*, user, consumer, wanted: set | None):
+    """One `fileUpdates` subscription of `consumer`'s viewer `user`: the current state of the
+    `wanted` files (None: no file listed, only changes of all of them), then their changes.
+
+    The groups (the connection's `viewer_groups`, checked again every
+    WEBSOCKET_REVALIDATE_SECONDS by schema/websocket.py, and against each event as it goes
+    out) are joined *before* the current state is read, so an update committed in between
+    is not lost; it may arrive twice instead, and the version check drops the copy and
+    anything older than what was already sent. Under graphql-transport-ws the hub writes
+    each event to the socket itself (one execution per class of subscribers), and this only
+    holds the operation until it ends; under the older graphql-ws the events are yielded."""
+    subscriber = Subscriber(consumer, current_operation.get(),
+                            {str(file_id) for file_id in wanted} if wanted is not None else None)
+    async with hub().subscribed(subscriber):
+        if wanted:
+            current = await database_sync_to_async(selectors.file_get_many)(
+                user=user, file_ids=wanted)
+            for file in current:
+                subscriber.mark_sent(str(file.pk), file.version)
+                yield file
+        if subscriber.operation is not None:
+            await subscriber.until_ended()
+            return
+        async for state in subscriber.items():
+            yield events.file_from_state(state)

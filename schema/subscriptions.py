@@ -1,25 +1,17 @@
 """`fileUpdates`: the current state of the listed files, then every change, live.
 
-The subscriber joins the viewer's channel-layer groups (through the process's live hub,
-schema/fanout.py) *before* reading the current state, so an update committed in between is
-not lost; it may arrive twice instead, and the version check drops the copy (and anything
-older than what was already sent). The groups are the connection's `viewer_groups`, which
-it checks again every WEBSOCKET_REVALIDATE_SECONDS (schema/websocket.py); each event is
-checked against them as it goes out.
-
-Live events are not yielded to Strawberry one subscriber at a time: the hub executes the
-selection once per class of subscribers and writes the shared payload to each subscriber's
-socket (schema/subscriber.py); this operation's task only holds the subscription until it
-ends. Only under the older graphql-ws protocol are they yielded here.
+How they are delivered (the groups joined before the current state is read, stale versions
+dropped, one execution per class of subscribers) is `fanout.file_updates`; the resolver only
+checks who asks and for which files.
 """
 
 from collections.abc import AsyncGenerator
 
 import strawberry
-from channels.db import database_sync_to_async
+from strawberry.utils.aio import aclosing
 from strawberry_django.auth.utils import aget_current_user
 
-from files_app import events, selectors
+from files_app import selectors
 
 from . import fanout
 from .ids import decode_file_id
@@ -43,19 +35,8 @@ class Subscription:
             return
         user = selectors.require_user(await aget_current_user(info))
         wanted = {decode_file_id(raw_id) for raw_id in ids} if ids is not None else None
-        subscriber = fanout.Subscriber(
-            info.context["ws"], fanout.current_operation.get(),
-            {str(file_id) for file_id in wanted} if wanted is not None else None)
-        async with fanout.hub().subscribed(subscriber):
-            if wanted:
-                current = await database_sync_to_async(selectors.file_get_many)(
-                    user=user, file_ids=wanted
-                )
-                for file in current:
-                    subscriber.mark_sent(str(file.pk), file.version)
-                    yield file
-            if subscriber.operation is not None:
-                await subscriber.until_ended()
-                return
-            async for state in subscriber.items():
-                yield events.file_from_state(state)
+        # Closed with the subscription, so its groups are left at once, not when collected.
+        updates = fanout.file_updates(user=user, consumer=info.context["ws"], wanted=wanted)
+        async with aclosing(updates):
+            async for file in updates:
+                yield file

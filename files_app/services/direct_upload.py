@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import selectors, storage
+from .. import dispatch, selectors, storage
 from ..exceptions import (
     BadUserInput,
     DirectUploadUnavailable,
@@ -38,7 +38,6 @@ from ..processors.sniff import SNIFF_BYTES
 from .processing import transition
 from .upload import (
     check_allowance,
-    enqueue,
     file_row_delete,
     sanitize_file_name,
     validate_size,
@@ -130,7 +129,8 @@ def file_mark_received(file: File, *, head: bytes) -> File | None:
             kind=sniffed.kind,
         )
         if completed is not None:
-            transaction.on_commit(lambda: enqueue(completed.pk), robust=True)
+            transaction.on_commit(lambda: dispatch.file_enqueue(file_id=completed.pk),
+                                  robust=True)
     return completed
 
 

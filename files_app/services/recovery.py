@@ -11,12 +11,12 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from .. import metrics
+from .. import dispatch, metrics
 from ..failures import FailureCode
 from ..models import File
 from .direct_upload import files_expire_awaiting
 from .processing import FileStatus, gave_up_message, transition
-from .upload import enqueue, reprocess_requests_prune
+from .upload import reprocess_requests_prune
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ def files_recover(*, now=None) -> dict[str, int]:
                     counts["failed"] += 1
             elif transition(file_id, where=still_stuck, status=FileStatus.PENDING, progress=0.0,
                             lease_expires_at=None):
-                transaction.on_commit(lambda file_id=file_id: enqueue(file_id), robust=True)
+                transaction.on_commit(
+                    lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id), robust=True)
                 counts["requeued"] += 1
     counts["expired"] = files_expire_awaiting(now=now)
     reprocess_requests_prune(now=now)

@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from .. import events, metrics, selectors
+from .. import dispatch, events, metrics, selectors
 from ..exceptions import (
     FileTooLarge,
     InvalidUpload,
@@ -201,16 +201,10 @@ def file_create(*, owner, upload) -> File:
     return files_create(owner=owner, uploads=[upload])[0]
 
 
-def enqueue(file_id) -> None:
-    from ..tasks import process_file  # tasks import services: keep this edge lazy
-
-    process_file.delay(str(file_id))
-
-
 def announce_and_enqueue(file: File) -> None:
     try:
         events.publish_file_update(file)
-        enqueue(file.pk)
+        dispatch.file_enqueue(file_id=file.pk)
         logger.info("Queued for processing", extra={"file_id": str(file.pk)})
     except Exception:  # Redis away: the recovery sweep queues the file later
         logger.exception("Could not queue file %s for processing", file.pk)
@@ -260,7 +254,7 @@ def file_reprocess(*, user, file_id) -> File:
         if queued is None:
             return file
         ReprocessRequest.objects.create(user=user)
-        transaction.on_commit(lambda: enqueue(queued.pk), robust=True)
+        transaction.on_commit(lambda: dispatch.file_enqueue(file_id=queued.pk), robust=True)
     return queued
 
 

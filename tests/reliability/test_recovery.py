@@ -93,10 +93,10 @@ def started(owner, *, lease_seconds_left: float) -> File:
 def queued(monkeypatch) -> list:
     """What the sweep queues, kept here: a worker left running by an earlier test would
     otherwise take the file while the test looks at it."""
-    from files_app.services import recovery
+    from files_app import dispatch
 
     file_ids = []
-    monkeypatch.setattr(recovery, "enqueue", file_ids.append)
+    monkeypatch.setattr(dispatch, "file_enqueue", lambda *, file_id: file_ids.append(file_id))
     return file_ids
 
 

@@ -1,0 +1,19 @@
+"""The one place that queues a file for processing.
+
+Services send the task by its name, so they never import `tasks.py` (which imports the
+services it calls): the dependency runs one way, tasks → services → dispatch. Sending by name
+goes through the same Celery app as `process_file.delay()` did: its routes (`task_routes`),
+the `before_task_publish` signal that adds the request id header (project/celery.py) and the
+broker's publish retries all apply. Importing this module loads neither Django models nor
+the tasks, so `project/celery.py` can take the task's name from here.
+"""
+
+from celery import current_app
+
+PROCESS_FILE = "files_app.process_file"
+
+
+def file_enqueue(*, file_id) -> None:
+    """Queue `file_id` for `tasks.process_file`. No result is kept (the task ignores its
+    result); asking for one would make this process listen for it on the result backend."""
+    current_app.send_task(PROCESS_FILE, args=[str(file_id)], ignore_result=True)
