@@ -1,6 +1,7 @@
 """The live page in a real headless Chromium, against a real server, worker, database and
 Redis. Skipped where Chromium or the built page is missing, unless REQUIRE_BROWSER=1 (CI)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -60,20 +61,30 @@ def page_server(django_db_setup, process_logs, celery_worker):
     server.stop()
 
 
+@contextlib.contextmanager
+def logged_in_page(browser, base_url: str, user, request):
+    """The page of `base_url`, logged in through the form and live; a screenshot of it is
+    kept in ARTIFACTS after the test, for a failure's post-mortem."""
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto("/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#live[data-state=live]")
+        yield page
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser, page_server, user, request):
-    context = browser.new_context(base_url=page_server.url)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto("/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#live[data-state=live]")
-    yield page
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    with logged_in_page(browser, page_server.url, user, request) as page:
+        yield page
 
 
 RECORD_UPLOAD_STATES = """() => {

@@ -4,9 +4,15 @@ with real progress, in headless Chromium against the S3 web processes and worker
 import pytest
 
 from files_app.models import File, FileStatus
-from tests.conftest import PASSWORD, wait_until
+from tests.conftest import wait_until
 from tests.scale.conftest import BUCKET
-from tests.test_page import ARTIFACTS, DROP_FILES, RECORD_UPLOAD_STATES, WAIT_MS, browser  # noqa: F401
+from tests.test_page import (  # noqa: F401 (browser: a fixture)
+    DROP_FILES,
+    RECORD_UPLOAD_STATES,
+    WAIT_MS,
+    browser,
+    logged_in_page,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,20 +37,8 @@ def direct_page(
             ]
         },
     )
-    context = browser.new_context(base_url=web.url)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    try:
-        page.goto("/")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
-        page.wait_for_selector("#live[data-state=live]")
+    with logged_in_page(browser, web.url, user, request) as page:
         yield page
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    finally:
-        context.close()
 
 
 def test_the_page_uploads_straight_to_the_bucket(direct_page, s3_env, s3_webs):
