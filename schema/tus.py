@@ -39,6 +39,7 @@ from .auth import authenticated_user
 from .endpoint import ClientGone, declared_length, hsts_value, receive_into, with_database
 from .errors import INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
 from .ids import encode_file_id
+from .observability import UPLOAD_BYTES, UPLOADS
 
 logger = logging.getLogger(__name__)
 
@@ -179,12 +180,17 @@ class TusEndpoint:
             raise EdgeError(
                 "Declare the size with Upload-Length (no deferred length).", ErrorCode.BAD_REQUEST
             )
-        size = header_number(request, "Upload-Length")
-        described = metadata(request)
-        name = described.get("filename") or described.get("name") or ""
-        upload = service(
-            services.resumable_upload_create, {"owner": user, "name": name, "size": size}
-        )
+        try:
+            size = header_number(request, "Upload-Length")
+            described = metadata(request)
+            name = described.get("filename") or described.get("name") or ""
+            upload = service(
+                services.resumable_upload_create, {"owner": user, "name": name, "size": size}
+            )
+        except EdgeError as error:  # counted like a refused upload through /graphql/
+            UPLOADS.labels(outcome="refused", code=error.code).inc()
+            raise
+        UPLOADS.labels(outcome="accepted", code="OK").inc()
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{upload.pk.hex}")
         return 201, {"Location": location, **upload_headers(upload)}
 
@@ -210,6 +216,7 @@ class TusEndpoint:
             failure = error  # what arrived before a dropped connection is kept
         try:
             stored = await asyncio.to_thread(writer.close)
+            UPLOAD_BYTES.inc(stored)
         except OSError as error:
             failure = error
         if isinstance(failure, OSError):  # a full disk, S3 away: nothing recorded

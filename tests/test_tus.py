@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from tusclient import client as tus_client
 
 from files_app import services
@@ -111,6 +112,29 @@ def test_upload_length_over_the_limit_is_413(token, settings):
     assert answer.status_code == 413
     assert answer.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
     assert not File.objects.exists()
+
+
+@pytest.mark.django_db
+def test_tus_uploads_are_counted_in_the_upload_metrics(token, settings):
+    """A tus creation is an upload admitted or refused, and its PATCHes are bytes received,
+    as for an upload through /graphql/ (README "Metrics")."""
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    accepted = {"outcome": "accepted", "code": "OK"}
+    refused = {"outcome": "refused", "code": "FILE_TOO_LARGE"}
+    before = (sample("filesvc_uploads_total", **accepted),
+              sample("filesvc_uploads_total", **refused),
+              sample("filesvc_upload_received_bytes_total"))
+    url = create(token).headers["Location"]
+    assert patch(url, token, 0, CONTENT[:HALF]).status_code == 204
+    settings.MAX_UPLOAD_SIZE = 1000
+    assert create(token, size=1001).status_code == 413
+    after = (sample("filesvc_uploads_total", **accepted),
+             sample("filesvc_uploads_total", **refused),
+             sample("filesvc_upload_received_bytes_total"))
+    assert [a - b for a, b in zip(after, before)] == [1, 1, HALF]
 
 
 @pytest.mark.django_db
