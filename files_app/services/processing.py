@@ -221,7 +221,9 @@ def run_started(*, file: File, retries_left: int) -> File | None:
     except FileNotFoundError:
         return fail(FailureCode.MISSING_BYTES)
     except OSError as error:
-        if retries_left > 0:
+        # Retried only while a run is left to retry in: past FILE_MAX_ATTEMPTS the retry
+        # would not start, and the file would end as never finishing, not as this error.
+        if retries_left > 0 and file.attempts < settings.FILE_MAX_ATTEMPTS:
             raise TransientProcessingError(str(error)) from error
         logger.exception("Storage failed while processing file %s", file.pk)
         return fail(FailureCode.STORAGE_UNAVAILABLE)
