@@ -64,7 +64,9 @@ THROTTLING_TESTS = "tests/test_login_throttling.py"
 ARCHIVE = "files_app/processors/archive.py"
 PROCESSORS_TESTS = "tests/test_processors.py"
 HOSTILE_TESTS = "tests/hostile/test_hostile.py"
-MEMORY_TESTS = "tests/test_memory_limit.py"
+WORKER_LIMITS_TESTS = "tests/test_worker_limits.py"
+MEMORY_LIMIT_TEST = (f"{WORKER_LIMITS_TESTS}::"
+                     "test_a_file_that_needs_more_memory_than_the_limit_fails_and_the_worker_goes_on")
 TUS = "schema/tus.py"
 RESUMABLE = "files_app/services/resumable.py"
 TUS_TESTS = "tests/test_tus.py"
@@ -109,6 +111,12 @@ PROTECTIONS = [
         [(LEASE, "file_release_lease(file_id=self.file_id, attempt=self.attempt)",
           "None")],
         ["tests/test_processing.py::test_storage_errors_are_retried_then_fail"]),
+    Protection(
+        "2 a storage error is retried only while an attempt is left for the retry",
+        [(PROCESSING, "if retries_left > 0 and file.attempts < settings.FILE_MAX_ATTEMPTS:",
+          "if retries_left > 0:")],
+        ["tests/test_processing.py::"
+         "test_the_task_retries_a_storage_error_until_its_retries_run_out"]),
     Protection(
         "1 worker killed: a finished file is never run again (DONE exactly once)",
         [(LEASE, "UNCLAIMED = Q(status=FileStatus.PENDING) | ",
@@ -205,11 +213,11 @@ PROTECTIONS = [
     Protection(
         "6 upload rate limit",
         [(UPLOAD, "files=max(0, rate - usage.recent_files) if rate else None,", "files=None,")],
-        ["tests/test_uploads.py::test_uploads_over_the_rate_limit_are_refused"]),
+        ["tests/test_upload_refusals.py::test_uploads_over_the_rate_limit_are_refused"]),
     Protection(
         "6 storage quota",
         [(UPLOAD, "bytes=max(0, quota - usage.stored_bytes) if quota else None,", "bytes=None,")],
-        ["tests/test_uploads.py::test_uploads_over_the_quota_are_refused"]),
+        ["tests/test_upload_refusals.py::test_uploads_over_the_quota_are_refused"]),
     Protection(
         "6 request path: an anonymous upload is refused before its body is read",
         [(ENDPOINT, "        user = authenticated_user(request)",
@@ -229,7 +237,7 @@ PROTECTIONS = [
         [(ENDPOINT, "            else:\n                ingress.discard()",
           "            else:\n                pass")],
         [f"{INGRESS_TESTS}::test_a_streamed_file_over_the_limit_stops_at_the_limit",
-         "tests/test_uploads.py::test_upload_over_the_size_limit_is_refused_and_not_stored"]),
+         "tests/test_upload_refusals.py::test_upload_over_the_size_limit_is_refused_and_not_stored"]),
     Protection(
         "6 request path: a cancelled upload (the page's Cancel) leaves no bytes and no row",
         [(ENDPOINT, "            else:\n                ingress.discard()",
@@ -274,29 +282,29 @@ PROTECTIONS = [
     Protection(
         "7 query depth and alias limits",
         [(SCHEMA, "        QueryLimits,\n", "")],
-        ["tests/test_limits.py::test_too_deep_queries_are_refused",
-         "tests/test_limits.py::test_too_many_aliases_are_refused"]),
+        ["tests/test_query_limits.py::test_too_deep_queries_are_refused",
+         "tests/test_query_limits.py::test_too_many_aliases_are_refused"]),
     Protection(
         "7 query token limit",
         [(SCHEMA, "lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),", "")],
-        ["tests/test_limits.py::test_too_many_tokens_are_refused"]),
+        ["tests/test_query_limits.py::test_too_many_tokens_are_refused"]),
     Protection(
         "7 page size is GRAPHQL_MAX_PAGE_SIZE",
         [(SCHEMA, "relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE,", "")],
-        ["tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
+        ["tests/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
     Protection(
         "7 introspection can be turned off",
         [(SCHEMA, "*(() if introspection else (NoSchemaIntrospectionCustomRule,)),", "")],
-        ["tests/test_limits.py::test_introspection_can_be_turned_off",
-         "tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
+        ["tests/test_query_limits.py::test_introspection_can_be_turned_off",
+         "tests/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
     Protection(
         "7 GraphiQL can be turned off",
         [(VIEWS, "if not settings.GRAPHQL_GRAPHIQL:", "if False:")],
-        ["tests/test_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
+        ["tests/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection"]),
     Protection(
         "7 GraphiQL runs under a strict CSP (our own scripts only, talking only to us)",
         [(VIEWS, 'response["Content-Security-Policy"] = GRAPHIQL_CSP', "pass")],
-        ["tests/test_limits.py::test_graphiql_is_our_own_bundle_under_a_strict_csp"]),
+        ["tests/test_query_limits.py::test_graphiql_is_our_own_bundle_under_a_strict_csp"]),
     Protection(
         "7 compose: GraphiQL and introspection are off unless asked for",
         [(COMPOSE, "GRAPHQL_GRAPHIQL: ${GRAPHQL_GRAPHIQL:-0}", "GRAPHQL_GRAPHIQL: 1"),
@@ -334,7 +342,7 @@ PROTECTIONS = [
         "8 stored paths are never derived from the client's name",
         [("files_app/models.py", "    return stored_name(instance.owner_id, instance.pk)",
           '    return f"uploads/{instance.owner_id}/{filename}"')],
-        ["tests/test_uploads.py::test_stored_path_is_not_derived_from_the_client_name",
+        ["tests/test_upload_refusals.py::test_stored_path_is_not_derived_from_the_client_name",
          "tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"]),
     Protection(
         "8 S3: URLs handed to clients are signed for AWS_S3_PUBLIC_ENDPOINT_URL",
@@ -359,7 +367,7 @@ PROTECTIONS = [
         "9 websocket: subscriptions per connection are limited",
         [(WEBSOCKET, "max_subscriptions_per_connection="
                      "settings.GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION,", "")],
-        ["tests/test_limits.py::test_subscriptions_per_connection_are_limited"]),
+        ["tests/test_query_limits.py::test_subscriptions_per_connection_are_limited"]),
     Protection(
         "9 websocket: a logged-out session, a deleted token or a deactivated user is closed "
         "4401 within WEBSOCKET_REVALIDATE_SECONDS",
@@ -400,7 +408,7 @@ PROTECTIONS = [
         "10 fuzzing: malformed cursors are BAD_USER_INPUT, not 500",
         [("schema/queries.py",
           'raise BadUserInput(f"Bad pagination argument: {error}") from None', "raise")],
-        ["tests/test_limits.py::test_a_malformed_page_is_the_clients_mistake",
+        ["tests/test_query_limits.py::test_a_malformed_page_is_the_clients_mistake",
          "tests/test_fuzz_schema.py::test_every_operation_with_a_token"]),
     Protection(
         "10 multipart: variable errors are BAD_USER_INPUT, not masked as 500",
@@ -416,11 +424,11 @@ PROTECTIONS = [
     Protection(
         "10 multipart: a part mapped to two places is refused",
         [(MULTIPART, "        if len(part_paths) > 1:", "        if False:")],
-        ["tests/test_uploads.py::test_malformed_multipart_requests_are_400_with_a_json_body"]),
+        ["tests/test_upload_refusals.py::test_malformed_multipart_requests_are_400_with_a_json_body"]),
     Protection(
         "10 deeply nested JSON is a 400, not a 500",
         [(MULTIPART, "    except RecursionError:", "    except ZeroDivisionError:")],
-        ["tests/test_uploads.py::test_deeply_nested_json_is_a_400"]),
+        ["tests/test_upload_refusals.py::test_deeply_nested_json_is_a_400"]),
     Protection(
         "11 production settings: HSTS from the environment",
         [(SETTINGS_SECURITY, 'SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)',
@@ -438,11 +446,11 @@ PROTECTIONS = [
         "11 a disk failing while an upload arrives is a 503 without OS details",
         [(ENDPOINT, "            except OSError:  # a full or broken disk",
           "            except ZeroDivisionError:  # a full or broken disk")],
-        ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[incoming]"]),
+        ["tests/test_upload_refusals.py::test_a_storage_failure_is_503_without_os_details[incoming]"]),
     Protection(
         "11 a disk failing while an upload is stored is SERVICE_UNAVAILABLE without OS details",
         [(ERRORS, "    OSError: ErrorCode.SERVICE_UNAVAILABLE,\n", "")],
-        ["tests/test_uploads.py::test_a_storage_failure_is_503_without_os_details[stored]"]),
+        ["tests/test_upload_refusals.py::test_a_storage_failure_is_503_without_os_details[stored]"]),
     Protection(
         "11 a damaged file's message never echoes OS error text",
         [("files_app/processors/base.py", '"" if isinstance(error, OSError) else ', "")],
@@ -504,12 +512,23 @@ PROTECTIONS = [
         "14 memory per task: the pool process's address space is limited",
         [("project/celery.py", "    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))",
           "    pass")],
-        [MEMORY_TESTS]),
+        [MEMORY_LIMIT_TEST]),
     Protection(
         "14 memory per task: running out of memory ends the file FAILED, with why",
         [(PROCESSING, "    except MemoryError:  # PROCESSING_MEMORY_LIMIT",
           "    except ArithmeticError:  # PROCESSING_MEMORY_LIMIT")],
-        [MEMORY_TESTS]),
+        [MEMORY_LIMIT_TEST]),
+    Protection(
+        "2 time limit: a run over PROCESSING_SOFT_TIME_LIMIT is stopped, the file FAILED",
+        [("files_app/tasks.py", "    soft_time_limit=settings.PROCESSING_SOFT_TIME_LIMIT,\n", "")],
+        [f"{WORKER_LIMITS_TESTS}::"
+         "test_a_file_over_the_soft_time_limit_is_stopped_and_the_worker_goes_on"]),
+    Protection(
+        "2 storage errors: the task retries them (autoretry_for)",
+        [("files_app/tasks.py", "    autoretry_for=(TransientProcessingError,),\n", "")],
+        ["tests/test_processing.py::"
+         "test_the_task_retries_a_storage_error_until_its_retries_run_out",
+         "tests/test_processing.py::test_a_storage_error_that_clears_up_on_a_retry_ends_done"]),
     Protection(
         "15 tokens: an expired token is refused like an unknown one",
         [(SELECTORS, """(t."expires_at" IS NULL OR t."expires_at" > %s)""", "%s IS NOT NULL")],
@@ -554,7 +573,7 @@ PROTECTIONS = [
     Protection(
         "17 fair share: reprocessFile counts against the rate limit",
         [(UPLOAD, "        check_reprocess_rate(user=user)\n", "")],
-        ["tests/test_limits.py::test_reprocessing_counts_against_the_rate_limit"]),
+        ["tests/test_query_limits.py::test_reprocessing_counts_against_the_rate_limit"]),
     Protection(
         "17 fair share: files in flight per user are capped",
         [("files_app/services/fair_share.py",

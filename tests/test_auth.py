@@ -9,7 +9,8 @@ from django.test import Client
 
 from files_app import services
 from files_app.models import File
-from tests.conftest import GraphQL, grant_every_file_right
+from tests.support.graphql import GraphQL
+from tests.support.users import grant_every_file_right
 
 pytestmark = pytest.mark.django_db
 

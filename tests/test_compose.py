@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BASE_DIR
-from tests.test_deploy import PRODUCTION_ENV, manage
+from tests.support.deploy import PRODUCTION_ENV, manage
+from tests.support.processes import BASE_DIR
 
 COMPOSE_FILE = BASE_DIR / "docker-compose.yml"
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[-?]([^}]*))?\}")

@@ -13,24 +13,19 @@ from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 
 from files_app import events, services
-from files_app.models import File, FileStatus
-from files_app.processors import FileKind
 from files_app.services.processing import transition
 from schema.ids import encode_file_id
 from schema.subscriber import Subscriber
-from tests.conftest import grant_every_file_right, wait_until
-from tests.test_pipeline import FILE_FIELDS
-from tests.wsclient import Subscription, group_scores, renewed
+from tests.support.files import make_done_file
+from tests.support.operations import FILE_FIELDS
+from tests.support.processes import wait_until
+from tests.support.users import grant_every_file_right
+from tests.support.wsclient import Subscription, group_scores, renewed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SUBSCRIBE = f"subscription($ids: [ID!]) {{ fileUpdates(ids: $ids) {{ {FILE_FIELDS} deleted }} }}"
 DELETE = "mutation($id: ID!) { deleteFile(id: $id) }"
-
-
-def make_file(owner, name: str) -> File:
-    return File.objects.create(owner=owner, name=name, size=3, status=FileStatus.DONE,
-                               kind=FileKind.OTHER, content_type="text/plain", version=4)
 
 
 async def delete(server, token, file_id: str) -> None:
@@ -56,8 +51,8 @@ async def watch(server, token, *, group_of=None, variables=None) -> Subscription
 async def test_a_deletion_reaches_the_owner_and_staff_and_no_one_else(
         uvicorn_server, user, token, other_user, other_token, staff_user, staff_token):
     await sync_to_async(grant_every_file_right)(staff_user)
-    file = await sync_to_async(make_file)(user, "gone.txt")
-    bobs = await sync_to_async(make_file)(other_user, "bobs.txt")
+    file = await sync_to_async(make_done_file)(user, "gone.txt")
+    bobs = await sync_to_async(make_done_file)(other_user, "bobs.txt")
     file_id, bobs_id = encode_file_id(file.pk), encode_file_id(bobs.pk)
     owner = await watch(uvicorn_server, token, group_of=user)
     by_id = await watch(uvicorn_server, token, group_of=user, variables={"ids": [file_id]})
@@ -87,7 +82,7 @@ def test_a_deletion_is_newer_than_a_change_committed_while_it_waited(user, setti
     settings.FILE_EVENTS_PUBLISHER = "tests.test_deletion_events.record"
     events.publisher.cache_clear()
     RECORDED.clear()
-    file = make_file(user, "racing.txt")
+    file = make_done_file(user, "racing.txt")
     changed, release = threading.Event(), threading.Event()
 
     def worker_change():

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from files_app import dispatch
-from tests.conftest import BASE_DIR, subprocess_env
+from tests.support.processes import BASE_DIR, subprocess_env
 
 
 def fresh_interpreter(code: str) -> str:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from files_app import dispatch, services
 from files_app.models import File, FileStatus
 from files_app.tasks import process_file
-from tests.conftest import (
+from tests.support.processes import (
     BASE_DIR,
     READY_TIMEOUT_SECONDS,
     stop,

@@ -18,9 +18,9 @@ from django.contrib.auth.models import Permission
 
 from schema import fanout, live
 from schema.ids import decode_file_id
-from tests.conftest import Server
-from tests.test_pipeline import SUBSCRIBE, is_final, upload
-from tests.wsclient import StalledSubscription, Subscription
+from tests.support.operations import SUBSCRIBE, is_final, upload
+from tests.support.processes import Server
+from tests.support.wsclient import StalledSubscription, Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,7 +19,8 @@ from django.conf import settings
 from files_app.models import File
 from files_app.sizes import GIB, MIB
 from schema.ingress import incoming_dir
-from tests.conftest import BOUNDARY, Server
+from tests.support.graphql import BOUNDARY
+from tests.support.processes import Server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,9 +6,9 @@ import httpx
 import pytest
 
 from files_app.sizes import MIB
-from tests import samples
-from tests.test_pipeline import SUBSCRIBE, is_final, upload
-from tests.wsclient import Subscription
+from tests.support import samples
+from tests.support.operations import SUBSCRIBE, is_final, upload
+from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ import pytest
 
 from files_app.models import File
 from files_app.sizes import MIB
-from tests.test_pipeline import UPLOAD
+from tests.support.operations import UPLOAD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

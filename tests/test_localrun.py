@@ -15,8 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import BASE_DIR, subprocess_env
-from tests.settings import free_port
+from tests.support.processes import BASE_DIR, free_port, subprocess_env
 
 START_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 40

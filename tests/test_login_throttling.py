@@ -5,7 +5,8 @@ neither sessions nor bearer tokens on the GraphQL endpoint are touched by a lock
 import pytest
 from django.conf import settings
 
-from tests.conftest import PASSWORD, GraphQL
+from tests.support.graphql import GraphQL
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

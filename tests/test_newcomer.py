@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from django.core.files.base import ContentFile
 
 from files_app.models import File, FileStatus
-from tests.conftest import asgi_request
+from tests.support.graphql import asgi_request
 
 pytestmark = pytest.mark.django_db
 

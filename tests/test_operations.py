@@ -21,9 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from files_app.models import File, FileStatus
 from files_app.tasks import recover_files
-from tests.conftest import BASE_DIR, PASSWORD, Server, asgi_request, wait_until
-from tests.tcp_proxy import TcpProxy
-from tests.wsclient import Subscription
+from tests.support.graphql import asgi_request
+from tests.support.processes import BASE_DIR, Server, wait_until
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.users import PASSWORD
+from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -455,7 +457,7 @@ def test_the_workers_liveness_check_answers(celery_worker):
 
     import yaml
 
-    from tests.conftest import subprocess_env
+    from tests.support.processes import subprocess_env
 
     compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
     kind, command = compose["services"]["worker"]["healthcheck"]["test"]

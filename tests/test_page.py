@@ -1,114 +1,14 @@
 """The live page in a real headless Chromium, against a real server, worker, database and
 Redis. Skipped where Chromium or the built page is missing, unless REQUIRE_BROWSER=1 (CI)."""
 
-import contextlib
-import json
-import os
-import shutil
-from pathlib import Path
 
-import httpx
 import pytest
 
-from files_app.sizes import MIB
-from tests.conftest import BASE_DIR, PASSWORD, Server
+from tests.support.browser import ARTIFACTS, DROP_FILES, PAGE_MAX_UPLOAD, RECORD_UPLOAD_STATES
+from tests.support.operations import upload_blocking
+from tests.support.users import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = BASE_DIR / "test-artifacts"
-PAGE_MAX_UPLOAD = 2 * MIB
-WAIT_MS = 30_000
-UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
-
-
-def missing_tool() -> str | None:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM} (apt install chromium, or set CHROMIUM_PATH)"
-    if not (BASE_DIR / "frontend" / "dist" / "app" / "app.js").exists():
-        return "the page is not built (make frontend needs Node.js 20+)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = missing_tool()
-    if reason:
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests are mandatory here: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running in this thread, which makes Django
-    # refuse ORM calls from the test's own fixtures; they are plain sync code here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-
-
-@pytest.fixture(scope="module")
-def page_server(django_db_setup, process_logs, celery_worker):
-    """Its own server: a small upload limit, and free to be restarted by a test."""
-    server = Server("uvicorn", process_logs, env={"MAX_UPLOAD_SIZE": str(PAGE_MAX_UPLOAD)})
-    yield server
-    server.stop()
-
-
-@contextlib.contextmanager
-def logged_in_page(browser, base_url: str, user, request):
-    """The page of `base_url`, logged in through the form and live; a screenshot of it is
-    kept in ARTIFACTS after the test, for a failure's post-mortem."""
-    context = browser.new_context(base_url=base_url)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        page.goto("/")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
-        page.wait_for_selector("#live[data-state=live]")
-        yield page
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def page(browser, page_server, user, request):
-    with logged_in_page(browser, page_server.url, user, request) as page:
-        yield page
-
-
-RECORD_UPLOAD_STATES = """() => {
-  window.__states = {};
-  new MutationObserver(() => {
-    for (const item of document.querySelectorAll('#uploads li')) {
-      const seen = window.__states[item.dataset.name] ||= [];
-      const state = item.dataset.status + (item.querySelector('progress') ? '+bar' : '');
-      if (seen[seen.length - 1] !== state) seen.push(state);
-    }
-  }).observe(document.querySelector('#uploads'),
-             {subtree: true, childList: true, attributes: true});
-}"""
-
-DROP_FILES = """([files]) => {
-  const transfer = new DataTransfer();
-  for (const [name, text] of files) {
-    transfer.items.add(new File([text], name, {type: 'text/plain'}));
-  }
-  const drop = document.querySelector('#drop');
-  drop.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true}));
-  drop.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true}));
-}"""
-
 
 def test_dropped_files_upload_with_progress_and_reach_done_live(page):
     page.evaluate(RECORD_UPLOAD_STATES)
@@ -127,13 +27,7 @@ def test_dropped_files_upload_with_progress_and_reach_done_live(page):
 
 
 def test_upload_made_elsewhere_appears_live(page, page_server, token):
-    response = httpx.post(
-        f"{page_server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
-        data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-              "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": ("from-curl.txt", b"uploaded with a token")},
-    )
-    assert response.status_code == 200, response.text
+    upload_blocking(page_server, token, "from-curl.txt", b"uploaded with a token")
     page.wait_for_selector('#rows tr[data-name="from-curl.txt"][data-status=DONE]')
 
 
@@ -194,13 +88,7 @@ def test_detail_view_shows_the_typed_result(page):
 def test_page_recovers_after_the_server_restarts(page, page_server, token):
     page_server.restart()
     page.wait_for_selector("#live[data-state=live]")  # graphql-ws reconnected by itself
-    response = httpx.post(
-        f"{page_server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
-        data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-              "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": ("after-restart.txt", b"still live")},
-    )
-    assert response.status_code == 200
+    upload_blocking(page_server, token, "after-restart.txt", b"still live")
     page.wait_for_selector('#rows tr[data-name="after-restart.txt"][data-status=DONE]')
 
 

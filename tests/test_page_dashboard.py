@@ -1,7 +1,7 @@
 """The page's dashboard jobs in a real Chromium, against the real server, worker, database and
 Redis: cancel and retry, thumbnails, paste, keyboard and screen readers, 500 files arriving at
-once, and axe-core's accessibility check. The browser and server fixtures are the page
-tests' own (tests/test_page.py)."""
+once, and axe-core's accessibility check. The browser, page server and page fixtures
+are tests/conftest.py's (module-scoped: one browser and one server for this module)."""
 
 import io
 import os
@@ -11,11 +11,7 @@ import pytest
 from django.conf import settings
 
 from files_app.models import File, FileStatus
-from tests import test_page
-from tests.conftest import BASE_DIR, wait_until
-
-# The page tests' fixtures (module-scoped: one browser and one server for this module too).
-browser, page_server, page = test_page.browser, test_page.page_server, test_page.page
+from tests.support.processes import BASE_DIR, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -3,9 +3,9 @@ in one, its row gone from the other at once (no reload), in a real headless Chro
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.test_deletion_events import make_file
-from tests.test_page import WAIT_MS, browser  # noqa: F401 (a fixture)
+from tests.support.browser import WAIT_MS
+from tests.support.files import make_done_file
+from tests.support.users import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,10 +17,10 @@ def open_tab(context):
     return page
 
 
-def test_a_file_deleted_in_one_tab_leaves_the_other_at_once(browser, uvicorn_server,  # noqa: F811
+def test_a_file_deleted_in_one_tab_leaves_the_other_at_once(browser, uvicorn_server,
                                                             user):
-    make_file(user, "shared.txt")
-    make_file(user, "stays.txt")
+    make_done_file(user, "shared.txt")
+    make_done_file(user, "stays.txt")
     context = browser.new_context(base_url=uvicorn_server.url)
     try:
         first = open_tab(context)

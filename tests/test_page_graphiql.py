@@ -10,8 +10,9 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.conftest import BASE_DIR
-from tests.test_page import ARTIFACTS, UPLOAD, browser  # noqa: F401 (the browser fixture)
+from tests.support.browser import ARTIFACTS
+from tests.support.operations import UPLOAD_ID as UPLOAD
+from tests.support.processes import BASE_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,7 +80,7 @@ class GraphiQL:
 
 
 @pytest.fixture
-def graphiql(browser, uvicorn_server, celery_worker, user, client, request):  # noqa: F811
+def graphiql(browser, uvicorn_server, celery_worker, user, client, request):
     if not GRAPHIQL_BUNDLE.exists():
         reason = "GraphiQL is not built (make frontend needs Node.js 20+)"
         if os.environ.get("REQUIRE_BROWSER") == "1":

@@ -6,8 +6,8 @@ import pytest
 
 from files_app.models import File, FileStatus
 from files_app.sizes import KIB
-from tests.conftest import Server
-from tests.test_page import DROP_FILES, browser, page  # noqa: F401 (fixtures)
+from tests.support.browser import DROP_FILES
+from tests.support.processes import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +26,7 @@ def page_server(django_db_setup, process_logs, celery_worker):
     server.stop()
 
 
-def test_a_dropped_patch_resumes_where_the_server_stopped(page, user):  # noqa: F811
+def test_a_dropped_patch_resumes_where_the_server_stopped(page, user):
     sent, dropped = [], []
 
     def drop_the_second_patch(route, request):

@@ -14,9 +14,10 @@ from files_app import services
 from files_app.models import File, FileStatus
 from schema import live
 from schema.ids import encode_file_id
-from tests.conftest import PASSWORD, GraphQL
-from tests.test_pipeline import SUBSCRIBE
-from tests.wsclient import Subscription
+from tests.support.graphql import GraphQL
+from tests.support.operations import SUBSCRIBE
+from tests.support.users import PASSWORD
+from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db
 

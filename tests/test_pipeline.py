@@ -2,44 +2,16 @@
 a real Celery worker, Redis channel layer, and websocket subscriptions."""
 
 import hashlib
-import json
 
 import httpx
 import pytest
 
 from files_app.models import File, FileStatus
-from tests import samples
-from tests.wsclient import Subscription
+from tests.support import samples
+from tests.support.operations import SUBSCRIBE, is_final, upload
+from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-FILE_FIELDS = (
-    "id name size status progress sha256 contentType version error failureCode processed url"
-)
-SUBSCRIBE = f"subscription($ids: [ID!]) {{ fileUpdates(ids: $ids) {{ {FILE_FIELDS} }} }}"
-UPLOAD = f"mutation($file: Upload!) {{ uploadFile(file: $file) {{ {FILE_FIELDS} }} }}"
-
-
-async def upload(server, token, name, content) -> dict:
-    async with httpx.AsyncClient(timeout=60) as client:
-        response = await client.post(
-            f"{server.url}/graphql/",
-            headers={"Authorization": f"Bearer {token}"},
-            data={
-                "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-                "map": json.dumps({"0": ["variables.file"]}),
-            },
-            files={"0": (name, content)},
-        )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]["uploadFile"]
-
-
-def is_final(file: dict) -> bool:
-    return file["status"] in (FileStatus.DONE, FileStatus.FAILED)
-
 
 @pytest.fixture(params=["uvicorn", "daphne"])
 def server(request, celery_worker):

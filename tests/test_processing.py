@@ -1,32 +1,21 @@
 """Processing outcomes, through the real worker where a worker is involved."""
 
 import hashlib
-import io
 import os
-import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from files_app import services
 from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
-from files_app.processors import Checksum, ProcessingSource, checksum, sniff_content_type
-from files_app.services.processing import processing_limits
+from files_app.processors import checksum
 from files_app.tasks import process_file
 from schema.ids import encode_file_id
-from tests.test_pipeline import SUBSCRIBE, is_final
-from tests.wsclient import Subscription
-
-
-def make_file(owner, content: bytes, *, declared_size=None) -> File:
-    file = File(id=uuid.uuid4(), owner=owner, name="made.bin",
-                size=declared_size if declared_size is not None else len(content))
-    file.stored_file.save("ignored", ContentFile(content), save=False)
-    file.save(force_insert=True)
-    return file
+from tests.support.files import make_file
+from tests.support.operations import SUBSCRIBE, is_final
+from tests.support.wsclient import Subscription
 
 
 @pytest.mark.django_db(transaction=True)
@@ -124,33 +113,6 @@ def test_delete_removes_the_bytes_after_commit(user, gql):
     assert not os.path.exists(path)
 
 
-def test_the_checksum_pass_reports_progress_to_the_end():
-    content = b"abc" * 10_000
-    seen = []
-    checked = checksum.process(ProcessingSource(
-        stream=io.BytesIO(content), size=len(content), name="x", content_type="",
-        chunk_size=4096, report_progress=seen.append, limits=processing_limits(),
-    ))
-    assert checked == Checksum(sha256=hashlib.sha256(content).hexdigest(),
-                               content_type="text/plain", size=len(content), kind="TEXT")
-    assert seen == sorted(seen) and seen[-1] == 1.0
-
-
-@pytest.mark.parametrize(
-    ("head", "content_type"),
-    [
-        (b"%PDF-1.7\n", "application/pdf"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
-        (b"PK\x03\x04" + b"\x00" * 30, "application/zip"),
-        ("héllo wörld".encode(), "text/plain"),
-        (b"\x00\x01\x02\x03", "application/octet-stream"),
-        (b"", "application/octet-stream"),
-    ],
-)
-def test_content_type_is_sniffed_from_the_bytes(head, content_type):
-    assert sniff_content_type(head) == content_type
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_file_over_the_soft_time_limit_fails_as_too_long(user, monkeypatch):
     from celery.exceptions import SoftTimeLimitExceeded
@@ -187,13 +149,41 @@ def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     assert file.error == services.FAILURE_MESSAGES[FailureCode.STORAGE_UNAVAILABLE]
 
 
-def test_the_task_is_configured_to_time_out_and_retry(settings):
-    assert process_file.soft_time_limit == settings.PROCESSING_SOFT_TIME_LIMIT
-    assert process_file.time_limit > process_file.soft_time_limit
-    assert process_file.max_retries == settings.PROCESSING_MAX_RETRIES
-    from files_app.exceptions import TransientProcessingError
+@pytest.mark.django_db(transaction=True)
+def test_the_task_retries_a_storage_error_until_its_retries_run_out(user, monkeypatch, settings):
+    """The task as Celery runs it (eagerly: each retry runs at once, without its backoff).
+    Each retry is a run, so FILE_MAX_ATTEMPTS bounds them too, and the file still ends with
+    the storage error, not as a run that never finished."""
+    runs = []
 
-    assert TransientProcessingError in process_file.autoretry_for
+    def unreadable(source):
+        runs.append(source)
+        raise OSError("I/O error reading the volume")
+
+    monkeypatch.setattr(checksum, "process", unreadable)
+    file = make_file(user, b"data")
+    process_file.apply(args=[str(file.pk)])
+    assert len(runs) == min(1 + settings.PROCESSING_MAX_RETRIES, settings.FILE_MAX_ATTEMPTS)
+    file.refresh_from_db()
+    assert (file.status, file.failure_code) == (FileStatus.FAILED,
+                                                FailureCode.STORAGE_UNAVAILABLE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_storage_error_that_clears_up_on_a_retry_ends_done(user, monkeypatch):
+    runs, process = [], checksum.process
+
+    def unreadable_twice(source):
+        runs.append(source)
+        if len(runs) <= 2:
+            raise OSError("I/O error reading the volume")
+        return process(source)
+
+    monkeypatch.setattr(checksum, "process", unreadable_twice)
+    file = make_file(user, b"data")
+    process_file.apply(args=[str(file.pk)])
+    file.refresh_from_db()
+    assert len(runs) == 3 and file.status == FileStatus.DONE, file.error
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 """Processors on real, generated samples, including broken and hostile ones (no database)."""
 
 import gzip
+import hashlib
 import io
 import json
 import tarfile
@@ -11,21 +12,24 @@ from PIL import Image
 
 from files_app.failures import FailureCode
 from files_app.processors import (
+    Checksum,
     ProcessingError,
     ProcessingLimits,
     ProcessingSource,
     archive,
     audio,
+    checksum,
     csv_file,
     image,
     json_file,
     pdf,
     run,
+    sniff_content_type,
     text,
 )
 from files_app.services.processing import processing_limits
 from files_app.sizes import MIB
-from tests import samples
+from tests.support import samples
 
 
 def source(data: bytes, name="sample", limits=None, progress=None) -> ProcessingSource:
@@ -420,3 +424,29 @@ def test_a_small_csv_with_one_bad_row_reports_it():
     checked, result = run(source(small_file(5, True), name="five.csv"))
     assert checked.kind == "CSV"
     assert result.fields["bad_rows"] == [{"line": 4, "reason": "expected 3 fields, found 2"}]
+
+
+# --- the checksum pass every file gets, and sniffing -----------------------------------
+
+def test_the_checksum_pass_reports_progress_to_the_end():
+    content = b"abc" * 10_000
+    seen = []
+    checked = checksum.process(source(content, name="x", progress=seen.append))
+    assert checked == Checksum(sha256=hashlib.sha256(content).hexdigest(),
+                               content_type="text/plain", size=len(content), kind="TEXT")
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("head", "content_type"),
+    [
+        (b"%PDF-1.7\n", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
+        (b"PK\x03\x04" + b"\x00" * 30, "application/zip"),
+        ("héllo wörld".encode(), "text/plain"),
+        (b"\x00\x01\x02\x03", "application/octet-stream"),
+        (b"", "application/octet-stream"),
+    ],
+)
+def test_content_type_is_sniffed_from_the_bytes(head, content_type):
+    assert sniff_content_type(head) == content_type

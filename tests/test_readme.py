@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from files_app import services
-from tests.conftest import BASE_DIR, subprocess_env
+from tests.support.processes import BASE_DIR, subprocess_env
 
 EXAMPLE = re.compile(r"^```(sh|python) example\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 README_ADDRESS = "127.0.0.1:8000"  # where `make run` serves

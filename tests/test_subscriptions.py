@@ -2,29 +2,20 @@
 
 import asyncio
 
-import httpx
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
 
 from files_app import services
 from files_app.models import File
-from tests.conftest import PASSWORD
-from tests.test_pipeline import SUBSCRIBE, is_final, upload
-from tests.wsclient import PROTOCOL, Subscription
+from tests.support.operations import SUBSCRIBE, is_final, upload
+from tests.support.users import login_cookie
+from tests.support.wsclient import PROTOCOL, Subscription, close_code_after_init
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Longer than redis-py 8's default 5 s socket timeout, which used to kill idle subscribers.
 IDLE_SECONDS = 6
-
-
-async def close_code_after_init(server, payload) -> int:
-    async with websockets.connect(server.ws_url, subprotocols=[PROTOCOL]) as socket:
-        await socket.send('{"type": "connection_init", "payload": %s}' % payload)
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(socket.recv(), 10)
-    return closed.value.rcvd.code
 
 
 async def test_connection_without_credentials_is_closed_4401(uvicorn_server):
@@ -35,19 +26,6 @@ async def test_connection_without_credentials_is_closed_4401(uvicorn_server):
 async def test_connection_with_a_wrong_token_is_closed_4401(uvicorn_server):
     payload = '{"Authorization": "Bearer wrong"}'
     assert await close_code_after_init(uvicorn_server, payload) == 4401
-
-
-async def login_cookie(server, user) -> str:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        page = await client.get("/accounts/login/")
-        response = await client.post(
-            "/accounts/login/",
-            data={"username": user.username, "password": PASSWORD,
-                  "csrfmiddlewaretoken": page.cookies["csrftoken"]},
-            headers={"Referer": f"{server.url}/accounts/login/"},
-        )
-        assert response.status_code == 302, response.text
-        return f"sessionid={client.cookies['sessionid']}"
 
 
 async def test_browser_session_from_our_origin_connects(uvicorn_server, user, celery_worker):

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from files_app import services
 from files_app.models import ApiToken
-from tests.conftest import GraphQL
-from tests.test_subscriptions import close_code_after_init
+from tests.support.graphql import GraphQL
+from tests.support.wsclient import close_code_after_init
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,6 @@ The protocol's answers are tested in-process (the real ASGI application, no serv
 clients run against the session's real uvicorn and daphne servers and Celery worker."""
 
 import asyncio
-import base64
 import io
 import json
 import shutil
@@ -23,42 +22,16 @@ from tusclient import client as tus_client
 from files_app import services
 from files_app.models import File, FileStatus, ResumableUpload
 from schema.ids import encode_file_id
-from tests.conftest import BASE_DIR, asgi_request, wait_until
-from tests.wsclient import Subscription
+from tests.support.graphql import asgi_request
+from tests.support.operations import WATCH_ALL
+from tests.support.processes import BASE_DIR, wait_until
+from tests.support.tus import STREAM, TUS, bearer, create, patch
+from tests.support.wsclient import Subscription
 
-TUS = {"Tus-Resumable": "1.0.0"}
 CONTENT = b"".join(b"line %06d of a resumable upload\n" % n for n in range(8000))  # 256 KB
 SIZE = len(CONTENT)
 HALF = SIZE // 2
-STREAM = "application/offset+octet-stream"
-SUBSCRIBE = "subscription { fileUpdates { id status version } }"
 NODE_SCRIPT = BASE_DIR / "tests" / "tus_upload.mjs"
-
-
-def bearer(token) -> dict:
-    return {**TUS, "Authorization": f"Bearer {token}"}
-
-
-def create(token, size=SIZE, name="notes.txt"):
-    encoded = base64.b64encode(name.encode()).decode()
-    return asgi_request(
-        "POST",
-        "/tus/",
-        headers={
-            **bearer(token),
-            "Upload-Length": str(size),
-            "Upload-Metadata": f"filename {encoded}",
-        },
-    )
-
-
-def patch(url, token, offset, body):
-    return asgi_request(
-        "PATCH",
-        url,
-        content=body,
-        headers={**bearer(token), "Upload-Offset": str(offset), "Content-Type": STREAM},
-    )
 
 
 class Watched:
@@ -91,7 +64,8 @@ def test_options_lists_version_extensions_and_max_size(settings):
 @pytest.mark.django_db
 def test_unauthenticated_is_401_before_any_byte(token):
     assert asgi_request("POST", "/tus/", headers={**TUS, "Upload-Length": "10"}).status_code == 401
-    upload = ResumableUpload.objects.get(pk=create(token).headers["Location"].rsplit("/", 1)[1])
+    location = create(token, SIZE).headers["Location"]
+    upload = ResumableUpload.objects.get(pk=location.rsplit("/", 1)[1])
     body = Watched(b"x" * 100)
     answer = asgi_request(
         "PATCH",
@@ -127,7 +101,7 @@ def test_tus_uploads_are_counted_in_the_upload_metrics(token, settings):
     before = (sample("filesvc_uploads_total", **accepted),
               sample("filesvc_uploads_total", **refused),
               sample("filesvc_upload_received_bytes_total"))
-    url = create(token).headers["Location"]
+    url = create(token, SIZE).headers["Location"]
     assert patch(url, token, 0, CONTENT[:HALF]).status_code == 204
     settings.MAX_UPLOAD_SIZE = 1000
     assert create(token, size=1001).status_code == 413
@@ -146,8 +120,8 @@ def test_quota_and_rate_are_checked_at_creation(token, settings):
         "QUOTA_EXCEEDED",
     )
     settings.STORAGE_QUOTA, settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 0, 1
-    assert create(token).status_code == 201
-    answer = create(token)
+    assert create(token, SIZE).status_code == 201
+    answer = create(token, SIZE)
     assert (answer.status_code, answer.json()["errors"][0]["extensions"]["code"]) == (
         429,
         "RATE_LIMITED",
@@ -157,7 +131,7 @@ def test_quota_and_rate_are_checked_at_creation(token, settings):
 
 @pytest.mark.django_db
 def test_head_patch_and_wrong_offset(token, user, django_capture_on_commit_callbacks):
-    created = create(token)
+    created = create(token, SIZE)
     assert created.status_code == 201
     url = created.headers["Location"]
     file = File.objects.get(owner=user)
@@ -195,14 +169,14 @@ def test_head_patch_and_wrong_offset(token, user, django_capture_on_commit_callb
 
 @pytest.mark.django_db
 def test_someone_elses_upload_is_404(token, other_token):
-    url = create(token).headers["Location"]
+    url = create(token, SIZE).headers["Location"]
     assert asgi_request("HEAD", url, headers=bearer(other_token)).status_code == 404
     assert patch(url, other_token, 0, b"x").status_code == 404
 
 
 @pytest.mark.django_db
 def test_termination_deletes_the_file_and_its_bytes(token, django_capture_on_commit_callbacks):
-    url = create(token).headers["Location"]
+    url = create(token, SIZE).headers["Location"]
     patch(url, token, 0, CONTENT[:HALF])
     name = File.objects.get().stored_file.name
     assert default_storage.exists(name)
@@ -216,7 +190,7 @@ def test_termination_deletes_the_file_and_its_bytes(token, django_capture_on_com
 def test_an_abandoned_upload_expires_through_the_sweep(
     token, settings, django_capture_on_commit_callbacks
 ):
-    url = create(token).headers["Location"]
+    url = create(token, SIZE).headers["Location"]
     created = ResumableUpload.objects.get().expires_at
     patch(url, token, 0, CONTENT[:HALF])
     assert ResumableUpload.objects.get().expires_at > created  # each PATCH moves it on
@@ -238,7 +212,7 @@ async def test_tuspy_uploads_in_two_halves_and_the_file_is_processed(
     uvicorn_server, celery_worker, token, user
 ):
     subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
-    await subscription.subscribe(SUBSCRIBE, owner=user)
+    await subscription.subscribe(WATCH_ALL, owner=user)
     headers = {"Authorization": f"Bearer {token}"}
 
     def send_in_two_halves() -> int:

@@ -15,10 +15,10 @@ from django.utils.crypto import get_random_string
 from files_app import services
 from files_app.models import ApiToken, File, FileStatus
 from schema.ids import decode_file_id
-from tests.conftest import Server, grant_every_file_right
-from tests.test_pipeline import SUBSCRIBE, is_final, upload
-from tests.test_subscriptions import close_code_after_init, login_cookie
-from tests.wsclient import PROTOCOL, Subscription, group_size
+from tests.support.operations import SUBSCRIBE, is_final, upload
+from tests.support.processes import Server
+from tests.support.users import grant_every_file_right, login_cookie
+from tests.support.wsclient import PROTOCOL, Subscription, close_code_after_init, group_size
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

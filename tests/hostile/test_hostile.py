@@ -8,9 +8,10 @@ from django.conf import settings
 
 from files_app.models import File, FileStatus
 from files_app.sizes import MIB
-from tests.conftest import wait_until
 from tests.hostile.generate import CORPUS
-from tests.hostile.worker import PoolWorker, make_file
+from tests.support.files import make_sniffed_file
+from tests.support.pool_worker import PoolWorker
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +28,7 @@ def test_hostile_files_end_as_expected_in_bounded_memory_and_time(user, process_
     try:
         peaks = {"(started)": worker.peak_rss() // MIB}
         for hostile in CORPUS:
-            file = make_file(user, hostile.name, hostile.build())
+            file = make_sniffed_file(user, hostile.name, hostile.build())
             worker.send(file)
             final = File.objects.filter(pk=file.pk, status__in=(FileStatus.DONE,
                                                                  FileStatus.FAILED))

@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.wsclient import Subscription, group_size
+from tests.support.wsclient import Subscription, group_size
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

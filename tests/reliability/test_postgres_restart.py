@@ -17,11 +17,12 @@ from django.db import connection, connections
 
 from files_app.models import File, FileStatus
 from schema.ids import decode_file_id
-from tests.conftest import PASSWORD, wait_until
+from tests.support.operations import UPLOAD_ID
+from tests.support.processes import wait_until
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 FILES = {"query": "{ files { totalCount } }"}
 
 
@@ -90,7 +91,7 @@ def test_service_recovers_from_a_postgres_restart(uvicorn_server, celery_worker,
 
 def upload(client, name, content) -> dict:
     answer = client.post("/graphql/", files={"0": (name, content)}, data={
-        "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+        "operations": json.dumps({"query": UPLOAD_ID, "variables": {"file": None}}),
         "map": json.dumps({"0": ["variables.file"]})})
     assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
     return answer.json()["data"]["uploadFile"]

@@ -14,7 +14,7 @@ from django.utils import timezone
 from files_app import services
 from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
-from tests.conftest import BASE_DIR, stop, subprocess_env, wait_until
+from tests.support.processes import BASE_DIR, stop, subprocess_env, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,15 +57,10 @@ def test_files_that_keep_failing_to_finish_end_failed(user, settings, capsys):
     assert hopeless.failure_code == FailureCode.TOO_MANY_ATTEMPTS
 
 
-def test_the_sweep_is_scheduled(settings):
-    entry = settings.CELERY_BEAT_SCHEDULE["recover-stuck-files"]
-    assert entry["task"] == "files_app.recover_files"
-    assert entry["schedule"] == settings.FILE_RECOVERY_INTERVAL
-
-
 def test_celery_beat_runs_the_sweep_by_itself(user, celery_worker, process_logs, tmp_path):
-    """A real beat process, every second: nobody calls the sweep, the stuck file gets done
-    (the session's worker runs the sweep with the default FILE_RECOVERY_AFTER)."""
+    """A real beat process with FILE_RECOVERY_INTERVAL=1: nobody calls the sweep, yet a stuck
+    file gets done, and so does one stuck later, so the sweep recurs on that interval (the
+    session's worker runs the sweep with the default FILE_RECOVERY_AFTER)."""
     forgotten = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=60)
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "project", "beat", "--loglevel", "INFO",
@@ -75,6 +70,8 @@ def test_celery_beat_runs_the_sweep_by_itself(user, celery_worker, process_logs,
     )
     try:
         wait_for_done(File.objects.filter(pk=forgotten.pk))
+        later = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=60)
+        wait_for_done(File.objects.filter(pk=later.pk))
     finally:
         stop(beat)
 

@@ -12,16 +12,16 @@ import pytest
 
 from files_app.models import File, FileStatus
 from project.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
-from tests.conftest import (
+from tests.support.processes import (
     BASE_DIR,
     READY_TIMEOUT_SECONDS,
     Server,
+    free_port,
     stop,
     subprocess_env,
     wait_until,
 )
-from tests.settings import free_port
-from tests.wsclient import Subscription
+from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,9 +16,9 @@ from files_app import events, services
 from files_app.models import File, FileStatus
 from schema import live
 from schema.ids import decode_file_id
-from tests.conftest import Server
-from tests.test_pipeline import SUBSCRIBE, upload
-from tests.wsclient import Subscription, group_size
+from tests.support.operations import SUBSCRIBE, upload
+from tests.support.processes import Server
+from tests.support.wsclient import Subscription, group_size
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

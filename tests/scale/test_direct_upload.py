@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from files_app import services
 from files_app.models import File, FileStatus
-from tests.conftest import GraphQL
-from tests.scale.conftest import BUCKET, CREDENTIALS
-from tests.wsclient import Subscription
+from tests.support.graphql import GraphQL
+from tests.support.s3 import BUCKET
+from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,21 +27,6 @@ CREATE = (
 )
 COMPLETE = f"mutation($id: ID!) {{ completeUpload(id: $id) {{ {FILE_FIELDS} }} }}"
 CONTENT = b"direct,upload\n" + b"1,2\n" * 5000
-
-
-@pytest.fixture
-def s3_settings(settings, s3, moto_server):
-    """This process on S3 (moto), as the web processes are."""
-    settings.AWS_STORAGE_BUCKET_NAME = BUCKET
-    settings.AWS_S3_ENDPOINT_URL = moto_server
-    settings.AWS_S3_REGION_NAME = CREDENTIALS["AWS_S3_REGION_NAME"]
-    settings.AWS_ACCESS_KEY_ID = CREDENTIALS["AWS_ACCESS_KEY_ID"]
-    settings.AWS_SECRET_ACCESS_KEY = CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "storages.backends.s3.S3Storage"},
-    }
-    return settings
 
 
 def headers(token) -> dict:

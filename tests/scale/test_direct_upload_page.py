@@ -4,22 +4,16 @@ with real progress, in headless Chromium against the S3 web processes and worker
 import pytest
 
 from files_app.models import File, FileStatus
-from tests.conftest import wait_until
-from tests.scale.conftest import BUCKET
-from tests.test_page import (  # noqa: F401 (browser: a fixture)
-    DROP_FILES,
-    RECORD_UPLOAD_STATES,
-    WAIT_MS,
-    browser,
-    logged_in_page,
-)
+from tests.support.browser import DROP_FILES, RECORD_UPLOAD_STATES, WAIT_MS, logged_in_page
+from tests.support.processes import wait_until
+from tests.support.s3 import BUCKET
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def direct_page(
-    browser,  # noqa: F811 (the fixture imported above)
+    browser,
     s3,
     s3_env,
     s3_webs,

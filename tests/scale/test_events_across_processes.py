@@ -12,15 +12,9 @@ from django.contrib.auth import get_user_model
 from files_app import services
 from files_app.models import File, FileStatus
 from schema import live
-from tests.conftest import Server, stop, wait_until
-from tests.scale.processes import (
-    ShardedWatcher,
-    csv,
-    redis_server,
-    shard_of,
-    start_worker,
-    upload,
-)
+from tests.support.operations import upload_blocking
+from tests.support.processes import Server, stop, wait_until
+from tests.support.scale import ShardedWatcher, csv, redis_server, shard_of, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,7 +68,8 @@ def test_subscribers_on_every_web_process_see_every_event(django_db_setup, proce
             assert all(group_keys(host) >= USERS_PER_SHARD for host in hosts)
             for number, user in enumerate(users):
                 for copy in range(FILES_PER_USER):
-                    upload(webs[number % 2], tokens[user.pk], f"{user.pk}-{copy}.csv", content)
+                    upload_blocking(webs[number % 2], tokens[user.pk], f"{user.pk}-{copy}.csv",
+                                    content)
             files = File.objects.filter(owner__in=users)
             assert files.count() == len(users) * FILES_PER_USER
             wait_until(lambda: files.filter(status=FileStatus.DONE).count() == files.count(),

@@ -20,18 +20,17 @@ from django.db.models.functions import Now
 from files_app import services
 from files_app.models import File, FileStatus
 from files_app.services.lease import overdue_after
-from tests.conftest import Server, stop, wait_until
-from tests.reliability.test_worker_killed import process_group
-from tests.scale.processes import (
+from tests.support.files import make_file
+from tests.support.operations import upload_blocking
+from tests.support.processes import Server, process_group, stop, wait_until
+from tests.support.scale import (
     csv,
     rabbitmq_reachable,
     rabbitmq_vhost,
     start_worker,
     succeeded,
-    upload,
     wait_for_workers,
 )
-from tests.test_processing import make_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,7 +53,7 @@ def broker():
 
 
 def upload_file(server: Server, token: str, name: str, content: bytes) -> File:
-    upload(server, token, name, content)
+    upload_blocking(server, token, name, content)
     return File.objects.get(name=name)
 
 

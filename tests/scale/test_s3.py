@@ -12,11 +12,10 @@ import pytest
 
 from files_app.models import File, FileStatus
 from files_app.sizes import MIB
-from tests import samples
-from tests.conftest import Server
-from tests.scale.conftest import BUCKET, local_files, processed_per_worker
-from tests.settings import free_port
-from tests.wsclient import Subscription
+from tests.support import samples
+from tests.support.processes import Server, free_port
+from tests.support.s3 import BUCKET, local_files, processed_per_worker
+from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,7 +128,7 @@ def done_id(done: dict, file: File) -> str:
 
 
 def wait_for_keys_gone(s3, keys) -> None:
-    from tests.conftest import wait_until
+    from tests.support.processes import wait_until
 
     def gone():
         listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])

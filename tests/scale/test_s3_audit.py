@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from files_app.models import File, FileStatus
-from tests.conftest import BASE_DIR, subprocess_env, wait_until
-from tests.scale.conftest import BUCKET
+from tests.support.processes import BASE_DIR, subprocess_env, wait_until
+from tests.support.s3 import BUCKET
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,10 +7,9 @@ from django.core.files.storage import default_storage
 
 from files_app.models import File, FileStatus, ResumableUpload
 from files_app.sizes import MIB
-from tests.conftest import asgi_request
-from tests.scale.conftest import BUCKET
-from tests.scale.test_direct_upload import s3_settings  # noqa: F401 (a fixture)
-from tests.test_tus import bearer, create, patch
+from tests.support.graphql import asgi_request
+from tests.support.s3 import BUCKET
+from tests.support.tus import bearer, create, patch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +20,7 @@ def multipart_uploads(s3) -> list:
     return s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
 
 
-def test_tus_on_s3_in_parts(s3_settings, s3, token, user):  # noqa: F811
+def test_tus_on_s3_in_parts(s3_settings, s3, token, user):
     url = create(token, size=len(CONTENT)).headers["Location"]
     upload = ResumableUpload.objects.get()
     assert upload.multipart_id
@@ -42,7 +41,7 @@ def test_tus_on_s3_in_parts(s3_settings, s3, token, user):  # noqa: F811
     assert ResumableUpload.objects.get().multipart_id == ""
 
 
-def test_termination_on_s3_aborts_the_multipart_upload(s3_settings, s3, token):  # noqa: F811
+def test_termination_on_s3_aborts_the_multipart_upload(s3_settings, s3, token):
     before = len(multipart_uploads(s3))
     url = create(token, size=len(CONTENT)).headers["Location"]
     patch(url, token, 0, CONTENT[: 6 * MIB])

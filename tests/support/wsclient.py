@@ -7,6 +7,8 @@ import json
 import os
 import socket
 import struct
+import threading
+from collections import defaultdict
 
 import redis.asyncio
 import websockets
@@ -14,6 +16,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from schema import live
+from schema.ids import decode_file_id
+from tests.support.operations import WATCH_ALL
 
 PROTOCOL = "graphql-transport-ws"
 TEXT, CLOSE = 0x1, 0x8  # websocket opcodes
@@ -199,3 +203,48 @@ class StalledSubscription(Subscription):
         self.writer.close()
         with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
+
+
+class Watcher:
+    """A live `fileUpdates` subscription to all of the user's files, read on a loop of its
+    own (the test itself blocks on processes), recording every event per file id."""
+
+    def __init__(self, server, token, user):
+        self.events: dict[str, list[dict]] = defaultdict(list)
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.subscription = self.call(self.open(server, token, user))
+        self.reader = asyncio.run_coroutine_threadsafe(self.read(), self.loop)
+
+    def call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    async def open(self, server, token, user):
+        subscription = await Subscription.open(server.ws_url, token=token)
+        await subscription.subscribe(WATCH_ALL, owner=user)  # returns once it has joined
+        return subscription
+
+    async def read(self):
+        while True:
+            event = await self.subscription.next_file(timeout=None)
+            self.events[str(decode_file_id(event["id"]))].append(event)
+
+    def saw_done(self, file_id) -> bool:
+        assert not self.reader.done(), self.reader.result()  # raises what stopped it
+        return any(event["status"] == "DONE" for event in self.events[str(file_id)])
+
+    def close(self):
+        self.reader.cancel()
+        self.call(self.subscription.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+async def close_code_after_init(server, payload: str) -> int:
+    """The close code the server answers a `connection_init` carrying `payload` with."""
+    async with websockets.connect(server.ws_url, subprotocols=[PROTOCOL]) as socket:
+        await socket.send('{"type": "connection_init", "payload": %s}' % payload)
+        try:
+            await asyncio.wait_for(socket.recv(), DEFAULT_TIMEOUT)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code
+    raise AssertionError(f"the connection was acknowledged, not closed: {payload}")

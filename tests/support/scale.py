@@ -4,27 +4,23 @@ Redis server holds their group (the channel layer shards groups by name)."""
 
 import asyncio
 import contextlib
-import json
 import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import redis
 from celery import Celery
 from channels_redis.utils import _consistent_hash
 from django.conf import settings
 
 from schema import live
-from tests.conftest import READY_TIMEOUT_SECONDS, Server, stop, wait_until
-from tests.reliability.test_worker_killed import Watcher, start_celery
-from tests.settings import free_port
-from tests.wsclient import Subscription
+from tests.support.operations import WATCH_ALL
+from tests.support.processes import READY_TIMEOUT_SECONDS, free_port, start_celery, stop, wait_until
+from tests.support.wsclient import Subscription, Watcher
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
-UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 RABBITMQCTL_TIMEOUT_SECONDS = 60
 
 
@@ -79,7 +75,7 @@ class ShardedWatcher(Watcher):
     async def open(self, server, token, user):
         before = await asyncio.to_thread(group_members, user, self.hosts)
         subscription = await Subscription.open(server.ws_url, token=token)
-        await subscription.subscribe("subscription { fileUpdates { id status version } }")
+        await subscription.subscribe(WATCH_ALL)
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             while not await asyncio.to_thread(group_members, user, self.hosts) - before:
                 await asyncio.sleep(0.02)  # polling Redis for the join, bounded above
@@ -147,13 +143,3 @@ def succeeded(log: Path) -> int:
 
 def csv(rows: int) -> bytes:
     return ("id,value\n" + "".join(f"{i},{i * 0.5}\n" for i in range(rows))).encode()
-
-
-def upload(server: Server, token: str, name: str, content: bytes) -> None:
-    """One file through a web process, as an API client sends it."""
-    response = httpx.post(
-        f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
-        data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-              "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": (name, content)}, timeout=60)
-    assert response.status_code == 200 and "errors" not in response.json(), response.text

@@ -9,31 +9,24 @@ directly, not through `files_create`, which would also queue them on the session
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psutil
 from celery import Celery
-from django.conf import settings
-from django.core.files.base import ContentFile
 
 from files_app.models import File
-from files_app.processors import sniff
-from tests.conftest import BASE_DIR, READY_TIMEOUT_SECONDS, stop, subprocess_env
-
-
-def make_file(owner, name: str, content: bytes) -> File:
-    sniffed = sniff(content[:8192], name)
-    file = File(id=uuid.uuid4(), owner=owner, name=name, size=len(content),
-                content_type=sniffed.content_type, kind=sniffed.kind)
-    file.stored_file.save(name, ContentFile(content), save=False)
-    file.save(force_insert=True)
-    return file
+from tests.support.processes import (
+    BASE_DIR,
+    READY_TIMEOUT_SECONDS,
+    separate_broker_url,
+    stop,
+    subprocess_env,
+)
 
 
 class PoolWorker:
-    def __init__(self, log: Path, env: dict, broker_database: int = 13):
-        self.broker_url = f"{settings.REDIS_URL.rsplit('/', 1)[0]}/{broker_database}"
+    def __init__(self, log: Path, env: dict):
+        self.broker_url = separate_broker_url(13)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "prefork",
              "--concurrency", "1", "--purge", "--without-gossip", "--without-mingle",

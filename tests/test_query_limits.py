@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from files_app import selectors, services
 from files_app.models import File, FileStatus, ReprocessRequest
-from tests.conftest import Server
-from tests.wsclient import PROTOCOL
+from tests.support.operations import UPLOAD_ID
+from tests.support.processes import Server
+from tests.support.wsclient import PROTOCOL
 
 pytestmark = pytest.mark.django_db
 
@@ -171,13 +172,12 @@ def test_a_bug_outside_graphql_execution_is_a_masked_json_500(gql, monkeypatch):
 
 
 REPROCESS = "mutation($id: ID!) { reprocessFile(id: $id) { id status } }"
-UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id } }"
 
 
 def test_reprocessing_counts_against_the_rate_limit(gql, other_gql, user, settings,
                                                     django_assert_num_queries):
     settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 3
-    file_id = gql.upload(UPLOAD, {"file": ("a.txt", b"x")}, {"file": None}).json()[
+    file_id = gql.upload(UPLOAD_ID, {"file": ("a.txt", b"x")}, {"file": None}).json()[
         "data"]["uploadFile"]["id"]
     files = File.objects.filter(owner=user)
     for _ in range(2):  # the upload and two reprocesses: the three a minute allowed
@@ -192,9 +192,9 @@ def test_reprocessing_counts_against_the_rate_limit(gql, other_gql, user, settin
         usage = selectors.upload_usage(user=user, since=timezone.now() - timedelta(minutes=1))
     assert usage.recent_files == 3
     # Reprocesses count against uploads too; the limit is per user.
-    refused_upload = gql.upload(UPLOAD, {"file": ("b.txt", b"x")}, {"file": None})
+    refused_upload = gql.upload(UPLOAD_ID, {"file": ("b.txt", b"x")}, {"file": None})
     assert codes(refused_upload.json()) == ["RATE_LIMITED"]
-    assert "errors" not in other_gql.upload(UPLOAD, {"file": ("c.txt", b"x")},
+    assert "errors" not in other_gql.upload(UPLOAD_ID, {"file": ("c.txt", b"x")},
                                             {"file": None}).json()
     # Out of the window: the sweep deletes the records, and the user may reprocess again.
     assert ReprocessRequest.objects.filter(user=user).count() == 2

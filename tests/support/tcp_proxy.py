@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 
-from tests.settings import free_port
+from tests.support.processes import free_port
 
 BUFFER_SIZE = 64 * 1024
 
