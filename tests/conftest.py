@@ -275,7 +275,7 @@ def pytest_sessionfinish(session, exitstatus):
     from tests import settings as test_settings
 
     if getattr(test_settings, "EMBEDDED_REDIS", None) is not None:
-        from project.embedded_redis import stop_embedded_redis
+        from tools.embedded_redis import stop_embedded_redis
 
         stop_embedded_redis(test_settings.EMBEDDED_REDIS)
 

@@ -24,7 +24,7 @@ os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="filesvc-media-"))
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"filesvc-test-{uuid.uuid4().hex[:8]}")
 
 if not os.environ.get("REDIS_URL"):
-    from project.embedded_redis import redis_url_for, start_embedded_redis
+    from tools.embedded_redis import redis_url_for, start_embedded_redis
 
     _port = free_port()
     EMBEDDED_REDIS = start_embedded_redis(
