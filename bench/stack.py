@@ -98,7 +98,11 @@ class Worker(CeleryProcess):
                          log=work / "worker.log", loglevel="WARNING")
         from project.celery import app
 
-        self.wait_ready(app)
+        try:
+            self.wait_ready(app)
+        except BaseException:
+            self.stop()
+            raise
 
 
 class ReferenceStack:
