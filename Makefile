@@ -46,7 +46,7 @@ frontend: $(FRONTEND_STAMP)
 
 ## make run: web (uvicorn) + Celery worker (+ embedded Redis when REDIS_URL is unset)
 run: install-run frontend
-	DEBUG=$${DEBUG:-1} $(PY) -m project.localrun
+	DEBUG=$${DEBUG:-1} $(PY) -m tools.localrun
 
 ## make user USER=name: an ordinary user (sees only their own files); prints the password
 user: install-run
@@ -69,9 +69,9 @@ bench: install
 	$(PY) bench/run.py $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 ## make protections [ONLY=word]: each reliability/security protection removed in turn must
-## make its tests fail (slow; see .ci/protections.py)
+## make its tests fail (slow; see tools/protections.py)
 protections: install
-	$(PY) .ci/protections.py --only "$(ONLY)"
+	$(PY) tools/protections.py --only "$(ONLY)"
 
 ## make schema: write schema.graphql, the SDL snapshot of the code's schema (commit it; the
 ## page's TypeScript types are generated from it, tests/test_schema_snapshot.py checks it)

@@ -10,15 +10,15 @@ web tier adds, not what a real S3 or MinIO sustains.
 """
 
 import importlib.util
-import sys
 import time
 import uuid
 
 import httpx
 
 from bench import loads
-from bench.stack import Process, WebServer, free_port
+from bench.stack import WebServer
 from files_app.sizes import MIB
+from tools.processes import HttpServer, free_port, moto_command
 
 BUCKET = "filesvc-bench"
 CREDENTIALS = {
@@ -31,24 +31,11 @@ CREATE = """mutation($name: String!, $size: BigInt!) { createUploadUrl(name: $na
 COMPLETE = "mutation($id: ID!) { completeUpload(id: $id) { id status } }"
 
 
-class MotoServer(Process):
+class MotoServer(HttpServer):
     def __init__(self, work):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            work / "moto.log",
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{self.url}/moto-api/", timeout=1)
-                return
-            except httpx.TransportError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = self.log.read_text()[-2000:]
-                    raise RuntimeError(f"moto did not start: {log}") from None
-                time.sleep(0.1)
+        port = free_port()
+        super().__init__(moto_command(host=self.host, port=port), work / "moto.log", port=port,
+                         ready_path="/moto-api/")
 
     def client(self):
         import boto3

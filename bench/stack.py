@@ -9,7 +9,6 @@ reference gets `filesvc_bench_reference` and Redis database 2.
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,26 +16,16 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+from tools import processes
+from tools.processes import BASE_DIR, CeleryProcess
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-READY_TIMEOUT_SECONDS = 30
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/filesvc_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
 REFERENCE_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/filesvc_bench_reference"
 REFERENCE_REDIS_URL = "redis://127.0.0.1:6379/2"
-# uvicorn's websocket options in production (Dockerfile, project/localrun.py): the sans-I/O
-# websockets protocol, no per-message compression (docs/live-connection-cost.md).
-UVICORN_WS_OPTIONS = ("--ws", "websockets-sansio", "--ws-per-message-deflate", "false")
 # The service's ASGI application (BENCH_ASGI_APP overrides it, should the entry point move).
-SERVICE_APP = os.environ.get("BENCH_ASGI_APP") or "project.asgi:application"
+SERVICE_APP = os.environ.get("BENCH_ASGI_APP") or processes.SERVICE_APP
 BARE_APP = "bench.reference.bare_asgi:app"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ensure_postgres_database(url: str) -> None:
@@ -89,75 +78,31 @@ def setup_django() -> None:
     call_command("migrate", "--no-input", verbosity=0)
 
 
-class Process:
-    def __init__(self, command: list[str], log: Path, env: dict | None = None):
-        self.log = log
-        self.process = subprocess.Popen(command, cwd=BASE_DIR, env={**os.environ, **(env or {})},
-                                        stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-class WebServer(Process):
-    """uvicorn or daphne serving `app` (the service by default), or gunicorn serving a WSGI
-    app; ready once `ready_path` answers anything but a 5xx. uvicorn runs with production's
-    websocket options; `options` are more (later ones win) and `module` what runs it
-    (bench/idle_cost.py wraps it)."""
+class WebServer(processes.WebServer):
+    """tools/processes.py's web server with the bench's defaults: its log in the work dir,
+    `env` on top of the bench's environment, no access log (`options` come after, and win)."""
 
     def __init__(self, kind: str, work: Path, app: str = SERVICE_APP, *, env: dict | None = None,
-                 name: str | None = None, ready_path: str = "/accounts/login/",
-                 options: tuple[str, ...] = (), module: str = "uvicorn"):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql/"
-        command = {
-            "uvicorn": [sys.executable, "-m", module, app, "--host", "127.0.0.1", "--port",
-                        str(self.port), "--log-level", "warning", "--no-access-log",
-                        *UVICORN_WS_OPTIONS, *options],
-            "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                       app],
-            "gunicorn": [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class",
-                         "sync", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
-                         app],
-        }[kind]
-        name = name or kind
-        super().__init__(command, work / f"{name}.log", env)
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if httpx.get(f"{self.url}{ready_path}", timeout=1).status_code < 500:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{name} did not start: {self.log.read_text()[-2000:]}")
+                 options: tuple[str, ...] = (), **kwargs):
+        quiet = ("--no-access-log",) if kind == "uvicorn" else ()
+        super().__init__(kind, work, app=app, env={**os.environ, **(env or {})},
+                         options=(*quiet, *options), **kwargs)
 
 
-class Worker(Process):
+class Worker(CeleryProcess):
+    """The service's worker: the production pool (prefork)."""
+
     def __init__(self, work: Path, concurrency: int = 1):
-        super().__init__([sys.executable, "-m", "celery", "-A", "project", "worker", "--pool",
-                          "prefork", "--concurrency", str(concurrency), "--purge",
-                          "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-                         work / "worker.log")
+        super().__init__("worker", "--pool", "prefork", "--concurrency", str(concurrency),
+                         "--purge", "--without-gossip", "--without-mingle",
+                         log=work / "worker.log", loglevel="WARNING")
         from project.celery import app
 
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while not app.control.ping(timeout=0.5):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start: {self.log.read_text()[-2000:]}")
+        try:
+            self.wait_ready(app)
+        except BaseException:
+            self.stop()
+            raise
 
 
 class ReferenceStack:
@@ -174,12 +119,13 @@ class ReferenceStack:
                     "REFERENCE_MEDIA_ROOT": str(self.media)}
         ensure_postgres_database(self.database_url)
         self.prepare(rows)
-        self.worker = Process([sys.executable, "-m", "celery", "-A", "bench.reference.celery",
-                               "worker", "--pool", "solo", "--purge", "--without-gossip",
-                               "--without-mingle", "--loglevel", "WARNING"],
-                              work / "reference-worker.log", self.env)
+        self.worker = CeleryProcess("worker", "--pool", "solo", "--purge", "--without-gossip",
+                                    "--without-mingle", app="bench.reference.celery",
+                                    loglevel="WARNING", log=work / "reference-worker.log",
+                                    env={**os.environ, **self.env})
         try:
-            self.wait_for_worker()
+            # Not through the current app: the bench's own `.delay()` calls keep the service's.
+            self.worker.wait_ready(broker=self.redis_url)
             self.server = WebServer("gunicorn", work, "bench.reference.wsgi:application",
                                     env=self.env, name="reference-gunicorn", ready_path="/files/0")
         except BaseException:
@@ -190,17 +136,6 @@ class ReferenceStack:
         """Migrate, and leave exactly `rows` processed rows (the list view returns them all)."""
         subprocess.run([sys.executable, "-m", "bench.reference.prepare", "--rows", str(rows)],
                        cwd=BASE_DIR, env={**os.environ, **self.env}, check=True)
-
-    def wait_for_worker(self) -> None:
-        from celery import Celery
-
-        # Not the current app: the bench's own `.delay()` calls must keep the service's.
-        app = Celery("reference-ping", broker=self.redis_url, set_as_current=False)
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while not app.control.ping(timeout=0.5):
-            if self.worker.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"reference worker did not start: {self.worker.log.read_text()[-2000:]}")
 
     def pending(self) -> int:
         """Rows not processed yet (read straight from the reference's database)."""

@@ -1,4 +1,4 @@
-"""`make run` (project/localrun.py) stops everything it started, once, whichever way the
+"""`make run` (tools/localrun.py) stops everything it started, once, whichever way the
 terminal goes: Ctrl-C, a closed terminal (SIGHUP) or a SIGTERM. Started for real, on the
 embedded Redis, with the test database."""
 
@@ -36,7 +36,7 @@ def serving(url: str) -> bool:
 
 
 class MakeRun:
-    """`python -m project.localrun` in a session of its own, like a terminal's."""
+    """`python -m tools.localrun` in a session of its own, like a terminal's."""
 
     def __init__(self, var_dir: Path):
         self.redis_port, self.web_port = free_port(), free_port()
@@ -51,7 +51,7 @@ class MakeRun:
         env.pop("REDIS_URL", None)  # the embedded Redis, as on a fresh clone
         self.log = var_dir / "make-run.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "project.localrun"],
+            [sys.executable, "-m", "tools.localrun"],
             cwd=BASE_DIR,
             env=env,
             stdout=self.log.open("wb"),

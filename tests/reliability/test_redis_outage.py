@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from files_app.models import File, FileStatus
-from project.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
 from tests.support.processes import (
     BASE_DIR,
     READY_TIMEOUT_SECONDS,
@@ -22,6 +21,7 @@ from tests.support.processes import (
     wait_until,
 )
 from tests.support.wsclient import Subscription
+from tools.embedded_redis import redis_url_for, start_embedded_redis, stop_embedded_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,8 +18,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     """Before pytest-django's own hook, which imports tests/settings.py."""
     if os.environ.get("REDIS_URL"):
         return
-    from project.embedded_redis import redis_url_for, start_embedded_redis
     from tests.support.processes import free_port
+    from tools.embedded_redis import redis_url_for, start_embedded_redis
 
     port = free_port()
     server = start_embedded_redis(port=port,
@@ -31,7 +31,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
 def pytest_unconfigure(config):
     server = config.stash.get(EMBEDDED_KEY, None)
     if server is not None:
-        from project.embedded_redis import stop_embedded_redis
+        from tools.embedded_redis import stop_embedded_redis
 
         stop_embedded_redis(server)
 

@@ -7,6 +7,7 @@ worker. Ctrl-C stops all of it, and so does closing the terminal (SIGHUP) or a S
 The web server and the worker run in sessions of their own, so a terminal's Ctrl-C or
 hangup reaches this process only, and each child is stopped once, from here: Celery says
 "Warm shutdown" once, and nothing outlives the terminal (the embedded Redis included).
+Their command lines are tools/processes.py's, as for the tests and the bench.
 """
 
 import os
@@ -15,30 +16,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-from files_app.sizes import MIB
+from tools.processes import BASE_DIR, Process, celery_command, stop_all, web_command
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # as in project/settings/env.py
 STOP_TIMEOUT_SECONDS = 10
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def web_command(host: str, port: str) -> list[str]:
-    if os.environ.get("ASGI_SERVER", "uvicorn") == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", host, "-p", port, "project.asgi:application"]
-    # Per-message compression costs ~40 KiB per open websocket for ~100-byte events; the
-    # sans-I/O protocol is the leanest (docs/live-connection-cost.md). As in the Dockerfile.
-    # The app answers the lifespan protocol (schema/asgi.py): no warning at start.
-    return [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", host,
-            "--port", port, "--ws-max-size", str(MIB), "--ws", "websockets-sansio",
-            "--ws-per-message-deflate", "false"]
+def web(host: str, port: str) -> list[str]:
+    # Log level info: the terminal shows each request. The app answers the lifespan protocol
+    # (schema/asgi.py): no warning at start.
+    return web_command(os.environ.get("ASGI_SERVER", "uvicorn"), host=host, port=int(port),
+                       log_level="info")
 
 
-def worker_command() -> list[str]:
+def worker() -> list[str]:
     # -B: the worker also runs beat (the recovery sweep); in production beat is its own process.
-    return [sys.executable, "-m", "celery", "-A", "project", "worker", "-B", "--loglevel", "INFO",
-            "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
-            "--schedule", str(VAR_DIR / "celerybeat-schedule")]
+    return celery_command("worker", "-B", "--concurrency",
+                          os.environ.get("WORKER_CONCURRENCY", "2"),
+                          "--schedule", str(VAR_DIR / "celerybeat-schedule"))
 
 
 def manage(*args: str) -> None:
@@ -57,8 +53,9 @@ def say(text: str) -> None:
         pass
 
 
-def start(command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(command, start_new_session=True)
+def start(command: list[str]) -> Process:
+    """In a session of its own, its output on make run's terminal."""
+    return Process(command, new_session=True)
 
 
 def main() -> int:
@@ -66,7 +63,7 @@ def main() -> int:
     os.chdir(BASE_DIR)
     embedded = None
     if not os.environ.get("REDIS_URL"):
-        from project.embedded_redis import (
+        from tools.embedded_redis import (
             redis_url_for,
             start_embedded_redis,
             stop_embedded_redis,
@@ -76,14 +73,14 @@ def main() -> int:
         embedded = start_embedded_redis(port=port, data_dir=VAR_DIR / "redis")
         os.environ["REDIS_URL"] = redis_url_for(port)
         say(f"Embedded Redis on {os.environ['REDIS_URL']}")
-    children: list[subprocess.Popen] = []
+    children: list[Process] = []
     try:
         for number in STOP_SIGNALS:  # also when started with SIGINT ignored
             signal.signal(number, interrupt)
         manage("migrate", "--no-input", "-v", "0")
         manage("ensure_demo_user")
         host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
-        children = [start(web_command(host, port)), start(worker_command())]
+        children = [start(web(host, port)), start(worker())]
         say(f"Serving on http://{host}:{port}/  (GraphiQL at /graphql/, admin at /admin/)")
         say("Press Ctrl-C to stop.")
         # Whichever child ends first ends the session: a half-running service helps nobody.
@@ -96,14 +93,7 @@ def main() -> int:
     finally:
         for number in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
             signal.signal(number, signal.SIG_IGN)
-        for child in children:
-            if child.poll() is None:
-                child.terminate()  # graceful for both: uvicorn drains, Celery warm-stops
-        for child in children:
-            try:
-                child.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_all(children, STOP_TIMEOUT_SECONDS)  # uvicorn drains, Celery warm-stops
         if embedded is not None:
             stop_embedded_redis(embedded)
         say("Stopped.")

@@ -2,9 +2,9 @@
 out in turn and runs the tests meant to catch its absence: every one of them must fail. A test
 that still passes without the protection it claims to prove proves nothing.
 
-    make protections                    # all of them (about 30 minutes on 2 cores)
-    make protections ONLY=websocket     # those whose name contains "websocket"
-    python .ci/protections.py --check   # only that each text is found once (seconds)
+    make protections                      # all of them (about 30 minutes on 2 cores)
+    make protections ONLY=websocket       # those whose name contains "websocket"
+    python tools/protections.py --check   # only that each text is found once (seconds)
 
 Each protection is removed by replacing its source text (which must appear exactly once, so
 a refactor that moves it makes this script say so instead of testing nothing). Files are
@@ -76,7 +76,7 @@ DIRECT = "files_app/services/direct_upload.py"
 DIRECT_TESTS = "tests/scale/test_direct_upload.py"
 RABBITMQ_TESTS = "tests/scale/test_rabbitmq.py"
 NEWCOMER_TESTS = "tests/test_newcomer.py"
-LOCALRUN = "project/localrun.py"
+LOCALRUN = "tools/localrun.py"
 LOCALRUN_TESTS = "tests/test_localrun.py"
 OPERATIONS_TESTS = "tests/test_operations.py"
 
@@ -670,8 +670,7 @@ PROTECTIONS = [
          f"{LOCALRUN_TESTS}::test_sigterm_while_starting_stops_the_embedded_redis"]),
     Protection(
         "21 make run: the web server and worker are stopped once, by make run alone",
-        [(LOCALRUN, "subprocess.Popen(command, start_new_session=True)",
-          "subprocess.Popen(command)")],
+        [(LOCALRUN, "Process(command, new_session=True)", "Process(command)")],
         [f"{LOCALRUN_TESTS}::test_closing_the_terminal_stops_everything_once"]),
     Protection(
         "22 probes: /readyz names what is down, never its error",

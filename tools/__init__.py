@@ -1,0 +1,7 @@
+"""Development tooling, not shipped code: `make run` (localrun.py, with embedded_redis.py),
+the process harness that starts uvicorn, daphne, Celery and beat for `make run`, the tests
+and the bench (processes.py), and the protections check (protections.py).
+
+The service never depends on it: nothing under project/, files_app/ or schema/ may import it
+(ruff's banned-api rule, ruff.toml), and the Docker image leaves it out (.dockerignore).
+"""
