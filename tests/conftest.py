@@ -4,24 +4,13 @@
 What the fixtures are made of lives in tests/support/; no test module imports this file or
 another test module."""
 
-import subprocess
-import sys
-import time
-
 import pytest
 from django.contrib.auth import get_user_model
 
 from files_app import services
 from tests.support import browser as page_support
 from tests.support.graphql import GraphQL
-from tests.support.processes import (
-    BASE_DIR,
-    READY_TIMEOUT_SECONDS,
-    Server,
-    free_port,
-    stop,
-    subprocess_env,
-)
+from tests.support.processes import Server, free_port, start_celery
 from tests.support.users import PASSWORD
 
 # --- users and clients --------------------------------------------------------------------
@@ -76,26 +65,20 @@ def process_logs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, process_logs):
     """One real Celery worker process on the real broker, for the whole session: it logs
-    JSON lines to `process.log` and serves its metrics at `process.metrics_url`."""
-    log = process_logs / "celery-worker.log"
+    JSON lines to `worker.log` and serves its metrics at `worker.metrics_url`."""
     metrics_port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads",
-         "--concurrency", "2", "--purge", "--without-gossip", "--without-mingle",
-         "--loglevel", "INFO"],
-        cwd=BASE_DIR, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        env={**subprocess_env(), "LOG_FORMAT": "json", "METRICS_WORKER_PORT": str(metrics_port)},
-    )
-    process.log, process.metrics_url = log, f"http://127.0.0.1:{metrics_port}/metrics"
+    worker = start_celery(
+        {"LOG_FORMAT": "json", "METRICS_WORKER_PORT": str(metrics_port)},
+        process_logs / "celery-worker.log", "worker", "--pool", "threads", "--concurrency", "2",
+        "--purge", "--without-gossip", "--without-mingle")
+    worker.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     from project.celery import app
 
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while not app.control.ping(timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()}")
-    yield process
-    stop(process)
+    try:
+        worker.wait_ready(app)
+        yield worker
+    finally:
+        worker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,12 @@
-"""Production settings pass Django's deployment checklist; DEBUG is off unless asked for."""
+"""Production settings pass Django's deployment checklist; DEBUG is off unless asked for; the
+image runs uvicorn as the tests do."""
 
+import json
+import re
 import secrets
 
 from tests.support.deploy import PRODUCTION_ENV, manage
+from tools.processes import BASE_DIR, UVICORN_WS_OPTIONS
 
 
 def test_production_settings_pass_check_deploy():
@@ -25,3 +29,12 @@ def test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off():
         refused = manage("check", env={"SECRET_KEY": weak})
         assert refused.returncode != 0 and "placeholder or too weak" in refused.stderr, weak
     assert manage("check", env={"SECRET_KEY": "change-me", "DEBUG": "1"}).returncode == 0
+
+
+def test_the_image_runs_uvicorn_with_the_harness_websocket_options():
+    """What the tests and the bench run (tools/processes.py) is what the image deploys."""
+    command = re.search(r'^CMD (\[.*?\])$', (BASE_DIR / "Dockerfile").read_text(),
+                        re.MULTILINE | re.DOTALL).group(1)
+    arguments = json.loads(command.replace("\\\n", ""))
+    options = list(UVICORN_WS_OPTIONS)
+    assert any(arguments[i:i + len(options)] == options for i in range(len(arguments))), arguments

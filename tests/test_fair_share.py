@@ -3,9 +3,6 @@ threads than the per-user cap takes one user's burst: never more than the cap of
 PROCESSING at once (watched in the database), the rest wait PENDING without losing an attempt,
 and another user's file is processed meanwhile."""
 
-import socket
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
 
@@ -17,13 +14,7 @@ from django.utils import timezone
 from files_app import dispatch, services
 from files_app.models import File, FileStatus
 from files_app.tasks import process_file
-from tests.support.processes import (
-    BASE_DIR,
-    READY_TIMEOUT_SECONDS,
-    stop,
-    subprocess_env,
-    wait_until,
-)
+from tests.support.processes import start_celery, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,25 +39,20 @@ def capped_worker(process_logs):
     """A worker of its own on a queue of its own (the session's worker, if running, has the
     default cap and must not take these tasks); deferred tasks are sent again to it."""
     queue = f"fair-share-{uuid.uuid4().hex[:8]}"
-    env = {**subprocess_env(), "FILE_MAX_IN_FLIGHT_PER_USER": str(CAP),
-           "FILE_IN_FLIGHT_RETRY_SECONDS": "0.1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads",
-         "--concurrency", str(THREADS), "-Q", queue, "-n", f"{queue}@%h", "--without-gossip",
-         "--without-mingle", "--loglevel", "INFO"],
-        cwd=BASE_DIR, env=env, stdout=(process_logs / f"{queue}.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_celery(
+        {"FILE_MAX_IN_FLIGHT_PER_USER": str(CAP), "FILE_IN_FLIGHT_RETRY_SECONDS": "0.1"},
+        process_logs / f"{queue}.log", "worker", "--pool", "threads", "--concurrency",
+        str(THREADS), "-Q", queue, "--without-gossip", "--without-mingle",
+        hostname=f"{queue}@%h")
     # Ready before anything is sent: on Redis, a message sent to a queue no consumer has
     # declared yet has no binding to go to, and is dropped.
     from project.celery import app
 
-    name = f"{queue}@{socket.gethostname()}"
-    wait_until(lambda: process.poll() is not None or app.control.ping([name], timeout=0.5),
-               READY_TIMEOUT_SECONDS, "the capped worker did not start")
-    assert process.poll() is None, "the capped worker exited"
-    yield queue
-    stop(process)
+    try:
+        worker.wait_ready(app)
+        yield queue
+    finally:
+        worker.stop()
 
 
 class Watch:

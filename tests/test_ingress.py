@@ -16,11 +16,11 @@ import psutil
 import pytest
 from django.conf import settings
 
-from files_app.models import File
+from files_app.models import File, FileStatus
 from files_app.sizes import GIB, MIB
 from schema.ingress import incoming_dir
 from tests.support.graphql import BOUNDARY
-from tests.support.processes import Server
+from tests.support.processes import Server, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,7 +184,9 @@ def test_a_streamed_file_over_the_limit_stops_at_the_limit(small_limit_server, t
     assert File.objects.count() == 0
 
 
-def test_a_one_gib_upload_is_written_once(uvicorn_server, token):
+def test_a_one_gib_upload_is_written_once(uvicorn_server, celery_worker, token):
+    """And processed: the test ends once the worker is done with it, not while the worker's
+    transaction could deadlock with the database flush after the test."""
     written = written_by(uvicorn_server)
     exchange = Exchange(uvicorn_server, {"Transfer-Encoding": "chunked",
                                          "Authorization": f"Bearer {token}"})
@@ -197,3 +199,6 @@ def test_a_one_gib_upload_is_written_once(uvicorn_server, token):
     copies = (written_by(uvicorn_server) - written) / GIB
     assert copies < 1.05, f"the server wrote {copies:.2f}× the upload"
     assert not list(incoming_dir().iterdir())
+    finished = File.objects.filter(pk=stored.pk, status__in=(FileStatus.DONE, FileStatus.FAILED))
+    wait_until(finished.exists, 120, "the 1 GiB file was never processed")
+    assert finished.get().status == FileStatus.DONE

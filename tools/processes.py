@@ -27,9 +27,9 @@ READY_TIMEOUT_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 15
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 4000
-# The Dockerfile's websocket options: per-message compression costs ~40 KiB per open websocket
-# for ~100-byte events, the sans-I/O protocol is the leanest (docs/live-connection-cost.md);
-# and `make run`'s 1 MiB cap on a client's message (the Dockerfile keeps uvicorn's 16 MiB).
+# The Dockerfile's websocket options (tests/test_deploy.py compares them): per-message
+# compression costs ~40 KiB per open websocket for ~100-byte events, the sans-I/O protocol is
+# the leanest (docs/live-connection-cost.md), and a client's message is capped at 1 MiB.
 UVICORN_WS_OPTIONS = ("--ws-max-size", str(MIB), "--ws", "websockets-sansio",
                       "--ws-per-message-deflate", "false")
 

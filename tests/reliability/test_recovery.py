@@ -1,7 +1,5 @@
 """Stuck work is recovered: re-queued to the real worker, or FAILED after FILE_MAX_ATTEMPTS."""
 
-import subprocess
-import sys
 import threading
 import uuid
 from datetime import timedelta
@@ -14,7 +12,7 @@ from django.utils import timezone
 from files_app import services
 from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
-from tests.support.processes import BASE_DIR, stop, subprocess_env, wait_until
+from tests.support.processes import start_celery, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,18 +60,14 @@ def test_celery_beat_runs_the_sweep_by_itself(user, celery_worker, process_logs,
     file gets done, and so does one stuck later, so the sweep recurs on that interval (the
     session's worker runs the sweep with the default FILE_RECOVERY_AFTER)."""
     forgotten = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=60)
-    beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", "beat", "--loglevel", "INFO",
-         "--schedule", str(tmp_path / "beat-schedule")],
-        cwd=BASE_DIR, env={**subprocess_env(), "FILE_RECOVERY_INTERVAL": "1"},
-        stdout=(process_logs / "beat.log").open("ab"), stderr=subprocess.STDOUT,
-    )
+    beat = start_celery({"FILE_RECOVERY_INTERVAL": "1"}, process_logs / "beat.log", "beat",
+                        "--schedule", str(tmp_path / "beat-schedule"))
     try:
         wait_for_done(File.objects.filter(pk=forgotten.pk))
         later = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=60)
         wait_for_done(File.objects.filter(pk=later.pk))
     finally:
-        stop(beat)
+        beat.stop()
 
 
 def started(owner, *, lease_seconds_left: float) -> File:

@@ -16,7 +16,7 @@ from tests.support.processes import (
     READY_TIMEOUT_SECONDS,
     Server,
     free_port,
-    stop,
+    start_celery,
     subprocess_env,
     wait_until,
 )
@@ -79,12 +79,8 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
     env = {"REDIS_URL": redis_url_for(port), "CHANNEL_LAYER_PREFIX": "outage"}
     server = Server("uvicorn", process_logs, env=env)
     worker_log = process_logs / "outage-worker.log"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads",
-         "--concurrency", "1", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=BASE_DIR, env={**subprocess_env(), **env}, stdout=worker_log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_celery(env, worker_log, "worker", "--pool", "threads", "--concurrency", "1",
+                          "--without-gossip", "--without-mingle")
     try:
         before = upload(server, token, "before.txt", b"uploaded while Redis was up")
         file_before = before.json()["data"]["uploadFile"]["id"]
@@ -125,5 +121,5 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
             stop_embedded_redis(restarted)
         assert file_before != file_during
     finally:
-        stop(worker)
+        worker.stop()
         server.stop()

@@ -10,8 +10,6 @@ deployment gets, give or take its FILE_RECOVERY_INTERVAL. These workers, their b
 server use a broker of their own (another Redis database), so the session's worker can't
 take the tasks."""
 
-import os
-import signal
 import time
 
 import pytest
@@ -23,7 +21,6 @@ from tests.support.processes import (
     process_group,
     separate_broker_url,
     start_celery,
-    stop,
     wait_until,
 )
 from tests.support.wsclient import Watcher
@@ -65,9 +62,9 @@ def test_killed_worker_file_is_done_within_a_minute_exactly_once(
                                           progress__gt=0)
             wait_until(started.exists, 60, "the first worker never started the file")
             assert len(process_group(doomed.pid)) >= 2, "no pool child to kill"
-            os.killpg(doomed.pid, signal.SIGKILL)
+            doomed.kill()  # SIGKILL to its whole process group
             killed_at = time.monotonic()
-            doomed.wait()
+            doomed.process.wait()
             wait_until(lambda doomed=doomed: not process_group(doomed.pid), 10,
                        "the pool child outlived SIGKILL")
             rescuer = start_worker(env, log)
@@ -75,7 +72,7 @@ def test_killed_worker_file_is_done_within_a_minute_exactly_once(
             done = File.objects.filter(pk=file.pk, status=FileStatus.DONE)
             wait_until(done.exists, DONE_WITHIN_SECONDS - (time.monotonic() - killed_at),
                        f"round {round_number}: not DONE within a minute of the kill")
-            stop(rescuer)
+            rescuer.stop()
             file.refresh_from_db()
             assert file.attempts == 2  # started by the killed worker, then by the rescuer
             assert file.result["row_count"] == ROWS
@@ -83,7 +80,7 @@ def test_killed_worker_file_is_done_within_a_minute_exactly_once(
             finished.append(file)
     finally:
         for process in [*workers, beat]:
-            stop(process)
+            process.stop()
         watcher.close()
         server.stop()
     assert len(finished) == ROUNDS

@@ -5,29 +5,20 @@ moto is a real S3-protocol HTTP server on 127.0.0.1 (no in-process mocking of bo
 it is not installed the S3 tests skip, unless REQUIRE_S3=1 (`.ci/run`), where they fail.
 """
 
-import subprocess
-import sys
 import tempfile
-import time
 
-import httpx
 import pytest
 
-from tests.support.processes import (
-    READY_TIMEOUT_SECONDS,
-    Server,
-    free_port,
-    separate_broker_url,
-    stop,
-)
+from tests.support.processes import Server, free_port, separate_broker_url
 from tests.support.s3 import (
     BUCKET,
     CREDENTIALS,
-    Worker,
     control_app,
     require_moto,
     s3_client,
+    start_s3_worker,
 )
+from tools.processes import HttpServer, moto_command, stop_all
 
 S3_BROKER_OFFSET = 8
 
@@ -37,21 +28,11 @@ def moto_server(tmp_path_factory):
     """moto's S3 server as a subprocess; yields its URL."""
     require_moto()
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                                str(port)], stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while True:
-        assert process.poll() is None, f"moto exited:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"moto did not answer:\n{log.read_text()}"
-        try:
-            httpx.get(f"{url}/moto-api/", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)  # polling the port until it answers, bounded by the deadline
-    yield url
-    stop(process)
+    moto = HttpServer(moto_command(host="127.0.0.1", port=port),
+                      tmp_path_factory.mktemp("moto") / "moto.log", port=port,
+                      ready_path="/moto-api/")
+    yield moto.url
+    moto.stop()
 
 
 @pytest.fixture(scope="session")
@@ -75,18 +56,15 @@ def s3_env(s3, moto_server):
 
 @pytest.fixture(scope="session")
 def s3_workers(django_db_setup, process_logs, s3_env):
-    workers = [Worker(f"s3-worker-{n}", process_logs, s3_env) for n in (1, 2)]
-    app = control_app(s3_env)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while len(app.control.ping(timeout=0.5)) < len(workers):
-        if time.monotonic() > deadline or any(w.process.poll() is not None for w in workers):
-            for worker in workers:
-                worker.stop()
-            raise RuntimeError("S3 workers did not start:\n" + "\n".join(
-                w.log.read_text() for w in workers))
-    yield workers
-    for worker in workers:
-        worker.stop()
+    workers = [start_s3_worker(f"s3-worker-{n}", process_logs, s3_env) for n in (1, 2)]
+    control = control_app(s3_env)
+    try:
+        for worker in workers:
+            worker.wait_ready(control)
+        yield workers
+    finally:
+        stop_all(workers)
+        control.close()
 
 
 @pytest.fixture(scope="session")

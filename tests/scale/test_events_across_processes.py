@@ -13,7 +13,7 @@ from files_app import services
 from files_app.models import File, FileStatus
 from schema import live
 from tests.support.operations import upload_blocking
-from tests.support.processes import Server, stop, wait_until
+from tests.support.processes import Server, wait_until
 from tests.support.scale import ShardedWatcher, csv, redis_server, shard_of, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,6 +87,6 @@ def test_subscribers_on_every_web_process_see_every_event(django_db_setup, proce
         finally:
             for watcher in watchers.values():
                 watcher.close()
-            stop(worker)
+            worker.stop()
             for web in webs:
                 web.stop()

@@ -9,7 +9,6 @@ Each test gets a RabbitMQ virtual host of its own. Skipped when RabbitMQ can't b
 127.0.0.1:5672, unless REQUIRE_RABBITMQ=1 (CI), which makes that a failure."""
 
 import os
-import signal
 import time
 from datetime import timedelta
 
@@ -22,7 +21,7 @@ from files_app.models import File, FileStatus
 from files_app.services.lease import overdue_after
 from tests.support.files import make_file
 from tests.support.operations import upload_blocking
-from tests.support.processes import Server, process_group, stop, wait_until
+from tests.support.processes import Server, process_group, wait_until
 from tests.support.scale import (
     csv,
     rabbitmq_reachable,
@@ -72,7 +71,7 @@ class Deployment:
 
     def stop(self):
         for worker in self.workers:
-            stop(worker)
+            worker.stop()
         self.web.stop()
 
 
@@ -103,9 +102,9 @@ def test_a_killed_workers_file_is_finished_by_the_other_within_seconds(
         holder = next(i for i, log in enumerate(deployment.logs) if "received" in log.read_text())
         doomed, survivor = deployment.workers[holder], deployment.logs[1 - holder]
         assert len(process_group(doomed.pid)) >= 2, "no pool child to kill"
-        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.kill()  # SIGKILL to its whole process group
         killed_at = time.monotonic()
-        doomed.wait()
+        doomed.process.wait()
         done = File.objects.filter(pk=file.pk, status=FileStatus.DONE)
         wait_until(done.exists, DONE_WITHIN_SECONDS,
                    f"not DONE within {DONE_WITHIN_SECONDS} s of the kill")

@@ -6,41 +6,28 @@ tasks and its tasks are only those the test sends: files are made as rows and se
 directly, not through `files_create`, which would also queue them on the session's broker.
 """
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import psutil
 from celery import Celery
 
 from files_app.models import File
-from tests.support.processes import (
-    BASE_DIR,
-    READY_TIMEOUT_SECONDS,
-    separate_broker_url,
-    stop,
-    subprocess_env,
-)
+from tests.support.processes import separate_broker_url, start_celery
 
 
 class PoolWorker:
     def __init__(self, log: Path, env: dict):
         self.broker_url = separate_broker_url(13)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "prefork",
-             "--concurrency", "1", "--purge", "--without-gossip", "--without-mingle",
-             "--loglevel", "INFO"],
-            cwd=BASE_DIR, env={**subprocess_env(), "CELERY_BROKER_URL": self.broker_url, **env},
-            stdout=log.open("ab"), stderr=subprocess.STDOUT,
-        )
-        self.log = log
+        self.worker = start_celery(
+            {"CELERY_BROKER_URL": self.broker_url, **env}, log, "worker", "--pool", "prefork",
+            "--concurrency", "1", "--purge", "--without-gossip", "--without-mingle")
+        self.process = self.worker.process
         self.sender = Celery("hostile-tests", broker=self.broker_url, set_as_current=False)
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while not self.sender.control.ping(timeout=0.5):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"Celery worker did not start:\n{log.read_text()}")
+        try:
+            self.worker.wait_ready(self.sender)
+        except BaseException:
+            self.stop()
+            raise
 
     def send(self, file: File) -> None:
         self.sender.send_task("files_app.process_file", args=[str(file.pk)])
@@ -57,5 +44,5 @@ class PoolWorker:
         return int(kib) * 1024
 
     def stop(self) -> None:
-        stop(self.process)
+        self.worker.stop()
         self.sender.close()

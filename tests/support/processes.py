@@ -1,27 +1,22 @@
 """The real processes the end-to-end tests talk to (uvicorn and daphne servers, Celery workers
 and beat), on loopback, sharing the test database, Redis and media directory through their
-environment."""
+environment. They are started through tools/processes.py, the harness `make run` and the
+bench use too, so the tests run the command lines that are deployed."""
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from django.conf import settings
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from tools.processes import (  # noqa: F401 (BASE_DIR, free_port: for the tests, from here)
+    BASE_DIR,
+    READY_TIMEOUT_SECONDS,
+    CeleryProcess,
+    WebServer,
+    free_port,
+)
 
 POLL_SECONDS = 0.05
 
@@ -65,70 +60,23 @@ def subprocess_env() -> dict:
     }
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+class Server(WebServer):
+    """uvicorn or daphne on the test database, Redis and media directory (`env` on top),
+    ready once the login page answers 200; `restart()` keeps the port."""
+
+    def __init__(self, kind: str, log_dir: Path, env: dict | None = None,
+                 log_level: str = "warning"):
+        super().__init__(kind, log_dir, env={**subprocess_env(), **(env or {})},
+                         log_level=log_level, ready_status=200)
 
 
-class Server:
-    def __init__(self, kind: str, log_dir: Path, env: dict | None = None, log_level="warning"):
-        self.kind, self.log_level = kind, log_level
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql/"
-        self.log_dir = log_dir
-        self.env = {**subprocess_env(), **(env or {})}
-        self.start()
-
-    def start(self) -> None:
-        command = {
-            "uvicorn": [sys.executable, "-m", "uvicorn", "project.asgi:application",
-                        "--host", "127.0.0.1", "--port", str(self.port), "--log-level",
-                        self.log_level],
-            "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
-                       str(self.port), "project.asgi:application"],
-        }[self.kind]
-        self.log = self.log_dir / f"{self.kind}-{self.port}.log"
-        self.process = subprocess.Popen(
-            command, cwd=BASE_DIR, env=self.env, stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_until_ready()
-
-    def restart(self) -> None:
-        """Stop and start again on the same port: every websocket is dropped."""
-        self.stop()
-        self.start()
-
-    def wait_until_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/accounts/login/", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)  # polling the port until it answers, bounded by the deadline
-        raise RuntimeError(f"{self.kind} did not answer in time:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        stop(self.process)
-
-
-def start_celery(env: dict, log: Path, *arguments: str) -> subprocess.Popen:
-    """`celery -A project <arguments>` in a session of its own, so its whole process group
-    (a prefork worker's pool children too) can be killed, and nothing else."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "project", *arguments, "--loglevel", "INFO"],
-        cwd=BASE_DIR, env={**subprocess_env(), **env}, stdout=log.open("ab"),
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )
+def start_celery(env: dict, log: Path, role: str, *options: str,
+                 hostname: str | None = None) -> CeleryProcess:
+    """`celery -A project worker|beat <options>` on the test database (`env` on top), in a
+    session of its own, so its whole process group (a prefork worker's pool children too) can
+    be killed, and nothing else."""
+    return CeleryProcess(role, *options, log=log, env={**subprocess_env(), **env},
+                         hostname=hostname, new_session=True)
 
 
 def process_group(group_id: int) -> list[int]:

@@ -3,14 +3,13 @@ broker of their own (the session's local-disk worker must never take their tasks
 
 import importlib.util
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from celery import Celery
 
-from tests.support.processes import BASE_DIR, stop, subprocess_env
+from tests.support.processes import start_celery
+from tools.processes import CeleryProcess
 
 BUCKET = "filesvc-scale"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "scale-test-key", "AWS_SECRET_ACCESS_KEY": "scale-secret",
@@ -34,21 +33,10 @@ def s3_client(endpoint: str):
                         region_name=CREDENTIALS["AWS_S3_REGION_NAME"])
 
 
-class Worker:
-    """One Celery worker process (solo pool: one file at a time) named `name`."""
-
-    def __init__(self, name: str, log_dir: Path, env: dict):
-        self.name = f"{name}@scale"
-        self.log = log_dir / f"{name}.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
-             "--hostname", self.name, "--without-gossip", "--without-mingle", "--loglevel",
-             "INFO"],
-            cwd=BASE_DIR, env={**subprocess_env(), **env}, stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        stop(self.process)
+def start_s3_worker(name: str, log_dir: Path, env: dict) -> CeleryProcess:
+    """One Celery worker (solo pool: one file at a time), named `name@scale`."""
+    return start_celery(env, log_dir / f"{name}.log", "worker", "--pool", "solo",
+                        "--without-gossip", "--without-mingle", hostname=f"{name}@scale")
 
 
 def control_app(env: dict) -> Celery:
@@ -59,7 +47,7 @@ def control_app(env: dict) -> Celery:
 def processed_per_worker(env: dict, workers) -> dict[str, int]:
     """How many process_file tasks each worker ran, as Celery's own stats count them."""
     stats = control_app(env).control.inspect(
-        destination=[w.name for w in workers], timeout=5).stats() or {}
+        destination=[w.hostname for w in workers], timeout=5).stats() or {}
     return {name: stat.get("total", {}).get("files_app.process_file", 0)
             for name, stat in stats.items()}
 

@@ -17,8 +17,9 @@ from django.conf import settings
 
 from schema import live
 from tests.support.operations import WATCH_ALL
-from tests.support.processes import READY_TIMEOUT_SECONDS, free_port, start_celery, stop, wait_until
+from tests.support.processes import READY_TIMEOUT_SECONDS, free_port, start_celery
 from tests.support.wsclient import Subscription, Watcher
+from tools.processes import CeleryProcess, Process
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
 RABBITMQCTL_TIMEOUT_SECONDS = 60
@@ -28,18 +29,15 @@ RABBITMQCTL_TIMEOUT_SECONDS = 60
 def redis_server(log: Path):
     """A Redis server process of its own on a free port (no persistence); yields its URL."""
     port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--daemonize", "no"],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    process = Process(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                       "--appendonly", "no", "--daemonize", "no"], log)
     client = redis.Redis(port=port)
     try:
-        wait_until(lambda: process.poll() is None and answers(client), READY_TIMEOUT_SECONDS,
-                   f"redis-server did not start:\n{log.read_text()}")
+        process.wait_until(lambda: answers(client), "redis-server answers a ping")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         client.close()
-        stop(process)
+        process.stop()
 
 
 def answers(client: redis.Redis) -> bool:
@@ -114,10 +112,10 @@ def rabbitmq_vhost():
         rabbitmqctl("delete_vhost", vhost)
 
 
-def start_worker(env: dict, log: Path, name: str, *options: str):
+def start_worker(env: dict, log: Path, name: str, *options: str) -> CeleryProcess:
     """A Celery worker named `name`, in a process group of its own (see start_celery)."""
-    return start_celery(env, log, "worker", "--hostname", f"{name}@%h", "--without-gossip",
-                        "--without-mingle", *options)
+    return start_celery(env, log, "worker", "--without-gossip", "--without-mingle", *options,
+                        hostname=f"{name}@%h")
 
 
 def wait_for_workers(broker: str, names: list[str]) -> None:
