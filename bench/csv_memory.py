@@ -29,9 +29,13 @@ def make_csv(path: Path, megabytes: int) -> int:
         out.write(HEADER)
         while out.tell() < target:
             block = "".join(
-                ROW_TEMPLATE.format(i=rows + n, value=(rows + n) * 0.25,
-                                    flag="true" if n % 2 else "false",
-                                    month=n % 12 + 1, day=n % 28 + 1)
+                ROW_TEMPLATE.format(
+                    i=rows + n,
+                    value=(rows + n) * 0.25,
+                    flag="true" if n % 2 else "false",
+                    month=n % 12 + 1,
+                    day=n % 28 + 1,
+                )
                 for n in range(10_000)
             )
             out.write(block)
@@ -61,11 +65,17 @@ def child(path: str, limits: str) -> None:
     size = os.path.getsize(path)
     started = time.perf_counter()
     with open(path, "rb") as stream:
-        checked, result = processors.run(processors.ProcessingSource(
-            stream=stream, size=size, name="bench.csv", content_type="text/csv",
-            chunk_size=1024 * 1024, report_progress=lambda fraction: None,
-            limits=processors.ProcessingLimits(**values),
-        ))
+        checked, result = processors.run(
+            processors.ProcessingSource(
+                stream=stream,
+                size=size,
+                name="bench.csv",
+                content_type="text/csv",
+                chunk_size=1024 * 1024,
+                report_progress=lambda fraction: None,
+                limits=processors.ProcessingLimits(**values),
+            )
+        )
     elapsed = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
@@ -73,9 +83,18 @@ def child(path: str, limits: str) -> None:
         for _row in csv.reader(handle):  # the floor: Python's own parser, nothing else
             pass
     plain = time.perf_counter() - started
-    print(json.dumps({"seconds": elapsed, "rows": result.fields["row_count"],
-                      "peak_rss_mib": peak_kib / 1024, "bytes": size, "kind": checked.kind,
-                      "plain_seconds": plain}))
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "rows": result.fields["row_count"],
+                "peak_rss_mib": peak_kib / 1024,
+                "bytes": size,
+                "kind": checked.kind,
+                "plain_seconds": plain,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -91,18 +110,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "bench.csv"
         make_csv(path, args.megabytes)
-        output = subprocess.run([sys.executable, __file__, "--child", str(path),
-                                 "--limits", settings_limits()],
-                                check=True, capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", str(path), "--limits", settings_limits()],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     figures = json.loads(output.strip().splitlines()[-1])
     if args.json:
         print(json.dumps(figures))
         return
     mib = figures["bytes"] / 2**20
     print(f"CSV processing ({mib:.0f} MiB, {figures['rows']:,} rows, kind {figures['kind']}):")
-    print(f"  time        {figures['seconds']:.1f} s  "
-          f"({figures['rows'] / figures['seconds']:,.0f} rows/s, "
-          f"{mib / figures['seconds']:.1f} MiB/s, checksum pass included)")
+    print(
+        f"  time        {figures['seconds']:.1f} s  "
+        f"({figures['rows'] / figures['seconds']:,.0f} rows/s, "
+        f"{mib / figures['seconds']:.1f} MiB/s, checksum pass included)"
+    )
     print(f"  peak RSS    {figures['peak_rss_mib']:.0f} MiB  (target ≤ 128 MiB)")
 
 

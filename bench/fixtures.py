@@ -28,9 +28,16 @@ def bulk_files(username: str, count: int) -> None:
     user, _ = get_user_model().objects.get_or_create(username=username)
     statuses = [FileStatus.DONE, FileStatus.FAILED, FileStatus.DONE, FileStatus.DONE]
     rows = [
-        File(id=uuid.uuid4(), owner=user, name=f"report-{i:06d}.csv", size=1000 + i,
-             stored_file=f"uploads/{user.pk}/{i}", content_type="text/csv", kind=FileKind.CSV,
-             status=statuses[i % len(statuses)])
+        File(
+            id=uuid.uuid4(),
+            owner=user,
+            name=f"report-{i:06d}.csv",
+            size=1000 + i,
+            stored_file=f"uploads/{user.pk}/{i}",
+            content_type="text/csv",
+            kind=FileKind.CSV,
+            status=statuses[i % len(statuses)],
+        )
         for i in range(count)
     ]
     File.objects.bulk_create(rows, batch_size=BULK_BATCH)

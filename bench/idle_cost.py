@@ -32,7 +32,8 @@ TRACE_ENV = "IDLE_COST_TRACEMALLOC"
 def dump(*_args) -> None:
     tasks = collections.Counter(
         getattr(task.get_coro(), "__qualname__", type(task.get_coro()).__name__)
-        for task in asyncio.all_tasks(asyncio.get_running_loop()))
+        for task in asyncio.all_tasks(asyncio.get_running_loop())
+    )
     by_file = {}
     if tracemalloc.is_tracing():
         for stat in tracemalloc.take_snapshot().statistics("lineno"):
@@ -83,8 +84,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--app", choices=("service", "bare"), default="service")
     parser.add_argument("--tracemalloc", action="store_true")
-    parser.add_argument("--hold", type=float, default=2.0,
-                        help="seconds to hold them idle before measuring (py-spy meanwhile)")
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=2.0,
+        help="seconds to hold them idle before measuring (py-spy meanwhile)",
+    )
     parser.add_argument("options", nargs="*", help="more uvicorn options, after --")
     args = parser.parse_args()
 
@@ -99,17 +104,29 @@ def main() -> None:
 
     _, token = fixtures.user_with_token("bench-idle")
     path = work / "dump.json"
-    env = {DUMP_ENV: str(path), "WEBSOCKET_MAX_CONNECTIONS_PER_USER": str(args.count + 100),
-           **({TRACE_ENV: "1"} if args.tracemalloc else {})}
+    env = {
+        DUMP_ENV: str(path),
+        "WEBSOCKET_MAX_CONNECTIONS_PER_USER": str(args.count + 100),
+        **({TRACE_ENV: "1"} if args.tracemalloc else {}),
+    }
     app, ready = (SERVICE_APP, "/accounts/login/") if args.app == "service" else (BARE_APP, "/")
-    server = WebServer("uvicorn", work, app, env=env, name="uvicorn-idle", ready_path=ready,
-                       options=tuple(args.options), module="bench.idle_cost")
+    server = WebServer(
+        "uvicorn",
+        work,
+        app,
+        env=env,
+        name="uvicorn-idle",
+        ready_path=ready,
+        options=tuple(args.options),
+        module="bench.idle_cost",
+    )
     try:
         warm = Clients(server.ws_url, token, 1)
         before = snapshot(server, path)
         clients = Clients(server.ws_url, token, args.count - 1)
-        print(f"{args.count} subscribers on web process {server.pid}; held {args.hold} s",
-              flush=True)
+        print(
+            f"{args.count} subscribers on web process {server.pid}; held {args.hold} s", flush=True
+        )
         cpu = cpu_seconds(server.pid, children=False)
         time.sleep(args.hold)  # idle: what they cost while nothing happens is measured
         idle = (cpu_seconds(server.pid, children=False) - cpu) / args.hold
@@ -119,8 +136,10 @@ def main() -> None:
     finally:
         server.stop()
     n = args.count - 1
-    print(f"{args.app} {' '.join(args.options) or '(defaults)'}: {args.count} subscribers, "
-          f"RSS {(after['rss'] - before['rss']) / n / KIB:.1f} KiB per subscription")
+    print(
+        f"{args.app} {' '.join(args.options) or '(defaults)'}: {args.count} subscribers, "
+        f"RSS {(after['rss'] - before['rss']) / n / KIB:.1f} KiB per subscription"
+    )
     tasks = collections.Counter(after["tasks"])
     tasks.subtract(before["tasks"])
     print(f"  idle web CPU: {idle * 100:.0f}% of a core")

@@ -25,8 +25,9 @@ import websockets
 from files_app.sizes import KIB, MIB
 
 # A 10 KiB text file (the processors see TEXT).
-SMALL_FILE = b"".join(f"line {i:05d} of a small text file, 10 KiB in all.\n".encode()
-                      for i in range(1000))[:10 * KIB]
+SMALL_FILE = b"".join(
+    f"line {i:05d} of a small text file, 10 KiB in all.\n".encode() for i in range(1000)
+)[: 10 * KIB]
 CLIENTS = 16
 LIST_CLIENTS = 8
 LIST_PAGE = 100
@@ -49,9 +50,13 @@ def percentile(values, fraction):
 
 
 def multipart(name: str, content) -> dict:
-    return {"data": {"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-                     "map": json.dumps({"0": ["variables.file"]})},
-            "files": {"0": (name, content)}}
+    return {
+        "data": {
+            "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+            "map": json.dumps({"0": ["variables.file"]}),
+        },
+        "files": {"0": (name, content)},
+    }
 
 
 def graphql_refusal(response) -> str | None:
@@ -82,6 +87,7 @@ def check_bare(response) -> None:
 
 # --- the two sides ------------------------------------------------------------------------
 
+
 @dataclass
 class Seen:
     """When a client saw a file processed: perf_counter and wall-clock time, and the event."""
@@ -108,8 +114,11 @@ class ServiceApi:
         return response.json()["data"]["uploadFile"]["id"]
 
     def listing(self) -> tuple[str, str, dict]:
-        return "POST", "/graphql/", {"json": {"query": LIST_QUERY,
-                                              "variables": {"first": LIST_PAGE}}}
+        return (
+            "POST",
+            "/graphql/",
+            {"json": {"query": LIST_QUERY, "variables": {"first": LIST_PAGE}}},
+        )
 
     def check(self, response) -> None:
         check_graphql(response)
@@ -174,6 +183,7 @@ class ReferenceApi:
 
 # --- 1. big uploads, and answers that must come early -------------------------------------
 
+
 def make_file(path: Path, size: int) -> Path:
     block = bytes(range(256)) * 4096
     with path.open("wb") as out:
@@ -209,8 +219,9 @@ def upload_with_rss(server, headers: dict, path: str, source: Path, check) -> tu
     try:
         with source.open("rb") as body, httpx.Client(timeout=600) as client:
             started = time.perf_counter()
-            response = client.post(f"{server.url}{path}", headers=headers,
-                                   **multipart(source.name, body))
+            response = client.post(
+                f"{server.url}{path}", headers=headers, **multipart(source.name, body)
+            )
             elapsed = time.perf_counter() - started
     finally:
         done.set()
@@ -245,27 +256,34 @@ class RawAnswer:
     body: bytes
 
 
-async def raw_multipart_post(url: str, headers: dict, file_size: int,
-                             timeout: float = 300) -> RawAnswer:
+async def raw_multipart_post(
+    url: str, headers: dict, file_size: int, timeout: float = 300
+) -> RawAnswer:
     """A GraphQL multipart upload of `file_size` bytes with a true Content-Length, sent over
     a plain socket: headers, the `operations` and `map` fields, then the file in 1 MiB chunks,
     while a reader notices the answer as soon as it comes. Sending stops at the answer."""
     host, port = url.removeprefix("http://").split(":")
     boundary = f"bench{uuid.uuid4().hex}"
     operations = json.dumps({"query": UPLOAD, "variables": {"file": None}})
-    preamble = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n"
-                f"{operations}\r\n--{boundary}\r\n"
-                f"Content-Disposition: form-data; name=\"map\"\r\n\r\n"
-                f"{json.dumps({'0': ['variables.file']})}\r\n--{boundary}\r\n"
-                f"Content-Disposition: form-data; name=\"0\"; filename=\"big.bin\"\r\n"
-                f"Content-Type: application/octet-stream\r\n\r\n").encode()
+    preamble = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+        f"{operations}\r\n--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="map"\r\n\r\n'
+        f"{json.dumps({'0': ['variables.file']})}\r\n--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="0"; filename="big.bin"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     epilogue = f"\r\n--{boundary}--\r\n".encode()
     length = len(preamble) + file_size + len(epilogue)
-    head = "".join([f"POST /graphql/ HTTP/1.1\r\nHost: {host}:{port}\r\n",
-                    f"Content-Type: multipart/form-data; boundary={boundary}\r\n",
-                    f"Content-Length: {length}\r\n",
-                    *(f"{name}: {value}\r\n" for name, value in headers.items()),
-                    "\r\n"]).encode()
+    head = "".join(
+        [
+            f"POST /graphql/ HTTP/1.1\r\nHost: {host}:{port}\r\n",
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n",
+            f"Content-Length: {length}\r\n",
+            *(f"{name}: {value}\r\n" for name, value in headers.items()),
+            "\r\n",
+        ]
+    ).encode()
     block = bytes(range(256)) * 4096
     reader, writer = await asyncio.open_connection(host, int(port))
 
@@ -289,7 +307,7 @@ async def raw_multipart_post(url: str, headers: dict, file_size: int,
             writer.write(part)
         remaining = file_size
         while remaining > 0 and not answer.done():
-            chunk = block[:min(len(block), remaining)]
+            chunk = block[: min(len(block), remaining)]
             writer.write(chunk)
             remaining -= len(chunk)
             written += len(chunk)
@@ -304,8 +322,9 @@ async def raw_multipart_post(url: str, headers: dict, file_size: int,
             await writer.drain()
     except OSError:
         pass  # the server answered and closed the connection: the reader has the answer
-    sent = written - (writer.transport.get_write_buffer_size() if not writer.transport.is_closing()
-                      else 0)
+    sent = written - (
+        writer.transport.get_write_buffer_size() if not writer.transport.is_closing() else 0
+    )
     try:
         answered, status, body = await asyncio.wait_for(answer, timeout)
         seconds = answered - started
@@ -327,8 +346,12 @@ def early_answer(server, media_root: Path, headers: dict, file_size: int):
     answer = asyncio.run(raw_multipart_post(server.url, headers, file_size))
     time.sleep(0.5)  # let the server finish with the request before reading its counters
     io_after = process.io_counters()
-    return (answer, io_after.write_chars - io_before.write_chars,
-            io_after.write_bytes - io_before.write_bytes, media_bytes(media_root) - media_before)
+    return (
+        answer,
+        io_after.write_chars - io_before.write_chars,
+        io_after.write_bytes - io_before.write_bytes,
+        media_bytes(media_root) - media_before,
+    )
 
 
 def wait_until_processed(timeout: float) -> None:
@@ -340,7 +363,8 @@ def wait_until_processed(timeout: float) -> None:
     while True:
         try:
             if not File.objects.filter(
-                    status__in=[FileStatus.PENDING, FileStatus.PROCESSING]).exists():
+                status__in=[FileStatus.PENDING, FileStatus.PROCESSING]
+            ).exists():
                 return
         except DatabaseError:  # PostgreSQL restarted under the bench: connect again
             connection.close()
@@ -350,6 +374,7 @@ def wait_until_processed(timeout: float) -> None:
 
 
 # --- 2. small uploads, one client, the list, upload → DONE --------------------------------
+
 
 def cpu_seconds(pid: int, children: bool = True) -> float:
     """User + system CPU time of a process and its children (gunicorn's and Celery's
@@ -415,50 +440,92 @@ def side_by_side(apis, build, seconds, clients) -> dict[str, Run]:
     """The same load on each side in turn; each side's worker is drained before the next."""
     results = {}
     for api in apis:
-        results[api.name] = asyncio.run(closed_loop(api, lambda api=api: build(api), seconds,
-                                                    clients))
+        results[api.name] = asyncio.run(
+            closed_loop(api, lambda api=api: build(api), seconds, clients)
+        )
         api.wait_idle()
     return results
 
 
 def cpu_note(runs: dict[str, Run]) -> str:
-    return (f"CPU cores client/web/worker: {runs['service'].cpu_note()}, "
-            f"ref {runs['reference'].cpu_note()}")
+    return (
+        f"CPU cores client/web/worker: {runs['service'].cpu_note()}, "
+        f"ref {runs['reference'].cpu_note()}"
+    )
 
 
 def small_uploads(report, service, reference, seconds):
-    runs = side_by_side((service, reference), lambda api: api.upload("small.txt", SMALL_FILE),
-                        seconds, CLIENTS)
+    runs = side_by_side(
+        (service, reference), lambda api: api.upload("small.txt", SMALL_FILE), seconds, CLIENTS
+    )
     run, ref = runs["service"], runs["reference"]
-    report.add(f"small uploads (10 KiB, {CLIENTS} clients): rate", run.rate, "uploads/s",
-               reference=ref.rate, target="≥ 2.0 × ref", passed=run.rate >= 2.0 * ref.rate,
-               note="ref: bench/reference, gunicorn 1 sync worker")
-    report.add("small uploads: p50 latency", run.percentile(0.5), "ms",
-               reference=ref.percentile(0.5), note=cpu_note(runs))
-    report.add("small uploads: p99 latency", run.percentile(0.99), "ms",
-               reference=ref.percentile(0.99), target="< ref",
-               passed=run.percentile(0.99) < ref.percentile(0.99))
+    report.add(
+        f"small uploads (10 KiB, {CLIENTS} clients): rate",
+        run.rate,
+        "uploads/s",
+        reference=ref.rate,
+        target="≥ 2.0 × ref",
+        passed=run.rate >= 2.0 * ref.rate,
+        note="ref: bench/reference, gunicorn 1 sync worker",
+    )
+    report.add(
+        "small uploads: p50 latency",
+        run.percentile(0.5),
+        "ms",
+        reference=ref.percentile(0.5),
+        note=cpu_note(runs),
+    )
+    report.add(
+        "small uploads: p99 latency",
+        run.percentile(0.99),
+        "ms",
+        reference=ref.percentile(0.99),
+        target="< ref",
+        passed=run.percentile(0.99) < ref.percentile(0.99),
+    )
 
 
 def one_client_uploads(report, service, reference, seconds):
-    runs = side_by_side((service, reference), lambda api: api.upload("small.txt", SMALL_FILE),
-                        seconds, 1)
+    runs = side_by_side(
+        (service, reference), lambda api: api.upload("small.txt", SMALL_FILE), seconds, 1
+    )
     run, ref = runs["service"], runs["reference"]
-    report.add("one client, upload answered: p50", run.percentile(0.5), "ms",
-               reference=ref.percentile(0.5), target="≤ 1.0 × ref",
-               passed=run.percentile(0.5) <= ref.percentile(0.5))
-    report.add("one client, upload answered: p99", run.percentile(0.99), "ms",
-               reference=ref.percentile(0.99), note=cpu_note(runs))
+    report.add(
+        "one client, upload answered: p50",
+        run.percentile(0.5),
+        "ms",
+        reference=ref.percentile(0.5),
+        target="≤ 1.0 × ref",
+        passed=run.percentile(0.5) <= ref.percentile(0.5),
+    )
+    report.add(
+        "one client, upload answered: p99",
+        run.percentile(0.99),
+        "ms",
+        reference=ref.percentile(0.99),
+        note=cpu_note(runs),
+    )
 
 
 def listing(report, service, reference, seconds, reference_rows):
     runs = side_by_side((service, reference), lambda api: api.listing(), seconds, LIST_CLIENTS)
     run, ref = runs["service"], runs["reference"]
-    report.add(f"files(first: {LIST_PAGE}), {LIST_CLIENTS} clients: rate", run.rate, "req/s",
-               reference=ref.rate, target="≥ 2 × ref", passed=run.rate >= 2 * ref.rate,
-               note=f"ref: GET /files, all {reference_rows:,} rows")
-    report.add(f"files(first: {LIST_PAGE}): p50", run.percentile(0.5), "ms",
-               reference=ref.percentile(0.5), note=cpu_note(runs))
+    report.add(
+        f"files(first: {LIST_PAGE}), {LIST_CLIENTS} clients: rate",
+        run.rate,
+        "req/s",
+        reference=ref.rate,
+        target="≥ 2 × ref",
+        passed=run.rate >= 2 * ref.rate,
+        note=f"ref: GET /files, all {reference_rows:,} rows",
+    )
+    report.add(
+        f"files(first: {LIST_PAGE}): p50",
+        run.percentile(0.5),
+        "ms",
+        reference=ref.percentile(0.5),
+        note=cpu_note(runs),
+    )
 
 
 async def upload_to_done(api, files) -> tuple[list[float], list[Seen]]:
@@ -478,6 +545,7 @@ async def upload_to_done(api, files) -> tuple[list[float], list[Seen]]:
 
 
 # --- 3. files query -----------------------------------------------------------------------
+
 
 class QueryCounter:
     """An execute wrapper on every database connection of this process (also those that
@@ -517,8 +585,11 @@ def queries_per_request(token, page_sizes) -> dict[int, int]:
     async def count():
         counts = {}
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
             for size in page_sizes:
                 body = {"query": FILES_QUERY, "variables": {"first": size}}
                 (await client.post("/graphql/", json=body)).raise_for_status()  # warm up
@@ -534,6 +605,7 @@ def queries_per_request(token, page_sizes) -> dict[int, int]:
 
 def files_query(report, server, token, requests):
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as client:
+
         def timed(body):
             started = time.perf_counter()
             client.post("/graphql/", json=body).raise_for_status()
@@ -542,17 +614,32 @@ def files_query(report, server, token, requests):
         reference = [timed(TYPENAME) for _ in range(requests)]
         page = {"query": FILES_QUERY, "variables": {"first": 50}}
         latencies = [timed(page) for _ in range(requests)]
-    report.add("files query (50 of many, filtered+ordered): p50", percentile(latencies, 0.5) * 1000,
-               "ms", reference=percentile(reference, 0.5) * 1000)
-    report.add("files query: p99", percentile(latencies, 0.99) * 1000, "ms",
-               reference=percentile(reference, 0.99) * 1000)
+    report.add(
+        "files query (50 of many, filtered+ordered): p50",
+        percentile(latencies, 0.5) * 1000,
+        "ms",
+        reference=percentile(reference, 0.5) * 1000,
+    )
+    report.add(
+        "files query: p99",
+        percentile(latencies, 0.99) * 1000,
+        "ms",
+        reference=percentile(reference, 0.99) * 1000,
+    )
     counts = queries_per_request(token, (5, 50))
-    report.add("files query: SQL queries per request (page 50)", counts[50], "queries",
-               reference=counts[5], target="≤ 3, same for any page",
-               passed=counts[50] <= 3 and counts[50] == counts[5], note="ref: page of 5")
+    report.add(
+        "files query: SQL queries per request (page 50)",
+        counts[50],
+        "queries",
+        reference=counts[5],
+        target="≤ 3, same for any page",
+        passed=counts[50] <= 3 and counts[50] == counts[5],
+        note="ref: page of 5",
+    )
 
 
 # --- 4. live push latency -----------------------------------------------------------------
+
 
 class Socket:
     """A minimal graphql-transport-ws client (the bench does not import the tests)."""
@@ -562,10 +649,12 @@ class Socket:
 
     @classmethod
     async def open(cls, url, token, query=SUBSCRIBE):
-        socket = await websockets.connect(url, subprotocols=[PROTOCOL], open_timeout=30,
-                                          max_queue=None)
-        await socket.send(json.dumps({"type": "connection_init",
-                                      "payload": {"Authorization": f"Bearer {token}"}}))
+        socket = await websockets.connect(
+            url, subprotocols=[PROTOCOL], open_timeout=30, max_queue=None
+        )
+        await socket.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
         return cls(socket)
@@ -595,27 +684,49 @@ def push_latency(report, service, reference, files):
     latencies, seen = asyncio.run(upload_to_done(service, files))
     ref_latencies, _ = asyncio.run(upload_to_done(reference, files))
     p50, ref_p50 = percentile(latencies, 0.5) * 1000, percentile(ref_latencies, 0.5) * 1000
-    report.add(f"upload → DONE seen by subscriber ({files}×10 KiB): p50", p50, "ms",
-               reference=ref_p50, target="≤ 20 ms", passed=p50 <= 20,
-               note=f"ref: upload → processed, polling detail every "
-                    f"{POLL_SECONDS * 1000:.0f} ms")
-    report.add("upload → DONE: p99", percentile(latencies, 0.99) * 1000, "ms",
-               reference=percentile(ref_latencies, 0.99) * 1000)
-    pushed = [done.wall - datetime.fromisoformat(done.event["processedAt"]).timestamp()
-              for done in seen]
+    report.add(
+        f"upload → DONE seen by subscriber ({files}×10 KiB): p50",
+        p50,
+        "ms",
+        reference=ref_p50,
+        target="≤ 20 ms",
+        passed=p50 <= 20,
+        note=f"ref: upload → processed, polling detail every {POLL_SECONDS * 1000:.0f} ms",
+    )
+    report.add(
+        "upload → DONE: p99",
+        percentile(latencies, 0.99) * 1000,
+        "ms",
+        reference=percentile(ref_latencies, 0.99) * 1000,
+    )
+    pushed = [
+        done.wall - datetime.fromisoformat(done.event["processedAt"]).timestamp() for done in seen
+    ]
     channel = asyncio.run(channel_layer_round_trip())
-    report.add("live push, DONE → client: p50", percentile(pushed, 0.5) * 1000, "ms",
-               reference=percentile(channel, 0.5) * 1000, target="≤ 20 ms",
-               passed=percentile(pushed, 0.5) <= 0.020, note="ref: channel-layer send→receive")
-    report.add("live push, DONE → client: p99", percentile(pushed, 0.99) * 1000, "ms",
-               reference=percentile(channel, 0.99) * 1000, target="≤ 100 ms",
-               passed=percentile(pushed, 0.99) <= 0.100)
+    report.add(
+        "live push, DONE → client: p50",
+        percentile(pushed, 0.5) * 1000,
+        "ms",
+        reference=percentile(channel, 0.5) * 1000,
+        target="≤ 20 ms",
+        passed=percentile(pushed, 0.5) <= 0.020,
+        note="ref: channel-layer send→receive",
+    )
+    report.add(
+        "live push, DONE → client: p99",
+        percentile(pushed, 0.99) * 1000,
+        "ms",
+        reference=percentile(channel, 0.99) * 1000,
+        target="≤ 100 ms",
+        passed=percentile(pushed, 0.99) <= 0.100,
+    )
 
 
 # --- 5. fan-out: bench/watchers.py ------------------------------------------------------
 
 
 # --- 6. processing ------------------------------------------------------------------------
+
 
 def processing_throughput(report, count):
     from bench import fixtures
@@ -629,8 +740,9 @@ def processing_throughput(report, count):
     for file in files:
         process_file.delay(str(file.pk))
     deadline = time.monotonic() + 300
-    finished = File.objects.filter(pk__in=[f.pk for f in files],
-                                   status__in=[FileStatus.DONE, FileStatus.FAILED])
+    finished = File.objects.filter(
+        pk__in=[f.pk for f in files], status__in=[FileStatus.DONE, FileStatus.FAILED]
+    )
     while (done := finished.count()) < count and time.monotonic() < deadline:
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
@@ -638,24 +750,51 @@ def processing_throughput(report, count):
     reference_started = time.perf_counter()
     for file in files:
         with file.stored_file.open("rb") as stream:
-            processors.run(processors.ProcessingSource(
-                stream=stream, size=file.size, name=file.name, content_type="", chunk_size=MIB,
-                report_progress=lambda fraction: None, limits=processing_limits()))
+            processors.run(
+                processors.ProcessingSource(
+                    stream=stream,
+                    size=file.size,
+                    name=file.name,
+                    content_type="",
+                    chunk_size=MIB,
+                    report_progress=lambda fraction: None,
+                    limits=processing_limits(),
+                )
+            )
     reference = time.perf_counter() - reference_started
     problems = ([f"only {done} of {count} finished in 300 s"] if done < count else []) + (
-        [f"{failed} FAILED"] if failed else [])
-    report.add(f"processing {count} small files, one worker", done / elapsed, "files/s",
-               reference=count / reference, passed=False if problems else None,
-               note="; ".join(problems) or "ref: same processors in-process, no queue/DB")
+        [f"{failed} FAILED"] if failed else []
+    )
+    report.add(
+        f"processing {count} small files, one worker",
+        done / elapsed,
+        "files/s",
+        reference=count / reference,
+        passed=False if problems else None,
+        note="; ".join(problems) or "ref: same processors in-process, no queue/DB",
+    )
 
 
 def csv_processing(report, megabytes):
     script = Path(__file__).with_name("csv_memory.py")
-    output = subprocess.run([sys.executable, str(script), "--megabytes", str(megabytes), "--json"],
-                            check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [sys.executable, str(script), "--megabytes", str(megabytes), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     figures = json.loads(output.strip().splitlines()[-1])
-    report.add(f"CSV {megabytes} MiB: rows/s", figures["rows"] / figures["seconds"], "rows/s",
-               reference=figures["rows"] / figures["plain_seconds"],
-               note="ref: bare csv.reader over the file")
-    report.add(f"CSV {megabytes} MiB: worker peak RSS", figures["peak_rss_mib"], "MiB",
-               target="≤ 128 MiB", passed=figures["peak_rss_mib"] <= 128)
+    report.add(
+        f"CSV {megabytes} MiB: rows/s",
+        figures["rows"] / figures["seconds"],
+        "rows/s",
+        reference=figures["rows"] / figures["plain_seconds"],
+        note="ref: bare csv.reader over the file",
+    )
+    report.add(
+        f"CSV {megabytes} MiB: worker peak RSS",
+        figures["peak_rss_mib"],
+        "MiB",
+        target="≤ 128 MiB",
+        passed=figures["peak_rss_mib"] <= 128,
+    )

@@ -35,14 +35,38 @@ from bench.stack import (  # noqa: E402
 )
 from files_app.sizes import GIB, MIB
 
-FULL = {"big_upload": GIB, "daphne_upload": 200 * MIB, "refused_upload": GIB,
-        "upload_limit": 64 * MIB, "small_seconds": 20, "latency_seconds": 10,
-        "list_seconds": 10, "reference_rows": 1000, "rows": 100_000, "query_requests": 300,
-        "push_files": 300, "small_files": 500, "csv_mib": 1024, "s3_upload": 512 * MIB}
-QUICK = {"big_upload": 256 * MIB, "daphne_upload": 64 * MIB, "refused_upload": GIB,
-         "upload_limit": 64 * MIB, "small_seconds": 5, "latency_seconds": 3,
-         "list_seconds": 3, "reference_rows": 1000, "rows": 20_000, "query_requests": 100,
-         "push_files": 50, "small_files": 100, "csv_mib": 64, "s3_upload": 256 * MIB}
+FULL = {
+    "big_upload": GIB,
+    "daphne_upload": 200 * MIB,
+    "refused_upload": GIB,
+    "upload_limit": 64 * MIB,
+    "small_seconds": 20,
+    "latency_seconds": 10,
+    "list_seconds": 10,
+    "reference_rows": 1000,
+    "rows": 100_000,
+    "query_requests": 300,
+    "push_files": 300,
+    "small_files": 500,
+    "csv_mib": 1024,
+    "s3_upload": 512 * MIB,
+}
+QUICK = {
+    "big_upload": 256 * MIB,
+    "daphne_upload": 64 * MIB,
+    "refused_upload": GIB,
+    "upload_limit": 64 * MIB,
+    "small_seconds": 5,
+    "latency_seconds": 3,
+    "list_seconds": 3,
+    "reference_rows": 1000,
+    "rows": 20_000,
+    "query_requests": 100,
+    "push_files": 50,
+    "small_files": 100,
+    "csv_mib": 64,
+    "s3_upload": 256 * MIB,
+}
 BIG_UPLOAD_ROUNDS = 3
 PARTS = ("big", "early", "s3", "compare", "query", "watchers", "processing", "csv")
 # Bytes that may still be in flight (socket buffers) when a refusal is sent.
@@ -60,22 +84,36 @@ class Report:
     def add(self, metric, figure, unit, *, reference=None, target=None, passed=None, note=""):
         ratio = (figure / reference) if reference else None
         finite = math.isfinite(figure)
-        self.rows.append({"metric": metric, "figure": round(figure, 3) if finite else None,
-                          "unit": unit,
-                          "reference": round(reference, 3) if reference is not None else None,
-                          "ratio": round(ratio, 3) if ratio is not None else None,
-                          "target": target, "pass": passed, "note": note})
+        self.rows.append(
+            {
+                "metric": metric,
+                "figure": round(figure, 3) if finite else None,
+                "unit": unit,
+                "reference": round(reference, 3) if reference is not None else None,
+                "ratio": round(ratio, 3) if ratio is not None else None,
+                "target": target,
+                "pass": passed,
+                "note": note,
+            }
+        )
         mark = {True: "PASS", False: "MISS", None: ""}[passed]
         ref = f"{reference:,.2f}" if reference is not None else "—"
         rat = f"{ratio:.2f}" if ratio is not None else "—"
-        print(f"  {metric:<54} {figure:>10,.2f} {unit:<9} ref {ref:>10} ratio {rat:>6}  "
-              f"{target or '':<14} {mark:<4} {note}", flush=True)
+        print(
+            f"  {metric:<54} {figure:>10,.2f} {unit:<9} ref {ref:>10} ratio {rat:>6}  "
+            f"{target or '':<14} {mark:<4} {note}",
+            flush=True,
+        )
 
 
 def machine() -> dict:
-    return {"python": platform.python_version(), "cpus": os.cpu_count(),
-            "platform": platform.platform(), "database": os.environ["DATABASE_URL"].split(":")[0],
-            "date": time.strftime("%Y-%m-%d %H:%M")}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "database": os.environ["DATABASE_URL"].split(":")[0],
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 def per_round(mib: float, times: list[float]) -> str:
@@ -96,8 +134,10 @@ def bench_big_uploads(report, work, sizes, token):
         try:
             bare = WebServer(kind, work, BARE_APP, name=f"{kind}-bare", ready_path="/")
             server = WebServer(kind, work, name=f"{kind}-service")
-            sides = {"bare": (bare, {}, "/", loads.check_bare),
-                     "service": (server, headers, "/graphql/", loads.check_graphql)}
+            sides = {
+                "bare": (bare, {}, "/", loads.check_bare),
+                "service": (server, headers, "/graphql/", loads.check_graphql),
+            }
             for round_number in range(BIG_UPLOAD_ROUNDS):
                 # Taking turns at going first; every upload starts from the same state: no
                 # processing running, nothing left in MEDIA_ROOT, no dirty pages (os.sync).
@@ -114,19 +154,28 @@ def bench_big_uploads(report, work, sizes, token):
                     each.stop()
             source.unlink()
         mib = size / MIB
-        report.add(f"big upload {size_label(size)} via {kind}: throughput",
-                   mib / min(seconds["service"]), "MiB/s", reference=mib / min(seconds["bare"]),
-                   target="≥ 0.9 × ref",
-                   passed=min(seconds["bare"]) / min(seconds["service"]) >= 0.9,
-                   note=f"ref: bare ASGI app on {kind}; best of {BIG_UPLOAD_ROUNDS}: "
-                        f"{per_round(mib, seconds['service'])}, "
-                        f"ref {per_round(mib, seconds['bare'])}; "
-                        f"cp {mib / copy_seconds:,.0f}")
-        report.add(f"big upload {size_label(size)} via {kind}: server RSS growth",
-                   max(growth["service"]) / MIB, "MiB", reference=max(growth["bare"]) / MIB,
-                   target="≤ 64 MiB", passed=max(growth["service"]) <= 64 * MIB,
-                   note="ref: the bare app's" + ("; daphne buffers whole bodies"
-                                                 if kind == "daphne" else ""))
+        report.add(
+            f"big upload {size_label(size)} via {kind}: throughput",
+            mib / min(seconds["service"]),
+            "MiB/s",
+            reference=mib / min(seconds["bare"]),
+            target="≥ 0.9 × ref",
+            passed=min(seconds["bare"]) / min(seconds["service"]) >= 0.9,
+            note=f"ref: bare ASGI app on {kind}; best of {BIG_UPLOAD_ROUNDS}: "
+            f"{per_round(mib, seconds['service'])}, "
+            f"ref {per_round(mib, seconds['bare'])}; "
+            f"cp {mib / copy_seconds:,.0f}",
+        )
+        report.add(
+            f"big upload {size_label(size)} via {kind}: server RSS growth",
+            max(growth["service"]) / MIB,
+            "MiB",
+            reference=max(growth["bare"]) / MIB,
+            target="≤ 64 MiB",
+            passed=max(growth["service"]) <= 64 * MIB,
+            note="ref: the bare app's"
+            + ("; daphne buffers whole bodies" if kind == "daphne" else ""),
+        )
 
 
 def bench_early_answers(report, work, sizes, token):
@@ -140,37 +189,45 @@ def bench_early_answers(report, work, sizes, token):
     finally:
         server.stop()
     refusal = loads.graphql_refusal(answer.body) if answer.status else None
-    summary = (f"HTTP {answer.status} {refusal or 'ACCEPTED'}" if answer.status
-               else "no answer")
+    summary = f"HTTP {answer.status} {refusal or 'ACCEPTED'}" if answer.status else "no answer"
     sent = f"{answer.sent / MIB:,.1f} of {size_label(size)} sent"
     milliseconds = answer.seconds * 1000 if answer.seconds is not None else float("nan")
-    report.add(f"anonymous {size_label(size)} upload: answered after", milliseconds, "ms",
-               target="≤ 50 ms", passed=bool(answer.seconds is not None and refusal
-                                               and answer.seconds <= 0.050),
-               note=f"{summary}; {sent}")
+    report.add(
+        f"anonymous {size_label(size)} upload: answered after",
+        milliseconds,
+        "ms",
+        target="≤ 50 ms",
+        passed=bool(answer.seconds is not None and refusal and answer.seconds <= 0.050),
+        note=f"{summary}; {sent}",
+    )
     written = max(chars, block_bytes, growth)
-    report.add("anonymous upload: bytes the server wrote", written / MIB, "MiB",
-               target="< 1 MiB", passed=written < MIB,
-               note=f"write_chars {chars / MIB:,.1f} MiB, write_bytes {block_bytes / MIB:,.1f} "
-                    f"MiB, MEDIA_ROOT {growth / MIB:+,.1f} MiB")
+    report.add(
+        "anonymous upload: bytes the server wrote",
+        written / MIB,
+        "MiB",
+        target="< 1 MiB",
+        passed=written < MIB,
+        note=f"write_chars {chars / MIB:,.1f} MiB, write_bytes {block_bytes / MIB:,.1f} "
+        f"MiB, MEDIA_ROOT {growth / MIB:+,.1f} MiB",
+    )
 
-    server = WebServer("uvicorn", work, env={"MAX_UPLOAD_SIZE": str(limit)},
-                       name="uvicorn-limited")
+    server = WebServer("uvicorn", work, env={"MAX_UPLOAD_SIZE": str(limit)}, name="uvicorn-limited")
     try:
-        answer, *_ = loads.early_answer(server, media, {"Authorization": f"Bearer {token}"},
-                                        size)
+        answer, *_ = loads.early_answer(server, media, {"Authorization": f"Bearer {token}"}, size)
     finally:
         server.stop()
     refusal = loads.graphql_refusal(answer.body) if answer.status else None
-    summary = (f"HTTP {answer.status} {refusal or 'ACCEPTED'}" if answer.status
-               else "no answer")
+    summary = f"HTTP {answer.status} {refusal or 'ACCEPTED'}" if answer.status else "no answer"
     after = f" after {answer.seconds * 1000:,.0f} ms" if answer.seconds is not None else ""
-    report.add(f"upload {size_label(size)} > MAX_UPLOAD_SIZE {size_label(limit)}: sent at answer",
-               answer.sent / MIB, "MiB", reference=limit / MIB,
-               target=f"≤ {(limit + IN_FLIGHT_ALLOWANCE) / MIB:.0f} MiB",
-               passed=bool(answer.status and refusal
-                           and answer.sent <= limit + IN_FLIGHT_ALLOWANCE),
-               note=f"{summary}{after}; ref: the limit")
+    report.add(
+        f"upload {size_label(size)} > MAX_UPLOAD_SIZE {size_label(limit)}: sent at answer",
+        answer.sent / MIB,
+        "MiB",
+        reference=limit / MIB,
+        target=f"≤ {(limit + IN_FLIGHT_ALLOWANCE) / MIB:.0f} MiB",
+        passed=bool(answer.status and refusal and answer.sent <= limit + IN_FLIGHT_ALLOWANCE),
+        note=f"{summary}{after}; ref: the limit",
+    )
 
 
 def bench_side_by_side(report, work, sizes, parts, fixtures, worker):
@@ -185,8 +242,13 @@ def bench_side_by_side(report, work, sizes, parts, fixtures, worker):
             service = loads.ServiceApi(server, token, worker)
             fixtures.bulk_files("bench-list", sizes["reference_rows"])
             _, list_token = fixtures.user_with_token("bench-list")
-            loads.listing(report, loads.ServiceApi(server, list_token, worker), reference,
-                          sizes["list_seconds"], sizes["reference_rows"])
+            loads.listing(
+                report,
+                loads.ServiceApi(server, list_token, worker),
+                reference,
+                sizes["list_seconds"],
+                sizes["reference_rows"],
+            )
             loads.one_client_uploads(report, service, reference, sizes["latency_seconds"])
             loads.small_uploads(report, service, reference, sizes["small_seconds"])
             loads.push_latency(report, service, reference, sizes["push_files"])
@@ -205,18 +267,25 @@ def run(args) -> list[dict]:
     sizes = QUICK if args.quick else FULL
     parts = set(args.only.split(",")) if args.only else set(PARTS)
     if unknown := parts - set(PARTS):
-        raise SystemExit(f"--only: unknown part(s) {', '.join(sorted(unknown))}; "
-                         f"choose from {', '.join(PARTS)}")
+        raise SystemExit(
+            f"--only: unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}"
+        )
     work = configure_environment()
     setup_django()
     from bench import fixtures
 
     report = Report()
     print(f"Benchmark ({'quick' if args.quick else 'full'}) on {machine()}", flush=True)
-    print(f"  service: {SERVICE_APP}; reference: bench/reference (gunicorn 1 sync worker, "
-          f"celery --pool=solo); big-upload reference: {BARE_APP}", flush=True)
-    print(f"  {'metric':<54} {'figure':>10} {'unit':<9} {'reference':>14} {'ratio':>12}  "
-          f"{'target':<14}", flush=True)
+    print(
+        f"  service: {SERVICE_APP}; reference: bench/reference (gunicorn 1 sync worker, "
+        f"celery --pool=solo); big-upload reference: {BARE_APP}",
+        flush=True,
+    )
+    print(
+        f"  {'metric':<54} {'figure':>10} {'unit':<9} {'reference':>14} {'ratio':>12}  "
+        f"{'target':<14}",
+        flush=True,
+    )
     try:
         fixtures.reset()
         worker = Worker(work, concurrency=1)
@@ -253,18 +322,24 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join(PARTS)}")
     parser.add_argument("--json", default=str(BASE_DIR / "var" / "bench-results.json"))
-    parser.add_argument("--watchers", type=lambda text: [int(n) for n in text.split(",")],
-                        help="the watchers part's subscriber counts, e.g. 1000,2000")
+    parser.add_argument(
+        "--watchers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="the watchers part's subscriber counts, e.g. 1000,2000",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     rows = run(args)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"machine": machine(), "quick": args.quick,
-                                           "rows": rows}, indent=2))
+    Path(args.json).write_text(
+        json.dumps({"machine": machine(), "quick": args.quick, "rows": rows}, indent=2)
+    )
     scored = [row for row in rows if row["pass"] is not None]
     misses = [row["metric"] for row in scored if row["pass"] is False]
-    print(f"\n{len(scored) - len(misses)}/{len(scored)} targets met "
-          f"({time.monotonic() - started:.0f} s); JSON in {args.json}")
+    print(
+        f"\n{len(scored) - len(misses)}/{len(scored)} targets met "
+        f"({time.monotonic() - started:.0f} s); JSON in {args.json}"
+    )
     for metric in misses:
         print(f"  missed: {metric}")
 

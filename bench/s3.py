@@ -34,8 +34,12 @@ COMPLETE = "mutation($id: ID!) { completeUpload(id: $id) { id status } }"
 class MotoServer(HttpServer):
     def __init__(self, work):
         port = free_port()
-        super().__init__(moto_command(host=self.host, port=port), work / "moto.log", port=port,
-                         ready_path="/moto-api/")
+        super().__init__(
+            moto_command(host=self.host, port=port),
+            work / "moto.log",
+            port=port,
+            ready_path="/moto-api/",
+        )
 
     def client(self):
         import boto3

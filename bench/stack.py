@@ -35,8 +35,11 @@ def ensure_postgres_database(url: str) -> None:
 
     config = dj_database_url.parse(url)
     connection = psycopg2.connect(
-        dbname="postgres", user=config["USER"], password=config["PASSWORD"] or None,
-        host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432,
+        dbname="postgres",
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
     )
     connection.autocommit = True
     with connection.cursor() as cursor:
@@ -52,18 +55,20 @@ def configure_environment() -> Path:
     (work / "media").mkdir()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "SECRET_KEY": "bench-only-" + secrets.token_urlsafe(50),
-        "DEBUG": "0",
-        "MEDIA_ROOT": str(work / "media"),
-        "CHANNEL_LAYER_PREFIX": f"filesvc-bench-{uuid.uuid4().hex[:6]}",
-        "MAX_UPLOAD_SIZE": str(2 * 1024**3),
-        # The benchmark is the one user hammering the service on purpose.
-        "UPLOAD_RATE_LIMIT_PER_MINUTE": "0",
-        "STORAGE_QUOTA": "0",
-        "LOG_LEVEL": "WARNING",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "SECRET_KEY": "bench-only-" + secrets.token_urlsafe(50),
+            "DEBUG": "0",
+            "MEDIA_ROOT": str(work / "media"),
+            "CHANNEL_LAYER_PREFIX": f"filesvc-bench-{uuid.uuid4().hex[:6]}",
+            "MAX_UPLOAD_SIZE": str(2 * 1024**3),
+            # The benchmark is the one user hammering the service on purpose.
+            "UPLOAD_RATE_LIMIT_PER_MINUTE": "0",
+            "STORAGE_QUOTA": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     if os.environ["DATABASE_URL"].startswith("postgres"):
         ensure_postgres_database(os.environ["DATABASE_URL"])
     return work
@@ -82,20 +87,43 @@ class WebServer(processes.WebServer):
     """tools/processes.py's web server with the bench's defaults: its log in the work dir,
     `env` on top of the bench's environment, no access log (`options` come after, and win)."""
 
-    def __init__(self, kind: str, work: Path, app: str = SERVICE_APP, *, env: dict | None = None,
-                 options: tuple[str, ...] = (), **kwargs):
+    def __init__(
+        self,
+        kind: str,
+        work: Path,
+        app: str = SERVICE_APP,
+        *,
+        env: dict | None = None,
+        options: tuple[str, ...] = (),
+        **kwargs,
+    ):
         quiet = ("--no-access-log",) if kind == "uvicorn" else ()
-        super().__init__(kind, work, app=app, env={**os.environ, **(env or {})},
-                         options=(*quiet, *options), **kwargs)
+        super().__init__(
+            kind,
+            work,
+            app=app,
+            env={**os.environ, **(env or {})},
+            options=(*quiet, *options),
+            **kwargs,
+        )
 
 
 class Worker(CeleryProcess):
     """The service's worker: the production pool (prefork)."""
 
     def __init__(self, work: Path, concurrency: int = 1):
-        super().__init__("worker", "--pool", "prefork", "--concurrency", str(concurrency),
-                         "--purge", "--without-gossip", "--without-mingle",
-                         log=work / "worker.log", loglevel="WARNING")
+        super().__init__(
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--purge",
+            "--without-gossip",
+            "--without-mingle",
+            log=work / "worker.log",
+            loglevel="WARNING",
+        )
         from project.celery import app
 
         try:
@@ -113,29 +141,49 @@ class ReferenceStack:
         self.database_url = os.environ.get("BENCH_REFERENCE_DATABASE_URL") or REFERENCE_DATABASE_URL
         self.redis_url = os.environ.get("BENCH_REFERENCE_REDIS_URL") or REFERENCE_REDIS_URL
         self.media = work / "reference-media"
-        self.env = {"DJANGO_SETTINGS_MODULE": "bench.reference.settings",
-                    "REFERENCE_DATABASE_URL": self.database_url,
-                    "REFERENCE_REDIS_URL": self.redis_url,
-                    "REFERENCE_MEDIA_ROOT": str(self.media)}
+        self.env = {
+            "DJANGO_SETTINGS_MODULE": "bench.reference.settings",
+            "REFERENCE_DATABASE_URL": self.database_url,
+            "REFERENCE_REDIS_URL": self.redis_url,
+            "REFERENCE_MEDIA_ROOT": str(self.media),
+        }
         ensure_postgres_database(self.database_url)
         self.prepare(rows)
-        self.worker = CeleryProcess("worker", "--pool", "solo", "--purge", "--without-gossip",
-                                    "--without-mingle", app="bench.reference.celery",
-                                    loglevel="WARNING", log=work / "reference-worker.log",
-                                    env={**os.environ, **self.env})
+        self.worker = CeleryProcess(
+            "worker",
+            "--pool",
+            "solo",
+            "--purge",
+            "--without-gossip",
+            "--without-mingle",
+            app="bench.reference.celery",
+            loglevel="WARNING",
+            log=work / "reference-worker.log",
+            env={**os.environ, **self.env},
+        )
         try:
             # Not through the current app: the bench's own `.delay()` calls keep the service's.
             self.worker.wait_ready(broker=self.redis_url)
-            self.server = WebServer("gunicorn", work, "bench.reference.wsgi:application",
-                                    env=self.env, name="reference-gunicorn", ready_path="/files/0")
+            self.server = WebServer(
+                "gunicorn",
+                work,
+                "bench.reference.wsgi:application",
+                env=self.env,
+                name="reference-gunicorn",
+                ready_path="/files/0",
+            )
         except BaseException:
             self.worker.stop()
             raise
 
     def prepare(self, rows: int) -> None:
         """Migrate, and leave exactly `rows` processed rows (the list view returns them all)."""
-        subprocess.run([sys.executable, "-m", "bench.reference.prepare", "--rows", str(rows)],
-                       cwd=BASE_DIR, env={**os.environ, **self.env}, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "bench.reference.prepare", "--rows", str(rows)],
+            cwd=BASE_DIR,
+            env={**os.environ, **self.env},
+            check=True,
+        )
 
     def pending(self) -> int:
         """Rows not processed yet (read straight from the reference's database)."""
@@ -143,10 +191,14 @@ class ReferenceStack:
         import psycopg2
 
         config = dj_database_url.parse(self.database_url)
-        connection = psycopg2.connect(dbname=config["NAME"], user=config["USER"],
-                                      password=config["PASSWORD"] or None,
-                                      host=config["HOST"] or "127.0.0.1",
-                                      port=config["PORT"] or 5432, connect_timeout=5)
+        connection = psycopg2.connect(
+            dbname=config["NAME"],
+            user=config["USER"],
+            password=config["PASSWORD"] or None,
+            host=config["HOST"] or "127.0.0.1",
+            port=config["PORT"] or 5432,
+            connect_timeout=5,
+        )
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM reference_storedfile WHERE NOT processed")
@@ -162,8 +214,10 @@ class ReferenceStack:
             if pending != last:
                 last, moved = pending, now
             if now > deadline or now - moved > stalled_after:
-                raise TimeoutError(f"reference: {pending} files still unprocessed, the worker "
-                                   f"is stuck (see {self.worker.log})")
+                raise TimeoutError(
+                    f"reference: {pending} files still unprocessed, the worker "
+                    f"is stuck (see {self.worker.log})"
+                )
             time.sleep(0.2)
 
     def stop(self) -> None:

@@ -67,11 +67,14 @@ def raise_file_limit() -> int:
 
 # --- the client processes -----------------------------------------------------------------
 
+
 async def open_subscriber(url, token, query=loads.SUBSCRIBE, **options):
-    socket = await websockets.connect(url, subprotocols=[loads.PROTOCOL], open_timeout=120,
-                                      ping_interval=None, **options)
-    await socket.send(json.dumps({"type": "connection_init",
-                                  "payload": {"Authorization": f"Bearer {token}"}}))
+    socket = await websockets.connect(
+        url, subprotocols=[loads.PROTOCOL], open_timeout=120, ping_interval=None, **options
+    )
+    await socket.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+    )
     assert json.loads(await socket.recv())["type"] == "connection_ack"
     await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
     return socket
@@ -126,8 +129,9 @@ async def stall(conn, url, token, reads=False):
     conn.send(("stalled",))
     reader = asyncio.create_task(read_all(socket)) if reads else None
     await asyncio.to_thread(conn.recv)
-    unread = fcntl.ioctl(socket.transport.get_extra_info("socket").fileno(), termios.FIONREAD,
-                         struct.pack("i", 0))
+    unread = fcntl.ioctl(
+        socket.transport.get_extra_info("socket").fileno(), termios.FIONREAD, struct.pack("i", 0)
+    )
     conn.send(("unread", struct.unpack("i", unread)[0]))  # proof that it was backed up
     if reader is not None:
         reader.cancel()
@@ -141,8 +145,9 @@ async def read_all(socket) -> None:
 
 
 def client_main(conn, url, token, count, slow=False, reads=False):
-    asyncio.run(stall(conn, url, token, reads) if slow
-                else serve_subscribers(conn, url, token, count))
+    asyncio.run(
+        stall(conn, url, token, reads) if slow else serve_subscribers(conn, url, token, count)
+    )
 
 
 class Clients:
@@ -152,11 +157,13 @@ class Clients:
         context = multiprocessing.get_context("spawn")
         self.count, self.links, self.processes = count, [], []
         shares = [CLIENT_SOCKETS] * (count // CLIENT_SOCKETS) + (
-            [count % CLIENT_SOCKETS] if count % CLIENT_SOCKETS else [])
+            [count % CLIENT_SOCKETS] if count % CLIENT_SOCKETS else []
+        )
         for share in shares:
             parent, child = context.Pipe()
-            process = context.Process(target=client_main, args=(child, url, token, share),
-                                      daemon=True)
+            process = context.Process(
+                target=client_main, args=(child, url, token, share), daemon=True
+            )
             process.start()
             self.links.append(parent)
             self.processes.append(process)
@@ -193,15 +200,19 @@ class Clients:
 
 # --- the measurements ---------------------------------------------------------------------
 
+
 def rss(pid) -> int:
     return psutil.Process(pid).memory_info().rss
 
 
 def upload(server, token) -> tuple[str, float]:
     started = time.perf_counter()
-    response = httpx.post(f"{server.url}/graphql/", timeout=60,
-                          headers={"Authorization": f"Bearer {token}"},
-                          **loads.multipart("watched.txt", loads.SMALL_FILE))
+    response = httpx.post(
+        f"{server.url}/graphql/",
+        timeout=60,
+        headers={"Authorization": f"Bearer {token}"},
+        **loads.multipart("watched.txt", loads.SMALL_FILE),
+    )
     loads.check_graphql(response)
     return response.json()["data"]["uploadFile"]["id"], started
 
@@ -234,13 +245,18 @@ def measure(report, work, count, token, staff_token, slow):
         bare_growth = held_growth(bare, token, count)
     finally:
         bare.stop()
-    server = WebServer("uvicorn", work, name=f"uvicorn-watchers-{count}",
-                       env={"WEBSOCKET_MAX_CONNECTIONS_PER_USER": str(count + 100)})
+    server = WebServer(
+        "uvicorn",
+        work,
+        name=f"uvicorn-watchers-{count}",
+        env={"WEBSOCKET_MAX_CONNECTIONS_PER_USER": str(count + 100)},
+    )
     clients = None
     try:
         alone_clients = Clients(server.ws_url, token, 1)
-        alone = [upload_round(server, token, alone_clients, 60)[0][0]
-                 for _ in range(ALONE_ROUNDS + 1)][1:]  # the first warms the server up
+        alone = [
+            upload_round(server, token, alone_clients, 60)[0][0] for _ in range(ALONE_ROUNDS + 1)
+        ][1:]  # the first warms the server up
         alone_clients.stop()
         before = rss(server.pid)
         connect_started = time.perf_counter()
@@ -266,30 +282,50 @@ def measure(report, work, count, token, staff_token, slow):
             events += got
         cpu_per_event = (loads.cpu_seconds(server.pid, children=False) - cpu) / max(events, 1)
         dropped = MEASURED_ROUNDS * count - len(latencies) + (count - len(warm))
-        warm_note = (f"warm-up: {warm_uploads} uploads, the first reached {first_warm:,}"
-                     if warm_uploads > 1 else "warm-up: 1 upload reached all")
+        warm_note = (
+            f"warm-up: {warm_uploads} uploads, the first reached {first_warm:,}"
+            if warm_uploads > 1
+            else "warm-up: 1 upload reached all"
+        )
         p50 = loads.percentile(latencies, 0.5) if latencies else math.inf
         p99 = loads.percentile(latencies, 0.99) if latencies else math.inf
         label = f"{count:,} subscribers"
-        report.add(f"{label}: web RSS per subscription", growth / count / KIB, "KiB",
-                   reference=bare_growth / count / KIB, target="≤ 32 KiB",
-                   passed=growth / count <= RSS_TARGET,
-                   note=f"ref: the bare ASGI app holding them; +{growth / MIB:,.0f} MiB in "
-                        f"all; connected in {connect_seconds:,.0f} s")
+        report.add(
+            f"{label}: web RSS per subscription",
+            growth / count / KIB,
+            "KiB",
+            reference=bare_growth / count / KIB,
+            target="≤ 32 KiB",
+            passed=growth / count <= RSS_TARGET,
+            note=f"ref: the bare ASGI app holding them; +{growth / MIB:,.0f} MiB in "
+            f"all; connected in {connect_seconds:,.0f} s",
+        )
         target = P99_TARGETS.get(count)
-        report.add(f"{label}: upload → DONE at all, p99", p99 * 1000, "ms",
-                   reference=p50 * 1000,
-                   target=f"≤ {target * 1000:,.0f} ms, 0 lost" if target else "0 lost",
-                   passed=(p99 <= target and dropped == 0) if target else dropped == 0,
-                   note=f"ref: p50; {MEASURED_ROUNDS} uploads; {dropped} DONE missing "
-                        f"after {timeout:.0f} s; sockets closed (by code): "
-                        f"{dict(clients.closed) or 'none'}; {warm_note}")
-        report.add(f"{label}: upload → DONE, p50", p50 * 1000, "ms",
-                   reference=sorted(alone)[len(alone) // 2] * 1000,
-                   note="ref: one subscriber alone, same server")
-        report.add(f"{label}: web CPU per event delivered", cpu_per_event * 1e6, "µs",
-                   note=f"{events / max(1, MEASURED_ROUNDS * count):.1f} events per upload per "
-                        f"subscriber; idle web CPU {idle_cores * 100:.0f}% of a core")
+        report.add(
+            f"{label}: upload → DONE at all, p99",
+            p99 * 1000,
+            "ms",
+            reference=p50 * 1000,
+            target=f"≤ {target * 1000:,.0f} ms, 0 lost" if target else "0 lost",
+            passed=(p99 <= target and dropped == 0) if target else dropped == 0,
+            note=f"ref: p50; {MEASURED_ROUNDS} uploads; {dropped} DONE missing "
+            f"after {timeout:.0f} s; sockets closed (by code): "
+            f"{dict(clients.closed) or 'none'}; {warm_note}",
+        )
+        report.add(
+            f"{label}: upload → DONE, p50",
+            p50 * 1000,
+            "ms",
+            reference=sorted(alone)[len(alone) // 2] * 1000,
+            note="ref: one subscriber alone, same server",
+        )
+        report.add(
+            f"{label}: web CPU per event delivered",
+            cpu_per_event * 1e6,
+            "µs",
+            note=f"{events / max(1, MEASURED_ROUNDS * count):.1f} events per upload per "
+            f"subscriber; idle web CPU {idle_cores * 100:.0f}% of a core",
+        )
         if slow:
             slow_subscriber(report, server, token, staff_token, clients, timeout)
     finally:
@@ -306,12 +342,17 @@ def slow_subscriber(report, server, token, staff_token, clients, timeout):
     (it is received and encoded ahead of the upload's events either way)."""
     p99_reading, _, _ = filled_round(server, token, staff_token, clients, timeout, reads=True)
     p99, missing, unread = filled_round(server, token, staff_token, clients, timeout, reads=False)
-    report.add(f"{clients.count:,} subscribers + 1 not reading: p99", p99 * 1000, "ms",
-               reference=p99_reading * 1000, target="≤ ref + 50 ms",
-               passed=p99 - p99_reading <= SLOW_TARGET and missing == 0,
-               note=f"ref: the same subscriber reading; {SLOW_FILL_EVENTS} × "
-                    f"{SLOW_FILL_NAME // KIB} KiB sent to it first, {unread / MIB:.1f} MiB left "
-                    f"unread in its socket; {missing} DONE missing")
+    report.add(
+        f"{clients.count:,} subscribers + 1 not reading: p99",
+        p99 * 1000,
+        "ms",
+        reference=p99_reading * 1000,
+        target="≤ ref + 50 ms",
+        passed=p99 - p99_reading <= SLOW_TARGET and missing == 0,
+        note=f"ref: the same subscriber reading; {SLOW_FILL_EVENTS} × "
+        f"{SLOW_FILL_NAME // KIB} KiB sent to it first, {unread / MIB:.1f} MiB left "
+        f"unread in its socket; {missing} DONE missing",
+    )
 
 
 def filled_round(server, token, staff_token, clients, timeout, reads):
@@ -324,14 +365,31 @@ def filled_round(server, token, staff_token, clients, timeout, reads):
 
     context = multiprocessing.get_context("spawn")
     link, child = context.Pipe()
-    process = context.Process(target=client_main, args=(child, server.ws_url, staff_token, 1),
-                              kwargs={"slow": True, "reads": reads}, daemon=True)
+    process = context.Process(
+        target=client_main,
+        args=(child, server.ws_url, staff_token, 1),
+        kwargs={"slow": True, "reads": reads},
+        daemon=True,
+    )
     process.start()
     try:
-        state = {"id": str(uuid.uuid4()), "name": "probe", "size": 1, "content_type": "",
-                 "kind": "TEXT", "sha256": "", "status": "PENDING", "progress": 0.0,
-                 "error": "", "version": 1, "owner_id": 0, "result": {}, "thumbnail": "",
-                 "uploaded_at": None, "processed_at": None}
+        state = {
+            "id": str(uuid.uuid4()),
+            "name": "probe",
+            "size": 1,
+            "content_type": "",
+            "kind": "TEXT",
+            "sha256": "",
+            "status": "PENDING",
+            "progress": 0.0,
+            "error": "",
+            "version": 1,
+            "owner_id": 0,
+            "result": {},
+            "thumbnail": "",
+            "uploaded_at": None,
+            "processed_at": None,
+        }
         layer = get_channel_layer()
         send = async_to_sync(layer.group_send)
         deadline = time.monotonic() + 60
@@ -344,8 +402,7 @@ def filled_round(server, token, staff_token, clients, timeout, reads):
         fat = "x" * SLOW_FILL_NAME
         for _ in range(SLOW_FILL_EVENTS):
             state["version"] += 1
-            send(live.ALL_FILES_GROUP, {"type": live.MESSAGE_TYPE,
-                                        "file": {**state, "name": fat}})
+            send(live.ALL_FILES_GROUP, {"type": live.MESSAGE_TYPE, "file": {**state, "name": fat}})
         latencies, _ = upload_round(server, token, clients, timeout)
         link.send(("stop",))
         unread = link.recv()[1] if link.poll(30) else 0

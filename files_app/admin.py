@@ -22,14 +22,31 @@ class FileAdmin(admin.ModelAdmin):
     date_hierarchy = "uploaded_at"
     ordering = ("-uploaded_at",)
     actions = ["reprocess"]
-    readonly_fields = ("id", "owner", "name", "download", "exact_size", "content_type",
-                       "kind", "sha256", "status", "progress", "error", "uploaded_at",
-                       "processed_at", "version", "thumbnail_preview", "result_fields")
+    readonly_fields = (
+        "id",
+        "owner",
+        "name",
+        "download",
+        "exact_size",
+        "content_type",
+        "kind",
+        "sha256",
+        "status",
+        "progress",
+        "error",
+        "uploaded_at",
+        "processed_at",
+        "version",
+        "thumbnail_preview",
+        "result_fields",
+    )
     fieldsets = (
         (None, {"fields": ("id", "owner", "name", "download")}),
         ("Content", {"fields": ("exact_size", "content_type", "kind", "sha256")}),
-        ("Processing", {"fields": ("status", "progress", "error", "uploaded_at",
-                                   "processed_at", "version")}),
+        (
+            "Processing",
+            {"fields": ("status", "progress", "error", "uploaded_at", "processed_at", "version")},
+        ),
         ("Result", {"fields": ("thumbnail_preview", "result_fields")}),
     )
 
@@ -52,22 +69,27 @@ class FileAdmin(admin.ModelAdmin):
 
     @admin.display(description="Download")
     def download(self, file):
-        return format_html('<a href="{}">{}</a>', reverse("file-download", args=[file.pk]),
-                           file.name)
+        return format_html(
+            '<a href="{}">{}</a>', reverse("file-download", args=[file.pk]), file.name
+        )
 
     @admin.display(description="Thumbnail")
     def thumbnail_preview(self, file):
         if not file.thumbnail:
             return "—"
-        return format_html('<img src="{}" alt="" style="max-width: 256px">',
-                           reverse("file-thumbnail", args=[file.pk]))
+        return format_html(
+            '<img src="{}" alt="" style="max-width: 256px">',
+            reverse("file-thumbnail", args=[file.pk]),
+        )
 
     @admin.display(description="Result")
     def result_fields(self, file):
         if not file.result:
             return "—"
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>',
-                           json.dumps(file.result, indent=2, ensure_ascii=False))
+        return format_html(
+            '<pre style="white-space: pre-wrap">{}</pre>',
+            json.dumps(file.result, indent=2, ensure_ascii=False),
+        )
 
     def has_reprocess_permission(self, request):
         return request.user.has_perm("files_app.reprocess_file")
@@ -78,14 +100,18 @@ class FileAdmin(admin.ModelAdmin):
         queued = refused = 0
         for file in queryset:
             try:
-                queued += services.file_reprocess(user=request.user,
-                                                  file_id=file.pk).status == "PENDING"
+                queued += (
+                    services.file_reprocess(user=request.user, file_id=file.pk).status == "PENDING"
+                )
             except FileServiceError:
                 refused += 1
         self.message_user(request, f"{queued} file(s) queued for processing.", messages.SUCCESS)
         if refused:
-            self.message_user(request, f"{refused} file(s) you may not reprocess were left "
-                                       "alone.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{refused} file(s) you may not reprocess were left alone.",
+                messages.WARNING,
+            )
 
 
 @admin.register(ApiToken)

@@ -26,8 +26,18 @@ from .models import File
 logger = logging.getLogger(__name__)
 
 PUBLIC_FIELDS = (
-    "name", "size", "content_type", "kind", "sha256", "status", "progress", "error",
-    "failure_code", "version", "owner_id", "result",
+    "name",
+    "size",
+    "content_type",
+    "kind",
+    "sha256",
+    "status",
+    "progress",
+    "error",
+    "failure_code",
+    "version",
+    "owner_id",
+    "result",
 )
 DATETIME_FIELDS = ("uploaded_at", "processed_at")
 
@@ -48,8 +58,10 @@ def file_state(file: File, *, deleted: bool = False) -> dict:
 def file_from_state(state: dict) -> File:
     """An unsaved File built from a message: enough for the GraphQL type, no query."""
     # A message from a process older than failure codes (a rolling deploy) has none.
-    values = {field: state[field] if field != "failure_code" else state.get(field, "")
-              for field in PUBLIC_FIELDS}
+    values = {
+        field: state[field] if field != "failure_code" else state.get(field, "")
+        for field in PUBLIC_FIELDS
+    }
     for field in DATETIME_FIELDS:
         values[field] = datetime.fromisoformat(state[field]) if state[field] else None
     file = File(id=uuid.UUID(state["id"]), thumbnail=state["thumbnail"], **values)

@@ -55,15 +55,19 @@ class BadUserInput(FileServiceError):
 
 
 class DirectUploadUnavailable(FileServiceError):
-    default_message = ("Direct uploads need S3 storage, which this server does not use: "
-                       "upload through `uploadFile` instead.")
+    default_message = (
+        "Direct uploads need S3 storage, which this server does not use: "
+        "upload through `uploadFile` instead."
+    )
 
 
 class UploadMissing(FileServiceError):
     """`completeUpload` before the bytes reached the bucket."""
 
-    default_message = ("The file's bytes have not reached the storage: send them to the "
-                       "upload URL first, then complete the upload.")
+    default_message = (
+        "The file's bytes have not reached the storage: send them to the "
+        "upload URL first, then complete the upload."
+    )
 
 
 class UploadSizeMismatch(FileServiceError):
@@ -75,7 +79,7 @@ class UploadOffsetMismatch(FileServiceError):
 
 
 class UploadExpired(FileServiceError):
-    default_message = ("This upload expired before it was finished: start it again.")
+    default_message = "This upload expired before it was finished: start it again."
 
 
 class TransientProcessingError(Exception):

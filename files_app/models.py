@@ -56,9 +56,7 @@ class File(models.Model):
     )
     kind = models.CharField(max_length=16, choices=KIND_CHOICES, default=FileKind.OTHER)
     sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    status = models.CharField(
-        max_length=16, choices=FileStatus.choices, default=FileStatus.PENDING
-    )
+    status = models.CharField(max_length=16, choices=FileStatus.choices, default=FileStatus.PENDING)
     progress = models.FloatField(default=0.0)
     error = models.TextField(blank=True, default="")
     # Why it FAILED, beside the message; empty otherwise (and for files failed before codes).
@@ -107,8 +105,9 @@ class ResumableUpload(models.Model):
     only, listed in `parts`). Past `expires_at` an unfinished one is deleted by the recovery
     sweep, with its bytes. Kept once finished, so a client resuming it learns it is done."""
 
-    file = models.OneToOneField(File, on_delete=models.CASCADE, primary_key=True,
-                                related_name="resumable")
+    file = models.OneToOneField(
+        File, on_delete=models.CASCADE, primary_key=True, related_name="resumable"
+    )
     offset = models.PositiveBigIntegerField(default=0, help_text="Bytes stored so far.")
     expires_at = models.DateTimeField()
     multipart_id = models.CharField(max_length=1024, blank=True, default="")

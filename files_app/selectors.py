@@ -56,12 +56,18 @@ class UploadUsage(NamedTuple):
 def upload_usage(*, user, since) -> UploadUsage:
     """What the user's rate limit and quota count, in one query: a reprocess costs a worker
     as much as an upload, so both count against the rate (reprocesses in a subquery)."""
-    reprocessed = ReprocessRequest.objects.filter(user=user, requested_at__gte=since).order_by(
-        ).values("user").annotate(count=Count("pk")).values("count")
+    reprocessed = (
+        ReprocessRequest.objects.filter(user=user, requested_at__gte=since)
+        .order_by()
+        .values("user")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
     usage = File.objects.filter(owner=user).aggregate(
         recent_files=Count("pk", filter=Q(uploaded_at__gte=since))
         + Coalesce(Subquery(reprocessed), 0),
-        stored_bytes=Sum("size"))
+        stored_bytes=Sum("size"),
+    )
     return UploadUsage(usage["recent_files"] or 0, usage["stored_bytes"] or 0)
 
 
@@ -105,7 +111,8 @@ def resumable_upload_get(*, user, file_id) -> ResumableUpload:
     staff (an upload in progress is its sender's alone)."""
     try:
         return ResumableUpload.objects.select_related("file").get(
-            file__owner=user, pk=parse_file_id(file_id))
+            file__owner=user, pk=parse_file_id(file_id)
+        )
     except ResumableUpload.DoesNotExist:
         raise FileNotFound() from None
 
@@ -124,11 +131,13 @@ def token_user_sql() -> str:
     """One statement, written once: the ORM compiled the same join on every API request,
     which was a sixth of the web process's CPU under small uploads (profiled)."""
     user, token = get_user_model()._meta, ApiToken._meta
-    return (f'SELECT u.*, t."id" AS api_token_id, t."last_used_at" AS api_token_last_used_at '
-            f'FROM "{user.db_table}" u JOIN "{token.db_table}" t '
-            f'ON t."user_id" = u."{user.pk.column}" '
-            f'WHERE t."token_hash" = %s AND u."is_active" '
-            f'AND (t."expires_at" IS NULL OR t."expires_at" > %s)')
+    return (
+        f'SELECT u.*, t."id" AS api_token_id, t."last_used_at" AS api_token_last_used_at '
+        f'FROM "{user.db_table}" u JOIN "{token.db_table}" t '
+        f'ON t."user_id" = u."{user.pk.column}" '
+        f'WHERE t."token_hash" = %s AND u."is_active" '
+        f'AND (t."expires_at" IS NULL OR t."expires_at" > %s)'
+    )
 
 
 def api_token_user(*, raw_token: str):
@@ -136,8 +145,7 @@ def api_token_user(*, raw_token: str):
     expired: an expired token is refused exactly like an unknown one); the user carries the
     token's `api_token_id` and `api_token_last_used_at`."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    found = list(get_user_model().objects.raw(token_user_sql(),
-                                              [ApiToken.hash(raw_token), now]))
+    found = list(get_user_model().objects.raw(token_user_sql(), [ApiToken.hash(raw_token), now]))
     if not found:
         return None
     user = found[0]
@@ -165,9 +173,11 @@ def api_token_users(*, raw_tokens: Iterable[str]) -> dict[str, object]:
     `api_token_user`), in one query: every open websocket of a web process is checked again
     at once (schema/revalidation.py)."""
     hashes = {ApiToken.hash(raw_token): raw_token for raw_token in raw_tokens}
-    valid = (ApiToken.objects.select_related("user")
-             .filter(token_hash__in=hashes, user__is_active=True)
-             .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())))
+    valid = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash__in=hashes, user__is_active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+    )
     return {hashes[token.token_hash]: token.user for token in valid}
 
 
@@ -186,6 +196,10 @@ def file_workload() -> Workload:
     operators' metrics, never shown to a user (hence not owner-scoped). Two small queries,
     the second on the (status, updated_at) index."""
     counts = File.objects.order_by().values("status").annotate(count=Count("pk"))
-    oldest = (File.objects.filter(status=FileStatus.PENDING).order_by("updated_at")
-              .values_list("updated_at", flat=True).first())
+    oldest = (
+        File.objects.filter(status=FileStatus.PENDING)
+        .order_by("updated_at")
+        .values_list("updated_at", flat=True)
+        .first()
+    )
     return Workload({row["status"]: row["count"] for row in counts}, oldest)

@@ -2,7 +2,6 @@
 a cascade from deleting its owner. Removed after the transaction commits, so a rolled-back
 delete never loses bytes."""
 
-
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.signals import post_delete
@@ -26,4 +25,5 @@ def abort_multipart_upload(sender, instance: ResumableUpload, **kwargs) -> None:
         # Read now: a cascade deletes this row before its File's, so the File is still there.
         key, upload_id = instance.file.stored_file.name, instance.multipart_id
         transaction.on_commit(
-            lambda: storage.multipart_upload_abort_quietly(key, upload_id), robust=True)
+            lambda: storage.multipart_upload_abort_quietly(key, upload_id), robust=True
+        )

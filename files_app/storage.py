@@ -76,8 +76,12 @@ def public_client():
 @functools.lru_cache(maxsize=4)
 def client_for(endpoint: str):
     return default_storage._create_session().client(
-        "s3", region_name=default_storage.region_name, endpoint_url=endpoint,
-        config=default_storage.client_config, verify=default_storage.verify)
+        "s3",
+        region_name=default_storage.region_name,
+        endpoint_url=endpoint,
+        config=default_storage.client_config,
+        verify=default_storage.verify,
+    )
 
 
 def presigned_download_url(key: str, *, parameters: dict) -> str:
@@ -85,8 +89,10 @@ def presigned_download_url(key: str, *, parameters: dict) -> str:
     Response* overrides (the headers the object is answered with)."""
     with s3_errors():
         return public_client().generate_presigned_url(
-            "get_object", Params={"Bucket": bucket(), "Key": key, **parameters},
-            ExpiresIn=settings.AWS_QUERYSTRING_EXPIRE)
+            "get_object",
+            Params={"Bucket": bucket(), "Key": key, **parameters},
+            ExpiresIn=settings.AWS_QUERYSTRING_EXPIRE,
+        )
 
 
 def presigned_upload(key: str, *, size: int, expires_in: int) -> dict:
@@ -94,8 +100,8 @@ def presigned_upload(key: str, *, size: int, expires_in: int) -> dict:
     any other key): {"url": …, "fields": {…}}. The file goes last in the form."""
     with s3_errors():
         return public_client().generate_presigned_post(
-            bucket(), key, Conditions=[["content-length-range", size, size]],
-            ExpiresIn=expires_in)
+            bucket(), key, Conditions=[["content-length-range", size, size]], ExpiresIn=expires_in
+        )
 
 
 def object_size(key: str) -> int:
@@ -116,9 +122,15 @@ def quick_storage(timeout: float):
     """A storage configured like the default one, whose client gives up after `timeout`
     seconds without retrying (the default one retries for minutes when S3 is unreachable)."""
     options = storages.backends["default"].get("OPTIONS", {})
-    return type(default_storage)(**options, client_config=Config(
-        connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1},
-        signature_version=settings.AWS_S3_SIGNATURE_VERSION))
+    return type(default_storage)(
+        **options,
+        client_config=Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"max_attempts": 1},
+            signature_version=settings.AWS_S3_SIGNATURE_VERSION,
+        ),
+    )
 
 
 def bucket_check(*, timeout: float) -> None:
@@ -142,8 +154,9 @@ class MultipartUpload:
         self.upload_id = upload_id
         if upload_id is None:
             with s3_errors():
-                self.upload_id = self.client.create_multipart_upload(
-                    Bucket=bucket(), Key=key)["UploadId"]
+                self.upload_id = self.client.create_multipart_upload(Bucket=bucket(), Key=key)[
+                    "UploadId"
+                ]
 
     def write(self, data) -> None:
         self.buffer += data
@@ -153,9 +166,13 @@ class MultipartUpload:
     def send_part(self) -> None:
         number = len(self.parts) + 1
         with s3_errors():
-            answer = self.client.upload_part(Bucket=bucket(), Key=self.key,
-                                             UploadId=self.upload_id, PartNumber=number,
-                                             Body=bytes(self.buffer))
+            answer = self.client.upload_part(
+                Bucket=bucket(),
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=bytes(self.buffer),
+            )
         self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
         self.buffer.clear()
 
@@ -164,9 +181,12 @@ class MultipartUpload:
         if self.buffer or not self.parts:  # the last part may be smaller than the others
             self.send_part()
         with s3_errors():
-            self.client.complete_multipart_upload(Bucket=bucket(), Key=self.key,
-                                                  UploadId=self.upload_id,
-                                                  MultipartUpload={"Parts": self.parts})
+            self.client.complete_multipart_upload(
+                Bucket=bucket(),
+                Key=self.key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": self.parts},
+            )
         self.finished = True
         return self.key
 
@@ -216,10 +236,11 @@ class ObjectReader(io.RawIOBase):
             return 0
         with s3_errors():
             if self.body is None:
-                self.body = self.client.get_object(Bucket=bucket(), Key=self.key,
-                                                   Range=f"bytes={self.position}-")["Body"]
+                self.body = self.client.get_object(
+                    Bucket=bucket(), Key=self.key, Range=f"bytes={self.position}-"
+                )["Body"]
             data = self.body.read(len(buffer))
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         self.position += len(data)
         return len(data)
 
@@ -247,11 +268,17 @@ def abandoned_multipart_uploads(prefix: str, *, before: datetime) -> list[tuple[
     by a web process that died mid-upload (a refused upload aborts its own)."""
     found = []
     with s3_errors():
-        pages = s3_client().get_paginator("list_multipart_uploads").paginate(
-            Bucket=bucket(), Prefix=prefix)
+        pages = (
+            s3_client()
+            .get_paginator("list_multipart_uploads")
+            .paginate(Bucket=bucket(), Prefix=prefix)
+        )
         for page in pages:
-            found += [(upload["Key"], upload["UploadId"]) for upload in page.get("Uploads", [])
-                      if upload["Initiated"] < before]
+            found += [
+                (upload["Key"], upload["UploadId"])
+                for upload in page.get("Uploads", [])
+                if upload["Initiated"] < before
+            ]
     return found
 
 

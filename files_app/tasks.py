@@ -54,8 +54,9 @@ def process_file(self, file_id: str, takeover: bool = False) -> None:
 def send_again(task, *, countdown: float, **kwargs) -> None:
     """The same task to the same queue, `countdown` seconds from now."""
     queue = (task.request.delivery_info or {}).get("routing_key")
-    task.signature_from_request(kwargs={**task.request.kwargs, **kwargs}, queue=queue,
-                                countdown=countdown).apply_async()
+    task.signature_from_request(
+        kwargs={**task.request.kwargs, **kwargs}, queue=queue, countdown=countdown
+    ).apply_async()
 
 
 @shared_task(name="files_app.recover_files", ignore_result=True)

@@ -22,16 +22,18 @@ from schema.observability import with_request_id  # noqa: E402
 from schema.schema import schema  # noqa: E402
 from schema.websocket import graphql_ws_consumer  # noqa: E402
 
-application = with_request_id(ProtocolTypeRouter(
-    {
-        "http": http_application(django_asgi_app, schema),
-        "lifespan": lifespan,
-        # Cookies only: the consumer reads the session (or a token) and sets the user itself
-        # (schema/websocket.py). Channels' session and auth middleware would load the user
-        # at connect for nothing, and wrap every frame sent (issue 17: a tenth of the work
-        # per event delivered).
-        "websocket": CookieMiddleware(
-            URLRouter([path(API_PATH.lstrip("/"), graphql_ws_consumer(schema))])
-        ),
-    }
-))
+application = with_request_id(
+    ProtocolTypeRouter(
+        {
+            "http": http_application(django_asgi_app, schema),
+            "lifespan": lifespan,
+            # Cookies only: the consumer reads the session (or a token) and sets the user itself
+            # (schema/websocket.py). Channels' session and auth middleware would load the user
+            # at connect for nothing, and wrap every frame sent (issue 17: a tenth of the work
+            # per event delivered).
+            "websocket": CookieMiddleware(
+                URLRouter([path(API_PATH.lstrip("/"), graphql_ws_consumer(schema))])
+            ),
+        }
+    )
+)

@@ -39,8 +39,7 @@ def bind_task_ids(task_id=None, task=None, args=(), kwargs=None, **extra) -> Non
     if task.name == PROCESS_FILE:
         file_id = (kwargs or {}).get("file_id") or (args[0] if args else None)
     request_id = getattr(task.request, REQUEST_ID_HEADER, None)
-    task.request.log_tokens = logs.bind(task_id=task_id, file_id=file_id,
-                                        request_id=request_id)
+    task.request.log_tokens = logs.bind(task_id=task_id, file_id=file_id, request_id=request_id)
 
 
 @signals.task_postrun.connect
@@ -110,7 +109,9 @@ def serve_worker_metrics(**kwargs) -> None:
                 stale.unlink(missing_ok=True)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    start_http_server(settings.METRICS_WORKER_PORT, addr=settings.METRICS_WORKER_ADDRESS,
-                      registry=registry)
-    logger.info("Worker metrics on %s:%d", settings.METRICS_WORKER_ADDRESS,
-                settings.METRICS_WORKER_PORT)
+    start_http_server(
+        settings.METRICS_WORKER_PORT, addr=settings.METRICS_WORKER_ADDRESS, registry=registry
+    )
+    logger.info(
+        "Worker metrics on %s:%d", settings.METRICS_WORKER_ADDRESS, settings.METRICS_WORKER_PORT
+    )

@@ -22,8 +22,10 @@ from .errors import EdgeError, ErrorCode
 
 BEARER_SCHEME = "bearer"
 BAD_TOKEN = "The bearer token is missing, unknown or revoked."
-CSRF_FAILED = ("CSRF check failed: a logged-in browser must send the `csrftoken` cookie's "
-               "value as the X-CSRFToken header.")
+CSRF_FAILED = (
+    "CSRF check failed: a logged-in browser must send the `csrftoken` cookie's "
+    "value as the X-CSRFToken header."
+)
 
 
 def bearer_token_from(header_value: str | None) -> str | None:
@@ -52,8 +54,9 @@ def users_for_bearer_headers(header_values) -> dict[str, object]:
 
 
 def bad_token_error() -> EdgeError:
-    return EdgeError(BAD_TOKEN, ErrorCode.UNAUTHENTICATED,
-                     headers={"WWW-Authenticate": 'Bearer realm="api"'})
+    return EdgeError(
+        BAD_TOKEN, ErrorCode.UNAUTHENTICATED, headers={"WWW-Authenticate": 'Bearer realm="api"'}
+    )
 
 
 def session_user(request):

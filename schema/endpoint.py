@@ -49,9 +49,11 @@ MULTIPART = "multipart/form-data"
 # On S3, what the ingress is fed at a time from its thread (see receive_into).
 S3_FEED_BYTES = MIB
 ALLOWED_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
-RESPONSE_HEADERS = [(b"content-type", b"application/json"),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"cache-control", b"no-store")]
+RESPONSE_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+]
 
 
 def hsts_value() -> str:
@@ -71,8 +73,11 @@ class ClientGone(Exception):
 def idle_connections():
     """This thread's open database connections, minus any inside a transaction (a test's):
     those are never closed or replaced under it."""
-    return (connection for connection in connections.all(initialized_only=True)
-            if not connection.in_atomic_block)
+    return (
+        connection
+        for connection in connections.all(initialized_only=True)
+        if not connection.in_atomic_block
+    )
 
 
 def close_obsolete_connections() -> None:
@@ -127,8 +132,11 @@ async def read_body(receive, limit: int) -> bytes:
     async for chunk in body_chunks(receive):
         body += chunk
         if len(body) > limit:
-            raise EdgeError(f"The request body is larger than {human_size(limit)}.",
-                            ErrorCode.BAD_USER_INPUT, status=413)
+            raise EdgeError(
+                f"The request body is larger than {human_size(limit)}.",
+                ErrorCode.BAD_USER_INPUT,
+                status=413,
+            )
     return bytes(body)
 
 
@@ -144,8 +152,11 @@ def declared_length(request) -> int | None:
 
 def refuse_over(length: int | None, limit: int, what: str, code: ErrorCode) -> None:
     if length is not None and length > limit:
-        raise EdgeError(f"The request ({human_size(length)}) is larger than {what} "
-                        f"({human_size(limit)}).", code, status=413)
+        raise EdgeError(
+            f"The request ({human_size(length)}) is larger than {what} ({human_size(limit)}).",
+            code,
+            status=413,
+        )
 
 
 async def receive_into(ingress: MultipartIngress, receive) -> None:
@@ -188,9 +199,17 @@ class GraphQLEndpoint:
         if settings.SECURE_HSTS_SECONDS and request.is_secure():
             headers = {**headers, "Strict-Transport-Security": hsts_value()}
         payload = json.dumps(body, separators=(",", ":")).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [
-            *RESPONSE_HEADERS, (b"content-length", str(len(payload)).encode()),
-            *((name.lower().encode(), value.encode()) for name, value in headers.items())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    *RESPONSE_HEADERS,
+                    (b"content-length", str(len(payload)).encode()),
+                    *((name.lower().encode(), value.encode()) for name, value in headers.items()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     async def respond(self, request, receive):
@@ -204,17 +223,20 @@ class GraphQLEndpoint:
         if request.content_type == JSON:
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             refuse_over(length, limit, "a GraphQL request may be", ErrorCode.BAD_USER_INPUT)
-            operation = load_json(await read_body(receive, limit), "The request body",
-                                  ErrorCode.BAD_REQUEST)
+            operation = load_json(
+                await read_body(receive, limit), "The request body", ErrorCode.BAD_REQUEST
+            )
             return await with_database(self.authenticate_and_execute)(request, operation)
-        raise EdgeError("Send `application/json`, or `multipart/form-data` for uploads.",
-                        ErrorCode.BAD_REQUEST, status=415)
+        raise EdgeError(
+            "Send `application/json`, or `multipart/form-data` for uploads.",
+            ErrorCode.BAD_REQUEST,
+            status=415,
+        )
 
     async def upload(self, request, receive, length):
         request.metrics.upload = True
         limits = await with_database(self.admit_upload)(request)
-        refuse_over(length, limits.max_request_size, "this upload may be",
-                    ErrorCode.FILE_TOO_LARGE)
+        refuse_over(length, limits.max_request_size, "this upload may be", ErrorCode.FILE_TOO_LARGE)
         boundary = request.content_params.get("boundary")
         if not boundary:
             raise EdgeError("The multipart Content-Type has no boundary.")
@@ -242,9 +264,13 @@ class GraphQLEndpoint:
         except exceptions.FileServiceError as error:
             raise EdgeError.from_domain(error) from None
         return UploadLimits(
-            max_file_size=settings.MAX_UPLOAD_SIZE, max_files=settings.MAX_FILES_PER_REQUEST,
+            max_file_size=settings.MAX_UPLOAD_SIZE,
+            max_files=settings.MAX_FILES_PER_REQUEST,
             max_fields_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
-            files_left=allowance.files, bytes_left=allowance.bytes, owner_id=user.pk)
+            files_left=allowance.files,
+            bytes_left=allowance.bytes,
+            owner_id=user.pk,
+        )
 
     def authenticate_and_execute(self, request, operation):
         authenticate(request)
@@ -252,25 +278,31 @@ class GraphQLEndpoint:
 
     def execute(self, request, operation):
         if not isinstance(operation, dict):
-            raise EdgeError("Send one GraphQL operation as a JSON object (batches are not "
-                            "supported).", ErrorCode.BAD_REQUEST)
+            raise EdgeError(
+                "Send one GraphQL operation as a JSON object (batches are not supported).",
+                ErrorCode.BAD_REQUEST,
+            )
         query, variables = operation.get("query"), operation.get("variables")
         if not isinstance(query, str | None) or not isinstance(variables, dict | None):
-            raise EdgeError("`query` must be a string and `variables` an object.",
-                            ErrorCode.BAD_REQUEST)
+            raise EdgeError(
+                "`query` must be a string and `variables` an object.", ErrorCode.BAD_REQUEST
+            )
         operation_name = operation.get("operationName")
         request.metrics.named(operation)
         try:
             result = self.schema.execute_sync(
-                query, variable_values=variables,
+                query,
+                variable_values=variables,
                 operation_name=operation_name if isinstance(operation_name, str) else None,
                 context_value=StrawberryDjangoContext(request=request, response=None),
-                allowed_operation_types=ALLOWED_OPERATIONS)
+                allowed_operation_types=ALLOWED_OPERATIONS,
+            )
         except CannotGetOperationTypeError as error:
             raise EdgeError(error.as_http_error_reason(), ErrorCode.BAD_REQUEST) from None
         except InvalidOperationTypeError:
             raise EdgeError.subscription_over_http(request) from None
         except MissingQueryError:
-            raise EdgeError("No GraphQL query found in the request.",
-                            ErrorCode.BAD_REQUEST) from None
+            raise EdgeError(
+                "No GraphQL query found in the request.", ErrorCode.BAD_REQUEST
+            ) from None
         return 200, process_result(result), {}

@@ -95,8 +95,13 @@ RETRY_AFTER_SECONDS = "5"
 class EdgeError(Exception):
     """A request refused at the edge, before (or instead of) GraphQL execution."""
 
-    def __init__(self, message: str, code: ErrorCode = ErrorCode.INVALID_UPLOAD,
-                 status: int | None = None, headers: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        code: ErrorCode = ErrorCode.INVALID_UPLOAD,
+        status: int | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
@@ -113,14 +118,20 @@ class EdgeError(Exception):
     def subscription_over_http(cls, request) -> "EdgeError":
         """A subscription sent as an HTTP request (curl, GraphiQL's POST): say where they run."""
         scheme = "wss" if request.is_secure() else "ws"
-        return cls(f"Subscriptions run over a websocket, not HTTP: connect to "
-                   f"{scheme}://{request.get_host()}/graphql/ with the graphql-transport-ws "
-                   "protocol (graphql-ws, gql or GraphiQL do).", ErrorCode.SUBSCRIPTION_OVER_HTTP)
+        return cls(
+            f"Subscriptions run over a websocket, not HTTP: connect to "
+            f"{scheme}://{request.get_host()}/graphql/ with the graphql-transport-ws "
+            "protocol (graphql-ws, gql or GraphiQL do).",
+            ErrorCode.SUBSCRIPTION_OVER_HTTP,
+        )
 
     @classmethod
     def unavailable(cls) -> "EdgeError":
-        return cls(UNAVAILABLE_MESSAGE, ErrorCode.SERVICE_UNAVAILABLE,
-                   headers={"Retry-After": RETRY_AFTER_SECONDS})
+        return cls(
+            UNAVAILABLE_MESSAGE,
+            ErrorCode.SERVICE_UNAVAILABLE,
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
 
     def body(self) -> dict:
         return {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
@@ -141,8 +152,10 @@ def code_for(error: GraphQLError) -> ErrorCode:
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         # Raised by graphql-core before any resolver ran: syntax, validation, variables.
-        return ErrorCode.BAD_USER_INPUT if error.message.startswith("Variable ") else (
-            ErrorCode.GRAPHQL_VALIDATION_FAILED
+        return (
+            ErrorCode.BAD_USER_INPUT
+            if error.message.startswith("Variable ")
+            else (ErrorCode.GRAPHQL_VALIDATION_FAILED)
         )
     return code_for_exception(original) or ErrorCode.INTERNAL_SERVER_ERROR
 

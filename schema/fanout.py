@@ -44,8 +44,9 @@ logger = logging.getLogger(__name__)
 
 # The graphql-transport-ws operation whose task is running (None under the older graphql-ws
 # protocol, whose subscriptions are executed per subscriber as before).
-current_operation: contextvars.ContextVar = contextvars.ContextVar("current_operation",
-                                                                   default=None)
+current_operation: contextvars.ContextVar = contextvars.ContextVar(
+    "current_operation", default=None
+)
 # Events the hub remembers having dispatched: the same event arrives once per group the hub
 # is in (an owner's and the all-files group).
 DISPATCHED_MEMORY = 10_000
@@ -85,8 +86,10 @@ class Hub:
     async def start(self) -> None:
         if self.channel is None:
             self.channel = await self.layer.new_channel()  # shares the process's receive loop
-            self.tasks = (asyncio.create_task(self.receive_forever()),
-                          asyncio.create_task(self.refresh_forever()))
+            self.tasks = (
+                asyncio.create_task(self.receive_forever()),
+                asyncio.create_task(self.refresh_forever()),
+            )
 
     @contextlib.asynccontextmanager
     async def subscribed(self, subscriber: Subscriber):
@@ -163,8 +166,9 @@ class Hub:
         state again (graphql-ws clients retry 1013; 1011 would be final for them)."""
         for consumer in list(self.by_consumer):
             self.by_consumer.pop(consumer, None)
-            task = asyncio.create_task(consumer.close(
-                code=TRY_AGAIN_LATER, reason="Live updates interrupted: reconnect"))
+            task = asyncio.create_task(
+                consumer.close(code=TRY_AGAIN_LATER, reason="Live updates interrupted: reconnect")
+            )
             self.closing.add(task)
             task.add_done_callback(self.closing.discard)
 
@@ -197,8 +201,9 @@ class Hub:
         same payload for each of them (queueing never waits for a client)."""
         if not self.first_time(state):
             return
-        reached = (self.members.get(live.owner_group(state["owner_id"]), set())
-                   | self.members.get(live.ALL_FILES_GROUP, set()))
+        reached = self.members.get(live.owner_group(state["owner_id"]), set()) | self.members.get(
+            live.ALL_FILES_GROUP, set()
+        )
         classes: dict[object, list[Subscriber]] = collections.defaultdict(list)
         for subscriber in reached:
             if subscriber.wants(state):
@@ -209,8 +214,12 @@ class Hub:
                     subscriber.offer(state, state)
                 continue
             payload = await execute(subscribers[0].operation, state)
-            logger.debug("fileUpdates executed for %d subscribers: file %s version %s",
-                         len(subscribers), state["id"], state["version"])
+            logger.debug(
+                "fileUpdates executed for %d subscribers: file %s version %s",
+                len(subscribers),
+                state["id"],
+                state["version"],
+            )
             for subscriber in subscribers:
                 subscriber.offer(state, payload)
 
@@ -220,9 +229,12 @@ async def execute(operation, state: dict) -> str:
     schema, extensions and error handling as a per-subscriber execution."""
     handler = operation.handler
     source = await handler.schema.stream(
-        operation.query, variable_values=operation.variables, context_value=handler.context,
+        operation.query,
+        variable_values=operation.variables,
+        context_value=handler.context,
         root_value=OneEvent(events.file_from_state(state)),
-        operation_name=operation.operation_name)
+        operation_name=operation.operation_name,
+    )
     async with aclosing(source):
         result = await anext(source)
     payload = {"data": result.data}
@@ -249,12 +261,16 @@ async def file_updates(*, user, consumer, wanted: set | None):
     anything older than what was already sent. Under graphql-transport-ws the hub writes
     each event to the socket itself (one execution per class of subscribers), and this only
     holds the operation until it ends; under the older graphql-ws the events are yielded."""
-    subscriber = Subscriber(consumer, current_operation.get(),
-                            {str(file_id) for file_id in wanted} if wanted is not None else None)
+    subscriber = Subscriber(
+        consumer,
+        current_operation.get(),
+        {str(file_id) for file_id in wanted} if wanted is not None else None,
+    )
     async with hub().subscribed(subscriber):
         if wanted:
             current = await database_sync_to_async(selectors.file_get_many)(
-                user=user, file_ids=wanted)
+                user=user, file_ids=wanted
+            )
             for file in current:
                 subscriber.mark_sent(str(file.pk), file.version)
                 yield file

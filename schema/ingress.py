@@ -66,8 +66,7 @@ class UploadLimits:
 
     @property
     def max_request_size(self) -> int:
-        files = self.max_files if self.files_left is None else min(self.max_files,
-                                                                  self.files_left)
+        files = self.max_files if self.files_left is None else min(self.max_files, self.files_left)
         file_bytes = files * self.max_file_size
         if self.bytes_left is not None:
             file_bytes = min(file_bytes, self.bytes_left)
@@ -131,7 +130,7 @@ class S3IncomingFile(IncomingFile):
 
     def write(self, data) -> None:
         if len(self.head) < SNIFF_BYTES:
-            self.head += data[:SNIFF_BYTES - len(self.head)]
+            self.head += data[: SNIFF_BYTES - len(self.head)]
         self.upload.write(data)
         self.size += len(data)
 
@@ -171,11 +170,17 @@ class MultipartIngress:
         try:
             self.parser = MultipartParser(
                 boundary,
-                {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
-                 "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
-                 "on_headers_finished": self.on_headers_finished,
-                 "on_part_data": self.on_part_data, "on_part_end": self.on_part_end},
-                max_header_count=MAX_PART_HEADERS, max_header_size=MAX_PART_HEADER_SIZE,
+                {
+                    "on_part_begin": self.on_part_begin,
+                    "on_header_field": self.on_header_field,
+                    "on_header_value": self.on_header_value,
+                    "on_header_end": self.on_header_end,
+                    "on_headers_finished": self.on_headers_finished,
+                    "on_part_data": self.on_part_data,
+                    "on_part_end": self.on_part_end,
+                },
+                max_header_count=MAX_PART_HEADERS,
+                max_header_size=MAX_PART_HEADER_SIZE,
             )
         except ValueError as error:
             raise EdgeError(f"Malformed multipart request: {error}") from None
@@ -202,12 +207,13 @@ class MultipartIngress:
         if self.parser.state != MultipartState.END:
             raise EdgeError("The multipart body ended before its closing boundary.")
         if self.operations is None or self.paths is None:
-            raise EdgeError(f"The multipart request needs the `{OPERATIONS}` and `{MAP}` "
-                            "fields, before its files.")
+            raise EdgeError(
+                f"The multipart request needs the `{OPERATIONS}` and `{MAP}` "
+                "fields, before its files."
+            )
         for part_name, path in self.paths.items():
             if part_name not in self.files:
-                raise EdgeError(f"map names the part {part_name!r}, which was not sent as a "
-                                "file.")
+                raise EdgeError(f"map names the part {part_name!r}, which was not sent as a file.")
             put_file_at(self.operations, path, self.files[part_name])
         return self.operations
 
@@ -251,8 +257,7 @@ class MultipartIngress:
     def begin_file(self, filename: str) -> None:
         name = self.part_name
         if self.paths is None:
-            raise EdgeError(f"The `{OPERATIONS}` and `{MAP}` fields must come before the "
-                            "files.")
+            raise EdgeError(f"The `{OPERATIONS}` and `{MAP}` fields must come before the files.")
         if name not in self.paths:
             raise EdgeError(f"The part {name!r} is not named in `map`.")
         if name in self.files or name in self.fields_seen:
@@ -272,7 +277,9 @@ class MultipartIngress:
                 raise EdgeError(
                     f"The non-file fields are larger than "
                     f"{human_size(self.limits.max_fields_size)}.",
-                    ErrorCode.BAD_USER_INPUT, status=413)
+                    ErrorCode.BAD_USER_INPUT,
+                    status=413,
+                )
             self.field += data[start:end]
 
     def check_file_size(self, file_size: int, request_file_bytes: int) -> None:
@@ -280,12 +287,15 @@ class MultipartIngress:
         if file_size > limits.max_file_size:
             raise EdgeError(
                 f"{self.file.name} is larger than the {human_size(limits.max_file_size)} limit "
-                "for one file.", ErrorCode.FILE_TOO_LARGE)
+                "for one file.",
+                ErrorCode.FILE_TOO_LARGE,
+            )
         if limits.bytes_left is not None and request_file_bytes > limits.bytes_left:
             raise EdgeError(
                 f"This upload would take you past your storage quota "
                 f"({human_size(limits.bytes_left)} left); delete some files first.",
-                ErrorCode.QUOTA_EXCEEDED)
+                ErrorCode.QUOTA_EXCEEDED,
+            )
 
     def on_part_end(self) -> None:
         if self.file is not None:
@@ -297,7 +307,10 @@ class MultipartIngress:
             if self.limits.files_left is not None and len(self.paths) > self.limits.files_left:
                 raise EdgeError(
                     f"Your upload rate allows {self.limits.files_left} more files this minute; "
-                    "wait a moment.", ErrorCode.RATE_LIMITED, headers={"Retry-After": "60"})
+                    "wait a moment.",
+                    ErrorCode.RATE_LIMITED,
+                    headers={"Retry-After": "60"},
+                )
             for path in self.paths.values():
                 check_path(self.operations, path)
         self.file = self.field = None

@@ -64,8 +64,9 @@ class PublisherLoop:
             if self.loop is None or self.pid != os.getpid():
                 self.loop = asyncio.new_event_loop()
                 self.pid = os.getpid()
-                threading.Thread(target=self.loop.run_forever, daemon=True,
-                                 name="channel-layer-publisher").start()
+                threading.Thread(
+                    target=self.loop.run_forever, daemon=True, name="channel-layer-publisher"
+                ).start()
             return self.loop
 
     def run(self, coroutine):

@@ -45,8 +45,10 @@ def load_json(raw: bytes, what: str, code: ErrorCode = ErrorCode.INVALID_UPLOAD)
 def parse_operations(raw: bytes):
     operations = load_json(raw, f"The `{OPERATIONS}` field")
     if isinstance(operations, list):
-        raise EdgeError("Batched operations are not supported: send one operation a request.",
-                        ErrorCode.BAD_REQUEST)
+        raise EdgeError(
+            "Batched operations are not supported: send one operation a request.",
+            ErrorCode.BAD_REQUEST,
+        )
     if not isinstance(operations, dict):
         raise EdgeError("`operations` must be a JSON object.")
     return operations
@@ -58,16 +60,22 @@ def parse_map(raw: bytes, *, max_files: int) -> dict[str, str]:
     if not isinstance(files_map, dict):
         raise EdgeError("`map` must be a JSON object of part name -> paths.")
     if len(files_map) > max_files:
-        raise EdgeError(f"Too many files: at most {max_files} in one request.",
-                        ErrorCode.TOO_MANY_FILES)
+        raise EdgeError(
+            f"Too many files: at most {max_files} in one request.", ErrorCode.TOO_MANY_FILES
+        )
     paths = {}
     for part_name, part_paths in files_map.items():
-        if (not isinstance(part_paths, list) or not part_paths
-                or not all(isinstance(path, str) for path in part_paths)):
+        if (
+            not isinstance(part_paths, list)
+            or not part_paths
+            or not all(isinstance(path, str) for path in part_paths)
+        ):
             raise EdgeError(f"map entry {part_name!r} must be a non-empty list of paths.")
         if len(part_paths) > 1:
-            raise EdgeError(f"map maps the part {part_name!r} to {len(part_paths)} places; "
-                            "send each file once, in its own part.")
+            raise EdgeError(
+                f"map maps the part {part_name!r} to {len(part_paths)} places; "
+                "send each file once, in its own part."
+            )
         paths[part_name] = part_paths[0]
     if len(set(paths.values())) < len(paths):
         raise EdgeError("map maps two parts to the same path.")

@@ -24,10 +24,13 @@ class UploadField:
     value: str
 
 
-@strawberry.type(description=(
-    "Where to send a file's bytes straight to the storage: POST `url` as "
-    "multipart/form-data with every one of `fields`, then the file last (as `file`), then "
-    "call `completeUpload`. Exactly the declared size is accepted."))
+@strawberry.type(
+    description=(
+        "Where to send a file's bytes straight to the storage: POST `url` as "
+        "multipart/form-data with every one of `fields`, then the file last (as `file`), then "
+        "call `completeUpload`. Exactly the declared size is accepted."
+    )
+)
 class UploadUrl:
     file: FileType
     url: str
@@ -46,23 +49,34 @@ class Mutation:
         return services.file_create(owner=current_user(info), upload=file)
 
     @strawberry_django.mutation(
-        description="Upload several files at once: all are stored, or none.")
+        description="Upload several files at once: all are stored, or none."
+    )
     def upload_files(self, info: strawberry.Info, files: list[Upload]) -> list[FileType]:
         return services.files_create(owner=current_user(info), uploads=files)
 
-    @strawberry_django.mutation(description=(
-        "Start a direct upload (S3 storage only, else DIRECT_UPLOAD_UNAVAILABLE): the file "
-        "is created AWAITING_UPLOAD, counted against your rate and quota at once, with a "
-        "short-lived URL its bytes go to. `size` is in bytes."))
+    @strawberry_django.mutation(
+        description=(
+            "Start a direct upload (S3 storage only, else DIRECT_UPLOAD_UNAVAILABLE): the file "
+            "is created AWAITING_UPLOAD, counted against your rate and quota at once, with a "
+            "short-lived URL its bytes go to. `size` is in bytes."
+        )
+    )
     def create_upload_url(self, info: strawberry.Info, name: str, size: BigInt) -> UploadUrl:
         issued = services.file_upload_url_create(owner=current_user(info), name=name, size=size)
-        return UploadUrl(file=issued.file, url=issued.url, expires_at=issued.expires_at,
-                         fields=[UploadField(name=k, value=v) for k, v in issued.fields.items()])
+        return UploadUrl(
+            file=issued.file,
+            url=issued.url,
+            expires_at=issued.expires_at,
+            fields=[UploadField(name=k, value=v) for k, v in issued.fields.items()],
+        )
 
-    @strawberry_django.mutation(description=(
-        "Finish a direct upload once its bytes are in the storage: the file becomes PENDING "
-        "and is processed. UPLOAD_MISSING or UPLOAD_SIZE_MISMATCH leave it AWAITING_UPLOAD; "
-        "a file already completed is returned as it is."))
+    @strawberry_django.mutation(
+        description=(
+            "Finish a direct upload once its bytes are in the storage: the file becomes PENDING "
+            "and is processed. UPLOAD_MISSING or UPLOAD_SIZE_MISMATCH leave it AWAITING_UPLOAD; "
+            "a file already completed is returned as it is."
+        )
+    )
     def complete_upload(self, info: strawberry.Info, id: strawberry.ID) -> FileType:
         return services.file_upload_complete(user=current_user(info), file_id=decode_file_id(id))
 

@@ -133,8 +133,9 @@ async def refuse(send, error: EdgeError) -> None:
 
 async def probe(scope, receive, send, path: str) -> None:
     if scope["method"] not in ("GET", "HEAD"):
-        await refuse(send, EdgeError("Probes answer GET and HEAD.", ErrorCode.BAD_REQUEST,
-                                     status=405))
+        await refuse(
+            send, EdgeError("Probes answer GET and HEAD.", ErrorCode.BAD_REQUEST, status=405)
+        )
     elif path == "/healthz":
         await respond_json(send, 200, {"status": "ok"})
     elif path == "/readyz":
@@ -147,8 +148,10 @@ async def probe(scope, receive, send, path: str) -> None:
     elif not settings.METRICS_TOKEN:
         await refuse(send, EdgeError("Not found.", ErrorCode.NOT_FOUND))
     elif not authorized(scope):
-        await refuse(send, EdgeError("Send `Authorization: Bearer <METRICS_TOKEN>`.",
-                                     ErrorCode.UNAUTHENTICATED))
+        await refuse(
+            send,
+            EdgeError("Send `Authorization: Bearer <METRICS_TOKEN>`.", ErrorCode.UNAUTHENTICATED),
+        )
     else:
         body = await in_probe_thread(scrape)
         await respond(send, 200, body, CONTENT_TYPE_LATEST.encode())

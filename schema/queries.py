@@ -24,15 +24,16 @@ class FileConnection(DjangoListConnection[FileType]):
     to mask."""
 
     @classmethod
-    def resolve_connection(cls, nodes, *, info, before=None, after=None, first=None,
-                           last=None, **kwargs):
+    def resolve_connection(
+        cls, nodes, *, info, before=None, after=None, first=None, last=None, **kwargs
+    ):
         try:
-            SliceMetadata.from_arguments(info, before=before, after=after, first=first,
-                                         last=last)
+            SliceMetadata.from_arguments(info, before=before, after=after, first=first, last=last)
         except (ValueError, TypeError) as error:
             raise BadUserInput(f"Bad pagination argument: {error}") from None
-        return super().resolve_connection(nodes, info=info, before=before, after=after,
-                                          first=first, last=last, **kwargs)
+        return super().resolve_connection(
+            nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
+        )
 
 
 @strawberry.type
@@ -41,8 +42,10 @@ class Query:
         FileConnection,
         filters=FileFilter,
         order=FileOrder,
-        description=("Your files (staff with the view_file permission: everyone's), newest "
-                     "first unless ordered."),
+        description=(
+            "Your files (staff with the view_file permission: everyone's), newest "
+            "first unless ordered."
+        ),
     )
     def files(self, info: strawberry.Info) -> Iterable[File]:
         return selectors.file_list(user=get_current_user(info))

@@ -103,10 +103,12 @@ class ArchiveResult:
     compressed_size: BigInt | None
     entries: list[str] | None = strawberry.field(description="The first 100 entry names.")
     entries_truncated: bool | None = strawberry.field(
-        description="More entries than the names listed in `entries`.")
+        description="More entries than the names listed in `entries`."
+    )
     listing_truncated: bool | None = strawberry.field(
         description="The listing stopped at ARCHIVE_MAX_ENTRIES entries: `entryCount` and "
-                    "`totalUncompressedSize` count only those.")
+        "`totalUncompressedSize` count only those."
+    )
 
 
 @strawberry.type
@@ -136,18 +138,29 @@ class ResultType(NamedTuple):
 
 
 RESULT_TYPES: dict[FileKind, ResultType] = {
-    FileKind.IMAGE: ResultType(ImageResult, lambda fields, thumbnail_url: {
-        "taken_at": parse_datetime(fields.get("taken_at")), "thumbnail_url": thumbnail_url}),
-    FileKind.CSV: ResultType(CsvResult, lambda fields, _: {
-        "columns": [CsvColumn(**c) for c in fields.get("columns") or []],
-        "bad_rows": [CsvBadRow(**r) for r in fields.get("bad_rows") or []]}),
+    FileKind.IMAGE: ResultType(
+        ImageResult,
+        lambda fields, thumbnail_url: {
+            "taken_at": parse_datetime(fields.get("taken_at")),
+            "thumbnail_url": thumbnail_url,
+        },
+    ),
+    FileKind.CSV: ResultType(
+        CsvResult,
+        lambda fields, _: {
+            "columns": [CsvColumn(**c) for c in fields.get("columns") or []],
+            "bad_rows": [CsvBadRow(**r) for r in fields.get("bad_rows") or []],
+        },
+    ),
     FileKind.TEXT: ResultType(TextResult),
     FileKind.JSON: ResultType(JsonResult),
-    FileKind.PDF: ResultType(PdfResult, lambda fields, _: {
-        "created_at": parse_datetime(fields.get("created_at"))}),
+    FileKind.PDF: ResultType(
+        PdfResult, lambda fields, _: {"created_at": parse_datetime(fields.get("created_at"))}
+    ),
     FileKind.ARCHIVE: ResultType(ArchiveResult),
-    FileKind.AUDIO: ResultType(AudioResult, lambda fields, _: {
-        "tags": [AudioTag(**t) for t in fields.get("tags") or []]}),
+    FileKind.AUDIO: ResultType(
+        AudioResult, lambda fields, _: {"tags": [AudioTag(**t) for t in fields.get("tags") or []]}
+    ),
 }
 
 FileResult = Annotated[

@@ -30,7 +30,8 @@ def credentials_now(consumers) -> list[tuple[object, tuple[str, ...]] | None]:
     """(user, viewer groups) for each consumer as its credentials say now, or None
     (blocking: the database)."""
     by_header = users_for_bearer_headers(
-        {consumer.bearer_header for consumer in consumers if consumer.bearer_header is not None})
+        {consumer.bearer_header for consumer in consumers if consumer.bearer_header is not None}
+    )
     sessions: dict[str, object] = {}
     users = []
     for consumer in consumers:
@@ -39,8 +40,9 @@ def credentials_now(consumers) -> list[tuple[object, tuple[str, ...]] | None]:
             continue
         key = consumer.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME, "")
         if key not in sessions:
-            sessions[key] = session_user(SimpleNamespace(COOKIES={
-                settings.SESSION_COOKIE_NAME: key} if key else {}))
+            sessions[key] = session_user(
+                SimpleNamespace(COOKIES={settings.SESSION_COOKIE_NAME: key} if key else {})
+            )
         users.append(sessions[key])
     rights: dict[int, tuple[str, ...]] = {}
     found = []
@@ -91,8 +93,9 @@ class Revalidation:
             consumer.scope["user"], consumer.viewer_groups = now
             await fanout.hub().narrow(consumer, consumer.viewer_groups)
             kept.append(consumer)
-        await live.refresh_all(consumer.connections for consumer in kept
-                               if consumer.connections is not None)
+        await live.refresh_all(
+            consumer.connections for consumer in kept if consumer.connections is not None
+        )
 
     def close(self, consumer) -> None:
         """Close in a task of its own: a client that does not read may keep its close

@@ -43,10 +43,15 @@ class QueryLimits(AddValidationRules):
     """Depth, aliases and (optionally) no introspection; page size is relay_max_results."""
 
     def __init__(self):
-        super().__init__(list(limit_rules(
-            settings.GRAPHQL_MAX_QUERY_DEPTH, settings.GRAPHQL_MAX_ALIASES,
-            settings.GRAPHQL_INTROSPECTION,
-        )))
+        super().__init__(
+            list(
+                limit_rules(
+                    settings.GRAPHQL_MAX_QUERY_DEPTH,
+                    settings.GRAPHQL_MAX_ALIASES,
+                    settings.GRAPHQL_INTROSPECTION,
+                )
+            )
+        )
 
 
 class QuerysetOptimizer(DjangoOptimizerExtension):

@@ -77,11 +77,20 @@ class Subscriber:
         self.wake = asyncio.Event() if operation is None else None
         self.sending: asyncio.Task | None = None  # a write that had to wait, and what follows
         self.closing: asyncio.Task | None = None
-        self.document = None if operation is None else (
-            operation.query, operation.operation_name,
-            json.dumps(operation.variables or {}, sort_keys=True))
-        self.envelope = None if operation is None else (
-            '{"id":' + compact(operation.id) + ',"type":"next","payload":%s}')
+        self.document = (
+            None
+            if operation is None
+            else (
+                operation.query,
+                operation.operation_name,
+                json.dumps(operation.variables or {}, sort_keys=True),
+            )
+        )
+        self.envelope = (
+            None
+            if operation is None
+            else ('{"id":' + compact(operation.id) + ',"type":"next","payload":%s}')
+        )
 
     def wants(self, state: dict) -> bool:
         if self.wanted is not None and state["id"] not in self.wanted:
@@ -115,8 +124,9 @@ class Subscriber:
         if len(self.pending) > settings.WEBSOCKET_OUTBOX_LIMIT and self.closing is None:
             self.pending.clear()
             logger.info("Closed a websocket that fell too far behind its events")
-            self.closing = asyncio.create_task(self.consumer.close(
-                code=TRY_AGAIN_LATER, reason="Too far behind: reconnect"))
+            self.closing = asyncio.create_task(
+                self.consumer.close(code=TRY_AGAIN_LATER, reason="Too far behind: reconnect")
+            )
         if self.operation is None:
             self.wake.set()
         elif self.sending is None:
@@ -127,8 +137,10 @@ class Subscriber:
 
     def ended(self) -> bool:
         handler = self.operation.handler
-        return self.operation.completed or handler.operations.get(
-            self.operation.id) is not self.operation
+        return (
+            self.operation.completed
+            or handler.operations.get(self.operation.id) is not self.operation
+        )
 
     def write(self, payload: str) -> None:
         """Send one payload under this operation's id; if the socket makes it wait, the

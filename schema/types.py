@@ -56,7 +56,7 @@ def file_url(info: strawberry.Info, route_name: str, file_id) -> str:
 FileStatusEnum = strawberry.enum(FileStatus, name="FileStatus")
 FileKindEnum = strawberry.enum(FileKind, name="FileKind")
 FailureCodeEnum = strawberry.enum(
-    FailureCode, name="FailureCode", description="Why a file FAILED (README, \"Errors\")."
+    FailureCode, name="FailureCode", description='Why a file FAILED (README, "Errors").'
 )
 
 
@@ -104,14 +104,19 @@ class FileType(relay.Node):
     def error(self) -> str | None:
         return self.error or None
 
-    @strawberry_django.field(only=["failure_code"],
-                             description="Why it FAILED, as a code to act on; null otherwise.")
+    @strawberry_django.field(
+        only=["failure_code"], description="Why it FAILED, as a code to act on; null otherwise."
+    )
     def failure_code(self) -> FailureCodeEnum | None:
         return FailureCode(self.failure_code) if self.failure_code else None
 
-    @strawberry_django.field(only=["id"], description=(
-        "True only in the last `fileUpdates` event of a file that was deleted: the event "
-        "carries the file's final state; the file is gone and its links no longer work."))
+    @strawberry_django.field(
+        only=["id"],
+        description=(
+            "True only in the last `fileUpdates` event of a file that was deleted: the event "
+            "carries the file's final state; the file is gone and its links no longer work."
+        ),
+    )
     def deleted(self) -> bool:
         return getattr(self, "deleted", False)  # set on event-built files (events.py)
 

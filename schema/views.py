@@ -81,8 +81,15 @@ async def owned_file_or_error(request, file_id):
         return None, EdgeError.from_domain(error).response()
 
 
-def stream_response(stored_file, *, content_type: str, size: int, filename: str,
-                    attachment: bool, with_body: bool = True):
+def stream_response(
+    stored_file,
+    *,
+    content_type: str,
+    size: int,
+    filename: str,
+    attachment: bool,
+    with_body: bool = True,
+):
     """The bytes streamed, or for HEAD the same headers and none of the bytes read."""
     if with_body:
         response = StreamingHttpResponse(read_in_chunks(stored_file), content_type=content_type)
@@ -98,17 +105,26 @@ def stream_response(stored_file, *, content_type: str, size: int, filename: str,
 
 def presigned_redirect(name: str, *, content_type: str, filename: str, attachment: bool):
     """302 to the object itself: S3 checks the signature, and answers with these headers."""
-    parameters = {"ResponseContentType": content_type,
-                  "ResponseContentDisposition": content_disposition_header(attachment, filename),
-                  "ResponseCacheControl": "private, no-store"}
+    parameters = {
+        "ResponseContentType": content_type,
+        "ResponseContentDisposition": content_disposition_header(attachment, filename),
+        "ResponseCacheControl": "private, no-store",
+    }
     response = HttpResponseRedirect(storage.presigned_download_url(name, parameters=parameters))
     response["Cache-Control"] = "private, no-store"  # the URL is a credential while it lives
     response["Referrer-Policy"] = "no-referrer"
     return response
 
 
-async def serve(request, stored_file, *, content_type: str, filename: str,
-                size: int | None = None, attachment: bool = True):
+async def serve(
+    request,
+    stored_file,
+    *,
+    content_type: str,
+    filename: str,
+    size: int | None = None,
+    attachment: bool = True,
+):
     """The stored bytes: a presigned redirect on S3, streamed from local disk otherwise (its
     size asked of the storage when not given). HEAD is answered here with GET's headers (a
     presigned URL is signed for GET only)."""
@@ -116,14 +132,23 @@ async def serve(request, stored_file, *, content_type: str, filename: str,
     if storage.is_s3() and with_body:
         try:
             return await sync_to_async(presigned_redirect)(
-                stored_file.name, content_type=content_type, filename=filename,
-                attachment=attachment)
+                stored_file.name,
+                content_type=content_type,
+                filename=filename,
+                attachment=attachment,
+            )
         except OSError:  # no usable credentials: logged by s3_errors, never echoed
             return EdgeError.unavailable().response()
     if size is None:
         size = await sync_to_async(lambda: stored_file.size)()
-    return stream_response(stored_file, size=size, content_type=content_type,
-                           filename=filename, attachment=attachment, with_body=with_body)
+    return stream_response(
+        stored_file,
+        size=size,
+        content_type=content_type,
+        filename=filename,
+        attachment=attachment,
+        with_body=with_body,
+    )
 
 
 def operation_sent_with_get(request) -> EdgeError:
@@ -137,8 +162,10 @@ def operation_sent_with_get(request) -> EdgeError:
         operation = None
     if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
         return EdgeError.subscription_over_http(request)
-    return EdgeError("Send GraphQL operations with POST (application/json); GET /graphql/ "
-                     "only serves GraphiQL.", ErrorCode.BAD_REQUEST)
+    return EdgeError(
+        "Send GraphQL operations with POST (application/json); GET /graphql/ only serves GraphiQL.",
+        ErrorCode.BAD_REQUEST,
+    )
 
 
 @require_GET
@@ -163,8 +190,13 @@ async def download(request, file_id):
     file, error = await owned_file_or_error(request, file_id)
     if error:
         return error
-    return await serve(request, file.stored_file, filename=file.name, size=file.size,
-                       content_type=file.content_type or "application/octet-stream")
+    return await serve(
+        request,
+        file.stored_file,
+        filename=file.name,
+        size=file.size,
+        content_type=file.content_type or "application/octet-stream",
+    )
 
 
 @require_safe
@@ -174,8 +206,13 @@ async def thumbnail(request, file_id):
         return error
     if not file.thumbnail:
         return EdgeError("This file has no thumbnail.", ErrorCode.NOT_FOUND).response()
-    return await serve(request, file.thumbnail, content_type="image/webp",
-                       filename=f"{file.name}.webp", attachment=False)
+    return await serve(
+        request,
+        file.thumbnail,
+        content_type="image/webp",
+        filename=f"{file.name}.webp",
+        attachment=False,
+    )
 
 
 @require_safe
@@ -203,7 +240,8 @@ def index(request):
             # Files from this size on go through tus, resumable (frontend/src/tus.ts).
             "tus_threshold": settings.TUS_THRESHOLD,
             "tus_chunk_size": max(settings.TUS_CHUNK_SIZE, storage.MIN_PART_SIZE)
-            if storage.is_s3() else settings.TUS_CHUNK_SIZE,
+            if storage.is_s3()
+            else settings.TUS_CHUNK_SIZE,
         },
     )
 

@@ -100,9 +100,13 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         found = await database_sync_to_async(self.authenticate)()
         if found is None:
             self.unauthenticated = True
-            raise ConnectionRejectionError({"message": "Invalid bearer token."
-                                            if header is not None else
-                                            "Authentication required."})
+            raise ConnectionRejectionError(
+                {
+                    "message": "Invalid bearer token."
+                    if header is not None
+                    else "Authentication required."
+                }
+            )
         self.scope["user"], self.viewer_groups = found
         if not await self.count_connection():
             self.too_many = True
@@ -120,7 +124,8 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         process, so the cap holds however many web processes there are. Redis away: let it
         in uncounted (nothing live works then anyway); the next refresh counts it."""
         self.connections = live.UserConnections(
-            get_channel_layer(), self.scope["user"].pk, uuid.uuid4().hex, self.connection_ttl())
+            get_channel_layer(), self.scope["user"].pk, uuid.uuid4().hex, self.connection_ttl()
+        )
         try:
             return await self.connections.add(settings.WEBSOCKET_MAX_CONNECTIONS_PER_USER)
         except Exception:

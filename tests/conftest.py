@@ -15,6 +15,7 @@ from tests.support.users import PASSWORD
 
 # --- users and clients --------------------------------------------------------------------
 
+
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_user("alice", password=PASSWORD)
@@ -57,6 +58,7 @@ def other_gql(client, other_token):
 
 # --- real processes -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def process_logs(tmp_path_factory):
     return tmp_path_factory.mktemp("process-logs")
@@ -69,8 +71,16 @@ def celery_worker(django_db_setup, django_db_blocker, process_logs):
     metrics_port = free_port()
     worker = start_celery(
         {"LOG_FORMAT": "json", "METRICS_WORKER_PORT": str(metrics_port)},
-        process_logs / "celery-worker.log", "worker", "--pool", "threads", "--concurrency", "2",
-        "--purge", "--without-gossip", "--without-mingle")
+        process_logs / "celery-worker.log",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "2",
+        "--purge",
+        "--without-gossip",
+        "--without-mingle",
+    )
     worker.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     from project.celery import app
 
@@ -112,6 +122,7 @@ def close_stray_connections(django_db_setup, django_db_blocker):
 
 # --- the live page in Chromium (tests/support/browser.py) ---------------------------------
 
+
 @pytest.fixture(scope="module")
 def browser():
     with page_support.chromium() as browser:
@@ -121,8 +132,9 @@ def browser():
 @pytest.fixture(scope="module")
 def page_server(django_db_setup, process_logs, celery_worker):
     """Its own server: a small upload limit, and free to be restarted by a test."""
-    server = Server("uvicorn", process_logs,
-                    env={"MAX_UPLOAD_SIZE": str(page_support.PAGE_MAX_UPLOAD)})
+    server = Server(
+        "uvicorn", process_logs, env={"MAX_UPLOAD_SIZE": str(page_support.PAGE_MAX_UPLOAD)}
+    )
     yield server
     server.stop()
 

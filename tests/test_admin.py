@@ -12,8 +12,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def done_file(user):
-    file = File(id=uuid.uuid4(), owner=user, name="quarterly-report.csv", size=5,
-                status=FileStatus.DONE, sha256="ab" * 32, content_type="text/plain")
+    file = File(
+        id=uuid.uuid4(),
+        owner=user,
+        name="quarterly-report.csv",
+        size=5,
+        status=FileStatus.DONE,
+        sha256="ab" * 32,
+        content_type="text/plain",
+    )
     file.stored_file.save("x", ContentFile(b"a,b,c"), save=False)
     file.save(force_insert=True)
     return file
@@ -23,8 +30,12 @@ def test_file_list_filters_and_search(admin_client, done_file):
     page = admin_client.get("/admin/files_app/file/?status__exact=DONE&q=quarterly")
     assert page.status_code == 200
     assert b"quarterly-report.csv" in page.content
-    assert admin_client.get("/admin/files_app/file/?q=" + "ab" * 32).content.count(
-        b"quarterly-report.csv") >= 1
+    assert (
+        admin_client.get("/admin/files_app/file/?q=" + "ab" * 32).content.count(
+            b"quarterly-report.csv"
+        )
+        >= 1
+    )
     empty = admin_client.get("/admin/files_app/file/?status__exact=FAILED")
     assert b"quarterly-report.csv" not in empty.content
 
@@ -39,15 +50,16 @@ def test_file_detail_page_is_readable(admin_client, done_file):
 
 
 def test_sizes_read_in_one_unit(admin_client, done_file):
-    File.objects.filter(pk=done_file.pk).update(size=3 * 1024 ** 3 // 2)
+    File.objects.filter(pk=done_file.pk).update(size=3 * 1024**3 // 2)
     page = admin_client.get(f"/admin/files_app/file/{done_file.pk}/change/")
     assert b"1.5 GiB (1,610,612,736 bytes)" in page.content
     listed = admin_client.get("/admin/files_app/file/").content
     assert b"1.5 GiB" in listed and b"bytes)" not in listed
 
 
-def test_reprocess_action_queues_the_file(admin_client, done_file,
-                                          django_capture_on_commit_callbacks):
+def test_reprocess_action_queues_the_file(
+    admin_client, done_file, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client.post(
             "/admin/files_app/file/",

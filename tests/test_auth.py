@@ -48,8 +48,7 @@ def test_token_stored_only_as_hash(user):
     assert services.api_token_authenticate(raw_token=raw) == user
 
 
-def test_a_token_check_is_one_query_and_records_use_once_a_minute(
-        user, django_assert_num_queries):
+def test_a_token_check_is_one_query_and_records_use_once_a_minute(user, django_assert_num_queries):
     raw = services.api_token_create(user=user)
     with django_assert_num_queries(2):  # the lookup, and its first use recorded
         assert services.api_token_authenticate(raw_token=raw) == user
@@ -109,8 +108,9 @@ def test_session_upload_needs_the_csrf_token(client, user):
 
     page = client.get("/graphql/", HTTP_ACCEPT="text/html")  # sets the csrftoken cookie
     csrf_token = page.cookies["csrftoken"].value
-    allowed = browser.upload(UPLOAD, {"file": ("f.txt", b"x")}, {"file": None},
-                             headers={"X-CSRFToken": csrf_token})
+    allowed = browser.upload(
+        UPLOAD, {"file": ("f.txt", b"x")}, {"file": None}, headers={"X-CSRFToken": csrf_token}
+    )
     assert allowed.status_code == 200, allowed.content
     assert File.objects.get().owner == user
 
@@ -123,14 +123,14 @@ def test_create_api_token_command_prints_a_working_token(user, capsys):
     assert services.api_token_authenticate(raw_token=raw) == user
 
 
-
 def test_files_query_costs_the_same_number_of_queries_for_any_page_size(
     gql, user, django_assert_max_num_queries
 ):
     for i in range(30):
         upload(gql, f"file-{i}.txt", b"x")
-    page = ("query($n: Int) { files(first: $n) { totalCount "
-            "edges { node { id name url status } } } }")
+    page = (
+        "query($n: Int) { files(first: $n) { totalCount edges { node { id name url status } } } }"
+    )
     with django_assert_max_num_queries(4):  # token lookup + count + page (+ savepoint slack)
         assert len(gql(page, n=1)["data"]["files"]["edges"]) == 1
     with django_assert_max_num_queries(4):
@@ -147,16 +147,21 @@ def test_cookieless_api_requests_get_json_but_login_keeps_csrf():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("name", "content"), [
-    ("page.html", b"<html><script>alert(document.cookie)</script></html>"),
-    ("image.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'),
-])
-async def test_uploaded_html_and_svg_are_never_rendered_inline(gql, async_client, token, name,
-                                                               content):
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("page.html", b"<html><script>alert(document.cookie)</script></html>"),
+        ("image.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'),
+    ],
+)
+async def test_uploaded_html_and_svg_are_never_rendered_inline(
+    gql, async_client, token, name, content
+):
     await sync_to_async(upload)(gql, name, content)
     stored = await File.objects.aget()
-    download = await async_client.get(f"/files/{stored.pk}/download",
-                                      headers={"Authorization": f"Bearer {token}"})
+    download = await async_client.get(
+        f"/files/{stored.pk}/download", headers={"Authorization": f"Bearer {token}"}
+    )
     assert download["Content-Disposition"].startswith("attachment;")
     assert download["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in download["Content-Security-Policy"]
@@ -164,21 +169,24 @@ async def test_uploaded_html_and_svg_are_never_rendered_inline(gql, async_client
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("name", [
-    'report"; filename="evil.html',  # tries to end the quoted name and start another
-    "line\r\nSet-Cookie: a=b.txt",    # tries to start a header of its own
-    "résumé 文件.pdf",                 # not ASCII: the RFC 6266 filename* form
-    "..\\..\\etc\\passwd",             # a path: only its last segment is a name
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        'report"; filename="evil.html',  # tries to end the quoted name and start another
+        "line\r\nSet-Cookie: a=b.txt",  # tries to start a header of its own
+        "résumé 文件.pdf",  # not ASCII: the RFC 6266 filename* form
+        "..\\..\\etc\\passwd",  # a path: only its last segment is a name
+    ],
+)
 async def test_download_names_are_quoted_safely(user, async_client, token, name):
     # Stored through the service: HTTP clients percent-encode quotes and line breaks in a
     # multipart file name (as browsers do), so the hostile name would never arrive intact.
-    await sync_to_async(services.file_create)(owner=user,
-                                              upload=SimpleUploadedFile(name, b"data"))
+    await sync_to_async(services.file_create)(owner=user, upload=SimpleUploadedFile(name, b"data"))
     stored = await File.objects.aget()
     assert '"' in stored.name or not name.startswith("report")
-    download = await async_client.get(f"/files/{stored.pk}/download",
-                                      headers={"Authorization": f"Bearer {token}"})
+    download = await async_client.get(
+        f"/files/{stored.pk}/download", headers={"Authorization": f"Bearer {token}"}
+    )
     header = download["Content-Disposition"]
     assert "\r" not in header and "\n" not in header
     parsed = EmailMessage()

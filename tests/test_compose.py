@@ -34,7 +34,8 @@ def test_the_compose_file_follows_the_compose_specification():
     checker = Path(sys.executable).with_name("check-jsonschema")
     result = subprocess.run(
         [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -43,8 +44,12 @@ def test_graphiql_and_introspection_are_off_in_compose_unless_asked_for():
     web_env = compose()["services"]["web"]["environment"]
     graphql_env = {key: value for key, value in web_env.items() if key.startswith("GRAPHQL_")}
     resolved = {key: interpolate(value, {}) for key, value in graphql_env.items()}
-    show = ("shell", "-c", "from django.conf import settings; "
-            "print(settings.GRAPHQL_GRAPHIQL, settings.GRAPHQL_INTROSPECTION)")
+    show = (
+        "shell",
+        "-c",
+        "from django.conf import settings; "
+        "print(settings.GRAPHQL_GRAPHIQL, settings.GRAPHQL_INTROSPECTION)",
+    )
     result = manage(*show, env={**PRODUCTION_ENV, **resolved})
     assert result.stdout.split()[-2:] == ["False", "False"], result.stdout + result.stderr
     asked = {key: interpolate(value, {key: "1"}) for key, value in graphql_env.items()}
@@ -57,8 +62,7 @@ def run_flower_command(tmp_path, basic_auth: str) -> subprocess.CompletedProcess
     fake_celery.write_text('#!/bin/sh\necho "started: $*"\n')
     fake_celery.chmod(fake_celery.stat().st_mode | stat.S_IEXEC)
     command = [part.replace("$$", "$") for part in compose()["services"]["flower"]["command"]]
-    env = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
-           "FLOWER_BASIC_AUTH": basic_auth}
+    env = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "FLOWER_BASIC_AUTH": basic_auth}
     return subprocess.run(command, env=env, capture_output=True, text=True)
 
 
@@ -81,7 +85,11 @@ def proxy_body_limit(env: dict) -> int:
     """NGINX_MAX_BODY_SIZE as the proxy's entrypoint computes it (deploy/*.envsh, sourced)."""
     result = subprocess.run(
         ["sh", "-c", f". {DEPLOY / '10-max-body-size.envsh'}; echo $NGINX_MAX_BODY_SIZE"],
-        env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, check=True)
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(result.stdout)
 
 
@@ -107,8 +115,10 @@ def test_minio_urls_handed_to_browsers_name_the_public_endpoint():
     and MinIO lets the page post to it from the proxy's origin."""
     services = compose()["services"]
     web_env = services["web"]["environment"]
-    public = interpolate(web_env["AWS_S3_PUBLIC_ENDPOINT_URL"],
-                         {"AWS_S3_PUBLIC_ENDPOINT_URL": "http://localhost:9000"})
+    public = interpolate(
+        web_env["AWS_S3_PUBLIC_ENDPOINT_URL"],
+        {"AWS_S3_PUBLIC_ENDPOINT_URL": "http://localhost:9000"},
+    )
     assert public == "http://localhost:9000"
     assert "127.0.0.1:9000:9000" in services["minio"]["ports"]
     cors = interpolate(services["minio"]["environment"]["MINIO_API_CORS_ALLOW_ORIGIN"], {})
@@ -119,10 +129,12 @@ def test_the_proxy_body_limit_is_the_apps_largest_request():
     from schema.ingress import UploadLimits
 
     for size, files in ((1024**3, 20), (10 * 1024**2, 3)):
-        limit = proxy_body_limit({"MAX_UPLOAD_SIZE": str(size),
-                                  "MAX_FILES_PER_REQUEST": str(files)})
-        largest = UploadLimits(max_file_size=size, max_files=files,
-                               max_fields_size=2 * 1024**2).max_request_size
+        limit = proxy_body_limit(
+            {"MAX_UPLOAD_SIZE": str(size), "MAX_FILES_PER_REQUEST": str(files)}
+        )
+        largest = UploadLimits(
+            max_file_size=size, max_files=files, max_fields_size=2 * 1024**2
+        ).max_request_size
         assert largest <= limit <= largest + 4 * 1024**2, (size, files, limit, largest)
     proxy_env = compose()["services"]["proxy"]["environment"]
     defaults = {key: interpolate(value, {}) for key, value in proxy_env.items()}
@@ -134,18 +146,30 @@ def test_the_proxy_config_is_valid_nginx(tmp_path):
     nginx = shutil.which("nginx")
     if nginx is None:
         pytest.skip("nginx is not installed (apt-get install nginx-light)")
-    rendered = (DEPLOY / "nginx.conf.template").read_text().replace(
-        "${NGINX_MAX_BODY_SIZE}", str(proxy_body_limit({})))
+    rendered = (
+        (DEPLOY / "nginx.conf.template")
+        .read_text()
+        .replace("${NGINX_MAX_BODY_SIZE}", str(proxy_body_limit({})))
+    )
     assert "${" not in rendered  # every template variable filled in
-    for directive in ("proxy_request_buffering off;", "proxy_set_header Upgrade $http_upgrade;",
-                      "proxy_set_header Connection $connection_upgrade;", "location /static/"):
+    for directive in (
+        "proxy_request_buffering off;",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Connection $connection_upgrade;",
+        "location /static/",
+    ):
         assert directive in rendered, directive
     # `web` resolves only on the compose network; everything else is checked as written.
-    (tmp_path / "default.conf").write_text(rendered.replace("server web:8000;",
-                                                            "server 127.0.0.1:8000;"))
+    (tmp_path / "default.conf").write_text(
+        rendered.replace("server web:8000;", "server 127.0.0.1:8000;")
+    )
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path / 'nginx.pid'};\nerror_log stderr;\nevents {{}}\n"
-        f"http {{\n  access_log off;\n  include {tmp_path / 'default.conf'};\n}}\n")
-    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                            capture_output=True, text=True)
+        f"http {{\n  access_log off;\n  include {tmp_path / 'default.conf'};\n}}\n"
+    )
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr

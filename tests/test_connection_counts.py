@@ -20,8 +20,7 @@ def pool_size(redis) -> int:
 async def test_a_disconnect_storm_reuses_one_pooled_connection():
     layer = get_channel_layer()
     user_id = uuid.uuid4().int % 10**9
-    counted = [live.UserConnections(layer, user_id, uuid.uuid4().hex, ttl=60)
-               for _ in range(STORM)]
+    counted = [live.UserConnections(layer, user_id, uuid.uuid4().hex, ttl=60) for _ in range(STORM)]
     for one in counted:  # one at a time: the pool needs a single connection for these
         assert await one.add(STORM)
     redis = counted[0].redis

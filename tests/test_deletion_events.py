@@ -30,9 +30,11 @@ DELETE = "mutation($id: ID!) { deleteFile(id: $id) }"
 
 async def delete(server, token, file_id: str) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(f"{server.url}/graphql/",
-                                     headers={"Authorization": f"Bearer {token}"},
-                                     json={"query": DELETE, "variables": {"id": file_id}})
+        response = await client.post(
+            f"{server.url}/graphql/",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"query": DELETE, "variables": {"id": file_id}},
+        )
     assert response.json() == {"data": {"deleteFile": file_id}}, response.text
 
 
@@ -49,7 +51,8 @@ async def watch(server, token, *, group_of=None, variables=None) -> Subscription
 
 
 async def test_a_deletion_reaches_the_owner_and_staff_and_no_one_else(
-        uvicorn_server, user, token, other_user, other_token, staff_user, staff_token):
+    uvicorn_server, user, token, other_user, other_token, staff_user, staff_token
+):
     await sync_to_async(grant_every_file_right)(staff_user)
     file = await sync_to_async(make_done_file)(user, "gone.txt")
     bobs = await sync_to_async(make_done_file)(other_user, "bobs.txt")
@@ -125,8 +128,10 @@ def record(state: dict) -> None:
 
 def waiting_for_a_lock() -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                       "AND datname = current_database()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
         return cursor.fetchone()[0] > 0
 
 

@@ -33,8 +33,9 @@ def test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off():
 
 def test_the_image_runs_uvicorn_with_the_harness_websocket_options():
     """What the tests and the bench run (tools/processes.py) is what the image deploys."""
-    command = re.search(r'^CMD (\[.*?\])$', (BASE_DIR / "Dockerfile").read_text(),
-                        re.MULTILINE | re.DOTALL).group(1)
+    command = re.search(
+        r"^CMD (\[.*?\])$", (BASE_DIR / "Dockerfile").read_text(), re.MULTILINE | re.DOTALL
+    ).group(1)
     arguments = json.loads(command.replace("\\\n", ""))
     options = list(UVICORN_WS_OPTIONS)
-    assert any(arguments[i:i + len(options)] == options for i in range(len(arguments))), arguments
+    assert any(arguments[i : i + len(options)] == options for i in range(len(arguments))), arguments

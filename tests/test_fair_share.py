@@ -41,9 +41,18 @@ def capped_worker(process_logs):
     queue = f"fair-share-{uuid.uuid4().hex[:8]}"
     worker = start_celery(
         {"FILE_MAX_IN_FLIGHT_PER_USER": str(CAP), "FILE_IN_FLIGHT_RETRY_SECONDS": "0.1"},
-        process_logs / f"{queue}.log", "worker", "--pool", "threads", "--concurrency",
-        str(THREADS), "-Q", queue, "--without-gossip", "--without-mingle",
-        hostname=f"{queue}@%h")
+        process_logs / f"{queue}.log",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(THREADS),
+        "-Q",
+        queue,
+        "--without-gossip",
+        "--without-mingle",
+        hostname=f"{queue}@%h",
+    )
     # Ready before anything is sent: on Redis, a message sent to a queue no consumer has
     # declared yet has no binding to go to, and is dropped.
     from project.celery import app
@@ -71,14 +80,14 @@ class Watch:
         self.most_in_flight = max(self.most_in_flight, in_flight)
         unfinished = self.mine.filter(~Q(status=FileStatus.DONE))
         # Waiting, not started: PENDING, yet touched by a deferred task since it was made.
-        self.saw_deferral |= unfinished.filter(status=FileStatus.PENDING,
-                                               updated_at__gt=self.since).exists()
+        self.saw_deferral |= unfinished.filter(
+            status=FileStatus.PENDING, updated_at__gt=self.since
+        ).exists()
         self.other_done_first |= self.other.exists() and unfinished.exists()
         return not unfinished.exists()
 
 
-def test_one_users_burst_never_has_more_than_the_cap_in_flight(user, other_user,
-                                                                capped_worker):
+def test_one_users_burst_never_has_more_than_the_cap_in_flight(user, other_user, capped_worker):
     content = ("id,value\n" + "".join(f"{i},{i * 0.5}\n" for i in range(ROWS))).encode()
     burst = [make_file(user, f"burst-{n}.csv", content) for n in range(BURST)]
     other = make_file(other_user, "other.txt", b"someone else's file\n")
@@ -95,13 +104,11 @@ def test_one_users_burst_never_has_more_than_the_cap_in_flight(user, other_user,
     assert all(file.result["row_count"] == ROWS for file in watch.mine)
 
 
-def test_a_file_over_the_cap_stays_pending_without_losing_an_attempt(user, settings,
-                                                                      monkeypatch):
+def test_a_file_over_the_cap_stays_pending_without_losing_an_attempt(user, settings, monkeypatch):
     settings.FILE_MAX_IN_FLIGHT_PER_USER = 1
     busy = make_file(user, "busy.txt", b"busy")
     waiting = make_file(user, "waiting.txt", b"waiting")
-    File.objects.filter(pk=busy.pk).update(status=FileStatus.PROCESSING,
-                                           updated_at=timezone.now())
+    File.objects.filter(pk=busy.pk).update(status=FileStatus.PROCESSING, updated_at=timezone.now())
     assert services.file_process(file_id=waiting.pk) == services.DEFERRED
     waited = File.objects.get(pk=waiting.pk)
     assert (waited.status, waited.attempts, waited.version) == (FileStatus.PENDING, 0, 1)

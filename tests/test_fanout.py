@@ -36,8 +36,11 @@ BIG_EVENTS = 40
 def server(django_db_setup, process_logs):
     """A server that logs each execution, and closes a subscriber OUTBOX_LIMIT events
     behind."""
-    started = Server("uvicorn", process_logs, env={
-        "LOG_LEVEL": "DEBUG", "WEBSOCKET_OUTBOX_LIMIT": str(OUTBOX_LIMIT)})
+    started = Server(
+        "uvicorn",
+        process_logs,
+        env={"LOG_LEVEL": "DEBUG", "WEBSOCKET_OUTBOX_LIMIT": str(OUTBOX_LIMIT)},
+    )
     yield started
     started.stop()
 
@@ -69,7 +72,8 @@ async def until_final(subscription, file_ids, timeout=30) -> list[dict]:
 
 
 async def test_subscribers_with_the_same_document_share_one_execution(
-        server, celery_worker, user, token):
+    server, celery_worker, user, token
+):
     same = [await watching(server, token, user) for _ in range(2)]
     other = await watching(server, token, user, OTHER_DOCUMENT)
     file_id = str(decode_file_id((await upload(server, token, "a.txt", b"shared"))["id"]))
@@ -87,9 +91,11 @@ async def test_subscribers_with_the_same_document_share_one_execution(
 
 
 async def test_rights_classes_never_share_a_result(
-        server, celery_worker, user, token, other_user, other_token, staff_user, staff_token):
+    server, celery_worker, user, token, other_user, other_token, staff_user, staff_token
+):
     await sync_to_async(staff_user.user_permissions.add)(
-        await Permission.objects.aget(codename="view_file"))
+        await Permission.objects.aget(codename="view_file")
+    )
     owner = await watching(server, token, user)
     other = await watching(server, other_token, other_user)
     staff = await watching(server, staff_token, staff_user)
@@ -119,20 +125,34 @@ async def slow_watcher(server, token, owner) -> StalledSubscription:
 
 def state(owner, file_id: str, version: int, status: str, name: str = BIG_NAME) -> dict:
     """A file's public state as the workers publish it (schema/live.py: publish)."""
-    return {"id": file_id, "name": name, "size": 1, "content_type": "text/plain",
-            "kind": "OTHER", "sha256": "", "status": status, "progress": version / 100,
-            "error": "", "version": version, "owner_id": owner.pk, "result": None,
-            "thumbnail": "", "uploaded_at": datetime.now(UTC).isoformat(),
-            "processed_at": None}
+    return {
+        "id": file_id,
+        "name": name,
+        "size": 1,
+        "content_type": "text/plain",
+        "kind": "OTHER",
+        "sha256": "",
+        "status": status,
+        "progress": version / 100,
+        "error": "",
+        "version": version,
+        "owner_id": owner.pk,
+        "result": None,
+        "thumbnail": "",
+        "uploaded_at": datetime.now(UTC).isoformat(),
+        "processed_at": None,
+    }
 
 
 async def publish(owner, file_state: dict) -> None:
     await get_channel_layer().group_send(
-        live.owner_group(owner.pk), {"type": live.MESSAGE_TYPE, "file": file_state})
+        live.owner_group(owner.pk), {"type": live.MESSAGE_TYPE, "file": file_state}
+    )
 
 
 async def test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state_kept(
-        server, user, token):
+    server, user, token
+):
     slow = await slow_watcher(server, token, user)
     reader = await watching(server, token, user)
     file_id = str(uuid.uuid4())

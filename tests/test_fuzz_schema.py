@@ -18,26 +18,34 @@ schemathesis.graphql.scalar(
 schemathesis.graphql.scalar("Upload", st.text(max_size=10).map(nodes.String))
 schemathesis.graphql.scalar("Time", st.times().map(lambda t: nodes.String(t.isoformat())))
 
-FUZZ_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
-                         suppress_health_check=list(HealthCheck), database=None)
+FUZZ_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
 
 
 def assert_no_server_error(response):
     assert response.status_code < 500, response.text
     if response.status_code == 200:
         for error in response.json().get("errors") or []:
-            assert error.get("extensions", {}).get("code") != "INTERNAL_SERVER_ERROR", (
-                json.dumps(error))
+            assert error.get("extensions", {}).get("code") != "INTERNAL_SERVER_ERROR", json.dumps(
+                error
+            )
 
 
 def fuzz_every_operation(server, token, check, headers) -> int:
     """Generate cases for every query and mutation, send each with `headers`, and `check`
     the answer. (Schemathesis's own pytest plugin does not work with pytest 9, so Hypothesis
     drives its strategies here.)"""
-    schema = schemathesis.graphql.from_url(f"{server.url}/graphql/",
-                                           headers={"Authorization": f"Bearer {token}"})
+    schema = schemathesis.graphql.from_url(
+        f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"}
+    )
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:
+
         @FUZZ_SETTINGS
         @given(case=operation.as_strategy())
         def run(case):
@@ -48,8 +56,9 @@ def fuzz_every_operation(server, token, check, headers) -> int:
 
 
 def test_every_operation_with_a_token(uvicorn_server, token):
-    count = fuzz_every_operation(uvicorn_server, token, assert_no_server_error,
-                                 headers={"Authorization": f"Bearer {token}"})
+    count = fuzz_every_operation(
+        uvicorn_server, token, assert_no_server_error, headers={"Authorization": f"Bearer {token}"}
+    )
     assert count >= 6  # files, file, uploadFile, uploadFiles, reprocessFile, deleteFile
 
 
@@ -58,6 +67,9 @@ def test_every_operation_without_credentials(uvicorn_server, token):
         assert_no_server_error(response)
         errors = response.json().get("errors") or []
         assert errors and {e["extensions"]["code"] for e in errors} <= {
-            "UNAUTHENTICATED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}, response.text
+            "UNAUTHENTICATED",
+            "GRAPHQL_VALIDATION_FAILED",
+            "BAD_USER_INPUT",
+        }, response.text
 
     fuzz_every_operation(uvicorn_server, token, refused, headers={})

@@ -58,12 +58,14 @@ class FolderWatch(threading.Thread):
 
 def upload_head(name: str = "big.bin") -> bytes:
     operations = json.dumps({"query": UPLOAD, "variables": {"file": None}})
-    return (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
-            f"{operations}\r\n"
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
-            '{"0": ["variables.file"]}\r\n'
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="0"; filename="{name}"\r\n'
-            "\r\n").encode()
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+        f"{operations}\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
+        '{"0": ["variables.file"]}\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="0"; filename="{name}"\r\n'
+        "\r\n"
+    ).encode()
 
 
 def upload_tail() -> bytes:
@@ -75,9 +77,14 @@ class Exchange:
 
     def __init__(self, server, headers: dict):
         self.sock = socket.create_connection(("127.0.0.1", server.port))
-        head = ["POST /graphql/ HTTP/1.1", f"Host: 127.0.0.1:{server.port}",
-                f"Content-Type: multipart/form-data; boundary={BOUNDARY}",
-                *(f"{key}: {value}" for key, value in headers.items()), "", ""]
+        head = [
+            "POST /graphql/ HTTP/1.1",
+            f"Host: 127.0.0.1:{server.port}",
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}",
+            *(f"{key}: {value}" for key, value in headers.items()),
+            "",
+            "",
+        ]
         self.started = time.perf_counter()
         self.sock.sendall("\r\n".join(head).encode())
         self.chunked = headers.get("Transfer-Encoding") == "chunked"
@@ -108,8 +115,13 @@ class Exchange:
             data += self.sock.recv(65536)
         self.answered_after = time.perf_counter() - self.started
         head, _, body = data.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length")))
+        length = int(
+            next(
+                line.split(b":")[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+        )
         while len(body) < length:
             body += self.sock.recv(65536)
         self.sock.close()
@@ -154,13 +166,15 @@ def test_anonymous_upload_is_refused_before_its_body_is_read(uvicorn_server):
 
 def test_declared_length_over_the_limit_is_refused_at_once(small_limit_server, token):
     written = written_by(small_limit_server)
-    exchange = Exchange(small_limit_server, {"Content-Length": str(GIB),
-                                             "Authorization": f"Bearer {token}"})
+    exchange = Exchange(
+        small_limit_server, {"Content-Length": str(GIB), "Authorization": f"Bearer {token}"}
+    )
     exchange.send([upload_head(), *zeros(GIB)])
     status, body = exchange.response()
     assert (status, code(body)) == (413, "FILE_TOO_LARGE")
     assert "is larger than this upload may be" in body["errors"][0]["message"], (
-        "refused for its declared length, before the body was read")
+        "refused for its declared length, before the body was read"
+    )
     assert exchange.sent < 64 * MIB
     assert written_by(small_limit_server) - written < MIB
     assert File.objects.count() == 0
@@ -171,8 +185,9 @@ def test_a_streamed_file_over_the_limit_stops_at_the_limit(small_limit_server, t
     written of the part is removed before the answer."""
     watch = FolderWatch()
     watch.start()
-    exchange = Exchange(small_limit_server, {"Transfer-Encoding": "chunked",
-                                             "Authorization": f"Bearer {token}"})
+    exchange = Exchange(
+        small_limit_server, {"Transfer-Encoding": "chunked", "Authorization": f"Bearer {token}"}
+    )
     exchange.send([upload_head(), *zeros(GIB, 64 * 1024)])
     status, body = exchange.response()
     assert (status, code(body)) == (413, "FILE_TOO_LARGE")
@@ -188,8 +203,9 @@ def test_a_one_gib_upload_is_written_once(uvicorn_server, celery_worker, token):
     """And processed: the test ends once the worker is done with it, not while the worker's
     transaction could deadlock with the database flush after the test."""
     written = written_by(uvicorn_server)
-    exchange = Exchange(uvicorn_server, {"Transfer-Encoding": "chunked",
-                                         "Authorization": f"Bearer {token}"})
+    exchange = Exchange(
+        uvicorn_server, {"Transfer-Encoding": "chunked", "Authorization": f"Bearer {token}"}
+    )
     exchange.send([upload_head(), *zeros(GIB), upload_tail()])
     status, body = exchange.response(timeout=300)
     assert status == 200 and "errors" not in body, body

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def stored(owner, content=b"bytes") -> File:
-    file = File(id=uuid.uuid4(), owner=owner, name="x.txt", size=len(content),
-                status=FileStatus.DONE)
+    file = File(
+        id=uuid.uuid4(), owner=owner, name="x.txt", size=len(content), status=FileStatus.DONE
+    )
     file.stored_file.save("x", ContentFile(content), save=False)
     file.save(force_insert=True)
     return file
@@ -62,8 +63,10 @@ def test_storage_audit_reports_then_fixes(user, capsys):
     default_storage.delete(arriving)
     default_storage.delete(landing)
     gone.refresh_from_db()
-    assert (gone.status, gone.error) == (FileStatus.FAILED,
-                                         FAILURE_MESSAGES[FailureCode.MISSING_BYTES])
+    assert (gone.status, gone.error) == (
+        FileStatus.FAILED,
+        FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
+    )
     assert gone.failure_code == FailureCode.MISSING_BYTES
     kept.refresh_from_db()
     assert kept.status == FileStatus.DONE and default_storage.exists(kept.stored_file.name)
@@ -75,12 +78,15 @@ def test_storage_audit_finds_missing_bytes_by_code_not_by_wording(user, capsys):
     """A file already FAILED for its missing bytes is known by its code, whatever its message
     says (reworded, or translated); one FAILED for another reason is still checked."""
     known = stored(user)
-    File.objects.filter(pk=known.pk).update(status=FileStatus.FAILED, error="Reworded.",
-                                            failure_code=FailureCode.MISSING_BYTES)
+    File.objects.filter(pk=known.pk).update(
+        status=FileStatus.FAILED, error="Reworded.", failure_code=FailureCode.MISSING_BYTES
+    )
     damaged = stored(user)
     File.objects.filter(pk=damaged.pk).update(
-        status=FileStatus.FAILED, error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
-        failure_code=FailureCode.DAMAGED)
+        status=FileStatus.FAILED,
+        error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
+        failure_code=FailureCode.DAMAGED,
+    )
     for file in (known, damaged):
         os.remove(file.stored_file.path)
     call_command("storage_audit", "--fix")

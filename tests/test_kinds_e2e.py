@@ -35,7 +35,8 @@ async def process(server, token, user, name, content) -> dict:
     await subscription.close()
     async with httpx.AsyncClient() as client:
         response = await client.post(
-            f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"},
+            f"{server.url}/graphql/",
+            headers={"Authorization": f"Bearer {token}"},
             json={"query": RESULT, "variables": {"id": uploaded["id"]}},
         )
     return response.json()["data"]["file"]
@@ -53,8 +54,9 @@ async def test_image(server, token, user):
     assert result["__typename"] == "ImageResult"
     assert (result["format"], result["width"], result["height"]) == ("PNG", 640, 480)
     async with httpx.AsyncClient() as client:
-        thumbnail = await client.get(result["thumbnailUrl"],
-                                     headers={"Authorization": f"Bearer {token}"})
+        thumbnail = await client.get(
+            result["thumbnailUrl"], headers={"Authorization": f"Bearer {token}"}
+        )
         foreign = await client.get(result["thumbnailUrl"])
     assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/webp"
     assert thumbnail.content[8:12] == b"WEBP"
@@ -101,8 +103,11 @@ async def test_pdf(server, token, user):
     file = await process(server, token, user, "report.pdf", pdf)
     result = file["result"]
     assert file["kind"] == "PDF" and file["failureCode"] is None
-    assert (result["pageCount"], result["title"], result["author"]) == (3, "Quarterly report",
-                                                                        "Alice")
+    assert (result["pageCount"], result["title"], result["author"]) == (
+        3,
+        "Quarterly report",
+        "Alice",
+    )
 
 
 async def test_broken_pdf_fails_with_a_clear_error(server, token, user):
@@ -117,7 +122,10 @@ async def test_zip_archive(server, token, user):
     result = file["result"]
     assert file["kind"] == "ARCHIVE"
     assert (result["format"], result["entryCount"], result["totalUncompressedSize"]) == (
-        "zip", 2, 30)
+        "zip",
+        2,
+        30,
+    )
     assert result["entries"] == ["a.txt", "dir/b.txt"]
 
 
@@ -142,7 +150,7 @@ async def test_other_kind_has_no_result(server, token, user):
 
 async def test_progress_of_a_large_csv_rises_live_and_ends_at_one(server, token, user):
     rows = 600_000  # ~25 MB: long enough to process for several progress intervals
-    content = ("id,value,label\n" + "".join(f"{i},{i * 0.5},row {i}\n" for i in range(rows)))
+    content = "id,value,label\n" + "".join(f"{i},{i * 0.5},row {i}\n" for i in range(rows))
     subscription = await Subscription.open(server.ws_url, token=token)
     await subscription.subscribe(SUBSCRIBE, owner=user)
     await upload(server, token, "big.csv", content.encode())

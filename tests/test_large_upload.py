@@ -47,8 +47,10 @@ def test_large_upload_streams_to_disk(uvicorn_server, token, tmp_path):
         response = client.post(
             f"{uvicorn_server.url}/graphql/",
             headers={"Authorization": f"Bearer {token}"},
-            data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-                  "map": json.dumps({"0": ["variables.file"]})},
+            data={
+                "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+                "map": json.dumps({"0": ["variables.file"]}),
+            },
             files={"0": ("big.bin", body)},
         )
     monitor.done.set()

@@ -15,8 +15,9 @@ FILES = "{ files { totalCount } }"
 
 
 def log_in(client, page, username, password, address):
-    return client.post(page, {"username": username, "password": password, "next": "/"},
-                       REMOTE_ADDR=address)
+    return client.post(
+        page, {"username": username, "password": password, "next": "/"}, REMOTE_ADDR=address
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +42,7 @@ def assert_locked_out(response):
 
 
 @pytest.mark.parametrize("page", LOGIN_PAGES)
-def test_failures_for_one_username_lock_it_out_from_any_address(client, user, other_user,
-                                                                page):
+def test_failures_for_one_username_lock_it_out_from_any_address(client, user, other_user, page):
     limit = settings.AXES_FAILURE_LIMIT
     addresses = [f"10.0.0.{i}" for i in range(limit)]  # a different address each time
     fail_until_the_limit(client, page, [user.username] * limit, addresses)
@@ -52,8 +52,7 @@ def test_failures_for_one_username_lock_it_out_from_any_address(client, user, ot
 
 
 @pytest.mark.parametrize("page", LOGIN_PAGES)
-def test_failures_from_one_address_lock_it_out_for_any_username(client, user, other_user,
-                                                                page):
+def test_failures_from_one_address_lock_it_out_for_any_username(client, user, other_user, page):
     limit = settings.AXES_FAILURE_LIMIT
     usernames = [f"guess-{i}" for i in range(limit)]  # a different username each time
     fail_until_the_limit(client, page, usernames, ["10.0.0.9"] * limit)
@@ -64,10 +63,8 @@ def test_failures_from_one_address_lock_it_out_for_any_username(client, user, ot
 
 def test_a_lockout_leaves_sessions_and_tokens_on_the_api_alone(client, user, token):
     limit = settings.AXES_FAILURE_LIMIT
-    fail_until_the_limit(client, "/accounts/login/", [user.username] * limit,
-                         ["127.0.0.1"] * limit)
-    assert_locked_out(log_in(client, "/accounts/login/", user.username, PASSWORD,
-                             "127.0.0.1"))
+    fail_until_the_limit(client, "/accounts/login/", [user.username] * limit, ["127.0.0.1"] * limit)
+    assert_locked_out(log_in(client, "/accounts/login/", user.username, PASSWORD, "127.0.0.1"))
     assert GraphQL(client, token)(FILES) == {"data": {"files": {"totalCount": 0}}}
     client.force_login(user)  # a session from before the lockout
     page = client.get("/graphql/", HTTP_ACCEPT="text/html")
@@ -78,20 +75,24 @@ def test_a_lockout_leaves_sessions_and_tokens_on_the_api_alone(client, user, tok
 
 def test_logins_below_the_limit_work(client, user):
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
-        assert log_in(client, "/accounts/login/", user.username, "nope", "10.0.3.3"
-                      ).status_code == 200
-    assert log_in(client, "/accounts/login/", user.username, PASSWORD, "10.0.3.3"
-                  ).status_code == 302
+        assert (
+            log_in(client, "/accounts/login/", user.username, "nope", "10.0.3.3").status_code == 200
+        )
+    assert (
+        log_in(client, "/accounts/login/", user.username, PASSWORD, "10.0.3.3").status_code == 302
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_lockout_page_under_asgi(async_client, user):
     """Django's ASGI handler runs axes' middleware on its async path: still the 429 page."""
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        await async_client.post("/accounts/login/", {"username": user.username,
-                                                     "password": "wrong"})
-    response = await async_client.post("/accounts/login/", {"username": user.username,
-                                                            "password": PASSWORD})
+        await async_client.post(
+            "/accounts/login/", {"username": user.username, "password": "wrong"}
+        )
+    response = await async_client.post(
+        "/accounts/login/", {"username": user.username, "password": PASSWORD}
+    )
     assert response.status_code == 429
     assert b"Too many failed logins" in response.content
     assert response["Retry-After"] == str(settings.LOGIN_LOCKOUT_MINUTES * 60)

@@ -1,7 +1,6 @@
 """The live page in a real headless Chromium, against a real server, worker, database and
 Redis. Skipped where Chromium or the built page is missing, unless REQUIRE_BROWSER=1 (CI)."""
 
-
 import pytest
 
 from tests.support.browser import ARTIFACTS, DROP_FILES, PAGE_MAX_UPLOAD, RECORD_UPLOAD_STATES
@@ -10,11 +9,14 @@ from tests.support.users import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+
 def test_dropped_files_upload_with_progress_and_reach_done_live(page):
     page.evaluate(RECORD_UPLOAD_STATES)
     big_line = "x" * 99 + "\n"
-    files = [["first.txt", "hello\n" * 10],
-             ["second.csv", "a,b\n" + "1,2\n" * 50 + big_line * 5000]]
+    files = [
+        ["first.txt", "hello\n" * 10],
+        ["second.csv", "a,b\n" + "1,2\n" * 50 + big_line * 5000],
+    ]
     page.evaluate(DROP_FILES, [files])
     for name, _ in files:
         page.wait_for_selector(f'#uploads li[data-name="{name}"][data-status=DONE]')
@@ -32,10 +34,16 @@ def test_upload_made_elsewhere_appears_live(page, page_server, token):
 
 
 def test_oversize_file_shows_its_error(page):
-    page.set_input_files("#file-input", files=[{
-        "name": "huge.bin", "mimeType": "application/octet-stream",
-        "buffer": b"\0" * (PAGE_MAX_UPLOAD + 1),
-    }])
+    page.set_input_files(
+        "#file-input",
+        files=[
+            {
+                "name": "huge.bin",
+                "mimeType": "application/octet-stream",
+                "buffer": b"\0" * (PAGE_MAX_UPLOAD + 1),
+            }
+        ],
+    )
     error = page.wait_for_selector('#uploads li[data-name="huge.bin"][data-status=ERROR] .error')
     assert "larger than the 2 MiB limit" in error.inner_text()  # the unit the page uses
     assert "2 MiB each" in page.inner_text("#drop-hint")
@@ -53,10 +61,14 @@ def test_the_admin_list_fits_1280_pixels(browser, page_server, db):
     from files_app.models import File, FileStatus
 
     admin = get_user_model().objects.create_superuser("root-admin", password=PASSWORD)
-    File.objects.create(owner=admin, name="quarterly-report-2026-final-version-2.csv",
-                        size=1_234_567, status=FileStatus.DONE, content_type="text/csv")
-    context = browser.new_context(base_url=page_server.url,
-                                  viewport={"width": 1280, "height": 800})
+    File.objects.create(
+        owner=admin,
+        name="quarterly-report-2026-final-version-2.csv",
+        size=1_234_567,
+        status=FileStatus.DONE,
+        content_type="text/csv",
+    )
+    context = browser.new_context(base_url=page_server.url, viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.goto("/admin/login/?next=/admin/files_app/file/")
     page.fill("#id_username", "root-admin")
@@ -74,8 +86,10 @@ def test_the_admin_list_fits_1280_pixels(browser, page_server, db):
 
 
 def test_detail_view_shows_the_typed_result(page):
-    page.set_input_files("#file-input", files=[{
-        "name": "table.csv", "mimeType": "text/csv", "buffer": b"id,name\n1,a\n2,b\n3\n"}])
+    page.set_input_files(
+        "#file-input",
+        files=[{"name": "table.csv", "mimeType": "text/csv", "buffer": b"id,name\n1,a\n2,b\n3\n"}],
+    )
     page.wait_for_selector('#rows tr[data-name="table.csv"][data-status=DONE]')
     page.click('#rows tr[data-name="table.csv"] button')
     dialog = page.wait_for_selector("#detail[open] .detail-body h3")

@@ -17,8 +17,7 @@ def open_tab(context):
     return page
 
 
-def test_a_file_deleted_in_one_tab_leaves_the_other_at_once(browser, uvicorn_server,
-                                                            user):
+def test_a_file_deleted_in_one_tab_leaves_the_other_at_once(browser, uvicorn_server, user):
     make_done_file(user, "shared.txt")
     make_done_file(user, "stays.txt")
     context = browser.new_context(base_url=uvicorn_server.url)

@@ -29,14 +29,21 @@ REPROCESS = "mutation($id: ID!) { reprocessFile(id: $id) { status } }"
 def person(username, *permissions, is_staff=True):
     """A user holding these `files_app` permissions, and a token for them."""
     user = get_user_model().objects.create_user(username, password=PASSWORD, is_staff=is_staff)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="files_app",
-                                                        codename__in=permissions))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="files_app", codename__in=permissions)
+    )
     return user, services.api_token_create(user=user)
 
 
 def done_file(owner) -> File:
-    file = File(id=uuid.uuid4(), owner=owner, name="report.csv", size=5,
-                status=FileStatus.DONE, content_type="text/plain")
+    file = File(
+        id=uuid.uuid4(),
+        owner=owner,
+        name="report.csv",
+        size=5,
+        status=FileStatus.DONE,
+        content_type="text/plain",
+    )
     file.stored_file.save("x", ContentFile(b"a,b,c"), save=False)
     file.save(force_insert=True)
     return file
@@ -56,10 +63,8 @@ def test_seeing_everyones_files_needs_view_file(client, user):
     for token, sees in ((plain_staff, False), (not_staff, False), (viewer, True)):
         api = GraphQL(client, token)
         assert api(FILES)["data"]["files"]["totalCount"] == (1 if sees else 0)
-        assert api(one, id=global_id)["data"]["file"] == ({"name": "report.csv"} if sees
-                                                          else None)
-        download = client.get(f"/files/{file.pk}/download",
-                              HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert api(one, id=global_id)["data"]["file"] == ({"name": "report.csv"} if sees else None)
+        download = client.get(f"/files/{file.pk}/download", HTTP_AUTHORIZATION=f"Bearer {token}")
         assert download.status_code == (200 if sees else 404)
     staff = get_user_model().objects.get(username="viewer")
     assert live.groups_for_viewer(staff) == [live.ALL_FILES_GROUP, live.owner_group(staff.pk)]
@@ -76,7 +81,8 @@ def test_deleting_someone_elses_file_needs_delete_file(client, user, token):
     refused = GraphQL(client, viewer)(DELETE, id=global_id)
     assert codes(refused) == ["FORBIDDEN"], refused
     assert refused["errors"][0]["message"] == (
-        "You may see this file but not delete it: it is not yours.")
+        "You may see this file but not delete it: it is not yours."
+    )
     # Without the right to see it, the file stays hidden: NOT_FOUND, as for anyone.
     assert codes(GraphQL(client, blind_deleter)(DELETE, id=global_id)) == ["NOT_FOUND"]
     assert File.objects.filter(pk=file.pk).exists()
@@ -102,7 +108,8 @@ def test_reprocessing_someone_elses_file_needs_reprocess_file(client, user, toke
     assert queued == {"data": {"reprocessFile": {"status": "PENDING"}}}
     own = done_file(user)  # owners need no permission
     assert GraphQL(client, token)(REPROCESS, id=encode_file_id(own.pk))["data"] == {
-        "reprocessFile": {"status": "PENDING"}}
+        "reprocessFile": {"status": "PENDING"}
+    }
 
 
 def test_the_admin_reprocess_action_needs_reprocess_file(client, user):
@@ -112,8 +119,9 @@ def test_the_admin_reprocess_action_needs_reprocess_file(client, user):
     page = client.get("/admin/files_app/file/")
     assert page.status_code == 200 and b"report.csv" in page.content
     assert b'value="reprocess"' not in page.content
-    client.post("/admin/files_app/file/",
-                {"action": "reprocess", "_selected_action": [str(file.pk)]})
+    client.post(
+        "/admin/files_app/file/", {"action": "reprocess", "_selected_action": [str(file.pk)]}
+    )
     file.refresh_from_db()
     assert file.status == FileStatus.DONE
 

@@ -13,6 +13,7 @@ from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
 @pytest.fixture(params=["uvicorn", "daphne"])
 def server(request, celery_worker):
     return request.getfixturevalue(f"{request.param}_server")
@@ -31,7 +32,9 @@ async def test_upload_is_processed_and_pushed_live_in_order(server, token, user)
     statuses = [event["status"] for event in events]
     assert statuses[0] == "PENDING" and statuses[-1] == "DONE", statuses
     assert [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]] == [
-        "PENDING", "PROCESSING", "DONE"
+        "PENDING",
+        "PROCESSING",
+        "DONE",
     ]
     versions = [event["version"] for event in events]
     assert versions == sorted(set(versions)), "versions must only grow"

@@ -22,16 +22,20 @@ from tests.support.wsclient import Subscription
 @pytest.mark.parametrize(
     ("damage", "message", "code"),
     [
-        ("delete-bytes", services.FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
-         FailureCode.MISSING_BYTES),
+        (
+            "delete-bytes",
+            services.FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
+            FailureCode.MISSING_BYTES,
+        ),
         ("truncate", "bytes but 1000 were uploaded", FailureCode.SIZE_MISMATCH),
     ],
 )
 async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
     uvicorn_server, celery_worker, user, token, damage, message, code
 ):
-    file = await sync_to_async(make_file)(user, b"x" * (1000 if damage != "truncate" else 10),
-                                          declared_size=1000)
+    file = await sync_to_async(make_file)(
+        user, b"x" * (1000 if damage != "truncate" else 10), declared_size=1000
+    )
     if damage == "delete-bytes":
         await sync_to_async(file.stored_file.delete)(save=False)
     subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
@@ -47,9 +51,7 @@ async def test_a_file_that_cannot_be_processed_ends_failed_with_an_event(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(
-    user, monkeypatch
-):
+def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(user, monkeypatch):
     def broken(source):
         raise RuntimeError("internal detail that users must not see")
 
@@ -84,8 +86,7 @@ def test_a_duplicate_delivery_leaves_a_live_run_alone(user):
     running = services.file_start_processing(file_id=file.pk)
     assert services.file_process(file_id=file.pk) is None
     file.refresh_from_db()
-    assert (file.status, file.attempts, file.version) == (
-        FileStatus.PROCESSING, 1, running.version)
+    assert (file.status, file.attempts, file.version) == (FileStatus.PROCESSING, 1, running.version)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -165,8 +166,7 @@ def test_the_task_retries_a_storage_error_until_its_retries_run_out(user, monkey
     process_file.apply(args=[str(file.pk)])
     assert len(runs) == min(1 + settings.PROCESSING_MAX_RETRIES, settings.FILE_MAX_ATTEMPTS)
     file.refresh_from_db()
-    assert (file.status, file.failure_code) == (FileStatus.FAILED,
-                                                FailureCode.STORAGE_UNAVAILABLE)
+    assert (file.status, file.failure_code) == (FileStatus.FAILED, FailureCode.STORAGE_UNAVAILABLE)
 
 
 @pytest.mark.django_db(transaction=True)

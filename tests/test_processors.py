@@ -34,8 +34,12 @@ from tests.support import samples
 
 def source(data: bytes, name="sample", limits=None, progress=None) -> ProcessingSource:
     return ProcessingSource(
-        stream=io.BytesIO(data), size=len(data), name=name, content_type="",
-        chunk_size=4096, report_progress=(progress if progress is not None else [].append),
+        stream=io.BytesIO(data),
+        size=len(data),
+        name=name,
+        content_type="",
+        chunk_size=4096,
+        report_progress=(progress if progress is not None else [].append),
         limits=limits or processing_limits(),
     )
 
@@ -57,8 +61,14 @@ def jpeg_with_exif() -> bytes:
 def test_image_result_exif_and_a_rotated_thumbnail():
     result = image.process(source(jpeg_with_exif()))
     assert result.fields == {
-        "format": "JPEG", "width": 1200, "height": 800, "mode": "RGB", "animated": False,
-        "frames": 1, "camera": "Canon EOS R5", "taken_at": "2024-05-06T07:08:09",
+        "format": "JPEG",
+        "width": 1200,
+        "height": 800,
+        "mode": "RGB",
+        "animated": False,
+        "frames": 1,
+        "camera": "Canon EOS R5",
+        "taken_at": "2024-05-06T07:08:09",
         "orientation": 6,
     }
     thumbnail = Image.open(io.BytesIO(result.thumbnail))
@@ -94,8 +104,10 @@ def test_damaged_images_fail_clearly(data):
 
 
 def test_csv_types_nulls_header_and_bad_rows():
-    data = (b"id;score;ok;when;note\n1;1.5;true;2024-01-02;a\n2;;false;2024-02-03;\n"
-            b"3;2;yes;2024-03-04;c\n4;x;y\n")
+    data = (
+        b"id;score;ok;when;note\n1;1.5;true;2024-01-02;a\n2;;false;2024-02-03;\n"
+        b"3;2;yes;2024-03-04;c\n4;x;y\n"
+    )
     fields = csv_file.process(source(data)).fields
     assert (fields["delimiter"], fields["has_header"], fields["row_count"]) == (";", True, 3)
     assert fields["columns"] == [
@@ -114,7 +126,8 @@ def test_csv_mixed_encodings_report_the_undecodable_line_and_go_on():
     assert fields["encoding"] == "utf-8"
     assert fields["row_count"] == 2
     assert fields["bad_rows"] == [
-        {"line": 3, "reason": "bytes that are not valid utf-8 on this line"}]
+        {"line": 3, "reason": "bytes that are not valid utf-8 on this line"}
+    ]
 
 
 def test_csv_latin1_is_detected():
@@ -167,14 +180,18 @@ def test_json_trailing_garbage_is_invalid():
 
 def test_large_invalid_json_is_reported_without_loading_it_whole():
     limits = limits_with(json_exact_error_max_bytes=10)
-    fields = json_file.process(source(b'[1, 2, oops]', limits=limits)).fields
+    fields = json_file.process(source(b"[1, 2, oops]", limits=limits)).fields
     assert fields["valid"] is False and fields["error"] and fields["error_line"] is None
 
 
 def test_pdf_metadata():
     fields = pdf.process(source(samples.pdf("Plan", pages=2))).fields
     assert (fields["page_count"], fields["title"], fields["author"], fields["encrypted"]) == (
-        2, "Plan", "Alice", False)
+        2,
+        "Plan",
+        "Alice",
+        False,
+    )
 
 
 @pytest.mark.parametrize("data", [b"%PDF-1.7\n garbage", samples.pdf()[:200]])
@@ -192,11 +209,17 @@ def test_tar_gz_and_gzip():
             tar.addfile(info, io.BytesIO(content))
     fields = archive.process(source(buffer.getvalue())).fields
     assert (fields["format"], fields["entry_count"], fields["total_uncompressed_size"]) == (
-        "tar", 2, 5)
+        "tar",
+        2,
+        5,
+    )
     single = gzip.compress(b"hello world" * 3)
     fields = archive.process(source(single, name="greeting.txt.gz")).fields
     assert (fields["format"], fields["entries"], fields["total_uncompressed_size"]) == (
-        "gzip", ["greeting.txt"], 33)
+        "gzip",
+        ["greeting.txt"],
+        33,
+    )
 
 
 def test_archive_entry_list_is_capped():
@@ -246,10 +269,15 @@ def test_every_result_is_bounded_whatever_the_file_claims(monkeypatch):
     from files_app import processors
     from files_app.processors import MAX_RESULT_ITEMS, MAX_RESULT_STRING, Result
 
-    claimed = {"title": "t" * 100_000, "tags": [{"key": "k" * 5_000, "value": "v"}] * 10_000,
-               "nested": {str(i): i for i in range(10_000)}, "count": 3}
-    monkeypatch.setitem(processors.PROCESSORS, processors.FileKind.TEXT,
-                        lambda source: Result(fields=claimed))
+    claimed = {
+        "title": "t" * 100_000,
+        "tags": [{"key": "k" * 5_000, "value": "v"}] * 10_000,
+        "nested": {str(i): i for i in range(10_000)},
+        "count": 3,
+    }
+    monkeypatch.setitem(
+        processors.PROCESSORS, processors.FileKind.TEXT, lambda source: Result(fields=claimed)
+    )
     kept = processors.run(source(b"plain words\n" * 10, name="notes.txt"))[1].fields
     assert len(kept["title"]) == MAX_RESULT_STRING
     assert len(kept["tags"]) == MAX_RESULT_ITEMS
@@ -339,12 +367,16 @@ def test_a_zip_that_understates_its_entries_is_still_refused():
 
     data = bytearray(zip_many_directories(20_000))
     end = data.rfind(b"PK\x05\x06")
-    data[end + 8:end + 12] = b"\x01\x00\x01\x00"  # entries on this disk, entries in all: 1
+    data[end + 8 : end + 12] = b"\x01\x00\x01\x00"  # entries on this disk, entries in all: 1
     with pytest.raises(ProcessingError, match="more than 10,000 entries"):
         archive.process(source(bytes(data)))
     small = samples.zip_archive({f"f{i}.txt": b"x" for i in range(30)})
-    assert archive.process(source(small, limits=limits_with(
-        max_archive_entries=30))).fields["entry_count"] == 30
+    assert (
+        archive.process(source(small, limits=limits_with(max_archive_entries=30))).fields[
+            "entry_count"
+        ]
+        == 30
+    )
 
 
 def test_deeply_nested_json_fails_quickly_in_bounded_memory():
@@ -397,14 +429,17 @@ def small_file(lines: int, trailing_newline: bool) -> bytes:
 
 
 @pytest.mark.parametrize("trailing_newline", [True, False], ids=["newline", "no-newline"])
-@pytest.mark.parametrize(("lines", "name", "kind"), [
-    (1, "one.csv", "CSV"),     # the extension settles one line
-    (1, "one.txt", "TEXT"),    # one line of commas is no evidence of a table
-    (2, "two.txt", "CSV"),     # header and one row, the last line counted
-    (2, "two.csv", "CSV"),
-    (5, "five.csv", "CSV"),    # header + 4 rows, one short: a CSV with a bad row
-    (5, "five.txt", "CSV"),    # 4 of 5 lines agree
-])
+@pytest.mark.parametrize(
+    ("lines", "name", "kind"),
+    [
+        (1, "one.csv", "CSV"),  # the extension settles one line
+        (1, "one.txt", "TEXT"),  # one line of commas is no evidence of a table
+        (2, "two.txt", "CSV"),  # header and one row, the last line counted
+        (2, "two.csv", "CSV"),
+        (5, "five.csv", "CSV"),  # header + 4 rows, one short: a CSV with a bad row
+        (5, "five.txt", "CSV"),  # 4 of 5 lines agree
+    ],
+)
 def test_small_csv_counts_every_line(lines, name, kind, trailing_newline):
     from files_app.processors.sniff import sniff
 
@@ -428,12 +463,17 @@ def test_a_small_csv_with_one_bad_row_reports_it():
 
 # --- the checksum pass every file gets, and sniffing -----------------------------------
 
+
 def test_the_checksum_pass_reports_progress_to_the_end():
     content = b"abc" * 10_000
     seen = []
     checked = checksum.process(source(content, name="x", progress=seen.append))
-    assert checked == Checksum(sha256=hashlib.sha256(content).hexdigest(),
-                               content_type="text/plain", size=len(content), kind="TEXT")
+    assert checked == Checksum(
+        sha256=hashlib.sha256(content).hexdigest(),
+        content_type="text/plain",
+        size=len(content),
+        kind="TEXT",
+    )
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 

@@ -48,28 +48,39 @@ def test_too_many_tokens_are_refused(gql, settings):
 
 
 def test_page_size_is_capped(gql, settings):
-    body = gql("query($n: Int) { files(first: $n) { totalCount } }",
-               n=settings.GRAPHQL_MAX_PAGE_SIZE + 1)
+    body = gql(
+        "query($n: Int) { files(first: $n) { totalCount } }", n=settings.GRAPHQL_MAX_PAGE_SIZE + 1
+    )
     assert codes(body) == ["BAD_USER_INPUT"], body
 
 
-@pytest.mark.parametrize("page", [
-    {"after": "not base64!"}, {"before": "b3RoZXI6MQ=="},  # the latter: "other:1"
-    {"after": "YXJyYXljb25uZWN0aW9uOng="}, {"first": -1}, {"last": -1},  # "arrayconnection:x"
-])
+@pytest.mark.parametrize(
+    "page",
+    [
+        {"after": "not base64!"},
+        {"before": "b3RoZXI6MQ=="},  # the latter: "other:1"
+        {"after": "YXJyYXljb25uZWN0aW9uOng="},
+        {"first": -1},
+        {"last": -1},  # "arrayconnection:x"
+    ],
+)
 def test_a_malformed_page_is_the_clients_mistake(gql, page):
     """Raised as BadUserInput where the page is checked (schema/queries.py), not guessed from
     where Strawberry raised it."""
-    body = gql("query($after: String, $before: String, $first: Int, $last: Int) {"
-               " files(after: $after, before: $before, first: $first, last: $last)"
-               " { totalCount } }", **page)
+    body = gql(
+        "query($after: String, $before: String, $first: Int, $last: Int) {"
+        " files(after: $after, before: $before, first: $first, last: $last)"
+        " { totalCount } }",
+        **page,
+    )
     assert codes(body) == ["BAD_USER_INPUT"], body
     assert "pagination" in body["errors"][0]["message"]
 
 
 def test_introspection_is_on_by_default(gql):
     assert gql("{ __schema { queryType { name } } }")["data"]["__schema"]["queryType"] == {
-        "name": "Query"}
+        "name": "Query"
+    }
 
 
 def test_introspection_can_be_turned_off(gql, settings):
@@ -83,9 +94,15 @@ SMALL_PAGE = 3  # unlike the library's own default cap (100), so the setting is 
 
 @pytest.mark.django_db(transaction=True)
 def test_production_switches_turn_off_graphiql_and_introspection(process_logs, token):
-    server = Server("uvicorn", process_logs, {
-        "GRAPHQL_GRAPHIQL": "0", "GRAPHQL_INTROSPECTION": "0",
-        "GRAPHQL_MAX_PAGE_SIZE": str(SMALL_PAGE)})
+    server = Server(
+        "uvicorn",
+        process_logs,
+        {
+            "GRAPHQL_GRAPHIQL": "0",
+            "GRAPHQL_INTROSPECTION": "0",
+            "GRAPHQL_MAX_PAGE_SIZE": str(SMALL_PAGE),
+        },
+    )
     api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
     try:
         ide = httpx.get(f"{server.url}/graphql/", headers={"Accept": "text/html"})
@@ -130,13 +147,21 @@ def test_graphiql_says_when_it_is_not_built(client, monkeypatch, tmp_path):
 @pytest.mark.django_db(transaction=True)
 async def test_subscriptions_per_connection_are_limited(uvicorn_server, token, settings):
     async with websockets.connect(uvicorn_server.ws_url, subprotocols=[PROTOCOL]) as socket:
-        await socket.send(json.dumps({"type": "connection_init",
-                                      "payload": {"Authorization": f"Bearer {token}"}}))
+        await socket.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         limit = settings.GRAPHQL_MAX_SUBSCRIPTIONS_PER_CONNECTION
         for operation in range(limit + 1):
-            await socket.send(json.dumps({"id": str(operation), "type": "subscribe", "payload": {
-                "query": "subscription { fileUpdates { id } }"}}))
+            await socket.send(
+                json.dumps(
+                    {
+                        "id": str(operation),
+                        "type": "subscribe",
+                        "payload": {"query": "subscription { fileUpdates { id } }"},
+                    }
+                )
+            )
         message = json.loads(await asyncio.wait_for(socket.recv(), 10))
     assert message["type"] == "error" and message["id"] == str(limit)
     assert "limit" in message["payload"][0]["message"]
@@ -174,11 +199,13 @@ def test_a_bug_outside_graphql_execution_is_a_masked_json_500(gql, monkeypatch):
 REPROCESS = "mutation($id: ID!) { reprocessFile(id: $id) { id status } }"
 
 
-def test_reprocessing_counts_against_the_rate_limit(gql, other_gql, user, settings,
-                                                    django_assert_num_queries):
+def test_reprocessing_counts_against_the_rate_limit(
+    gql, other_gql, user, settings, django_assert_num_queries
+):
     settings.UPLOAD_RATE_LIMIT_PER_MINUTE = 3
-    file_id = gql.upload(UPLOAD_ID, {"file": ("a.txt", b"x")}, {"file": None}).json()[
-        "data"]["uploadFile"]["id"]
+    file_id = gql.upload(UPLOAD_ID, {"file": ("a.txt", b"x")}, {"file": None}).json()["data"][
+        "uploadFile"
+    ]["id"]
     files = File.objects.filter(owner=user)
     for _ in range(2):  # the upload and two reprocesses: the three a minute allowed
         files.update(status=FileStatus.DONE)
@@ -194,8 +221,10 @@ def test_reprocessing_counts_against_the_rate_limit(gql, other_gql, user, settin
     # Reprocesses count against uploads too; the limit is per user.
     refused_upload = gql.upload(UPLOAD_ID, {"file": ("b.txt", b"x")}, {"file": None})
     assert codes(refused_upload.json()) == ["RATE_LIMITED"]
-    assert "errors" not in other_gql.upload(UPLOAD_ID, {"file": ("c.txt", b"x")},
-                                            {"file": None}).json()
+    assert (
+        "errors"
+        not in other_gql.upload(UPLOAD_ID, {"file": ("c.txt", b"x")}, {"file": None}).json()
+    )
     # Out of the window: the sweep deletes the records, and the user may reprocess again.
     assert ReprocessRequest.objects.filter(user=user).count() == 2
     File.objects.update(uploaded_at=timezone.now() - timedelta(minutes=5))

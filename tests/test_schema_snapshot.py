@@ -41,7 +41,6 @@ def test_snapshot_matches_the_code():
         )
 
 
-
 @pytest.mark.parametrize("codes", [ErrorCode, FailureCode])
 def test_the_sdl_lists_every_code(codes):
     """Clients generate their error handling from the SDL: its enums are the Python ones."""

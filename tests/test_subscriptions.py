@@ -45,7 +45,9 @@ async def test_browser_session_from_a_foreign_origin_is_refused(uvicorn_server, 
     cookie = await login_cookie(uvicorn_server, user)
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(
-            uvicorn_server.ws_url, subprotocols=[PROTOCOL], origin="https://evil.example",
+            uvicorn_server.ws_url,
+            subprotocols=[PROTOCOL],
+            origin="https://evil.example",
             additional_headers={"Cookie": cookie},
         )
     assert refused.value.response.status_code == 403
@@ -56,8 +58,9 @@ async def test_non_browser_client_without_origin_connects_with_a_token(uvicorn_s
     await subscription.close()
 
 
-async def test_cannot_subscribe_to_someone_elses_file(uvicorn_server, token, other_token,
-                                                      celery_worker):
+async def test_cannot_subscribe_to_someone_elses_file(
+    uvicorn_server, token, other_token, celery_worker
+):
     file = await upload(uvicorn_server, token, "private.txt", b"secret")
     intruder = await Subscription.open(uvicorn_server.ws_url, token=other_token)
     await intruder.subscribe(SUBSCRIBE, {"ids": [file["id"]]})
@@ -69,8 +72,9 @@ async def test_cannot_subscribe_to_someone_elses_file(uvicorn_server, token, oth
     assert closing["type"] == "complete"
 
 
-async def test_updates_of_other_users_are_not_delivered(uvicorn_server, token, other_token,
-                                                        other_user, celery_worker):
+async def test_updates_of_other_users_are_not_delivered(
+    uvicorn_server, token, other_token, other_user, celery_worker
+):
     watcher = await Subscription.open(uvicorn_server.ws_url, token=other_token)
     await watcher.subscribe(SUBSCRIBE, owner=other_user)
     await upload(uvicorn_server, token, "alice.txt", b"alice only")
@@ -80,8 +84,7 @@ async def test_updates_of_other_users_are_not_delivered(uvicorn_server, token, o
     assert {event["id"] for event in events} == {own["id"]}
 
 
-async def test_subscription_survives_an_idle_period(uvicorn_server, token, user,
-                                                     celery_worker):
+async def test_subscription_survives_an_idle_period(uvicorn_server, token, user, celery_worker):
     subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
     await subscription.subscribe(SUBSCRIBE, owner=user)
     await asyncio.sleep(IDLE_SECONDS)  # the idleness under test, not a synchronisation

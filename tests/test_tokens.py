@@ -21,7 +21,8 @@ FILES = "{ files { totalCount } }"
 
 def expire(raw_token: str) -> None:
     ApiToken.objects.filter(token_hash=ApiToken.hash(raw_token)).update(
-        expires_at=timezone.now() - timedelta(seconds=1))
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
 
 
 def test_an_expired_token_is_refused_like_an_unknown_one(client, user):
@@ -54,8 +55,11 @@ async def test_an_expired_token_cannot_open_a_websocket(uvicorn_server, user):
 
 
 def test_create_api_token_takes_an_expiry(user, capsys):
-    for text, lifetime in [("90m", timedelta(minutes=90)), ("12h", timedelta(hours=12)),
-                           ("30d", timedelta(days=30))]:
+    for text, lifetime in [
+        ("90m", timedelta(minutes=90)),
+        ("12h", timedelta(hours=12)),
+        ("30d", timedelta(days=30)),
+    ]:
         started = timezone.now()
         call_command("create_api_token", user.username, "--name", text, "--expires-in", text)
         raw = capsys.readouterr().out.strip()
@@ -87,18 +91,23 @@ def test_revoke_api_token_by_name_by_token_and_all(user, other_user, capsys):
     services.api_token_create(user=user, name="tablet")
     call_command("revoke_api_token", user.username, "--all")
     assert sorted(capsys.readouterr().out.splitlines()) == [
-        "Revoked token phone for alice.", "Revoked token tablet for alice."]
+        "Revoked token phone for alice.",
+        "Revoked token tablet for alice.",
+    ]
     assert services.api_token_authenticate(raw_token=phone) is None
     assert not user.api_tokens.exists() and other_user.api_tokens.count() == 1
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (["alice", "--name", "nope"], "'alice' has no token named 'nope'."),
-    (["alice", "--all"], "'alice' has no tokens."),
-    (["--token", "not-a-token"], "No such token (it may be revoked already)."),
-    (["nobody", "--all"], "No user named 'nobody'."),
-    (["--all"], "--name and --all need the username."),
-])
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["alice", "--name", "nope"], "'alice' has no token named 'nope'."),
+        (["alice", "--all"], "'alice' has no tokens."),
+        (["--token", "not-a-token"], "No such token (it may be revoked already)."),
+        (["nobody", "--all"], "No user named 'nobody'."),
+        (["--all"], "--name and --all need the username."),
+    ],
+)
 def test_revoking_nothing_is_a_clear_error(user, arguments, message):
     with pytest.raises(CommandError) as error:
         call_command("revoke_api_token", *arguments)

@@ -98,16 +98,20 @@ def test_tus_uploads_are_counted_in_the_upload_metrics(token, settings):
 
     accepted = {"outcome": "accepted", "code": "OK"}
     refused = {"outcome": "refused", "code": "FILE_TOO_LARGE"}
-    before = (sample("filesvc_uploads_total", **accepted),
-              sample("filesvc_uploads_total", **refused),
-              sample("filesvc_upload_received_bytes_total"))
+    before = (
+        sample("filesvc_uploads_total", **accepted),
+        sample("filesvc_uploads_total", **refused),
+        sample("filesvc_upload_received_bytes_total"),
+    )
     url = create(token, SIZE).headers["Location"]
     assert patch(url, token, 0, CONTENT[:HALF]).status_code == 204
     settings.MAX_UPLOAD_SIZE = 1000
     assert create(token, size=1001).status_code == 413
-    after = (sample("filesvc_uploads_total", **accepted),
-             sample("filesvc_uploads_total", **refused),
-             sample("filesvc_upload_received_bytes_total"))
+    after = (
+        sample("filesvc_uploads_total", **accepted),
+        sample("filesvc_uploads_total", **refused),
+        sample("filesvc_upload_received_bytes_total"),
+    )
     assert [a - b for a, b in zip(after, before)] == [1, 1, HALF]
 
 

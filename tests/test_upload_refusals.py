@@ -39,8 +39,12 @@ def codes(response) -> list[str]:
 
 def raw_post(gql, data: dict):
     """`data`: form fields (str) and file parts (bytes), in the order given."""
-    return gql.multipart([(name, value, "x.txt") if isinstance(value, bytes) else (name, value)
-                          for name, value in data.items()])
+    return gql.multipart(
+        [
+            (name, value, "x.txt") if isinstance(value, bytes) else (name, value)
+            for name, value in data.items()
+        ]
+    )
 
 
 def test_upload_over_the_size_limit_is_refused_and_not_stored(gql, settings):
@@ -61,7 +65,9 @@ def test_too_many_file_parts_is_refused(gql, settings):
     count = settings.MAX_FILES_PER_REQUEST + 1
     files = {str(i): (f"f{i}.txt", b"data") for i in range(count)}
     response = gql.upload(
-        UPLOAD_MANY, files, {"files": [None] * count},
+        UPLOAD_MANY,
+        files,
+        {"files": [None] * count},
         file_map={str(i): [f"variables.files.{i}"] for i in range(count)},
     )
     assert response.status_code == 400
@@ -72,7 +78,9 @@ def test_too_many_file_parts_is_refused(gql, settings):
 def test_upload_files_is_all_or_nothing(gql):
     files = {"0": ("good.txt", b"fine"), "1": ("empty.txt", b"")}
     response = gql.upload(
-        UPLOAD_MANY, files, {"files": [None, None]},
+        UPLOAD_MANY,
+        files,
+        {"files": [None, None]},
         file_map={"0": ["variables.files.0"], "1": ["variables.files.1"]},
     )
     assert codes(response) == ["INVALID_UPLOAD"]
@@ -83,7 +91,9 @@ def test_upload_files_is_all_or_nothing(gql):
 def test_upload_files_stores_each(gql):
     files = {"0": ("one.txt", b"1"), "1": ("two.txt", b"22")}
     response = gql.upload(
-        UPLOAD_MANY, files, {"files": [None, None]},
+        UPLOAD_MANY,
+        files,
+        {"files": [None, None]},
         file_map={"0": ["variables.files.0"], "1": ["variables.files.1"]},
     )
     assert [f["name"] for f in response.json()["data"]["uploadFiles"]] == ["one.txt", "two.txt"]
@@ -98,31 +108,80 @@ def test_empty_file_is_invalid(gql):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}})},
-         "needs the `operations` and `map` fields"),
+        (
+            {"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}})},
+            "needs the `operations` and `map` fields",
+        ),
         ({"operations": "{not json", "map": "{}"}, "`operations` field is not valid JSON"),
-        ({"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-          "map": json.dumps({"0": ["variables.file"]})}, "'0', which was not sent"),
-        ({"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-          "map": json.dumps({"0": ["variables.nope"]}), "0": b"x"}, "does not exist"),
-        ({"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-          "map": json.dumps({"0": ["query"]}), "0": b"x"}, "does not point into `variables`"),
-        ({"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-          "map": json.dumps({"0": "variables.file"}), "0": b"x"}, "non-empty list"),
+        (
+            {
+                "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+                "map": json.dumps({"0": ["variables.file"]}),
+            },
+            "'0', which was not sent",
+        ),
+        (
+            {
+                "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+                "map": json.dumps({"0": ["variables.nope"]}),
+                "0": b"x",
+            },
+            "does not exist",
+        ),
+        (
+            {
+                "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+                "map": json.dumps({"0": ["query"]}),
+                "0": b"x",
+            },
+            "does not point into `variables`",
+        ),
+        (
+            {
+                "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+                "map": json.dumps({"0": "variables.file"}),
+                "0": b"x",
+            },
+            "non-empty list",
+        ),
         ({"operations": json.dumps("just a string"), "map": "{}"}, "must be a JSON object"),
-        ({"operations": json.dumps({"query": UPLOAD_MANY, "variables": {"files": [None]}}),
-          "map": json.dumps({"0": ["variables.files.0", "variables.files.0"]}), "0": b"x"},
-         "to 2 places"),
-        ({"operations": json.dumps({"query": UPLOAD_MANY, "variables": {"files": [None]}}),
-          "map": json.dumps({"0": ["variables.files.0"], "1": ["variables.files.0"]}),
-          "0": b"x", "1": b"y"}, "two parts to the same path"),
-        ({"map": json.dumps({"0": ["variables.file"]}),
-          "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}})},
-         "must come before `map`"),
+        (
+            {
+                "operations": json.dumps({"query": UPLOAD_MANY, "variables": {"files": [None]}}),
+                "map": json.dumps({"0": ["variables.files.0", "variables.files.0"]}),
+                "0": b"x",
+            },
+            "to 2 places",
+        ),
+        (
+            {
+                "operations": json.dumps({"query": UPLOAD_MANY, "variables": {"files": [None]}}),
+                "map": json.dumps({"0": ["variables.files.0"], "1": ["variables.files.0"]}),
+                "0": b"x",
+                "1": b"y",
+            },
+            "two parts to the same path",
+        ),
+        (
+            {
+                "map": json.dumps({"0": ["variables.file"]}),
+                "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+            },
+            "must come before `map`",
+        ),
     ],
-    ids=["missing-map", "operations-not-json", "map-to-missing-part", "wrong-path",
-         "path-outside-variables", "map-entry-not-list", "operations-not-object",
-         "part-mapped-twice", "two-parts-one-path", "map-before-operations"],
+    ids=[
+        "missing-map",
+        "operations-not-json",
+        "map-to-missing-part",
+        "wrong-path",
+        "path-outside-variables",
+        "map-entry-not-list",
+        "operations-not-object",
+        "part-mapped-twice",
+        "two-parts-one-path",
+        "map-before-operations",
+    ],
 )
 def test_malformed_multipart_requests_are_400_with_a_json_body(gql, data, message):
     response = raw_post(gql, data)
@@ -132,12 +191,16 @@ def test_malformed_multipart_requests_are_400_with_a_json_body(gql, data, messag
     assert File.objects.count() == 0
 
 
-@pytest.mark.parametrize(("content_type", "body"), [
-    ("multipart/form-data; boundary=", b"--nope\r\ngarbage"),
-    ("multipart/form-data; boundary=b", b"--nope\r\ngarbage"),
-    ("multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; name=\"x\""),
-    ("multipart/form-data; boundary=b", b"--b\r\nNo-Disposition: x\r\n\r\nx\r\n--b--\r\n"),
-], ids=["no-boundary", "wrong-boundary", "cut-short", "no-disposition"])
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=", b"--nope\r\ngarbage"),
+        ("multipart/form-data; boundary=b", b"--nope\r\ngarbage"),
+        ("multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="x"'),
+        ("multipart/form-data; boundary=b", b"--b\r\nNo-Disposition: x\r\n\r\nx\r\n--b--\r\n"),
+    ],
+    ids=["no-boundary", "wrong-boundary", "cut-short", "no-disposition"],
+)
 def test_broken_multipart_body_is_400_not_500(gql, content_type, body):
     response = gql.post(content=body, headers={"Content-Type": content_type})
     assert response.status_code == 400

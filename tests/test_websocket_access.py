@@ -24,8 +24,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 REVALIDATE_SECONDS = 0.5
 MAX_CONNECTIONS = 3
-SETTINGS = {"WEBSOCKET_REVALIDATE_SECONDS": str(REVALIDATE_SECONDS),
-            "WEBSOCKET_MAX_CONNECTIONS_PER_USER": str(MAX_CONNECTIONS)}
+SETTINGS = {
+    "WEBSOCKET_REVALIDATE_SECONDS": str(REVALIDATE_SECONDS),
+    "WEBSOCKET_MAX_CONNECTIONS_PER_USER": str(MAX_CONNECTIONS),
+}
 # Generous against a loaded machine; what is proven is that the connection closes at all.
 CLOSE_TIMEOUT = 15
 UNAUTHORIZED, TOO_MANY_CONNECTIONS = 4401, 4429
@@ -53,12 +55,15 @@ async def log_out(server, cookie: str) -> None:
     csrf = get_random_string(32)
     async with httpx.AsyncClient(base_url=server.url) as client:
         response = await client.post(
-            "/accounts/logout/", data={"csrfmiddlewaretoken": csrf},
-            headers={"Cookie": f"{cookie}; csrftoken={csrf}"})
+            "/accounts/logout/",
+            data={"csrfmiddlewaretoken": csrf},
+            headers={"Cookie": f"{cookie}; csrftoken={csrf}"},
+        )
     assert response.status_code == 302, response.text
 
 
 # --- revalidation ---------------------------------------------------------------------------
+
 
 async def test_a_logged_out_session_is_closed_4401(server, user):
     cookie = await login_cookie(server, user)
@@ -91,8 +96,10 @@ async def test_a_deactivated_user_is_closed_4401(server, user, token):
 async def processed(server, token, name) -> str:
     """Upload a file and wait until it is processed; its id."""
     file_id = (await upload(server, token, name, b"contents of " + name.encode()))["id"]
-    await poll(lambda: File.objects.filter(pk=decode_file_id(file_id),
-                                           status=FileStatus.DONE).aexists(), timeout=30)
+    await poll(
+        lambda: File.objects.filter(pk=decode_file_id(file_id), status=FileStatus.DONE).aexists(),
+        timeout=30,
+    )
     return file_id
 
 
@@ -104,7 +111,8 @@ def demote(user) -> None:
 
 
 async def test_a_demoted_staff_member_gets_only_their_own_files(
-        server, celery_worker, staff_user, staff_token, other_user, other_token):
+    server, celery_worker, staff_user, staff_token, other_user, other_token
+):
     await sync_to_async(grant_every_file_right)(staff_user)
     others = await processed(server, other_token, "before.txt")
     all_files_members = await group_size()
@@ -116,8 +124,12 @@ async def test_a_demoted_staff_member_gets_only_their_own_files(
     await watcher.subscribe(SUBSCRIBE, {"ids": [others]}, operation_id="by-id")
     assert (await watcher.next_file())["id"] == others  # allowed while staff
     seen = await processed(server, other_token, "seen.txt")
-    assert seen in {event["id"] for event in await watcher.files_until(
-        lambda event: event["id"] == seen and is_final(event), timeout=30)}
+    assert seen in {
+        event["id"]
+        for event in await watcher.files_until(
+            lambda event: event["id"] == seen and is_final(event), timeout=30
+        )
+    }
 
     await sync_to_async(demote)(staff_user)
     await poll(lambda: is_all_files_members(all_files_members))
@@ -125,8 +137,9 @@ async def test_a_demoted_staff_member_gets_only_their_own_files(
     hidden = await processed(server, other_token, "hidden.txt")
     own = (await upload(server, staff_token, "own.txt", b"mine"))["id"]
     # Still connected: their own file's events arrive, and nothing else before them.
-    events = await watcher.files_until(lambda event: event["id"] == own and is_final(event),
-                                       timeout=30)
+    events = await watcher.files_until(
+        lambda event: event["id"] == own and is_final(event), timeout=30
+    )
     await watcher.close()
     assert {event["id"] for event in events} == {own}, (others, seen, hidden)
 
@@ -135,8 +148,10 @@ async def reprocessed(owner, file_id) -> None:
     pk = decode_file_id(file_id)
     version = (await File.objects.aget(pk=pk)).version
     await sync_to_async(services.file_reprocess)(user=owner, file_id=pk)
-    await poll(lambda: File.objects.filter(pk=pk, status=FileStatus.DONE,
-                                           version__gt=version).aexists(), timeout=30)
+    await poll(
+        lambda: File.objects.filter(pk=pk, status=FileStatus.DONE, version__gt=version).aexists(),
+        timeout=30,
+    )
 
 
 async def is_all_files_members(count) -> bool:
@@ -145,19 +160,24 @@ async def is_all_files_members(count) -> bool:
 
 # --- the handshake --------------------------------------------------------------------------
 
+
 async def test_a_host_not_in_allowed_hosts_is_refused(uvicorn_server, token):
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(
-            f"ws://evil.example:{uvicorn_server.port}/graphql/", subprotocols=[PROTOCOL],
-            host="127.0.0.1", port=uvicorn_server.port, proxy=None)
+            f"ws://evil.example:{uvicorn_server.port}/graphql/",
+            subprotocols=[PROTOCOL],
+            host="127.0.0.1",
+            port=uvicorn_server.port,
+            proxy=None,
+        )
     assert refused.value.response.status_code == 403
     await (await Subscription.open(uvicorn_server.ws_url, token=token)).close()  # allowed
 
 
 # --- connections per user -------------------------------------------------------------------
 
-async def test_connections_per_user_are_capped_across_web_processes(server, process_logs,
-                                                                    token):
+
+async def test_connections_per_user_are_capped_across_web_processes(server, process_logs, token):
     other_process = await asyncio.to_thread(Server, "uvicorn", process_logs, SETTINGS)
     on_other = []
     try:

@@ -26,9 +26,11 @@ def finished(file: File):
 
 
 def test_a_file_that_needs_more_memory_than_the_limit_fails_and_the_worker_goes_on(
-        user, process_logs):
-    worker = PoolWorker(process_logs / "memory-limit-worker.log",
-                        {"PROCESSING_MEMORY_LIMIT": str(LIMIT_MIB)})
+    user, process_logs
+):
+    worker = PoolWorker(
+        process_logs / "memory-limit-worker.log", {"PROCESSING_MEMORY_LIMIT": str(LIMIT_MIB)}
+    )
     try:
         big = make_sniffed_file(user, "big.png", samples.png(SIDE, SIDE))
         worker.send(big)
@@ -53,8 +55,7 @@ def test_a_file_that_needs_more_memory_than_the_limit_fails_and_the_worker_goes_
 def test_a_file_over_the_soft_time_limit_is_stopped_and_the_worker_goes_on(user, process_logs):
     """Celery's soft time limit, as the task is declared with it: the run is interrupted in
     the pool child (SIGUSR1), the file ends TOOK_TOO_LONG, the child serves the next file."""
-    worker = PoolWorker(process_logs / "time-limit-worker.log",
-                        {"PROCESSING_SOFT_TIME_LIMIT": "1"})
+    worker = PoolWorker(process_logs / "time-limit-worker.log", {"PROCESSING_SOFT_TIME_LIMIT": "1"})
     try:
         rows = "".join(f"{n},{n * 0.5},row {n}\n" for n in range(SLOW_CSV_ROWS))
         slow = make_sniffed_file(user, "slow.csv", ("id,value,label\n" + rows).encode())

@@ -26,15 +26,21 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def web(host: str, port: str) -> list[str]:
     # Log level info: the terminal shows each request. The app answers the lifespan protocol
     # (schema/asgi.py): no warning at start.
-    return web_command(os.environ.get("ASGI_SERVER", "uvicorn"), host=host, port=int(port),
-                       log_level="info")
+    return web_command(
+        os.environ.get("ASGI_SERVER", "uvicorn"), host=host, port=int(port), log_level="info"
+    )
 
 
 def worker() -> list[str]:
     # -B: the worker also runs beat (the recovery sweep); in production beat is its own process.
-    return celery_command("worker", "-B", "--concurrency",
-                          os.environ.get("WORKER_CONCURRENCY", "2"),
-                          "--schedule", str(VAR_DIR / "celerybeat-schedule"))
+    return celery_command(
+        "worker",
+        "-B",
+        "--concurrency",
+        os.environ.get("WORKER_CONCURRENCY", "2"),
+        "--schedule",
+        str(VAR_DIR / "celerybeat-schedule"),
+    )
 
 
 def manage(*args: str) -> None:

@@ -30,8 +30,14 @@ LOG_TAIL_CHARS = 4000
 # The Dockerfile's websocket options (tests/test_deploy.py compares them): per-message
 # compression costs ~40 KiB per open websocket for ~100-byte events, the sans-I/O protocol is
 # the leanest (docs/live-connection-cost.md), and a client's message is capped at 1 MiB.
-UVICORN_WS_OPTIONS = ("--ws-max-size", str(MIB), "--ws", "websockets-sansio",
-                      "--ws-per-message-deflate", "false")
+UVICORN_WS_OPTIONS = (
+    "--ws-max-size",
+    str(MIB),
+    "--ws",
+    "websockets-sansio",
+    "--ws-per-message-deflate",
+    "false",
+)
 
 
 def free_port() -> int:
@@ -40,25 +46,58 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def web_command(kind: str, *, host: str, port: int, app: str = SERVICE_APP,
-                log_level: str = "warning", options: tuple[str, ...] = (),
-                module: str = "uvicorn") -> list[str]:
+def web_command(
+    kind: str,
+    *,
+    host: str,
+    port: int,
+    app: str = SERVICE_APP,
+    log_level: str = "warning",
+    options: tuple[str, ...] = (),
+    module: str = "uvicorn",
+) -> list[str]:
     """uvicorn (always with production's websocket options; `module` may wrap it, as
     bench/idle_cost.py does), daphne, or gunicorn with one sync worker (the bench's reference
     design, for a WSGI `app`). `options` come last, so they win."""
     if kind == "uvicorn":
-        return [sys.executable, "-m", module, app, "--host", host, "--port", str(port),
-                "--log-level", log_level, *UVICORN_WS_OPTIONS, *options]
+        return [
+            sys.executable,
+            "-m",
+            module,
+            app,
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--log-level",
+            log_level,
+            *UVICORN_WS_OPTIONS,
+            *options,
+        ]
     if kind == "daphne":
         return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), *options, app]
     if kind == "gunicorn":
-        return [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "sync",
-                "--bind", f"{host}:{port}", "--log-level", log_level, *options, app]
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "1",
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"{host}:{port}",
+            "--log-level",
+            log_level,
+            *options,
+            app,
+        ]
     raise ValueError(f"unknown web server {kind!r}: uvicorn, daphne or gunicorn")
 
 
-def celery_command(role: str, *options: str, app: str = "project",
-                   loglevel: str = "INFO") -> list[str]:
+def celery_command(
+    role: str, *options: str, app: str = "project", loglevel: str = "INFO"
+) -> list[str]:
     """`celery -A app worker|beat <options>`."""
     return [sys.executable, "-m", "celery", "-A", app, role, *options, "--loglevel", loglevel]
 
@@ -74,8 +113,15 @@ class Process:
     group of its own: a terminal's signals never reach it, and `kill()` and a stop that
     times out reach its children too (a Celery pool, beat under `-B`)."""
 
-    def __init__(self, command: list[str], log: Path | None = None, *, env: dict | None = None,
-                 new_session: bool = False, name: str | None = None):
+    def __init__(
+        self,
+        command: list[str],
+        log: Path | None = None,
+        *,
+        env: dict | None = None,
+        new_session: bool = False,
+        name: str | None = None,
+    ):
         self.command, self.log, self.env, self.new_session = command, log, env, new_session
         self.name = name or (log.stem if log else Path(command[0]).name)
         self.start()
@@ -84,9 +130,13 @@ class Process:
         output = self.log.open("ab") if self.log else None
         try:
             self.process = subprocess.Popen(
-                self.command, cwd=BASE_DIR, env=self.env, stdout=output,
+                self.command,
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=output,
                 stderr=subprocess.STDOUT if output else None,
-                start_new_session=self.new_session)
+                start_new_session=self.new_session,
+            )
         finally:
             if output:
                 output.close()  # the child holds its own copy
@@ -127,8 +177,7 @@ class Process:
         deadline = time.monotonic() + timeout
         while not predicate():
             if (code := self.poll()) is not None:
-                raise RuntimeError(f"{self.name} exited ({code}) before {what}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(f"{self.name} exited ({code}) before {what}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what}: not within {timeout:g} s:\n{self.log_tail()}")
             time.sleep(POLL_SECONDS)  # polling, bounded by the deadline
@@ -155,8 +204,16 @@ class HttpServer(Process):
 
     host = "127.0.0.1"
 
-    def __init__(self, command: list[str], log: Path, *, port: int, ready_path: str = "/",
-                 ready_status: int | None = None, **kwargs):
+    def __init__(
+        self,
+        command: list[str],
+        log: Path,
+        *,
+        port: int,
+        ready_path: str = "/",
+        ready_status: int | None = None,
+        **kwargs,
+    ):
         self.port, self.ready_path, self.ready_status = port, ready_path, ready_status
         self.url = f"http://{self.host}:{port}"
         super().__init__(command, log, **kwargs)
@@ -186,33 +243,60 @@ class WebServer(HttpServer):
     """uvicorn, daphne or gunicorn serving `app` (the service by default) on a free port (or
     `port`), logging to `log_dir/<name>-<port>.log`; see web_command for the rest."""
 
-    def __init__(self, kind: str, log_dir: Path, *, port: int | None = None,
-                 name: str | None = None, app: str = SERVICE_APP,
-                 ready_path: str = "/accounts/login/", log_level: str = "warning",
-                 options: tuple[str, ...] = (), module: str = "uvicorn", **kwargs):
+    def __init__(
+        self,
+        kind: str,
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        name: str | None = None,
+        app: str = SERVICE_APP,
+        ready_path: str = "/accounts/login/",
+        log_level: str = "warning",
+        options: tuple[str, ...] = (),
+        module: str = "uvicorn",
+        **kwargs,
+    ):
         self.kind = kind
         port = port or free_port()
         self.ws_url = f"ws://{self.host}:{port}/graphql/"
-        command = web_command(kind, host=self.host, port=port, app=app, log_level=log_level,
-                              options=options, module=module)
+        command = web_command(
+            kind,
+            host=self.host,
+            port=port,
+            app=app,
+            log_level=log_level,
+            options=options,
+            module=module,
+        )
         name = f"{name or kind}-{port}"
-        super().__init__(command, log_dir / f"{name}.log", port=port, ready_path=ready_path,
-                         name=name, **kwargs)
+        super().__init__(
+            command, log_dir / f"{name}.log", port=port, ready_path=ready_path, name=name, **kwargs
+        )
 
 
 class CeleryProcess(Process):
     """A Celery worker or beat (`role`). `hostname` names a worker (`name@%h`), so that
     `wait_ready` waits for this one and not another on the same broker."""
 
-    def __init__(self, role: str, *options: str, log: Path | None, app: str = "project",
-                 loglevel: str = "INFO", hostname: str | None = None, **kwargs):
+    def __init__(
+        self,
+        role: str,
+        *options: str,
+        log: Path | None,
+        app: str = "project",
+        loglevel: str = "INFO",
+        hostname: str | None = None,
+        **kwargs,
+    ):
         self.hostname = hostname.replace("%h", socket.gethostname()) if hostname else None
         named = ("--hostname", hostname) if hostname else ()
         command = celery_command(role, *named, *options, app=app, loglevel=loglevel)
         super().__init__(command, log, **kwargs)
 
-    def wait_ready(self, control=None, *, broker: str | None = None,
-                   timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    def wait_ready(
+        self, control=None, *, broker: str | None = None, timeout: float = READY_TIMEOUT_SECONDS
+    ) -> None:
         """Until the worker answers a ping, sent through `control` (a Celery app on its
         broker) or a throwaway app on `broker`: not the current app, or every shared_task
         defined after would send to that broker."""
@@ -221,8 +305,11 @@ class CeleryProcess(Process):
         app = control or Celery("processes-ping", broker=broker, set_as_current=False)
         destination = [self.hostname] if self.hostname else None
         try:
-            self.wait_until(lambda: app.control.ping(destination=destination, timeout=0.5),
-                            f"{self.name} answers a ping", timeout)
+            self.wait_until(
+                lambda: app.control.ping(destination=destination, timeout=0.5),
+                f"{self.name} answers a ping",
+                timeout,
+            )
         finally:
             if control is None:
                 app.close()

@@ -9,5 +9,11 @@ class StoredFile(models.Model):
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     def as_json(self) -> dict:
-        return {"id": self.pk, "name": self.name, "url": self.file.url, "size": self.size,
-                "processed": self.processed, "uploaded_at": self.uploaded_at.isoformat()}
+        return {
+            "id": self.pk,
+            "name": self.name,
+            "url": self.file.url,
+            "size": self.size,
+            "processed": self.processed,
+            "uploaded_at": self.uploaded_at.isoformat(),
+        }

@@ -1,6 +1,6 @@
 """Migrate the reference database and leave exactly `--rows` processed rows in it.
 
-    DJANGO_SETTINGS_MODULE=bench.reference.settings python -m bench.reference.prepare --rows 1000
+DJANGO_SETTINGS_MODULE=bench.reference.settings python -m bench.reference.prepare --rows 1000
 """
 
 import argparse
@@ -22,8 +22,12 @@ def main() -> None:
     call_command("migrate", "--no-input", verbosity=0)
     StoredFile.objects.all().delete()
     StoredFile.objects.bulk_create(
-        StoredFile(name=f"report-{i:06d}.csv", file=f"uploads/report-{i:06d}.csv",
-                   size=1000 + i, processed=True)
+        StoredFile(
+            name=f"report-{i:06d}.csv",
+            file=f"uploads/report-{i:06d}.csv",
+            size=1000 + i,
+            processed=True,
+        )
         for i in range(args.rows)
     )
 

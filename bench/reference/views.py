@@ -21,8 +21,7 @@ def upload(request):
 
 @require_GET
 def file_list(request):
-    return JsonResponse([row.as_json() for row in StoredFile.objects.order_by("-id")],
-                        safe=False)
+    return JsonResponse([row.as_json() for row in StoredFile.objects.order_by("-id")], safe=False)
 
 
 @require_GET

@@ -41,13 +41,15 @@ def bounded(value):
     to MAX_RESULT_ITEMS items, at any depth. Processors already cap what they collect; this
     is the one place that guarantees it for all of them."""
     if isinstance(value, str):
-        return value if len(value) <= MAX_RESULT_STRING else (
-            value[:MAX_RESULT_STRING - 1] + TRUNCATED)
+        return (
+            value
+            if len(value) <= MAX_RESULT_STRING
+            else (value[: MAX_RESULT_STRING - 1] + TRUNCATED)
+        )
     if isinstance(value, list | tuple):
         return [bounded(item) for item in value[:MAX_RESULT_ITEMS]]
     if isinstance(value, dict):
-        return {bounded(key): bounded(item)
-                for key, item in list(value.items())[:MAX_RESULT_ITEMS]}
+        return {bounded(key): bounded(item) for key, item in list(value.items())[:MAX_RESULT_ITEMS]}
     return value
 
 
@@ -63,11 +65,13 @@ def run(source: ProcessingSource) -> tuple[Checksum, Result]:
     processor = PROCESSORS.get(checked.kind)
     result = Result(fields={})
     if processor is not None:
-        result = processor(replace(
-            source,
-            content_type=checked.content_type,
-            report_progress=scaled(report, CHECKSUM_SHARE, 1.0),
-        ))
+        result = processor(
+            replace(
+                source,
+                content_type=checked.content_type,
+                report_progress=scaled(report, CHECKSUM_SHARE, 1.0),
+            )
+        )
     source.report_progress(1.0)
     return checked, replace(result, fields=bounded(result.fields))
 

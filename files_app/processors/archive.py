@@ -50,12 +50,14 @@ def guard(total: int, compressed: int, limits) -> None:
     if total > limits.max_archive_uncompressed:
         raise ProcessingError(
             f"This archive looks like a decompression bomb: it unpacks to {total:,} bytes, "
-            f"more than the {limits.max_archive_uncompressed:,} allowed.", FailureCode.TOO_COMPLEX
+            f"more than the {limits.max_archive_uncompressed:,} allowed.",
+            FailureCode.TOO_COMPLEX,
         )
     if total / max(compressed, 1) > limits.max_archive_ratio:
         raise ProcessingError(
             "This archive looks like a decompression bomb: it unpacks to "
-            f"{total / max(compressed, 1):,.0f} times its size.", FailureCode.TOO_COMPLEX
+            f"{total / max(compressed, 1):,.0f} times its size.",
+            FailureCode.TOO_COMPLEX,
         )
 
 
@@ -91,7 +93,8 @@ def list_zip(source: ProcessingSource, listing: Listing) -> None:
     if zip_directory_entries(source.stream, most) > most:
         raise ProcessingError(
             f"This archive has more than {most:,} entries, more than we list.",
-            FailureCode.TOO_COMPLEX)
+            FailureCode.TOO_COMPLEX,
+        )
     source.stream.seek(0)
     with zipfile.ZipFile(source.stream) as archive:
         for info in archive.infolist():
@@ -120,7 +123,7 @@ def gzip_member_name(header: bytes, fallback: str) -> str:
     flags = header[3]
     position = GZIP_HEADER_BYTES
     if flags & GZIP_FLAG_EXTRA:
-        position += 2 + struct.unpack("<H", header[position:position + 2])[0]
+        position += 2 + struct.unpack("<H", header[position : position + 2])[0]
     if flags & GZIP_FLAG_NAME:
         end = header.find(b"\x00", position)
         if end > position:
@@ -163,21 +166,34 @@ def process(source: ProcessingSource) -> Result:
             listing = Listing("gzip", limits.max_archive_entries_listed)
             list_gzip(source, listing)
         else:
-            raise ProcessingError("This archive format is not supported (zip, tar and gzip "
-                                  "are).", FailureCode.UNSUPPORTED)
+            raise ProcessingError(
+                "This archive format is not supported (zip, tar and gzip are).",
+                FailureCode.UNSUPPORTED,
+            )
     except ProcessingError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, gzip.BadGzipFile,
-            zlib.error, EOFError, OSError, struct.error, ValueError) as error:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        tarfile.TarError,
+        gzip.BadGzipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        struct.error,
+        ValueError,
+    ) as error:
         raise ProcessingError.damaged("archive", error) from None
     guard(listing.total, source.size, limits)
     source.report_progress(1.0)
-    return Result(fields={
-        "format": listing.format,
-        "entry_count": listing.count,
-        "total_uncompressed_size": listing.total,
-        "compressed_size": source.size,
-        "entries": listing.names,
-        "entries_truncated": listing.count > len(listing.names),
-        "listing_truncated": listing.truncated,
-    })
+    return Result(
+        fields={
+            "format": listing.format,
+            "entry_count": listing.count,
+            "total_uncompressed_size": listing.total,
+            "compressed_size": source.size,
+            "entries": listing.names,
+            "entries_truncated": listing.count > len(listing.names),
+            "listing_truncated": listing.truncated,
+        }
+    )

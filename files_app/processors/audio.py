@@ -31,8 +31,9 @@ def process(source: ProcessingSource) -> Result:
     except (mutagen.MutagenError, OSError, ValueError, EOFError):
         audio = None
     if audio is None or audio.info is None:
-        raise ProcessingError("This audio file is damaged or in a format we cannot read.",
-                              FailureCode.DAMAGED)
+        raise ProcessingError(
+            "This audio file is damaged or in a format we cannot read.", FailureCode.DAMAGED
+        )
     info = audio.info
     fields = {
         "format": type(audio).__name__,

@@ -27,7 +27,7 @@ class ProcessingError(Exception):
 
     @classmethod
     def damaged(cls, what: str, error: Exception) -> "ProcessingError":
-        """"This <what> is damaged", with what the parser said about the bytes, but never
+        """ "This <what> is damaged", with what the parser said about the bytes, but never
         an OS error's text (it can name server paths) and never more than a short line."""
         said = "" if isinstance(error, OSError) else str(error).strip().splitlines()[:1]
         detail = f" ({said[0][:DETAIL_CHARS]})" if said else ""

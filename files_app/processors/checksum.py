@@ -34,5 +34,4 @@ def process(source: ProcessingSource) -> Checksum:
             FailureCode.SIZE_MISMATCH,
         )
     sniffed = sniff(head, source.name)
-    return Checksum(sha256=sha256, size=size, content_type=sniffed.content_type,
-                    kind=sniffed.kind)
+    return Checksum(sha256=sha256, size=size, content_type=sniffed.content_type, kind=sniffed.kind)

@@ -105,8 +105,9 @@ def decoded_lines(source, encoding, bad_rows, position):
     physical line number of the last line handed out."""
     reader = source.progress_reader()
     if not is_ascii_compatible(encoding):  # UTF-16/32: can't split on bytes
-        for number, line in enumerate(io.TextIOWrapper(reader, encoding, errors="replace",
-                                                       newline=""), start=1):
+        for number, line in enumerate(
+            io.TextIOWrapper(reader, encoding, errors="replace", newline=""), start=1
+        ):
             position[0] = number
             yield line
         return
@@ -136,7 +137,8 @@ class RecordBudget:
             raise ProcessingError(
                 f"A CSV record is longer than {MAX_RECORD_CHARS:,} characters (a quote that "
                 "is never closed?): too large or too complex to process.",
-                FailureCode.TOO_COMPLEX)
+                FailureCode.TOO_COMPLEX,
+            )
         return line
 
 
@@ -144,8 +146,9 @@ def process(source: ProcessingSource) -> Result:
     source.stream.seek(0)
     sample_bytes = source.stream.read(SAMPLE_BYTES)
     encoding = detect_encoding(sample_bytes)
-    dialect, has_header = sniff_dialect(sample_bytes.decode(encoding, errors="replace"),
-                                        whole_file=len(sample_bytes) < SAMPLE_BYTES)
+    dialect, has_header = sniff_dialect(
+        sample_bytes.decode(encoding, errors="replace"), whole_file=len(sample_bytes) < SAMPLE_BYTES
+    )
     bad_rows = BadRows(source.limits.max_bad_rows)
     position = [0]
     csv.field_size_limit(CSV_FIELD_LIMIT)
@@ -168,9 +171,11 @@ def process(source: ProcessingSource) -> Result:
             continue  # a blank line
         if not columns:
             if len(row) > MAX_COLUMNS:
-                raise ProcessingError(f"The CSV file has {len(row):,} columns; at most "
-                                      f"{MAX_COLUMNS:,} can be processed.",
-                                      FailureCode.TOO_COMPLEX)
+                raise ProcessingError(
+                    f"The CSV file has {len(row):,} columns; at most "
+                    f"{MAX_COLUMNS:,} can be processed.",
+                    FailureCode.TOO_COMPLEX,
+                )
             header = row if has_header else [f"column_{i}" for i in range(1, len(row) + 1)]
             columns = [Column(name) for name in header]
             if has_header:
@@ -184,15 +189,17 @@ def process(source: ProcessingSource) -> Result:
     if not columns:
         raise ProcessingError("The CSV file has no rows.", FailureCode.DAMAGED)
     source.report_progress(1.0)
-    return Result(fields={
-        "encoding": encoding,
-        "delimiter": dialect.delimiter,
-        "quote_char": dialect.quotechar,
-        "has_header": has_header,
-        "header": header,
-        "row_count": row_count,
-        "column_count": len(columns),
-        "columns": [column.result_fields() for column in columns],
-        "bad_rows": bad_rows.listed,
-        "bad_row_count": bad_rows.count,
-    })
+    return Result(
+        fields={
+            "encoding": encoding,
+            "delimiter": dialect.delimiter,
+            "quote_char": dialect.quotechar,
+            "has_header": has_header,
+            "header": header,
+            "row_count": row_count,
+            "column_count": len(columns),
+            "columns": [column.result_fields() for column in columns],
+            "bad_rows": bad_rows.listed,
+            "bad_row_count": bad_rows.count,
+        }
+    )

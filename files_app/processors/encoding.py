@@ -40,7 +40,8 @@ def mostly_utf8(sample: bytes) -> bool:
 def is_ascii_compatible(encoding: str) -> bool:
     """Whether b"\\n" in the bytes is a newline (false for UTF-16/32)."""
     return "\n".encode(encoding).strip(UTF8_BOM) == b"\n" and not encoding.lower().startswith(
-        ("utf_16", "utf-16", "utf_32", "utf-32"))
+        ("utf_16", "utf-16", "utf_32", "utf-32")
+    )
 
 
 def iter_decoded_lines(reader, encoding: str):

@@ -43,8 +43,9 @@ def thumbnail_of(image: Image.Image, longest_side: int) -> bytes:
     thumb = ImageOps.exif_transpose(image)
     thumb.thumbnail((longest_side, longest_side), reducing_gap=3.0)
     if thumb.mode not in ("RGB", "RGBA"):
-        thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in
-                              thumb.info else "RGB")
+        thumb = thumb.convert(
+            "RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB"
+        )
     out = io.BytesIO()
     thumb.save(out, "WEBP", quality=80)
     return out.getvalue()
@@ -80,10 +81,13 @@ def process(source: ProcessingSource) -> Result:
         except UnidentifiedImageError:
             raise ProcessingError(
                 "This file is not an image we can read: we accept "
-                f"{', '.join(limits.image_formats)}.", FailureCode.UNSUPPORTED) from None
+                f"{', '.join(limits.image_formats)}.",
+                FailureCode.UNSUPPORTED,
+            ) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ProcessingError("The image is too large to process safely.",
-                                  FailureCode.TOO_COMPLEX) from None
+            raise ProcessingError(
+                "The image is too large to process safely.", FailureCode.TOO_COMPLEX
+            ) from None
         except (OSError, ValueError, SyntaxError, EOFError):
             raise ProcessingError(DAMAGED, FailureCode.DAMAGED) from None
     source.report_progress(1.0)

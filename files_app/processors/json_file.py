@@ -19,11 +19,24 @@ ITEM_START_EVENTS = {"start_map", "start_array", "string", "number", "boolean", 
 DEPTH_CHANGE = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
 
 
-def result_fields(valid, top_level_type=None, key_count=None, item_count=None, error=None,
-                  error_line=None, error_column=None) -> dict:
-    return {"valid": valid, "error": error, "error_line": error_line,
-            "error_column": error_column, "top_level_type": top_level_type,
-            "key_count": key_count, "item_count": item_count}
+def result_fields(
+    valid,
+    top_level_type=None,
+    key_count=None,
+    item_count=None,
+    error=None,
+    error_line=None,
+    error_column=None,
+) -> dict:
+    return {
+        "valid": valid,
+        "error": error,
+        "error_line": error_line,
+        "error_column": error_column,
+        "top_level_type": top_level_type,
+        "key_count": key_count,
+        "item_count": item_count,
+    }
 
 
 def skip_bom(reader) -> None:
@@ -37,8 +50,9 @@ def exact_error(source: ProcessingSource) -> dict:
     try:
         json.loads(text)
     except json.JSONDecodeError as error:
-        return result_fields(False, error=error.msg, error_line=error.lineno,
-                             error_column=error.colno)
+        return result_fields(
+            False, error=error.msg, error_line=error.lineno, error_column=error.colno
+        )
     return result_fields(False, error="Not valid JSON.")
 
 
@@ -55,7 +69,8 @@ def process(source: ProcessingSource) -> Result:
         for event, _value in ijson.basic_parse(reader, multiple_values=False):
             if top_level_type is None:
                 top_level_type = {"start_map": "object", "start_array": "array"}.get(
-                    event, SCALAR_TYPES.get(event, "number"))
+                    event, SCALAR_TYPES.get(event, "number")
+                )
             if depth == 1 and event == "map_key":
                 keys += 1
             elif depth == 1 and event in ITEM_START_EVENTS:
@@ -64,7 +79,8 @@ def process(source: ProcessingSource) -> Result:
             if depth > most:
                 raise ProcessingError(
                     f"This JSON is nested more than {most} levels deep, more than we process.",
-                    FailureCode.TOO_COMPLEX)
+                    FailureCode.TOO_COMPLEX,
+                )
         if top_level_type is None:
             raise ijson.common.IncompleteJSONError("The file holds no JSON value.")
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as error:
@@ -75,8 +91,11 @@ def process(source: ProcessingSource) -> Result:
         source.report_progress(1.0)
         return Result(fields=result)
     source.report_progress(1.0)
-    return Result(fields=result_fields(
-        True, top_level_type,
-        key_count=keys if top_level_type == "object" else None,
-        item_count=items if top_level_type == "array" else None,
-    ))
+    return Result(
+        fields=result_fields(
+            True,
+            top_level_type,
+            key_count=keys if top_level_type == "object" else None,
+            item_count=items if top_level_type == "array" else None,
+        )
+    )

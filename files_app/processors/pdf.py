@@ -37,8 +37,14 @@ def parse_pdf_date(value) -> str | None:
         return None
     year, month, day, hour, minute, second, sign, tz_hour, tz_minute = match.groups()
     try:
-        moment = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0),
-                          int(minute or 0), int(second or 0))
+        moment = datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+        )
     except ValueError:
         return None
     if sign in ("Z", "z"):
@@ -80,13 +86,29 @@ def process(source: ProcessingSource) -> Result:
                 "created_at": parse_pdf_date(metadata.get("/CreationDate")) if metadata else None,
                 "encrypted": encrypted,
                 "text_preview": text_preview(reader, source.limits.preview_chars)
-                if readable else None,
+                if readable
+                else None,
             }
         except FileNotDecryptedError:
-            fields = {"page_count": None, "title": None, "author": None, "created_at": None,
-                     "encrypted": True, "text_preview": None}
-        except (PdfReadError, PyPdfError, OSError, ValueError, KeyError, TypeError,
-                AttributeError, IndexError, RecursionError) as error:
+            fields = {
+                "page_count": None,
+                "title": None,
+                "author": None,
+                "created_at": None,
+                "encrypted": True,
+                "text_preview": None,
+            }
+        except (
+            PdfReadError,
+            PyPdfError,
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            RecursionError,
+        ) as error:
             raise ProcessingError.damaged("PDF", error) from None
     source.report_progress(1.0)
     return Result(fields=fields)

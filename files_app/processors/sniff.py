@@ -28,8 +28,13 @@ CSV_CONSISTENT_SHARE = 0.8
 CSV_NAMED_SHARE = 0.5
 
 ARCHIVE_TYPES = {
-    "application/zip", "application/x-tar", "application/gzip", "application/x-bzip2",
-    "application/x-xz", "application/x-7z-compressed", "application/x-rar-compressed",
+    "application/zip",
+    "application/x-tar",
+    "application/gzip",
+    "application/x-bzip2",
+    "application/x-xz",
+    "application/x-7z-compressed",
+    "application/x-rar-compressed",
 }
 # Office documents are zip files underneath: they are documents, not archives to list.
 NOT_ARCHIVES = {"application/epub+zip"}

@@ -16,8 +16,9 @@ def process(source: ProcessingSource) -> Result:
     preview: list[str] = []
     pending_word = False  # a word cut at the end of the previous chunk
     last_char = ""
-    for text in iter_text_chunks(source.progress_reader(), encoding,
-                                 min(source.chunk_size, TEXT_PIECE_BYTES)):
+    for text in iter_text_chunks(
+        source.progress_reader(), encoding, min(source.chunk_size, TEXT_PIECE_BYTES)
+    ):
         if characters == 0:
             text = text.lstrip("\ufeff")
         characters += len(text)
@@ -33,10 +34,12 @@ def process(source: ProcessingSource) -> Result:
     if characters and last_char != "\n":
         lines += 1  # a last line without a newline is still a line
     source.report_progress(1.0)
-    return Result(fields={
-        "encoding": encoding,
-        "line_count": lines,
-        "word_count": words,
-        "character_count": characters,
-        "preview": "\n".join(preview[: limits.preview_lines])[: limits.preview_chars],
-    })
+    return Result(
+        fields={
+            "encoding": encoding,
+            "line_count": lines,
+            "word_count": words,
+            "character_count": characters,
+            "preview": "\n".join(preview[: limits.preview_lines])[: limits.preview_chars],
+        }
+    )

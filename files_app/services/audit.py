@@ -44,8 +44,11 @@ def orphans(known: set[str], *, started):
     Bytes written since the audit started are left alone: their rows may have been committed
     after `known` was read (an upload or a thumbnail landing mid-audit)."""
     for prefix in STORED_PREFIXES:
-        yield from (name for name in walk(prefix)
-                    if name not in known and default_storage.get_modified_time(name) < started)
+        yield from (
+            name
+            for name in walk(prefix)
+            if name not in known and default_storage.get_modified_time(name) < started
+        )
     abandoned_before = started - ABANDONED_UPLOAD_AGE
     for name in walk(INCOMING_FOLDER):
         if default_storage.get_modified_time(name) < abandoned_before:
@@ -65,23 +68,29 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
             default_storage.delete(name)
     if storage.is_s3():
         unfinished = storage.abandoned_multipart_uploads(
-            "uploads/", before=started - ABANDONED_UPLOAD_AGE)
+            "uploads/", before=started - ABANDONED_UPLOAD_AGE
+        )
         # A tus upload in progress holds one for as long as it lasts (the sweep expires it).
-        resuming = set(ResumableUpload.objects.exclude(multipart_id="").values_list(
-            "multipart_id", flat=True))
+        resuming = set(
+            ResumableUpload.objects.exclude(multipart_id="").values_list("multipart_id", flat=True)
+        )
         for key, upload_id in (item for item in unfinished if item[1] not in resuming):
             report.orphans.append(f"{key} (unfinished upload)")
             if fix:
                 storage.multipart_upload_abort(key, upload_id)
     # A direct upload awaiting its bytes has none yet (the sweep expires it if they never come).
     rows = File.objects.exclude(
-        status=FileStatus.FAILED, failure_code=FailureCode.MISSING_BYTES).exclude(
-        status=FileStatus.AWAITING_UPLOAD)
+        status=FileStatus.FAILED, failure_code=FailureCode.MISSING_BYTES
+    ).exclude(status=FileStatus.AWAITING_UPLOAD)
     for file_id, name in rows.values_list("id", "stored_file").iterator():
         if not default_storage.exists(name):
             report.missing.append(str(file_id))
             if fix:
-                transition(file_id, status=FileStatus.FAILED, progress=0.0,
-                           failure_code=FailureCode.MISSING_BYTES,
-                           error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES])
+                transition(
+                    file_id,
+                    status=FileStatus.FAILED,
+                    progress=0.0,
+                    failure_code=FailureCode.MISSING_BYTES,
+                    error=FAILURE_MESSAGES[FailureCode.MISSING_BYTES],
+                )
     return report

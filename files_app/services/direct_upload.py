@@ -129,8 +129,7 @@ def file_mark_received(file: File, *, head: bytes) -> File | None:
             kind=sniffed.kind,
         )
         if completed is not None:
-            transaction.on_commit(lambda: dispatch.file_enqueue(file_id=completed.pk),
-                                  robust=True)
+            transaction.on_commit(lambda: dispatch.file_enqueue(file_id=completed.pk), robust=True)
     return completed
 
 
@@ -145,7 +144,8 @@ def files_expire_awaiting(*, now=None) -> int:
     expired = 0
     awaiting = File.objects.filter(
         Q(resumable__isnull=True, updated_at__lt=now - age) | Q(resumable__expires_at__lt=now),
-        status=FileStatus.AWAITING_UPLOAD)
+        status=FileStatus.AWAITING_UPLOAD,
+    )
     for file_id in awaiting.values_list("pk", flat=True).iterator():
         with transaction.atomic():
             # Locked and checked again: a completion that won the race is kept.

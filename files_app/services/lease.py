@@ -53,7 +53,8 @@ def claimable(*, redelivered: bool) -> Q:
     if not redelivered:
         return UNCLAIMED
     return Q(status=FileStatus.PENDING) | (
-        Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue()))
+        Q(status=FileStatus.PROCESSING) & (LEASE_LAPSED | lease_overdue())
+    )
 
 
 def run_of(attempt: int) -> dict:
@@ -66,9 +67,14 @@ def file_takeover_wait(*, file_id) -> float | None:
     """Seconds until a redelivered task may take the file over (its lease is overdue, on the
     database's clock), or None when there is nothing to wait for: the file is not PROCESSING
     under a lease (finished, deleted, or queued again)."""
-    lease = (File.objects.filter(pk=file_id, status=FileStatus.PROCESSING,
-                                 lease_expires_at__isnull=False)
-             .annotate(now=Now()).values_list("lease_expires_at", "now").first())
+    lease = (
+        File.objects.filter(
+            pk=file_id, status=FileStatus.PROCESSING, lease_expires_at__isnull=False
+        )
+        .annotate(now=Now())
+        .values_list("lease_expires_at", "now")
+        .first()
+    )
     if lease is None:
         return None
     expires_at, now = lease
@@ -79,8 +85,9 @@ def file_takeover_wait(*, file_id) -> float | None:
 def file_renew_lease(*, file_id, attempt: int) -> bool:
     """Not a state change: no version bump, no event, just a conditional UPDATE. False when
     the run lost its file (taken over, finished, deleted): there is nothing left to hold."""
-    return bool(File.objects.filter(pk=file_id, **run_of(attempt))
-                .update(lease_expires_at=lease_end()))
+    return bool(
+        File.objects.filter(pk=file_id, **run_of(attempt)).update(lease_expires_at=lease_end())
+    )
 
 
 def file_release_lease(*, file_id, attempt: int) -> None:
@@ -99,8 +106,7 @@ class Lease:
     def __init__(self, file: File):
         self.file_id, self.attempt = file.pk, file.attempts
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.keep, daemon=True,
-                                       name=f"lease-{file.pk}")
+        self.thread = threading.Thread(target=self.keep, daemon=True, name=f"lease-{file.pk}")
 
     def __enter__(self) -> "Lease":
         self.thread.start()

@@ -46,12 +46,13 @@ FAILURE_MESSAGES = {
     ),
 }
 OUT_OF_MEMORY = (  # TOO_COMPLEX, said of memory
-"This file needs more memory than a file may use: it is too large or too "
-                 "complex to process.")
+    "This file needs more memory than a file may use: it is too large or too complex to process."
+)
 
 
-def transition(file_id, *, only_if: Sequence[str] = (), where: dict | Q | None = None,
-               **changes) -> File | None:
+def transition(
+    file_id, *, only_if: Sequence[str] = (), where: dict | Q | None = None, **changes
+) -> File | None:
     """Apply `changes` and bump the version in one UPDATE; publish after commit.
 
     Returns None when the row is gone, not in one of the `only_if` statuses or not matching
@@ -69,8 +70,10 @@ def transition(file_id, *, only_if: Sequence[str] = (), where: dict | Q | None =
 
 
 def gave_up_message(attempts: int) -> str:
-    return (f"Processing was started {attempts} times and never finished, so it was stopped. "
-            "The file may be too large or damaged; try reprocessing it later.")
+    return (
+        f"Processing was started {attempts} times and never finished, so it was stopped. "
+        "The file may be too large or damaged; try reprocessing it later."
+    )
 
 
 def file_start_processing(*, file_id, redelivered: bool = False) -> File | None:
@@ -83,15 +86,24 @@ def file_start_processing(*, file_id, redelivered: bool = False) -> File | None:
     limit = settings.FILE_MAX_ATTEMPTS
     unclaimed = claimable(redelivered=redelivered)
     started = transition(
-        file_id, where=unclaimed & Q(attempts__lt=limit),
-        status=FileStatus.PROCESSING, progress=0.0, error="", failure_code="",
+        file_id,
+        where=unclaimed & Q(attempts__lt=limit),
+        status=FileStatus.PROCESSING,
+        progress=0.0,
+        error="",
+        failure_code="",
         attempts=F("attempts") + 1,
         lease_expires_at=lease_end(),
     )
     if started is None:
-        transition(file_id, where=unclaimed & Q(attempts__gte=limit),
-                   status=FileStatus.FAILED, error=gave_up_message(limit),
-                   failure_code=FailureCode.TOO_MANY_ATTEMPTS, processed_at=timezone.now())
+        transition(
+            file_id,
+            where=unclaimed & Q(attempts__gte=limit),
+            status=FileStatus.FAILED,
+            error=gave_up_message(limit),
+            failure_code=FailureCode.TOO_MANY_ATTEMPTS,
+            processed_at=timezone.now(),
+        )
     return started
 
 
@@ -154,12 +166,13 @@ class ThrottledProgress:
 
     def __call__(self, progress: float) -> None:
         now = time.monotonic()
-        if progress > self.last_progress and progress < 1.0 and (
-            now - self.last_sent_at >= self.min_interval
+        if (
+            progress > self.last_progress
+            and progress < 1.0
+            and (now - self.last_sent_at >= self.min_interval)
         ):
             self.last_sent_at, self.last_progress = now, progress
-            file_record_progress(file_id=self.file_id, attempt=self.attempt,
-                                 progress=progress)
+            file_record_progress(file_id=self.file_id, attempt=self.attempt, progress=progress)
 
 
 def processing_limits() -> processors.ProcessingLimits:
@@ -167,8 +180,7 @@ def processing_limits() -> processors.ProcessingLimits:
     return processors.ProcessingLimits(**settings.PROCESSING_LIMITS)
 
 
-def file_process(*, file_id, retries_left: int = 0,
-                 redelivered: bool = False) -> File | str | None:
+def file_process(*, file_id, retries_left: int = 0, redelivered: bool = False) -> File | str | None:
     """Run the file through its processors: PENDING → PROCESSING → DONE or FAILED, or leave
     it PENDING and return DEFERRED while its owner has their share of files in flight.
 
@@ -197,21 +209,25 @@ def file_process(*, file_id, retries_left: int = 0,
 def run_started(*, file: File, retries_left: int) -> File | None:
     """One run of a file `file_start_processing` started; its writes are refused once it lost
     its lease."""
+
     def fail(code: FailureCode, error: str = "") -> File | None:
         return file_fail(file_id=file.pk, attempt=file.attempts, code=code, error=error)
 
     try:
-        with storage.open_stream(file.stored_file.name,
-                                 buffer_size=settings.PROCESSING_CHUNK_SIZE) as stream:
-            checksum, result = processors.run(processors.ProcessingSource(
-                stream=stream,
-                size=file.size,
-                name=file.name,
-                content_type=file.content_type,
-                chunk_size=settings.PROCESSING_CHUNK_SIZE,
-                report_progress=ThrottledProgress(file),
-                limits=processing_limits(),
-            ))
+        with storage.open_stream(
+            file.stored_file.name, buffer_size=settings.PROCESSING_CHUNK_SIZE
+        ) as stream:
+            checksum, result = processors.run(
+                processors.ProcessingSource(
+                    stream=stream,
+                    size=file.size,
+                    name=file.name,
+                    content_type=file.content_type,
+                    chunk_size=settings.PROCESSING_CHUNK_SIZE,
+                    report_progress=ThrottledProgress(file),
+                    limits=processing_limits(),
+                )
+            )
     except processors.ProcessingError as error:
         return fail(error.code, str(error))
     except SoftTimeLimitExceeded:

@@ -28,10 +28,12 @@ def stuck_files(cutoff) -> Q:
     stuck only once untouched for FILE_RECOVERY_AFTER (its task lost with Redis). So is a
     PROCESSING file without a lease (started before leases existed). Leases are compared on
     the database's clock, the one they are set by (`lease.lease_end`)."""
-    lapsed = (Q(lease_expires_at__lte=Now())
-              | Q(lease_expires_at__isnull=True, updated_at__lt=cutoff))
-    return (Q(status=FileStatus.PENDING, updated_at__lt=cutoff)
-            | (Q(status=FileStatus.PROCESSING) & lapsed))
+    lapsed = Q(lease_expires_at__lte=Now()) | Q(
+        lease_expires_at__isnull=True, updated_at__lt=cutoff
+    )
+    return Q(status=FileStatus.PENDING, updated_at__lt=cutoff) | (
+        Q(status=FileStatus.PROCESSING) & lapsed
+    )
 
 
 def files_recover(*, now=None) -> dict[str, int]:
@@ -48,15 +50,25 @@ def files_recover(*, now=None) -> dict[str, int]:
     for file_id, attempts in rows.iterator():
         with transaction.atomic():
             if attempts >= settings.FILE_MAX_ATTEMPTS:
-                if transition(file_id, where=still_stuck, status=FileStatus.FAILED,
-                              error=gave_up_message(attempts),
-                              failure_code=FailureCode.TOO_MANY_ATTEMPTS,
-                              processed_at=timezone.now()):
+                if transition(
+                    file_id,
+                    where=still_stuck,
+                    status=FileStatus.FAILED,
+                    error=gave_up_message(attempts),
+                    failure_code=FailureCode.TOO_MANY_ATTEMPTS,
+                    processed_at=timezone.now(),
+                ):
                     counts["failed"] += 1
-            elif transition(file_id, where=still_stuck, status=FileStatus.PENDING, progress=0.0,
-                            lease_expires_at=None):
+            elif transition(
+                file_id,
+                where=still_stuck,
+                status=FileStatus.PENDING,
+                progress=0.0,
+                lease_expires_at=None,
+            ):
                 transaction.on_commit(
-                    lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id), robust=True)
+                    lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id), robust=True
+                )
                 counts["requeued"] += 1
     counts["expired"] = files_expire_awaiting(now=now)
     reprocess_requests_prune(now=now)

@@ -18,8 +18,9 @@ def api_token_create(*, user, name: str = "", expires_in: timedelta | None = Non
     `expires_in` it works until revoked."""
     raw_token = secrets.token_urlsafe(32)
     expires_at = timezone.now() + expires_in if expires_in is not None else None
-    ApiToken.objects.create(user=user, name=name, token_hash=ApiToken.hash(raw_token),
-                            expires_at=expires_at)
+    ApiToken.objects.create(
+        user=user, name=name, token_hash=ApiToken.hash(raw_token), expires_at=expires_at
+    )
     return raw_token
 
 
@@ -34,13 +35,15 @@ def api_token_authenticate(*, raw_token: str):
     stale = now - TOKEN_LAST_USED_GRANULARITY
     last_used = user.api_token_last_used_at
     if last_used is None or last_used < stale:
-        ApiToken.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale),
-                                pk=user.api_token_id).update(last_used_at=now)
+        ApiToken.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=user.api_token_id
+        ).update(last_used_at=now)
     return user
 
 
-def api_token_revoke(*, user=None, name: str | None = None,
-                     raw_token: str | None = None) -> list[str]:
+def api_token_revoke(
+    *, user=None, name: str | None = None, raw_token: str | None = None
+) -> list[str]:
     """Delete tokens: the one whose clear text is `raw_token`, else `user`'s tokens named
     `name`, else all of `user`'s tokens. Returns a description of each token revoked (none:
     nothing matched). A revoked token is gone: it is refused like one that never existed."""

@@ -93,8 +93,10 @@ UNLIMITED = UploadAllowance(files=None, bytes=None)
 
 
 def rate_limited() -> RateLimited:
-    return RateLimited(f"At most {settings.UPLOAD_RATE_LIMIT_PER_MINUTE} files a minute can be "
-                       "uploaded; wait a moment.")
+    return RateLimited(
+        f"At most {settings.UPLOAD_RATE_LIMIT_PER_MINUTE} files a minute can be "
+        "uploaded; wait a moment."
+    )
 
 
 def upload_allowance(*, owner) -> UploadAllowance:
@@ -160,19 +162,29 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
             for upload in uploads:
                 name = sanitize_file_name(upload.name)
                 sniffed = sniff(read_head(upload), name)
-                file = File(id=getattr(upload, "file_id", None) or uuid.uuid4(), owner=owner,
-                            name=name, size=upload.size, content_type=sniffed.content_type,
-                            kind=sniffed.kind)
+                file = File(
+                    id=getattr(upload, "file_id", None) or uuid.uuid4(),
+                    owner=owner,
+                    name=name,
+                    size=upload.size,
+                    content_type=sniffed.content_type,
+                    kind=sniffed.kind,
+                )
                 store(file, upload, stored_names)
                 file.save(force_insert=True)
                 created.append(file)
-                logger.info("File accepted: %d bytes, kind %s", file.size, file.kind,
-                            extra={"file_id": str(file.pk)})
+                logger.info(
+                    "File accepted: %d bytes, kind %s",
+                    file.size,
+                    file.kind,
+                    extra={"file_id": str(file.pk)},
+                )
                 # A lambda, not functools.partial: Django's robust on_commit logs a failing
                 # callback by its __qualname__, which a partial lacks, and that logging error
                 # turned a Redis outage into a failed upload (tests/reliability).
-                transaction.on_commit(lambda file=file: background.submit(announce_and_enqueue,
-                                                                          file), robust=True)
+                transaction.on_commit(
+                    lambda file=file: background.submit(announce_and_enqueue, file), robust=True
+                )
     except Exception:
         for stored_name in stored_names:
             default_storage.delete(stored_name)

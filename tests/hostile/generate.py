@@ -64,8 +64,11 @@ def zip_many_directories(count: int = 60_000) -> bytes:
 def zip_bomb() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("zeros", date_time=(1980, 1, 1, 0, 0, 0)),
-                         b"\x00" * (200 * MIB), compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr(
+            zipfile.ZipInfo("zeros", date_time=(1980, 1, 1, 0, 0, 0)),
+            b"\x00" * (200 * MIB),
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
     return buffer.getvalue()
 
 
@@ -75,15 +78,18 @@ def json_deep(depth: int = 200_000) -> bytes:
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data)))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def png_pixel_bomb(side: int = 100_000) -> bytes:
     """A 10-gigapixel canvas declared in a valid header over a few bytes of data."""
     header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header)
-            + png_chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def icon() -> bytes:
@@ -95,9 +101,11 @@ def icon() -> bytes:
 
 def pdf_page_tree_loop() -> bytes:
     """A page tree whose Pages node lists itself as its own kid."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 1000000000 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 1000000000 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>",
+    ]
     out = bytearray(b"%PDF-1.7\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -107,7 +115,9 @@ def pdf_page_tree_loop() -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -117,21 +127,45 @@ def text_one_line(size: int = 32 * MIB) -> bytes:
 
 
 CORPUS = [
-    Hostile("never-ending.csv", csv_never_ending, "FAILED", "a record that never ends",
-            "too large or too complex"),
+    Hostile(
+        "never-ending.csv",
+        csv_never_ending,
+        "FAILED",
+        "a record that never ends",
+        "too large or too complex",
+    ),
     Hostile("wide.csv", csv_many_columns, "FAILED", "200,000 columns", "columns"),
     Hostile("many-entries.tar.gz", tar_many_entries, "DONE", "60,000 empty entries"),
-    Hostile("many-directories.zip", zip_many_directories, "FAILED", "60,000 directories",
-            "more than 10,000 entries"),
-    Hostile("bomb.zip", zip_bomb, "FAILED", "200 MiB of zeros in 200 KiB",
-            "decompression bomb"),
+    Hostile(
+        "many-directories.zip",
+        zip_many_directories,
+        "FAILED",
+        "60,000 directories",
+        "more than 10,000 entries",
+    ),
+    Hostile("bomb.zip", zip_bomb, "FAILED", "200 MiB of zeros in 200 KiB", "decompression bomb"),
     Hostile("deep.json", json_deep, "FAILED", "nested 200,000 deep", "nested more than"),
-    Hostile("pixel-bomb.png", png_pixel_bomb, "FAILED", "100,000 × 100,000 pixels declared",
-            "too large to process safely"),
-    Hostile("icon.ico", icon, "FAILED", "an image format outside the allowlist",
-            "not an image we can read"),
-    Hostile("loop.pdf", pdf_page_tree_loop, "FAILED", "a page tree that contains itself",
-            "PDF is damaged"),
+    Hostile(
+        "pixel-bomb.png",
+        png_pixel_bomb,
+        "FAILED",
+        "100,000 × 100,000 pixels declared",
+        "too large to process safely",
+    ),
+    Hostile(
+        "icon.ico",
+        icon,
+        "FAILED",
+        "an image format outside the allowlist",
+        "not an image we can read",
+    ),
+    Hostile(
+        "loop.pdf",
+        pdf_page_tree_loop,
+        "FAILED",
+        "a page tree that contains itself",
+        "PDF is damaged",
+    ),
     Hostile("one-line.txt", text_one_line, "DONE", "32 MiB without a line break"),
 ]
 

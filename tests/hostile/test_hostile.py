@@ -21,19 +21,24 @@ TIME_LIMIT_SECONDS = 30  # each file's PROCESSING_SOFT_TIME_LIMIT here
 
 def test_hostile_files_end_as_expected_in_bounded_memory_and_time(user, process_logs):
     # The child is never replaced (no max memory per child), so its VmHWM covers every file.
-    worker = PoolWorker(process_logs / "hostile-worker.log", {
-        "PROCESSING_SOFT_TIME_LIMIT": str(TIME_LIMIT_SECONDS),
-        "PROCESSING_MAX_MEMORY_PER_CHILD": "0",
-    })
+    worker = PoolWorker(
+        process_logs / "hostile-worker.log",
+        {
+            "PROCESSING_SOFT_TIME_LIMIT": str(TIME_LIMIT_SECONDS),
+            "PROCESSING_MAX_MEMORY_PER_CHILD": "0",
+        },
+    )
     try:
         peaks = {"(started)": worker.peak_rss() // MIB}
         for hostile in CORPUS:
             file = make_sniffed_file(user, hostile.name, hostile.build())
             worker.send(file)
-            final = File.objects.filter(pk=file.pk, status__in=(FileStatus.DONE,
-                                                                 FileStatus.FAILED))
-            wait_until(final.exists, TIME_LIMIT_SECONDS + 15,
-                       f"{hostile.name} did not finish within its time limit")
+            final = File.objects.filter(pk=file.pk, status__in=(FileStatus.DONE, FileStatus.FAILED))
+            wait_until(
+                final.exists,
+                TIME_LIMIT_SECONDS + 15,
+                f"{hostile.name} did not finish within its time limit",
+            )
             file.refresh_from_db()
             assert file.status == hostile.expected, (hostile.name, file.error)
             assert hostile.error in file.error, (hostile.name, file.error)

@@ -34,8 +34,12 @@ def cluster() -> list[str] | None:
 
 
 def pg(action: str, version_and_name: list[str]) -> None:
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *version_and_name, action],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", *version_and_name, action],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def postgres_is_ready() -> bool:
@@ -46,9 +50,15 @@ def browser_session(server, user) -> httpx.Client:
     """Logged in through the login form, as the page's users are."""
     browser = httpx.Client(base_url=server.url, timeout=30)
     form = browser.get("/accounts/login/")
-    answer = browser.post("/accounts/login/", headers={"Referer": f"{server.url}/"}, data={
-        "username": user.username, "password": PASSWORD,
-        "csrfmiddlewaretoken": form.cookies["csrftoken"]})
+    answer = browser.post(
+        "/accounts/login/",
+        headers={"Referer": f"{server.url}/"},
+        data={
+            "username": user.username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": form.cookies["csrftoken"],
+        },
+    )
     assert answer.status_code == 302, answer.text
     browser.headers["X-CSRFToken"] = browser.cookies["csrftoken"]
     return browser
@@ -65,8 +75,10 @@ def test_service_recovers_from_a_postgres_restart(uvicorn_server, celery_worker,
     if target is None:
         pytest.skip("needs this machine's PostgreSQL cluster (pg_ctlcluster); SQLite here")
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=uvicorn_server.url, headers=headers, timeout=30) as client, \
-            closing(browser_session(uvicorn_server, user)) as browser:
+    with (
+        httpx.Client(base_url=uvicorn_server.url, headers=headers, timeout=30) as client,
+        closing(browser_session(uvicorn_server, user)) as browser,
+    ):
         kept = upload(client, "kept.txt", b"uploaded before the restart")
         download = f"/files/{decode_file_id(kept['id'])}/download"
         assert browser.get(download).content == b"uploaded before the restart"
@@ -90,8 +102,13 @@ def test_service_recovers_from_a_postgres_restart(uvicorn_server, celery_worker,
 
 
 def upload(client, name, content) -> dict:
-    answer = client.post("/graphql/", files={"0": (name, content)}, data={
-        "operations": json.dumps({"query": UPLOAD_ID, "variables": {"file": None}}),
-        "map": json.dumps({"0": ["variables.file"]})})
+    answer = client.post(
+        "/graphql/",
+        files={"0": (name, content)},
+        data={
+            "operations": json.dumps({"query": UPLOAD_ID, "variables": {"file": None}}),
+            "map": json.dumps({"0": ["variables.file"]}),
+        },
+    )
     assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
     return answer.json()["data"]["uploadFile"]

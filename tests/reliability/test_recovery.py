@@ -18,17 +18,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def wait_for_done(files) -> None:
-    wait_until(lambda: not files.exclude(status=FileStatus.DONE).exists(), 30,
-               "the stuck files were not processed")
+    wait_until(
+        lambda: not files.exclude(status=FileStatus.DONE).exists(),
+        30,
+        "the stuck files were not processed",
+    )
 
 
 def stuck(owner, *, status, attempts, minutes_ago) -> File:
-    file = File(id=uuid.uuid4(), owner=owner, name="stuck.txt", size=5, status=status,
-                attempts=attempts)
+    file = File(
+        id=uuid.uuid4(), owner=owner, name="stuck.txt", size=5, status=status, attempts=attempts
+    )
     file.stored_file.save("x", ContentFile(b"stuck"), save=False)
     file.save(force_insert=True)
     File.objects.filter(pk=file.pk).update(
-        updated_at=timezone.now() - timedelta(minutes=minutes_ago))
+        updated_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
     return file
 
 
@@ -60,8 +65,13 @@ def test_celery_beat_runs_the_sweep_by_itself(user, celery_worker, process_logs,
     file gets done, and so does one stuck later, so the sweep recurs on that interval (the
     session's worker runs the sweep with the default FILE_RECOVERY_AFTER)."""
     forgotten = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=60)
-    beat = start_celery({"FILE_RECOVERY_INTERVAL": "1"}, process_logs / "beat.log", "beat",
-                        "--schedule", str(tmp_path / "beat-schedule"))
+    beat = start_celery(
+        {"FILE_RECOVERY_INTERVAL": "1"},
+        process_logs / "beat.log",
+        "beat",
+        "--schedule",
+        str(tmp_path / "beat-schedule"),
+    )
     try:
         wait_for_done(File.objects.filter(pk=forgotten.pk))
         later = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=60)
@@ -75,7 +85,8 @@ def started(owner, *, lease_seconds_left: float) -> File:
     file = stuck(owner, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
     services.file_start_processing(file_id=file.pk)
     File.objects.filter(pk=file.pk).update(
-        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds_left))
+        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds_left)
+    )
     file.refresh_from_db()
     return file
 
@@ -105,8 +116,7 @@ def test_a_live_lease_is_not_requeued(user, settings, queued):
     FILE_RECOVERY_AFTER): a run whose worker renews its lease is alive."""
     settings.FILE_RECOVERY_AFTER = 60
     running = started(user, lease_seconds_left=20)
-    File.objects.filter(pk=running.pk).update(
-        updated_at=timezone.now() - timedelta(minutes=5))
+    File.objects.filter(pk=running.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     assert services.files_recover() == {"requeued": 0, "failed": 0, "expired": 0} and queued == []
     running.refresh_from_db()
     assert (running.status, running.attempts) == (FileStatus.PROCESSING, 1)
@@ -129,9 +139,12 @@ def finished(file: File) -> dict:
     """`file_finish`'s arguments for a text file whose result is `{"x": 1}`."""
     from files_app.processors import Checksum, FileKind, Result
 
-    return {"checksum": Checksum(sha256="0" * 64, size=file.size, content_type="text/plain",
-                                 kind=FileKind.TEXT),
-            "result": Result(fields={"x": 1})}
+    return {
+        "checksum": Checksum(
+            sha256="0" * 64, size=file.size, content_type="text/plain", kind=FileKind.TEXT
+        ),
+        "result": Result(fields={"x": 1}),
+    }
 
 
 def test_a_taken_over_run_cannot_record_progress_or_finish(user, queued):
@@ -146,13 +159,17 @@ def test_a_taken_over_run_cannot_record_progress_or_finish(user, queued):
     assert rescuer.attempts == 2
     assert services.file_record_progress(file_id=frozen.pk, attempt=1, progress=0.5) is None
     assert services.file_finish(file=frozen, **finished(frozen)) is None
-    assert services.file_fail(file_id=frozen.pk, attempt=1, error="late",
-                              code=FailureCode.UNEXPECTED) is None
+    assert (
+        services.file_fail(file_id=frozen.pk, attempt=1, error="late", code=FailureCode.UNEXPECTED)
+        is None
+    )
     assert services.file_record_progress(file_id=frozen.pk, attempt=2, progress=0.5)
     done = services.file_finish(file=rescuer, **finished(rescuer))
     assert done.status == FileStatus.DONE and done.result == {"x": 1}
-    assert services.file_fail(file_id=frozen.pk, attempt=2, error="late",
-                              code=FailureCode.UNEXPECTED) is None
+    assert (
+        services.file_fail(file_id=frozen.pk, attempt=2, error="late", code=FailureCode.UNEXPECTED)
+        is None
+    )
 
 
 def test_a_long_step_keeps_its_lease(user, settings, monkeypatch, queued):

@@ -31,9 +31,13 @@ FILES = {"query": "{ files { totalCount edges { node { id status url } } } }"}
 
 def upload(server, token, name, content):
     return httpx.post(
-        f"{server.url}/graphql/", headers={"Authorization": f"Bearer {token}"}, timeout=60,
-        data={"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-              "map": json.dumps({"0": ["variables.file"]})},
+        f"{server.url}/graphql/",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+        data={
+            "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+            "map": json.dumps({"0": ["variables.file"]}),
+        },
         files={"0": (name, content)},
     )
 
@@ -79,8 +83,17 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
     env = {"REDIS_URL": redis_url_for(port), "CHANNEL_LAYER_PREFIX": "outage"}
     server = Server("uvicorn", process_logs, env=env)
     worker_log = process_logs / "outage-worker.log"
-    worker = start_celery(env, worker_log, "worker", "--pool", "threads", "--concurrency", "1",
-                          "--without-gossip", "--without-mingle")
+    worker = start_celery(
+        env,
+        worker_log,
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "1",
+        "--without-gossip",
+        "--without-mingle",
+    )
     try:
         before = upload(server, token, "before.txt", b"uploaded while Redis was up")
         file_before = before.json()["data"]["uploadFile"]["id"]
@@ -91,8 +104,12 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
         # The subscriber is told: its connection closes (a client reconnects on that).
         assert loop.run_until_complete(watcher.closed_within(30))
         loop.close()
-        reads = httpx.post(f"{server.url}/graphql/", json=FILES, timeout=30,
-                           headers={"Authorization": f"Bearer {token}"})
+        reads = httpx.post(
+            f"{server.url}/graphql/",
+            json=FILES,
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert reads.status_code == 200 and "errors" not in reads.json(), reads.text
         url = reads.json()["data"]["files"]["edges"][0]["node"]["url"]
         download = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -107,9 +124,12 @@ def test_redis_outage(django_db_setup, process_logs, own_redis, user, token, tmp
         restarted = start_embedded_redis(port=port, data_dir=tmp_path / "redis-again")
         try:
             sweep = subprocess.run(
-                [sys.executable, "manage.py", "recover_files"], cwd=BASE_DIR, text=True,
+                [sys.executable, "manage.py", "recover_files"],
+                cwd=BASE_DIR,
+                text=True,
                 env={**subprocess_env(), **env, "FILE_RECOVERY_AFTER": "0"},
-                capture_output=True, timeout=READY_TIMEOUT_SECONDS,
+                capture_output=True,
+                timeout=READY_TIMEOUT_SECONDS,
             )
             assert "re-queued" in sweep.stdout, sweep.stdout + sweep.stderr
             processed = File.objects.filter(pk=stored.pk, status=FileStatus.DONE)

@@ -36,8 +36,7 @@ async def wait_for(condition, timeout=30):
 
 
 async def file_is(file_id, status, newer_than=0) -> bool:
-    return await File.objects.filter(
-        pk=file_id, status=status, version__gt=newer_than).aexists()
+    return await File.objects.filter(pk=file_id, status=status, version__gt=newer_than).aexists()
 
 
 async def watch(server, token, file_id) -> tuple[Subscription, dict]:
@@ -47,8 +46,9 @@ async def watch(server, token, file_id) -> tuple[Subscription, dict]:
     return watcher, await watcher.next_file()
 
 
-async def test_clients_get_the_current_state_after_a_web_restart(process_logs, celery_worker,
-                                                                 user, token):
+async def test_clients_get_the_current_state_after_a_web_restart(
+    process_logs, celery_worker, user, token
+):
     server = await asyncio.to_thread(Server, "uvicorn", process_logs)  # ours to restart
     try:
         file_id = decode_file_id((await upload(server, token, "kept.txt", b"survives"))["id"])
@@ -71,7 +71,8 @@ async def test_clients_get_the_current_state_after_a_web_restart(process_logs, c
         await asyncio.to_thread(server.start)
         reconnected = [await watch(server, token, str(file_id)) for _ in range(CLIENTS)]
         assert {(state["status"], state["version"]) for _, state in reconnected} == {
-            ("DONE", after.version)}
+            ("DONE", after.version)
+        }
         for watcher, _ in reconnected:
             await watcher.close()
         await wait_for(lambda: group_members_are(user, 0), timeout=10)
@@ -102,15 +103,18 @@ def short_expiry_layer() -> RedisChannelLayer:
 
 
 async def publish(layer, file: File) -> None:
-    await layer.group_send(live.owner_group(file.owner_id),
-                           {"type": live.MESSAGE_TYPE, "file": events.file_state(file)})
+    await layer.group_send(
+        live.owner_group(file.owner_id),
+        {"type": live.MESSAGE_TYPE, "file": events.file_state(file)},
+    )
 
 
 async def test_memberships_outlive_the_group_expiry_but_not_a_killed_server(
-        process_logs, user, token):
+    process_logs, user, token
+):
     server = await asyncio.to_thread(
-        Server, "uvicorn", process_logs,
-        {"CHANNEL_LAYER_GROUP_EXPIRY": str(SHORT_GROUP_EXPIRY)})
+        Server, "uvicorn", process_logs, {"CHANNEL_LAYER_GROUP_EXPIRY": str(SHORT_GROUP_EXPIRY)}
+    )
     layer = short_expiry_layer()
     try:
         file = await File.objects.acreate(owner=user, name="a.txt", size=1, version=1)

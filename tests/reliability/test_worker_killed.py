@@ -37,19 +37,28 @@ ROWS = 400_000  # ~15 MB of CSV: a few seconds of processing, long enough to be 
 def start_worker(env, log):
     """The production pool (prefork), one child: a main process and the child running the
     file, one task at a time (a second delivery would wait for the first to end)."""
-    return start_celery(env, log, "worker", "--concurrency", "1", "--without-gossip",
-                        "--without-mingle")
+    return start_celery(
+        env, log, "worker", "--concurrency", "1", "--without-gossip", "--without-mingle"
+    )
 
 
 def test_killed_worker_file_is_done_within_a_minute_exactly_once(
-        django_db_setup, process_logs, user, token, tmp_path):
-    env = {"CELERY_BROKER_URL": separate_broker_url(14),
-           "FILE_RECOVERY_INTERVAL": str(SWEEP_INTERVAL_SECONDS)}
+    django_db_setup, process_logs, user, token, tmp_path
+):
+    env = {
+        "CELERY_BROKER_URL": separate_broker_url(14),
+        "FILE_RECOVERY_INTERVAL": str(SWEEP_INTERVAL_SECONDS),
+    }
     server = Server("uvicorn", process_logs, env=env)
     watcher = Watcher(server, token, user)
     log = process_logs / "killed-workers.log"
-    beat = start_celery(env, process_logs / "killed-workers-beat.log", "beat", "--schedule",
-                        str(tmp_path / "beat-schedule"))
+    beat = start_celery(
+        env,
+        process_logs / "killed-workers-beat.log",
+        "beat",
+        "--schedule",
+        str(tmp_path / "beat-schedule"),
+    )
     content = ("id,value\n" + "".join(f"{i},{i * 0.5}\n" for i in range(ROWS))).encode()
     finished, workers = [], []
     try:
@@ -58,20 +67,25 @@ def test_killed_worker_file_is_done_within_a_minute_exactly_once(
             workers.append(doomed)
             upload_blocking(server, token, f"round-{round_number}.csv", content)
             file = File.objects.get(name=f"round-{round_number}.csv")
-            started = File.objects.filter(pk=file.pk, status=FileStatus.PROCESSING,
-                                          progress__gt=0)
+            started = File.objects.filter(pk=file.pk, status=FileStatus.PROCESSING, progress__gt=0)
             wait_until(started.exists, 60, "the first worker never started the file")
             assert len(process_group(doomed.pid)) >= 2, "no pool child to kill"
             doomed.kill()  # SIGKILL to its whole process group
             killed_at = time.monotonic()
             doomed.process.wait()
-            wait_until(lambda doomed=doomed: not process_group(doomed.pid), 10,
-                       "the pool child outlived SIGKILL")
+            wait_until(
+                lambda doomed=doomed: not process_group(doomed.pid),
+                10,
+                "the pool child outlived SIGKILL",
+            )
             rescuer = start_worker(env, log)
             workers.append(rescuer)
             done = File.objects.filter(pk=file.pk, status=FileStatus.DONE)
-            wait_until(done.exists, DONE_WITHIN_SECONDS - (time.monotonic() - killed_at),
-                       f"round {round_number}: not DONE within a minute of the kill")
+            wait_until(
+                done.exists,
+                DONE_WITHIN_SECONDS - (time.monotonic() - killed_at),
+                f"round {round_number}: not DONE within a minute of the kill",
+            )
             rescuer.stop()
             file.refresh_from_db()
             assert file.attempts == 2  # started by the killed worker, then by the rescuer

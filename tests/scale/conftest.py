@@ -28,9 +28,12 @@ def moto_server(tmp_path_factory):
     """moto's S3 server as a subprocess; yields its URL."""
     require_moto()
     port = free_port()
-    moto = HttpServer(moto_command(host="127.0.0.1", port=port),
-                      tmp_path_factory.mktemp("moto") / "moto.log", port=port,
-                      ready_path="/moto-api/")
+    moto = HttpServer(
+        moto_command(host="127.0.0.1", port=port),
+        tmp_path_factory.mktemp("moto") / "moto.log",
+        port=port,
+        ready_path="/moto-api/",
+    )
     yield moto.url
     moto.stop()
 
@@ -46,12 +49,16 @@ def s3(moto_server):
 def s3_env(s3, moto_server):
     """What the web processes and workers run with: S3 on moto, an empty MEDIA_ROOT of
     their own (to prove nothing lands there), their own broker."""
-    return {**CREDENTIALS, "AWS_STORAGE_BUCKET_NAME": BUCKET, "AWS_S3_ENDPOINT_URL": moto_server,
-            "MEDIA_ROOT": tempfile.mkdtemp(prefix="filesvc-s3-media-"),
-            "CELERY_BROKER_URL": separate_broker_url(S3_BROKER_OFFSET),
-            # Every delivery runs its file (none deferred), so a worker's task count is the
-            # number of files it processed.
-            "FILE_MAX_IN_FLIGHT_PER_USER": "0"}
+    return {
+        **CREDENTIALS,
+        "AWS_STORAGE_BUCKET_NAME": BUCKET,
+        "AWS_S3_ENDPOINT_URL": moto_server,
+        "MEDIA_ROOT": tempfile.mkdtemp(prefix="filesvc-s3-media-"),
+        "CELERY_BROKER_URL": separate_broker_url(S3_BROKER_OFFSET),
+        # Every delivery runs its file (none deferred), so a worker's task count is the
+        # number of files it processed.
+        "FILE_MAX_IN_FLIGHT_PER_USER": "0",
+    }
 
 
 @pytest.fixture(scope="session")

@@ -50,15 +50,24 @@ def test_subscribers_on_every_web_process_see_every_event(django_db_setup, proce
     content = csv(ROWS)
     with redis_server(process_logs / "second-redis.log") as second:
         hosts = [settings.REDIS_URL, second]
-        env = {"CHANNEL_REDIS_HOSTS": ",".join(hosts),
-               # A broker of the test's own: the session's worker (one channel-layer server)
-               # must not take these files.
-               "CELERY_BROKER_URL": second.rsplit("/", 1)[0] + "/1"}
+        env = {
+            "CHANNEL_REDIS_HOSTS": ",".join(hosts),
+            # A broker of the test's own: the session's worker (one channel-layer server)
+            # must not take these files.
+            "CELERY_BROKER_URL": second.rsplit("/", 1)[0] + "/1",
+        }
         users = users_on_every_shard(hosts)
         tokens = {user.pk: services.api_token_create(user=user) for user in users}
         webs = [Server("uvicorn", process_logs, env=env) for _ in range(2)]
-        worker = start_worker(env, process_logs / "events-worker.log", "events",
-                              "--pool", "threads", "--concurrency", "2")
+        worker = start_worker(
+            env,
+            process_logs / "events-worker.log",
+            "events",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "2",
+        )
         watchers = {}
         try:
             for user in users:
@@ -68,19 +77,31 @@ def test_subscribers_on_every_web_process_see_every_event(django_db_setup, proce
             assert all(group_keys(host) >= USERS_PER_SHARD for host in hosts)
             for number, user in enumerate(users):
                 for copy in range(FILES_PER_USER):
-                    upload_blocking(webs[number % 2], tokens[user.pk], f"{user.pk}-{copy}.csv",
-                                    content)
+                    upload_blocking(
+                        webs[number % 2], tokens[user.pk], f"{user.pk}-{copy}.csv", content
+                    )
             files = File.objects.filter(owner__in=users)
             assert files.count() == len(users) * FILES_PER_USER
-            wait_until(lambda: files.filter(status=FileStatus.DONE).count() == files.count(),
-                       120, "not every file was processed")
+            wait_until(
+                lambda: files.filter(status=FileStatus.DONE).count() == files.count(),
+                120,
+                "not every file was processed",
+            )
             for file in files:
                 for index in range(len(webs)):
                     watcher = watchers[file.owner_id, index]
-                    wait_until(lambda w=watcher, f=file: w.saw_done(f.pk), 30,
-                               f"web {index + 1} never announced {file.name} DONE")
-                seen = [[event["version"] for event in watchers[file.owner_id, index]
-                         .events[str(file.pk)]] for index in range(len(webs))]
+                    wait_until(
+                        lambda w=watcher, f=file: w.saw_done(f.pk),
+                        30,
+                        f"web {index + 1} never announced {file.name} DONE",
+                    )
+                seen = [
+                    [
+                        event["version"]
+                        for event in watchers[file.owner_id, index].events[str(file.pk)]
+                    ]
+                    for index in range(len(webs))
+                ]
                 assert seen[0] == seen[1], seen  # every event, on both web processes
                 assert seen[0] == sorted(set(seen[0])) and seen[0][-1] == file.version, seen
                 assert len(seen[0]) >= 3, seen  # queued, started (and progress), done

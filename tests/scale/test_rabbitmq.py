@@ -65,8 +65,9 @@ class Deployment:
         for log in self.logs:
             log.unlink(missing_ok=True)
         self.web = Server("uvicorn", logs, env=self.env)
-        self.workers = [start_worker(self.env, log, log.stem, "--concurrency", "1")
-                        for log in self.logs]
+        self.workers = [
+            start_worker(self.env, log, log.stem, "--concurrency", "1") for log in self.logs
+        ]
         wait_for_workers(broker, [log.stem for log in self.logs])
 
     def stop(self):
@@ -79,8 +80,9 @@ def test_two_workers_share_the_queue_each_file_once(broker, process_logs, user, 
     deployment = Deployment(broker, process_logs)
     try:
         content = csv(ROWS)
-        files = [upload_file(deployment.web, token, f"shared-{n}.csv", content)
-                 for n in range(FILES)]
+        files = [
+            upload_file(deployment.web, token, f"shared-{n}.csv", content) for n in range(FILES)
+        ]
         done = File.objects.filter(pk__in=[f.pk for f in files], status=FileStatus.DONE)
         wait_until(lambda: done.count() == FILES, 120, "not every file was processed")
         # Started once each (a second start, at once or later, counts an attempt).
@@ -93,7 +95,8 @@ def test_two_workers_share_the_queue_each_file_once(broker, process_logs, user, 
 
 
 def test_a_killed_workers_file_is_finished_by_the_other_within_seconds(
-        broker, process_logs, user, token):
+    broker, process_logs, user, token
+):
     deployment = Deployment(broker, process_logs)
     try:
         file = upload_file(deployment.web, token, "doomed.csv", csv(BIG_ROWS))
@@ -106,8 +109,9 @@ def test_a_killed_workers_file_is_finished_by_the_other_within_seconds(
         killed_at = time.monotonic()
         doomed.process.wait()
         done = File.objects.filter(pk=file.pk, status=FileStatus.DONE)
-        wait_until(done.exists, DONE_WITHIN_SECONDS,
-                   f"not DONE within {DONE_WITHIN_SECONDS} s of the kill")
+        wait_until(
+            done.exists, DONE_WITHIN_SECONDS, f"not DONE within {DONE_WITHIN_SECONDS} s of the kill"
+        )
         print(f"DONE {time.monotonic() - killed_at:.1f} s after the kill")
         file.refresh_from_db()
         assert file.attempts == 2  # the killed run, then the other worker's
@@ -135,5 +139,7 @@ def test_a_redelivered_task_takes_over_only_a_run_that_missed_a_renewal(user):
     rescuer = services.file_start_processing(file_id=file.pk, redelivered=True)
     assert rescuer is not None and rescuer.attempts == running.attempts + 1
     # The run taken over can't record anything (its attempt is no longer the file's).
-    assert services.file_record_progress(file_id=file.pk, attempt=running.attempts,
-                                         progress=0.5) is None
+    assert (
+        services.file_record_progress(file_id=file.pk, attempt=running.attempts, progress=0.5)
+        is None
+    )

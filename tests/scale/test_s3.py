@@ -45,12 +45,16 @@ async def upload_many(web, token, files: dict[str, bytes]) -> list[dict]:
     names = list(files)
     async with httpx.AsyncClient(timeout=120) as client:
         response = await client.post(
-            f"{web.url}/graphql/", headers=headers(token),
-            data={"operations": json.dumps({"query": UPLOAD_MANY,
-                                            "variables": {"files": [None] * len(names)}}),
-                  "map": json.dumps({str(i): [f"variables.files.{i}"]
-                                     for i in range(len(names))})},
-            files={str(i): (name, files[name]) for i, name in enumerate(names)})
+            f"{web.url}/graphql/",
+            headers=headers(token),
+            data={
+                "operations": json.dumps(
+                    {"query": UPLOAD_MANY, "variables": {"files": [None] * len(names)}}
+                ),
+                "map": json.dumps({str(i): [f"variables.files.{i}"] for i in range(len(names))}),
+            },
+            files={str(i): (name, files[name]) for i, name in enumerate(names)},
+        )
     assert response.status_code == 200, response.text
     assert "errors" not in response.json(), response.text
     return response.json()["data"]["uploadFiles"]
@@ -101,8 +105,10 @@ async def test_two_webs_two_workers_on_s3(s3, s3_env, s3_webs, s3_workers, token
     assert len(per_worker) == 2 and all(per_worker.values()), per_worker
     assert sum(per_worker.values()) >= len(files), per_worker
 
-    stored = {obj["Key"]: obj for obj in s3.list_objects_v2(
-        Bucket=BUCKET, Prefix=f"uploads/{user.pk}/")["Contents"]}
+    stored = {
+        obj["Key"]: obj
+        for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"uploads/{user.pk}/")["Contents"]
+    }
     async for file in File.objects.filter(owner=user):
         key = file.stored_file.name
         assert key in stored and stored[key]["Size"] == len(files[file.name])
@@ -114,9 +120,13 @@ async def test_two_webs_two_workers_on_s3(s3, s3_env, s3_webs, s3_workers, token
     picture_keys = {picture.stored_file.name, picture.thumbnail.name}
     assert picture.thumbnail.name.startswith("thumbnails/")
     async with httpx.AsyncClient(headers=headers(token)) as client:
-        deleted = await client.post(f"{web1.url}/graphql/", json={
-            "query": "mutation($id: ID!) { deleteFile(id: $id) }",
-            "variables": {"id": done_id(done, picture)}})
+        deleted = await client.post(
+            f"{web1.url}/graphql/",
+            json={
+                "query": "mutation($id: ID!) { deleteFile(id: $id) }",
+                "variables": {"id": done_id(done, picture)},
+            },
+        )
     assert "errors" not in deleted.json(), deleted.text
     await asyncio.to_thread(wait_for_keys_gone, s3, picture_keys)
 
@@ -142,11 +152,13 @@ def streamed_body(size: int, *, close: bool = True):
     one MiB of it). Without `close`, it ends before its closing boundary: a broken upload."""
     boundary = "scale-test-boundary"
     operations = json.dumps({"query": UPLOAD_ONE, "variables": {"file": None}})
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n"
-            f"{operations}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n"
-            f"{json.dumps({'0': ['variables.file']})}\r\n--{boundary}\r\n"
-            "Content-Disposition: form-data; name=\"0\"; filename=\"big.bin\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+        f'{operations}\r\n--{boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
+        f"{json.dumps({'0': ['variables.file']})}\r\n--{boundary}\r\n"
+        'Content-Disposition: form-data; name="0"; filename="big.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     block = bytes(range(256)) * (MIB // 256)
 
     def chunks():
@@ -189,12 +201,20 @@ def test_a_big_upload_to_s3_keeps_the_web_process_flat(s3, s3_webs, token, user)
     web = s3_webs[0]
     size = 200 * MIB
     warm_body, content_type = streamed_body(MIB)  # boto3's client made, imports done
-    httpx.post(f"{web.url}/graphql/", content=warm_body, timeout=60,
-               headers={**headers(token), "Content-Type": content_type}).raise_for_status()
+    httpx.post(
+        f"{web.url}/graphql/",
+        content=warm_body,
+        timeout=60,
+        headers={**headers(token), "Content-Type": content_type},
+    ).raise_for_status()
     body, content_type = streamed_body(size)
     with PeakRss(web.process.pid) as rss:
-        response = httpx.post(f"{web.url}/graphql/", content=body, timeout=300,
-                              headers={**headers(token), "Content-Type": content_type})
+        response = httpx.post(
+            f"{web.url}/graphql/",
+            content=body,
+            timeout=300,
+            headers={**headers(token), "Content-Type": content_type},
+        )
     assert response.status_code == 200, response.text
     assert response.json()["data"]["uploadFile"]["size"] == size
     growth = rss.peak - rss.baseline
@@ -206,8 +226,12 @@ def test_a_big_upload_to_s3_keeps_the_web_process_flat(s3, s3_webs, token, user)
 def test_a_refused_upload_leaves_no_object_and_no_parts(s3, s3_env, s3_webs, token, user):
     before = {obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
     body, content_type = streamed_body(20 * MIB, close=False)  # two parts sent, then cut
-    response = httpx.post(f"{s3_webs[0].url}/graphql/", content=body, timeout=60,
-                          headers={**headers(token), "Content-Type": content_type})
+    response = httpx.post(
+        f"{s3_webs[0].url}/graphql/",
+        content=body,
+        timeout=60,
+        headers={**headers(token), "Content-Type": content_type},
+    )
     assert response.status_code == 400, response.text
     after = {obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
     assert after == before
@@ -218,12 +242,19 @@ def test_a_refused_upload_leaves_no_object_and_no_parts(s3, s3_env, s3_webs, tok
 
 def test_s3_down_is_service_unavailable_and_names_nothing(s3_env, process_logs, token):
     dead_endpoint = f"http://127.0.0.1:{free_port()}"
-    web = Server("uvicorn", process_logs, env={**s3_env, "AWS_S3_ENDPOINT_URL": dead_endpoint,
-                                               "AWS_MAX_ATTEMPTS": "1"})
+    web = Server(
+        "uvicorn",
+        process_logs,
+        env={**s3_env, "AWS_S3_ENDPOINT_URL": dead_endpoint, "AWS_MAX_ATTEMPTS": "1"},
+    )
     try:
         body, content_type = streamed_body(MIB)
-        response = httpx.post(f"{web.url}/graphql/", content=body, timeout=60,
-                              headers={**headers(token), "Content-Type": content_type})
+        response = httpx.post(
+            f"{web.url}/graphql/",
+            content=body,
+            timeout=60,
+            headers={**headers(token), "Content-Type": content_type},
+        )
     finally:
         web.stop()
     assert response.status_code == 503, response.text

@@ -14,9 +14,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def audit(env: dict, *args: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", "storage_audit", *args], cwd=BASE_DIR,
-                          env={**subprocess_env(), **env}, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "storage_audit", *args],
+        cwd=BASE_DIR,
+        env={**subprocess_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -24,12 +29,16 @@ def audit(env: dict, *args: str) -> str:
 def test_storage_audit_on_s3_finds_orphans_and_missing_bytes(s3, s3_env, user):
     orphan = f"uploads/{user.pk}/{uuid.uuid4().hex}"
     s3.put_object(Bucket=BUCKET, Key=orphan, Body=b"no row refers to me")
-    lost = File.objects.create(owner=user, name="lost.txt", size=3,
-                               stored_file=f"uploads/{user.pk}/{uuid.uuid4().hex}")
+    lost = File.objects.create(
+        owner=user, name="lost.txt", size=3, stored_file=f"uploads/{user.pk}/{uuid.uuid4().hex}"
+    )
     # The orphan is reported once it is older than the audit's in-flight margin (5 s).
     reports = []
-    wait_until(lambda: reports.append(audit(s3_env)) or orphan in reports[-1], 30,
-               "the audit never reported the orphan object")
+    wait_until(
+        lambda: reports.append(audit(s3_env)) or orphan in reports[-1],
+        30,
+        "the audit never reported the orphan object",
+    )
     assert f"missing bytes: file {lost.pk}" in reports[-1]
 
     audit(s3_env, "--fix")

@@ -24,6 +24,9 @@ PRODUCTION_ENV = {
 def manage(*args, env):
     clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
         env={**clean, "DJANGO_SETTINGS_MODULE": "project.settings", **env},
     )

@@ -55,13 +55,20 @@ class GraphQL:
     def __call__(self, query: str, **variables):
         return self.post(json={"query": query, "variables": variables}).json()
 
-    def upload(self, query: str, files: dict, variables: dict, file_map: dict | None = None,
-               headers: dict | None = None):
+    def upload(
+        self,
+        query: str,
+        files: dict,
+        variables: dict,
+        file_map: dict | None = None,
+        headers: dict | None = None,
+    ):
         """A GraphQL multipart request: `files` maps part names to (name, bytes)."""
         data = {
             "operations": json.dumps({"query": query, "variables": variables}),
             "map": json.dumps(
-                file_map if file_map is not None
+                file_map
+                if file_map is not None
                 else {part: [f"variables.{part}"] for part in files}
             ),
         }

@@ -22,8 +22,10 @@ def upload_request(token: str, name: str, content: bytes, query: str = UPLOAD) -
     """httpx keyword arguments of one `uploadFile` multipart request."""
     return {
         "headers": {"Authorization": f"Bearer {token}"},
-        "data": {"operations": json.dumps({"query": query, "variables": {"file": None}}),
-                 "map": json.dumps({"0": ["variables.file"]})},
+        "data": {
+            "operations": json.dumps({"query": query, "variables": {"file": None}}),
+            "map": json.dumps({"0": ["variables.file"]}),
+        },
         "files": {"0": (name, content)},
         "timeout": UPLOAD_TIMEOUT_SECONDS,
     }
@@ -39,14 +41,16 @@ def uploaded(response: httpx.Response) -> dict:
 async def upload(server, token: str, name: str, content: bytes) -> dict:
     """One file through `server`; returns the file as `uploadFile` answered it."""
     async with httpx.AsyncClient() as client:
-        return uploaded(await client.post(f"{server.url}/graphql/",
-                                          **upload_request(token, name, content)))
+        return uploaded(
+            await client.post(f"{server.url}/graphql/", **upload_request(token, name, content))
+        )
 
 
 def upload_blocking(server, token: str, name: str, content: bytes) -> dict:
     """`upload` for tests that block on processes, with no event loop of their own."""
-    return uploaded(httpx.post(f"{server.url}/graphql/",
-                               **upload_request(token, name, content, UPLOAD_ID)))
+    return uploaded(
+        httpx.post(f"{server.url}/graphql/", **upload_request(token, name, content, UPLOAD_ID))
+    )
 
 
 def is_final(file: dict) -> bool:

@@ -19,8 +19,17 @@ class PoolWorker:
     def __init__(self, log: Path, env: dict):
         self.broker_url = separate_broker_url(13)
         self.worker = start_celery(
-            {"CELERY_BROKER_URL": self.broker_url, **env}, log, "worker", "--pool", "prefork",
-            "--concurrency", "1", "--purge", "--without-gossip", "--without-mingle")
+            {"CELERY_BROKER_URL": self.broker_url, **env},
+            log,
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--purge",
+            "--without-gossip",
+            "--without-mingle",
+        )
         self.process = self.worker.process
         self.sender = Celery("hostile-tests", broker=self.broker_url, set_as_current=False)
         try:

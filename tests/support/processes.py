@@ -64,19 +64,32 @@ class Server(WebServer):
     """uvicorn or daphne on the test database, Redis and media directory (`env` on top),
     ready once the login page answers 200; `restart()` keeps the port."""
 
-    def __init__(self, kind: str, log_dir: Path, env: dict | None = None,
-                 log_level: str = "warning"):
-        super().__init__(kind, log_dir, env={**subprocess_env(), **(env or {})},
-                         log_level=log_level, ready_status=200)
+    def __init__(
+        self, kind: str, log_dir: Path, env: dict | None = None, log_level: str = "warning"
+    ):
+        super().__init__(
+            kind,
+            log_dir,
+            env={**subprocess_env(), **(env or {})},
+            log_level=log_level,
+            ready_status=200,
+        )
 
 
-def start_celery(env: dict, log: Path, role: str, *options: str,
-                 hostname: str | None = None) -> CeleryProcess:
+def start_celery(
+    env: dict, log: Path, role: str, *options: str, hostname: str | None = None
+) -> CeleryProcess:
     """`celery -A project worker|beat <options>` on the test database (`env` on top), in a
     session of its own, so its whole process group (a prefork worker's pool children too) can
     be killed, and nothing else."""
-    return CeleryProcess(role, *options, log=log, env={**subprocess_env(), **env},
-                         hostname=hostname, new_session=True)
+    return CeleryProcess(
+        role,
+        *options,
+        log=log,
+        env={**subprocess_env(), **env},
+        hostname=hostname,
+        new_session=True,
+    )
 
 
 def process_group(group_id: int) -> list[int]:

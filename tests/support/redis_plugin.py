@@ -22,8 +22,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     from tools.embedded_redis import redis_url_for, start_embedded_redis
 
     port = free_port()
-    server = start_embedded_redis(port=port,
-                                  data_dir=Path(tempfile.mkdtemp(prefix="filesvc-redis-")))
+    server = start_embedded_redis(
+        port=port, data_dir=Path(tempfile.mkdtemp(prefix="filesvc-redis-"))
+    )
     early_config.stash[EMBEDDED_KEY] = server
     os.environ["REDIS_URL"] = redis_url_for(port)
 
@@ -34,4 +35,3 @@ def pytest_unconfigure(config):
         from tools.embedded_redis import stop_embedded_redis
 
         stop_embedded_redis(server)
-

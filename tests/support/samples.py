@@ -23,8 +23,10 @@ def truncated_jpeg() -> bytes:
 
 def csv_with_bad_rows() -> bytes:
     lines = ["id,name,price,active,since"]
-    lines += [f"{i},item {i},{i}.5,{'true' if i % 2 else 'false'},2024-01-{i % 28 + 1:02d}"
-              for i in range(1, 51)]
+    lines += [
+        f"{i},item {i},{i}.5,{'true' if i % 2 else 'false'},2024-01-{i % 28 + 1:02d}"
+        for i in range(1, 51)
+    ]
     lines.insert(11, "oops,too,many,fields,here,really")  # physical line 12
     return ("\n".join(lines) + "\n").encode()
 

@@ -29,8 +29,22 @@ RABBITMQCTL_TIMEOUT_SECONDS = 60
 def redis_server(log: Path):
     """A Redis server process of its own on a free port (no persistence); yields its URL."""
     port = free_port()
-    process = Process(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                       "--appendonly", "no", "--daemonize", "no"], log)
+    process = Process(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
+        log,
+    )
     client = redis.Redis(port=port)
     try:
         process.wait_until(lambda: answers(client), "redis-server answers a ping")
@@ -56,8 +70,11 @@ def group_members(user, hosts: list[str]) -> set[bytes]:
     group = live.owner_group(user.pk)
     client = redis.Redis.from_url(shard_of(group, hosts))
     try:
-        return set(client.zrange(f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}"
-                                  f":group:{group}", 0, -1))
+        return set(
+            client.zrange(
+                f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:group:{group}", 0, -1
+            )
+        )
     finally:
         client.close()
 
@@ -92,8 +109,12 @@ def rabbitmq_reachable() -> bool:
 
 
 def rabbitmqctl(*arguments: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *arguments], check=True, capture_output=True,
-                   timeout=RABBITMQCTL_TIMEOUT_SECONDS)
+    subprocess.run(
+        ["rabbitmqctl", "-q", *arguments],
+        check=True,
+        capture_output=True,
+        timeout=RABBITMQCTL_TIMEOUT_SECONDS,
+    )
 
 
 @contextlib.contextmanager
@@ -114,8 +135,9 @@ def rabbitmq_vhost():
 
 def start_worker(env: dict, log: Path, name: str, *options: str) -> CeleryProcess:
     """A Celery worker named `name`, in a process group of its own (see start_celery)."""
-    return start_celery(env, log, "worker", "--without-gossip", "--without-mingle", *options,
-                        hostname=f"{name}@%h")
+    return start_celery(
+        env, log, "worker", "--without-gossip", "--without-mingle", *options, hostname=f"{name}@%h"
+    )
 
 
 def wait_for_workers(broker: str, names: list[str]) -> None:
@@ -135,8 +157,10 @@ def wait_for_workers(broker: str, names: list[str]) -> None:
 
 def succeeded(log: Path) -> int:
     """Processing tasks a worker's log says it finished."""
-    return sum("files_app.process_file[" in line and "succeeded" in line
-               for line in log.read_text().splitlines())
+    return sum(
+        "files_app.process_file[" in line and "succeeded" in line
+        for line in log.read_text().splitlines()
+    )
 
 
 def csv(rows: int) -> bytes:

@@ -10,8 +10,9 @@ def grant_every_file_right(user) -> None:
     """What makes staff see, delete and reprocess everyone's files (File.Meta.permissions)."""
     from django.contrib.auth.models import Permission
 
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="files_app",
-                                                        codename__endswith="_file"))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="files_app", codename__endswith="_file")
+    )
 
 
 async def login_cookie(server, user) -> str:
@@ -20,8 +21,11 @@ async def login_cookie(server, user) -> str:
         page = await client.get("/accounts/login/")
         response = await client.post(
             "/accounts/login/",
-            data={"username": user.username, "password": PASSWORD,
-                  "csrfmiddlewaretoken": page.cookies["csrftoken"]},
+            data={
+                "username": user.username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": page.cookies["csrftoken"],
+            },
             headers={"Referer": f"{server.url}/accounts/login/"},
         )
         assert response.status_code == 302, response.text

@@ -29,16 +29,21 @@ class Subscription:
         self.socket = socket
 
     @classmethod
-    async def open(cls, url, *, token=None, origin=None, cookie=None, payload=None,
-                   **options):
+    async def open(cls, url, *, token=None, origin=None, cookie=None, payload=None, **options):
         """Connect and initialise; `options` go to `websockets.connect` (e.g. a `sock`)."""
         headers = {"Cookie": cookie} if cookie else {}
         socket = await websockets.connect(
-            url, subprotocols=[PROTOCOL], origin=origin, additional_headers=headers,
-            open_timeout=DEFAULT_TIMEOUT, **options,
+            url,
+            subprotocols=[PROTOCOL],
+            origin=origin,
+            additional_headers=headers,
+            open_timeout=DEFAULT_TIMEOUT,
+            **options,
         )
-        init_payload = payload if payload is not None else (
-            {"Authorization": f"Bearer {token}"} if token else {}
+        init_payload = (
+            payload
+            if payload is not None
+            else ({"Authorization": f"Bearer {token}"} if token else {})
         )
         await socket.send(json.dumps({"type": "connection_init", "payload": init_payload}))
         ack = await cls(socket).receive()
@@ -55,10 +60,15 @@ class Subscription:
         hub joins (or renews) the group for every new subscription once the subscription is
         registered, so a new member or a renewed one is the sign."""
         before = await group_scores(owner) if owner else {}
-        await self.socket.send(json.dumps({
-            "id": operation_id, "type": "subscribe",
-            "payload": {"query": query, "variables": variables or {}},
-        }))
+        await self.socket.send(
+            json.dumps(
+                {
+                    "id": operation_id,
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables or {}},
+                }
+            )
+        )
         if owner:
             async with asyncio.timeout(DEFAULT_TIMEOUT):
                 while not renewed(before, await group_scores(owner)):
@@ -140,15 +150,20 @@ class StalledSubscription(Subscription):
         # The stream reads ahead at most twice its limit.
         reader, writer = await asyncio.open_connection(sock=sock, limit=receive_buffer)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write((f"GET /graphql/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-                      f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                      f"Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n").encode())
+        writer.write(
+            (
+                f"GET /graphql/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n"
+            ).encode()
+        )
         response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEFAULT_TIMEOUT)
         assert response.startswith(b"HTTP/1.1 101"), response
         subscription = cls(reader, writer)
-        await subscription.send({"type": "connection_init",
-                                 "payload": {"Authorization": f"Bearer {token}"}})
+        await subscription.send(
+            {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        )
         ack = await subscription.receive()
         assert ack["type"] == "connection_ack", ack
         return subscription
@@ -157,15 +172,23 @@ class StalledSubscription(Subscription):
         """One masked text frame (clients must mask)."""
         data, mask = json.dumps(message).encode(), os.urandom(4)
         length = len(data)
-        header = (struct.pack("!BB", 0x81, 0x80 | length) if length < 126 else
-                  struct.pack("!BBH", 0x81, 0x80 | 126, length))
+        header = (
+            struct.pack("!BB", 0x81, 0x80 | length)
+            if length < 126
+            else struct.pack("!BBH", 0x81, 0x80 | 126, length)
+        )
         self.writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
         await self.writer.drain()
 
     async def subscribe(self, query, variables=None, operation_id="1", *, owner=None) -> None:
         before = await group_scores(owner) if owner else {}
-        await self.send({"id": operation_id, "type": "subscribe",
-                         "payload": {"query": query, "variables": variables or {}}})
+        await self.send(
+            {
+                "id": operation_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
         if owner:
             async with asyncio.timeout(DEFAULT_TIMEOUT):
                 while not renewed(before, await group_scores(owner)):

@@ -10,8 +10,12 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="StoredFile",
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False,
-                                           verbose_name="ID")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
                 ("name", models.CharField(max_length=255)),
                 ("file", models.FileField(upload_to="uploads/")),
                 ("size", models.PositiveBigIntegerField()),

@@ -15,7 +15,8 @@ def duration(text: str) -> timedelta:
     match = DURATION.fullmatch(text.lower())
     if not match or int(match[1]) == 0:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration: a positive number and m, h, d or w (90m, 12h, 30d).")
+            f"{text!r} is not a duration: a positive number and m, h, d or w (90m, 12h, 30d)."
+        )
     return timedelta(**{UNITS[match[2]]: int(match[1])})
 
 
@@ -25,14 +26,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--name", default="", help="A label to recognise the token by.")
-        parser.add_argument("--expires-in", type=duration, default=None,
-                            help="Refuse the token after this long: 90m, 12h, 30d, 2w. "
-                                 "Default: never (until revoked).")
+        parser.add_argument(
+            "--expires-in",
+            type=duration,
+            default=None,
+            help="Refuse the token after this long: 90m, 12h, 30d, 2w. "
+            "Default: never (until revoked).",
+        )
 
     def handle(self, *args, username, name, expires_in, **options):
         try:
             user = selectors.user_by_username(username=username)
         except Exception:
             raise CommandError(f"No user named {username!r}.") from None
-        self.stdout.write(services.api_token_create(user=user, name=name,
-                                                    expires_in=expires_in))
+        self.stdout.write(services.api_token_create(user=user, name=name, expires_in=expires_in))

@@ -33,7 +33,9 @@ class Command(BaseCommand):
             token = services.api_token_create(user=user, name="make run")
             credentials.parent.mkdir(parents=True, exist_ok=True)
             credentials.touch(mode=0o600)
-            credentials.write_text(f"username={DEMO_USERNAME}\npassword={password}\ntoken={token}\n")
+            credentials.write_text(
+                f"username={DEMO_USERNAME}\npassword={password}\ntoken={token}\n"
+            )
         values = dict(line.split("=", 1) for line in credentials.read_text().split())
         address = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
         self.stdout.write(

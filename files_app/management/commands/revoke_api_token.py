@@ -4,8 +4,10 @@ from files_app import selectors, services
 
 
 class Command(BaseCommand):
-    help = ("Revoke API tokens: a user's token by name, all of a user's tokens (--all), or "
-            "one token given in clear (--token).")
+    help = (
+        "Revoke API tokens: a user's token by name, all of a user's tokens (--all), or "
+        "one token given in clear (--token)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username", nargs="?", help="The user whose tokens to revoke.")
@@ -28,8 +30,11 @@ class Command(BaseCommand):
             except Exception:
                 raise CommandError(f"No user named {username!r}.") from None
             revoked = services.api_token_revoke(user=user, name=name)
-            nothing = (f"{username!r} has no token named {name!r}." if name is not None
-                       else f"{username!r} has no tokens.")
+            nothing = (
+                f"{username!r} has no token named {name!r}."
+                if name is not None
+                else f"{username!r} has no tokens."
+            )
         if not revoked:
             raise CommandError(nothing)
         for description in revoked:

@@ -4,8 +4,10 @@ from files_app.services.audit import storage_audit
 
 
 class Command(BaseCommand):
-    help = ("List stored bytes that no file refers to, and files whose bytes are missing. "
-            "With --fix, delete the former and mark the latter FAILED.")
+    help = (
+        "List stored bytes that no file refers to, and files whose bytes are missing. "
+        "With --fix, delete the former and mark the latter FAILED."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--fix", action="store_true")
