@@ -83,10 +83,12 @@ schema: install
 # snapshot rebuilds the page, and so type-checks it again.
 $(FRONTEND_STAMP): schema.graphql frontend/codegen.ts
 
-## make lint: ruff (pinned in requirements-dev.txt) checks the Python code (ruff.toml)
+## make lint: ruff (pinned in requirements-dev.txt) checks the Python code and its format
+## (ruff.toml); `.venv/bin/ruff format .` formats it
 .PHONY: lint
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # `make test` lints first (an extra prerequisite line, so the test rule itself stays as it is).
 test: lint
