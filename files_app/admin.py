@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from . import services
 from .exceptions import FileServiceError
-from .models import ApiToken, File
+from .models import ApiToken, File, FileStatus
 from .sizes import STEP, human_size
 
 
@@ -100,9 +100,8 @@ class FileAdmin(admin.ModelAdmin):
         queued = refused = 0
         for file in queryset:
             try:
-                queued += (
-                    services.file_reprocess(user=request.user, file_id=file.pk).status == "PENDING"
-                )
+                reprocessed = services.file_reprocess(user=request.user, file_id=file.pk)
+                queued += reprocessed.status == FileStatus.PENDING
             except FileServiceError:
                 refused += 1
         self.message_user(request, f"{queued} file(s) queued for processing.", messages.SUCCESS)
