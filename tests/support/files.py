@@ -6,16 +6,20 @@ from django.core.files.base import ContentFile
 
 from files_app.models import File, FileStatus
 from files_app.processors import FileKind, sniff
+from files_app.processors.sniff import SNIFF_BYTES
 
 
-def make_file(owner, content: bytes, *, declared_size=None) -> File:
+def make_file(owner, content: bytes, *, name="made.bin", declared_size=None, **fields) -> File:
+    """A stored file as an upload leaves it (PENDING); `declared_size` when the row should
+    disagree with its bytes."""
     file = File(
         id=uuid.uuid4(),
         owner=owner,
-        name="made.bin",
+        name=name,
         size=declared_size if declared_size is not None else len(content),
+        **fields,
     )
-    file.stored_file.save("ignored", ContentFile(content), save=False)
+    file.stored_file.save(name, ContentFile(content), save=False)
     file.save(force_insert=True)
     return file
 
@@ -35,15 +39,7 @@ def make_done_file(owner, name: str) -> File:
 
 def make_sniffed_file(owner, name: str, content: bytes) -> File:
     """A stored file with the kind and content type an upload would have sniffed."""
-    sniffed = sniff(content[:8192], name)
-    file = File(
-        id=uuid.uuid4(),
-        owner=owner,
-        name=name,
-        size=len(content),
-        content_type=sniffed.content_type,
-        kind=sniffed.kind,
+    sniffed = sniff(content[:SNIFF_BYTES], name)
+    return make_file(
+        owner, content, name=name, content_type=sniffed.content_type, kind=sniffed.kind
     )
-    file.stored_file.save(name, ContentFile(content), save=False)
-    file.save(force_insert=True)
-    return file

@@ -18,8 +18,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     """Before pytest-django's own hook, which imports tests/settings.py."""
     if os.environ.get("REDIS_URL"):
         return
-    from tests.support.processes import free_port
     from tools.embedded_redis import redis_url_for, start_embedded_redis
+    from tools.processes import free_port
 
     port = free_port()
     server = start_embedded_redis(
