@@ -1,29 +1,23 @@
 """Django admin: the file list, its filters and search, the detail page and the reprocess action."""
 
-import uuid
-
 import pytest
-from django.core.files.base import ContentFile
 
 from files_app.models import File, FileStatus
+from tests.support.files import make_file
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def done_file(user):
-    file = File(
-        id=uuid.uuid4(),
-        owner=user,
+    return make_file(
+        user,
+        b"a,b,c",
         name="quarterly-report.csv",
-        size=5,
         status=FileStatus.DONE,
         sha256="ab" * 32,
         content_type="text/plain",
     )
-    file.stored_file.save("x", ContentFile(b"a,b,c"), save=False)
-    file.save(force_insert=True)
-    return file
 
 
 def test_file_list_filters_and_search(admin_client, done_file):

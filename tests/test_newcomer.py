@@ -4,13 +4,12 @@ operation sent with GET, `curl -I` on a download, the favicon, uvicorn's lifespa
 import io
 import logging
 import urllib.parse
-import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.files.base import ContentFile
 
-from files_app.models import File, FileStatus
+from files_app.models import FileStatus
+from tests.support.files import make_file
 from tests.support.graphql import asgi_request
 
 pytestmark = pytest.mark.django_db
@@ -78,17 +77,13 @@ def test_graphiql_is_still_served(client):
 
 @pytest.fixture
 def stored_file(user):
-    file = File(
-        id=uuid.uuid4(),
-        owner=user,
+    return make_file(
+        user,
+        b"twenty-two bytes here\n",
         name="notes.txt",
-        size=22,
         status=FileStatus.DONE,
         content_type="text/plain",
     )
-    file.stored_file.save("x", ContentFile(b"twenty-two bytes here\n"), save=False)
-    file.save(force_insert=True)
-    return file
 
 
 @pytest.mark.django_db(transaction=True)  # the async views read on their own thread

@@ -2,18 +2,16 @@
 them), `delete_file`, `reprocess_file`; they count for staff accounts. Owners may do anything
 to their own files."""
 
-import uuid
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.files.base import ContentFile
 
 from files_app import services
 from files_app.models import File, FileStatus
 from schema import live
 from schema.ids import encode_file_id
+from tests.support.files import make_file
 from tests.support.graphql import GraphQL
 from tests.support.operations import SUBSCRIBE
 from tests.support.users import PASSWORD
@@ -36,17 +34,9 @@ def person(username, *permissions, is_staff=True):
 
 
 def done_file(owner) -> File:
-    file = File(
-        id=uuid.uuid4(),
-        owner=owner,
-        name="report.csv",
-        size=5,
-        status=FileStatus.DONE,
-        content_type="text/plain",
+    return make_file(
+        owner, b"a,b,c", name="report.csv", status=FileStatus.DONE, content_type="text/plain"
     )
-    file.stored_file.save("x", ContentFile(b"a,b,c"), save=False)
-    file.save(force_insert=True)
-    return file
 
 
 def codes(body) -> list[str]:

@@ -60,19 +60,20 @@ class Subscription:
         hub joins (or renews) the group for every new subscription once the subscription is
         registered, so a new member or a renewed one is the sign."""
         before = await group_scores(owner) if owner else {}
-        await self.socket.send(
-            json.dumps(
-                {
-                    "id": operation_id,
-                    "type": "subscribe",
-                    "payload": {"query": query, "variables": variables or {}},
-                }
-            )
+        await self.send(
+            {
+                "id": operation_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
         )
         if owner:
             async with asyncio.timeout(DEFAULT_TIMEOUT):
                 while not renewed(before, await group_scores(owner)):
                     await asyncio.sleep(0.01)
+
+    async def send(self, message: dict) -> None:
+        await self.socket.send(json.dumps(message))
 
     async def next_file(self, timeout=DEFAULT_TIMEOUT) -> dict:
         """The next `fileUpdates` payload; fails on an error or a completed subscription."""
@@ -179,20 +180,6 @@ class StalledSubscription(Subscription):
         )
         self.writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
         await self.writer.drain()
-
-    async def subscribe(self, query, variables=None, operation_id="1", *, owner=None) -> None:
-        before = await group_scores(owner) if owner else {}
-        await self.send(
-            {
-                "id": operation_id,
-                "type": "subscribe",
-                "payload": {"query": query, "variables": variables or {}},
-            }
-        )
-        if owner:
-            async with asyncio.timeout(DEFAULT_TIMEOUT):
-                while not renewed(before, await group_scores(owner)):
-                    await asyncio.sleep(0.01)
 
     async def receive(self, timeout=DEFAULT_TIMEOUT) -> dict:
         """The next text message (the server sends them unfragmented; pings are skipped);
