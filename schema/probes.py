@@ -113,7 +113,8 @@ class Readiness:
             self.checked_at = time.monotonic()
             return self.down
         finally:
-            self.running = None
+            if self.running is asyncio.current_task():
+                self.running = None
 
 
 READINESS = Readiness()
