@@ -22,11 +22,15 @@ RUN /venv/bin/pip install -r /tmp/requirements.txt
 
 # --- runtime -------------------------------------------------------------------------------
 FROM python:3.11-slim
+# FORWARDED_ALLOW_IPS: whose X-Forwarded-For uvicorn believes (--proxy-headers): the proxy's
+# addresses only, never "*" (any client could choose the address the login throttle counts).
+# Loopback by default; compose sets its proxy's network, a cluster its ingress's.
 ENV PATH=/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     MEDIA_ROOT=/data/media \
-    STATIC_ROOT=/app/static
+    STATIC_ROOT=/app/static \
+    FORWARDED_ALLOW_IPS=127.0.0.1
 RUN useradd --create-home --uid 10001 app \
  && mkdir -p /data/media/.incoming /data/static /app \
  && chown -R app:app /data
@@ -46,7 +50,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 # No per-message compression: ~40 KiB per open websocket for ~100-byte events
 # (docs/live-connection-cost.md); a client's message (graphql-transport-ws: a few hundred
-# bytes) capped at 1 MiB, not uvicorn's 16 MiB. The same options as tools/processes.py's
-# (tests/test_deploy.py compares them).
+# bytes) capped at 1 MiB, not uvicorn's 16 MiB; X-Forwarded-* believed from FORWARDED_ALLOW_IPS
+# alone. The same options as tools/processes.py's (tests/test_deploy.py compares them).
 CMD ["uvicorn", "project.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
      "--ws-max-size", "1048576", "--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]

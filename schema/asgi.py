@@ -1,12 +1,14 @@
 """The HTTP side of the web process: POST /graphql/ to our own endpoint (schema/endpoint.py),
 the probes and /metrics to schema/probes.py, /tus/ to the resumable uploads (schema/tus.py),
-everything else (the page, downloads, GraphiQL, the admin, static files) to Django."""
+everything else (the page, downloads, GraphiQL, the admin, static files) to Django; every
+request body, whoever reads it, at a pace or the client is dropped (schema/pacing.py)."""
 
 import asyncio
 
 from django.core.signals import request_finished
 
 from .endpoint import GraphQLEndpoint, idle_connections
+from .pacing import paced
 from .probes import PROBE_PATHS, probe
 from .tus import TUS_PATH, TusEndpoint
 
@@ -42,7 +44,7 @@ def http_application(django_app, schema):
         else:
             await django_app(scope, receive, send)
 
-    return application
+    return paced(application)
 
 
 async def lifespan(scope, receive, send):

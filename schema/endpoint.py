@@ -5,10 +5,12 @@ Why not Django's handler: it spools the whole request body to a temporary file b
 middleware or view runs, so nothing behind it can refuse an upload early, and every request
 pays for the middleware chain and a thread of its own. Here, in order:
 
-1. who is asking, from the headers (`schema.auth`), before one byte of the body is read;
+1. who is asking, from the headers (`schema.auth`), before one byte of the body is read:
+   an anonymous request is refused (401) with its body unread, JSON or multipart;
 2. a declared `Content-Length` over the limit is refused with 413 at once;
-3. the body is read as it arrives: JSON up to `DATA_UPLOAD_MAX_MEMORY_SIZE`, multipart
-   through `schema.ingress` (each file written once, limits checked on every chunk);
+3. the body is read as it arrives (at a pace, or the client is dropped: schema/pacing.py):
+   JSON up to `DATA_UPLOAD_MAX_MEMORY_SIZE`, multipart through `schema.ingress` (each file
+   written once, limits checked on every chunk);
 4. the operation runs with Strawberry's synchronous executor in one hop to a database
    thread (a fixed pool, `DATABASE_THREADS`): no awaitable per field, and each thread's
    connection is kept between requests (`CONN_MAX_AGE`), checked before each use.
@@ -36,7 +38,7 @@ from strawberry.types.graphql import OperationType
 from files_app import exceptions, services, storage
 from files_app.sizes import MIB, human_size
 
-from .auth import authenticate, authenticated_user
+from . import auth
 from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
@@ -221,12 +223,13 @@ class GraphQLEndpoint:
         if request.content_type == MULTIPART:
             return await self.upload(request, receive, length)
         if request.content_type == JSON:
+            await with_database(auth.authenticated_user)(request)  # anonymous: 401, body unread
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             refuse_over(length, limit, "a GraphQL request may be", ErrorCode.BAD_USER_INPUT)
             operation = load_json(
                 await read_body(receive, limit), "The request body", ErrorCode.BAD_REQUEST
             )
-            return await with_database(self.authenticate_and_execute)(request, operation)
+            return await with_database(self.execute)(request, operation)
         raise EdgeError(
             "Send `application/json`, or `multipart/form-data` for uploads.",
             ErrorCode.BAD_REQUEST,
@@ -258,7 +261,7 @@ class GraphQLEndpoint:
 
     def admit_upload(self, request) -> UploadLimits:
         """Who is uploading, and what they may still upload: before any byte of the body."""
-        user = authenticated_user(request)
+        user = auth.authenticated_user(request)
         try:
             allowance = services.upload_allowance(owner=user)
         except exceptions.FileServiceError as error:
@@ -271,10 +274,6 @@ class GraphQLEndpoint:
             bytes_left=allowance.bytes,
             owner_id=user.pk,
         )
-
-    def authenticate_and_execute(self, request, operation):
-        authenticate(request)
-        return self.execute(request, operation)
 
     def execute(self, request, operation):
         if not isinstance(operation, dict):

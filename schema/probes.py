@@ -5,7 +5,10 @@ check must not wait behind the middleware or the database.
 - /healthz: the process serves requests (no dependency is touched): 200.
 - /readyz: the database, the broker, the channel layer and the storage each answer within
   READINESS_TIMEOUT_SECONDS (checked at once, side by side): 200, else 503 naming what is
-  down. Only names: an error's text can carry a host, a user or a path.
+  down. Only names: an error's text can carry a host, a user or a path. A check opens new
+  PostgreSQL and broker connections, so its answer is kept READINESS_CACHE_SECONDS and one
+  check runs at a time, however many ask (the proxy does not pass /readyz or /metrics on:
+  they are for probes and scrapers inside the network, deploy/nginx.conf.template).
 - /metrics: Prometheus' text format, for `Authorization: Bearer <METRICS_TOKEN>` only (404
   while no token is set, 401 for a wrong one).
 """
@@ -15,7 +18,9 @@ import functools
 import hmac
 import json
 import logging
+import math
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
@@ -85,6 +90,36 @@ async def down_dependencies() -> list[str]:
     return down
 
 
+class Readiness:
+    """The last check's answer while it is fresh, and one check at a time: a burst of probes
+    (or anyone who reaches the port) costs one set of connections a READINESS_CACHE_SECONDS."""
+
+    def __init__(self):
+        self.checked_at = -math.inf
+        self.down: list[str] = []
+        self.running: asyncio.Task | None = None
+
+    async def down_dependencies(self) -> list[str]:
+        if time.monotonic() - self.checked_at < settings.READINESS_CACHE_SECONDS:
+            return self.down
+        loop = asyncio.get_running_loop()
+        if self.running is None or self.running.get_loop() is not loop:
+            self.running = loop.create_task(self.check())
+        return await asyncio.shield(self.running)
+
+    async def check(self) -> list[str]:
+        try:
+            self.down = await down_dependencies()
+            self.checked_at = time.monotonic()
+            return self.down
+        finally:
+            if self.running is asyncio.current_task():
+                self.running = None
+
+
+READINESS = Readiness()
+
+
 @functools.cache
 def metrics_registry():
     """Every metric of this process (or, with PROMETHEUS_MULTIPROC_DIR, of all the web
@@ -139,7 +174,7 @@ async def probe(scope, receive, send, path: str) -> None:
     elif path == "/healthz":
         await respond_json(send, 200, {"status": "ok"})
     elif path == "/readyz":
-        down = await down_dependencies()
+        down = await READINESS.down_dependencies()
         await respond_json(
             send,
             503 if down else 200,

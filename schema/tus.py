@@ -40,6 +40,7 @@ from .endpoint import ClientGone, declared_length, hsts_value, receive_into, wit
 from .errors import INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
 from .ids import encode_file_id
 from .observability import UPLOAD_BYTES, UPLOADS
+from .pacing import BodyTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +213,8 @@ class TusEndpoint:
         failure = None
         try:
             await receive_into(writer, receive)
-        except (ClientGone, OverflowError, OSError) as error:
-            failure = error  # what arrived before a dropped connection is kept
+        except (ClientGone, BodyTimeout, OverflowError, OSError) as error:
+            failure = error  # what arrived before a dropped (or stalled) client is kept
         try:
             stored = await asyncio.to_thread(writer.close)
             UPLOAD_BYTES.inc(stored)

@@ -5,17 +5,22 @@ download) and its values are resolved the way Compose resolves them."""
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.support.deploy import PRODUCTION_ENV, manage
 from tests.support.processes import BASE_DIR
+from tests.support.proxy import (
+    proxy_body_limit,
+    rendered_template,
+    require_nginx,
+    write_config,
+)
+from tools.processes import NGINX
 
 COMPOSE_FILE = BASE_DIR / "docker-compose.yml"
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[-?]([^}]*))?\}")
@@ -78,20 +83,6 @@ def test_flower_does_not_start_without_basic_auth(tmp_path):
 
 # --- scaling out behind the proxy (README "Operations and scaling") ------------------------
 
-DEPLOY = BASE_DIR / "deploy"
-
-
-def proxy_body_limit(env: dict) -> int:
-    """NGINX_MAX_BODY_SIZE as the proxy's entrypoint computes it (deploy/*.envsh, sourced)."""
-    result = subprocess.run(
-        ["sh", "-c", f". {DEPLOY / '10-max-body-size.envsh'}; echo $NGINX_MAX_BODY_SIZE"],
-        env={"PATH": os.environ["PATH"], **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(result.stdout)
-
 
 def test_web_and_workers_scale_behind_the_proxy():
     """`docker compose up --scale web=2 --scale worker=3`: no replica binds a host port (two
@@ -101,7 +92,11 @@ def test_web_and_workers_scale_behind_the_proxy():
     for name in ("web", "worker"):
         assert "ports" not in services[name] and "container_name" not in services[name], name
     assert services["proxy"]["ports"] == ["8000:8000"]
-    assert services["web"]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+    # uvicorn believes X-Forwarded-For from the `edge` network alone: the proxy and web.
+    edge = compose()["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert services["web"]["environment"]["FORWARDED_ALLOW_IPS"] == edge
+    on_edge = {name for name, service in services.items() if "edge" in service.get("networks", ())}
+    assert on_edge == {"web", "proxy"} and services["proxy"]["networks"] == ["edge"]
     assert "collectstatic" in " ".join(services["migrate"]["command"])
     assert "static:/data/static" in services["migrate"]["volumes"]
     assert "static:/srv/static:ro" in services["proxy"]["volumes"]
@@ -142,16 +137,9 @@ def test_the_proxy_body_limit_is_the_apps_largest_request():
 
 
 def test_the_proxy_config_is_valid_nginx(tmp_path):
-    """`nginx -t` on the rendered template (skipped where nginx is not installed)."""
-    nginx = shutil.which("nginx")
-    if nginx is None:
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
-    rendered = (
-        (DEPLOY / "nginx.conf.template")
-        .read_text()
-        .replace("${NGINX_MAX_BODY_SIZE}", str(proxy_body_limit({})))
-    )
-    assert "${" not in rendered  # every template variable filled in
+    """`nginx -t` on the rendered template (tests/test_proxy.py runs it)."""
+    require_nginx()
+    rendered = rendered_template()
     for directive in (
         "proxy_request_buffering off;",
         "proxy_set_header Upgrade $http_upgrade;",
@@ -159,17 +147,8 @@ def test_the_proxy_config_is_valid_nginx(tmp_path):
         "location /static/",
     ):
         assert directive in rendered, directive
-    # `web` resolves only on the compose network; everything else is checked as written.
-    (tmp_path / "default.conf").write_text(
-        rendered.replace("server web:8000;", "server 127.0.0.1:8000;")
-    )
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path / 'nginx.pid'};\nerror_log stderr;\nevents {{}}\n"
-        f"http {{\n  access_log off;\n  include {tmp_path / 'default.conf'};\n}}\n"
-    )
+    config = write_config(tmp_path, rendered)
     result = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-        capture_output=True,
-        text=True,
+        [NGINX, "-t", "-p", str(tmp_path), "-c", str(config)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr

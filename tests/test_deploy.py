@@ -6,7 +6,12 @@ import re
 import secrets
 
 from tests.support.deploy import PRODUCTION_ENV, manage
-from tools.processes import BASE_DIR, UVICORN_WS_OPTIONS
+from tools.processes import (
+    BASE_DIR,
+    TRUSTED_PROXIES,
+    UVICORN_PROXY_OPTIONS,
+    UVICORN_WS_OPTIONS,
+)
 
 
 def test_production_settings_pass_check_deploy():
@@ -31,11 +36,16 @@ def test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off():
     assert manage("check", env={"SECRET_KEY": "change-me", "DEBUG": "1"}).returncode == 0
 
 
-def test_the_image_runs_uvicorn_with_the_harness_websocket_options():
-    """What the tests and the bench run (tools/processes.py) is what the image deploys."""
-    command = re.search(
-        r"^CMD (\[.*?\])$", (BASE_DIR / "Dockerfile").read_text(), re.MULTILINE | re.DOTALL
-    ).group(1)
+def test_the_image_runs_uvicorn_with_the_harness_options():
+    """What the tests and the bench run (tools/processes.py) is what the image deploys: the
+    websocket options, and X-Forwarded-* believed from the same proxy addresses (the image
+    reads them from FORWARDED_ALLOW_IPS, so compose can name its proxy's network)."""
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    command = re.search(r"^CMD (\[.*?\])$", dockerfile, re.MULTILINE | re.DOTALL).group(1)
     arguments = json.loads(command.replace("\\\n", ""))
     options = list(UVICORN_WS_OPTIONS)
     assert any(arguments[i : i + len(options)] == options for i in range(len(arguments))), arguments
+    assert "--proxy-headers" in arguments and "--forwarded-allow-ips" not in arguments
+    trusted = re.search(r"^\s+FORWARDED_ALLOW_IPS=(\S+)$", dockerfile, re.MULTILINE).group(1)
+    assert UVICORN_PROXY_OPTIONS == ("--proxy-headers", "--forwarded-allow-ips", trusted)
+    assert trusted == TRUSTED_PROXIES and "*" not in trusted

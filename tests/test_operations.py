@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -201,6 +202,8 @@ def test_readyz_names_each_dependency_stopped_in_turn_and_nothing_more(server, d
     assert ready(server).json() == {"status": "ok"}
     for name in DEPENDENCIES:
         with dependencies.down(name):
+            # The last answer may be kept READINESS_CACHE_SECONDS.
+            wait_until(lambda: ready(server).status_code == 503, 10, f"{name} down, still ready")
             response = ready(server)
             assert response.status_code == 503, name
             assert response.json() == {"status": "unavailable", "down": [name]}
@@ -209,6 +212,20 @@ def test_readyz_names_each_dependency_stopped_in_turn_and_nothing_more(server, d
             assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
         wait_until(lambda: ready(server).status_code == 200, 10, f"{name} came back, not ready")
     assert DEPENDENCY_SECRET not in server.log.read_text()
+
+
+def test_readiness_is_checked_once_a_second_however_often_it_is_asked(server, dependencies):
+    """Each check opens a PostgreSQL connection (and a broker one): 100 /readyz, 8 at a time,
+    open about one a READINESS_CACHE_SECONDS, not one each (counted at the test's proxy)."""
+    database = dependencies.proxies["database"]
+    wait_until(lambda: ready(server).status_code == 200, 10, "not ready to start with")
+    opened, started = database.accepted, time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: ready(server).status_code, range(100)))
+    seconds = time.monotonic() - started
+    assert statuses == [200] * 100
+    checks = database.accepted - opened
+    assert checks <= seconds / settings.READINESS_CACHE_SECONDS + 2, (checks, seconds)
 
 
 def test_metrics_need_the_token(server):

@@ -39,6 +39,14 @@ UVICORN_WS_OPTIONS = (
     "false",
 )
 
+# Whose X-Forwarded-For and X-Forwarded-Proto uvicorn believes: the proxy in front of it, here
+# on loopback. The image has the same default (Dockerfile: ENV FORWARDED_ALLOW_IPS), compose
+# the proxy's network; never "*", which lets any client choose the address the login
+# throttle counts (tests/test_deploy.py compares them).
+TRUSTED_PROXIES = "127.0.0.1"
+UVICORN_PROXY_OPTIONS = ("--proxy-headers", "--forwarded-allow-ips", TRUSTED_PROXIES)
+NGINX = "/usr/sbin/nginx"  # Debian's nginx (the compose proxy's stand-in is the same build)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -56,7 +64,7 @@ def web_command(
     options: tuple[str, ...] = (),
     module: str = "uvicorn",
 ) -> list[str]:
-    """uvicorn (always with production's websocket options; `module` may wrap it, as
+    """uvicorn (always with production's websocket and proxy options; `module` may wrap it, as
     bench/idle_cost.py does), daphne, or gunicorn with one sync worker (the bench's reference
     design, for a WSGI `app`). `options` come last, so they win."""
     if kind == "uvicorn":
@@ -72,6 +80,7 @@ def web_command(
             "--log-level",
             log_level,
             *UVICORN_WS_OPTIONS,
+            *UVICORN_PROXY_OPTIONS,
             *options,
         ]
     if kind == "daphne":
@@ -100,6 +109,12 @@ def celery_command(
 ) -> list[str]:
     """`celery -A app worker|beat <options>`."""
     return [sys.executable, "-m", "celery", "-A", app, role, *options, "--loglevel", loglevel]
+
+
+def nginx_command(*, prefix: Path, config: Path) -> list[str]:
+    """nginx in the foreground, as the compose proxy runs it, on a configuration of the
+    caller's (its paths relative to `prefix`)."""
+    return [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"]
 
 
 def moto_command(*, host: str, port: int) -> list[str]:

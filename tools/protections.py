@@ -81,6 +81,11 @@ NEWCOMER_TESTS = "tests/test_newcomer.py"
 LOCALRUN = "tools/localrun.py"
 LOCALRUN_TESTS = "tests/test_localrun.py"
 OPERATIONS_TESTS = "tests/test_operations.py"
+PACING = "schema/pacing.py"
+NGINX_TEMPLATE = "deploy/nginx.conf.template"
+SLOW_TESTS = "tests/test_slow_clients.py"
+PROXY_TESTS = "tests/test_proxy.py"
+SLOW_PROXY_TEST = f"{PROXY_TESTS}::test_slow_headers_and_a_silent_body_are_dropped_by_the_proxy"
 
 PROTECTIONS = [
     Protection(
@@ -334,8 +339,8 @@ PROTECTIONS = [
         [
             (
                 ENDPOINT,
-                "        user = authenticated_user(request)",
-                "        user = authenticate(request)",
+                "        user = auth.authenticated_user(request)",
+                "        user = auth.authenticate(request)",
             )
         ],
         [f"{INGRESS_TESTS}::test_anonymous_upload_is_refused_before_its_body_is_read"],
@@ -1281,6 +1286,135 @@ PROTECTIONS = [
         "26 deletions: a deletion waiting in a slow client's outbox is never replaced",
         [(SUBSCRIBER, '"DELETED" if state.get("deleted") else state["status"]', 'state["status"]')],
         [f"{DELETION_TESTS}::test_a_deletion_waiting_in_the_outbox_is_never_replaced"],
+    ),
+    Protection(
+        "28 bodies: an anonymous JSON request is refused before its body is read",
+        [
+            (
+                ENDPOINT,
+                "await with_database(auth.authenticated_user)(request)  # anonymous: 401",
+                "await with_database(auth.authenticate)(request)  # anonymous: 401",
+            )
+        ],
+        [f"{SLOW_TESTS}::test_an_anonymous_request_is_refused_before_its_body_and_hung_up_on"],
+    ),
+    Protection(
+        "28 bodies: every request body is read through the pace (endpoint, tus, Django)",
+        [("schema/asgi.py", "    return paced(application)\n", "    return application\n")],
+        [
+            f"{SLOW_TESTS}::test_a_stalled_json_body_is_dropped",
+            f"{SLOW_TESTS}::test_a_stalled_upload_is_dropped_and_its_part_removed",
+            f"{SLOW_TESTS}::test_a_trickled_tus_patch_is_dropped_and_keeps_what_arrived",
+            f"{SLOW_TESTS}::test_a_stalled_form_on_a_django_route_is_dropped",
+        ],
+    ),
+    Protection(
+        "28 bodies: a silent body is dropped after REQUEST_BODY_IDLE_TIMEOUT, with its part",
+        [(PACING, "async with asyncio.timeout(self.credit):", "async with asyncio.timeout(None):")],
+        [
+            f"{SLOW_TESTS}::test_a_stalled_json_body_is_dropped",
+            f"{SLOW_TESTS}::test_a_stalled_upload_is_dropped_and_its_part_removed",
+            f"{SLOW_TESTS}::test_a_stalled_form_on_a_django_route_is_dropped",
+        ],
+    ),
+    Protection(
+        "28 bodies: a trickle below REQUEST_BODY_MIN_RATE is dropped, never silent as it is",
+        [
+            (
+                PACING,
+                "earned = len(body) / self.min_rate if self.min_rate else self.timeout",
+                "earned = self.timeout",
+            )
+        ],
+        [
+            f"{SLOW_TESTS}::test_a_trickled_upload_is_dropped_and_its_part_removed",
+            f"{SLOW_TESTS}::test_a_trickled_tus_patch_is_dropped_and_keeps_what_arrived",
+        ],
+    ),
+    Protection(
+        "28 bodies: an answer that leaves the body unread hangs up",
+        [(PACING, "                if body.unread:\n", "                if False:\n")],
+        [
+            f"{SLOW_TESTS}::test_an_anonymous_request_is_refused_before_its_body_and_hung_up_on",
+            f"{SLOW_TESTS}::test_a_stalled_json_body_is_dropped",
+        ],
+    ),
+    Protection(
+        "28 proxy: unfinished request headers are closed after client_header_timeout",
+        [(NGINX_TEMPLATE, "    client_header_timeout 10s;", "    # client_header_timeout 10s;")],
+        [SLOW_PROXY_TEST],
+    ),
+    Protection(
+        "28 proxy: a silent body is dropped after client_body_timeout",
+        [(NGINX_TEMPLATE, "    client_body_timeout 20s;", "    # client_body_timeout 20s;")],
+        [SLOW_PROXY_TEST],
+    ),
+    Protection(
+        "28 proxy: one address holds at most limit_conn requests",
+        [(NGINX_TEMPLATE, "    limit_conn per_address 100;", "    # limit_conn per_address 100;")],
+        [f"{PROXY_TESTS}::test_one_address_holds_a_bounded_number_of_requests"],
+    ),
+    Protection(
+        "32 proxy: X-Forwarded-For is the address the proxy saw, not a chain the client began",
+        [
+            (
+                NGINX_TEMPLATE,
+                "proxy_set_header X-Forwarded-For $remote_addr;",
+                "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+            )
+        ],
+        [f"{PROXY_TESTS}::test_a_spoofed_forwarded_chain_does_not_dodge_the_login_throttle"],
+    ),
+    Protection(
+        "32 compose: uvicorn believes X-Forwarded-For from the proxy's network alone",
+        [
+            (
+                COMPOSE,
+                "FORWARDED_ALLOW_IPS: ${EDGE_SUBNET:-172.30.107.0/24}",
+                'FORWARDED_ALLOW_IPS: "*"',
+            )
+        ],
+        [f"{PROXY_TESTS}::test_uvicorn_believes_x_forwarded_for_only_from_the_proxy[compose_web]"],
+    ),
+    Protection(
+        "32 harness and image: uvicorn believes X-Forwarded-For from loopback alone",
+        [
+            ("tools/processes.py", 'TRUSTED_PROXIES = "127.0.0.1"', 'TRUSTED_PROXIES = "*"'),
+            ("Dockerfile", "    FORWARDED_ALLOW_IPS=127.0.0.1\n", '    FORWARDED_ALLOW_IPS="*"\n'),
+        ],
+        [
+            f"{PROXY_TESTS}::test_uvicorn_believes_x_forwarded_for_only_from_the_proxy[upstream]",
+            "tests/test_deploy.py::test_the_image_runs_uvicorn_with_the_harness_options",
+        ],
+    ),
+    Protection(
+        "32 proxy: the Host header keeps its port (file urls, login and websocket origins)",
+        [(NGINX_TEMPLATE, "proxy_set_header Host $http_host;", "proxy_set_header Host $host;")],
+        [f"{PROXY_TESTS}::test_the_host_keeps_its_port_for_urls_and_origin_checks"],
+    ),
+    Protection(
+        "33 proxy: /readyz and /metrics are not served through the proxy",
+        [
+            (NGINX_TEMPLATE, "location = /readyz {", "location = /readyz-passed-on {"),
+            (NGINX_TEMPLATE, "location = /metrics {", "location = /metrics-passed-on {"),
+        ],
+        [f"{PROXY_TESTS}::test_probes_and_metrics_are_not_served_through_the_proxy"],
+    ),
+    Protection(
+        "33 probes: /readyz checks at most once a READINESS_CACHE_SECONDS, one at a time",
+        [
+            (
+                "schema/probes.py",
+                "if time.monotonic() - self.checked_at < settings.READINESS_CACHE_SECONDS:",
+                "if False:",
+            ),
+            (
+                "schema/probes.py",
+                "if self.running is None or self.running.get_loop() is not loop:",
+                "if True:",
+            ),
+        ],
+        [f"{OPERATIONS_TESTS}::test_readiness_is_checked_once_a_second_however_often_it_is_asked"],
     ),
 ]
 

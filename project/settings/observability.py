@@ -9,6 +9,9 @@ from project.settings.env import env_float, env_int
 # Each readiness check (/readyz: database, broker, channel layer, storage) gives up after this
 # many seconds and counts its dependency as down.
 READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
+# /readyz answers from its last check for this many seconds, and runs one check at a time
+# however many ask: each check opens new PostgreSQL and broker connections.
+READINESS_CACHE_SECONDS = env_float("READINESS_CACHE_SECONDS", 1.0)
 # /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>`; unset, it
 # answers 404 (metrics off on the web port). Compared in constant time.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -1,6 +1,6 @@
 """Uploads and their limits: sizes, counts, rates and quotas, direct uploads to S3, tus."""
 
-from project.settings.env import GIB, MIB, env_int
+from project.settings.env import GIB, KIB, MIB, env_float, env_int
 
 MAX_UPLOAD_SIZE = env_int("MAX_UPLOAD_SIZE", 1 * GIB)
 MAX_FILES_PER_REQUEST = env_int("MAX_FILES_PER_REQUEST", 20)
@@ -12,6 +12,13 @@ STORAGE_QUOTA = env_int("STORAGE_QUOTA", 10 * GIB)
 # `operations` and `map` fields of an upload together, are at most this many bytes:
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GRAPHQL_MAX_REQUEST_FIELDS_SIZE", 2 * MIB)
 FILE_UPLOAD_PERMISSIONS = 0o640
+# Every request body is read at a pace or its client is dropped (schema/pacing.py, after
+# Apache's mod_reqtimeout): a body read starts with REQUEST_BODY_IDLE_TIMEOUT seconds of
+# credit; each second spent waiting for the client costs one, each REQUEST_BODY_MIN_RATE
+# bytes it sends earn one back, up to the timeout. Silent for the timeout, or trickling below
+# the rate, it gets a 408 and its connection is closed (0 turns the rate off, not the timeout).
+REQUEST_BODY_IDLE_TIMEOUT = env_float("REQUEST_BODY_IDLE_TIMEOUT", 30.0)
+REQUEST_BODY_MIN_RATE = env_int("REQUEST_BODY_MIN_RATE", 1 * KIB)
 # Direct uploads (S3 only: `createUploadUrl`): the presigned POST is valid this many seconds;
 # S3 checks it when the transfer starts, so a row still AWAITING_UPLOAD this long plus
 # DIRECT_UPLOAD_GRACE seconds after it was issued is abandoned (the sweep deletes it).

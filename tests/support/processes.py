@@ -61,17 +61,24 @@ def subprocess_env() -> dict:
 
 
 class Server(WebServer):
-    """uvicorn or daphne on the test database, Redis and media directory (`env` on top),
-    ready once the login page answers 200; `restart()` keeps the port."""
+    """uvicorn or daphne on the test database, Redis and media directory (`env` on top, and
+    `options` after the harness's own), ready once the login page answers 200; `restart()`
+    keeps the port."""
 
     def __init__(
-        self, kind: str, log_dir: Path, env: dict | None = None, log_level: str = "warning"
+        self,
+        kind: str,
+        log_dir: Path,
+        env: dict | None = None,
+        log_level: str = "warning",
+        options: tuple[str, ...] = (),
     ):
         super().__init__(
             kind,
             log_dir,
             env={**subprocess_env(), **(env or {})},
             log_level=log_level,
+            options=options,
             ready_status=200,
         )
 

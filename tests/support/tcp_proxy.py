@@ -30,6 +30,7 @@ class TcpProxy:
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
         self.listener: socket.socket | None = None
+        self.accepted = 0  # connections made through it, ever: what a client opened
         self.start()
 
     def start(self) -> None:
@@ -49,6 +50,7 @@ class TcpProxy:
                 continue
             with self.lock:
                 self.sockets += [client, upstream]
+                self.accepted += 1
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=pipe, args=(source, sink), daemon=True).start()
 
