@@ -50,16 +50,18 @@ def upload_value(value):
 
 
 def upload_literal(node, variables=None):
-    raise refused_upload(
+    """A file written in the query text: refused while the document is validated (before
+    anyone is authenticated), so GRAPHQL_VALIDATION_FAILED like any invalid document."""
+    raise GraphQLError(
         "A file can't be written in the query: declare a variable (`$file: Upload!`) and send "
         f"the request as multipart/form-data with a file part mapped to it ({MULTIPART_SPEC}).",
         node,
     )
 
 
-def refused_upload(message: str, node=None) -> GraphQLError:
+def refused_upload(message: str) -> GraphQLError:
     """Coded INVALID_UPLOAD, like every upload refused (schema/errors.py unwraps it)."""
-    return GraphQLError(message, node, original_error=InvalidUpload(message))
+    return GraphQLError(message, original_error=InvalidUpload(message))
 
 
 UPLOAD_SCALAR = strawberry.scalar(

@@ -87,7 +87,7 @@ def test_the_admins_scripts_still_run(browser, page_server, db):
     page.wait_for_selector("#result_list")
     page.check("#action-toggle")  # admin/js/actions.js selects every row
     page.wait_for_function(
-        "[...document.querySelectorAll('input.action-select')].every((box) => box.checked)"
+        "() => [...document.querySelectorAll('input.action-select')].every((box) => box.checked)"
     )
     assert violations == [], violations
     context.close()
