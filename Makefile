@@ -48,15 +48,26 @@ frontend: $(FRONTEND_STAMP)
 run: install-run frontend
 	DEBUG=$${DEBUG:-1} $(PY) -m tools.localrun
 
+# `make user|token USER=name`: USER is also the shell's login name, which make takes from the
+# environment; only a USER= given on make's command line names the account.
+ACCOUNT := $(if $(filter command line,$(origin USER)),$(USER))
+
+.PHONY: account-named
+account-named:
+	@if [ -z "$(strip $(ACCOUNT))" ]; then \
+	  echo "usage: make $(MAKECMDGOALS) USER=<name>   (USER= on make's command line; make run makes demo)" >&2; \
+	  exit 2; \
+	fi
+
 ## make user USER=name: an ordinary user (sees only their own files); prints the password
-user: install-run
+user: account-named install-run
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input -v 0
-	DEBUG=$${DEBUG:-1} $(PY) manage.py create_user "$(USER)"
+	DEBUG=$${DEBUG:-1} $(PY) manage.py create_user "$(ACCOUNT)"
 
 ## make token USER=name: a new API token for that user (`demo` is made by `make run`)
-token: install-run
+token: account-named install-run
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input -v 0
-	DEBUG=$${DEBUG:-1} $(PY) manage.py create_api_token "$(USER)"
+	DEBUG=$${DEBUG:-1} $(PY) manage.py create_api_token "$(ACCOUNT)"
 
 ## make test: the whole suite (real database, Redis, Celery worker and servers)
 test: install frontend

@@ -3,7 +3,7 @@
 HTTP: POST /graphql/ goes to the streaming GraphQL endpoint, the probes and /metrics to
 schema/probes.py, the rest to Django (schema/asgi.py). Every request and websocket gets a
 request id first (schema/observability.py). Websockets go to Strawberry's consumer,
-authenticated (schema/websocket.py).
+authenticated (schema/websocket.py), at /graphql/ or /graphql.
 """
 
 import os
@@ -14,14 +14,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 django_asgi_app = get_asgi_application()  # sets Django up before the imports below
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import WebsocketDenier  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.urls import path, re_path  # noqa: E402
 
-from schema.asgi import API_PATH, http_application, lifespan  # noqa: E402
+from schema.asgi import API_PATH, API_PATH_UNSLASHED, http_application, lifespan  # noqa: E402
 from schema.observability import with_request_id  # noqa: E402
 from schema.schema import schema  # noqa: E402
 from schema.websocket import graphql_ws_consumer  # noqa: E402
 
+graphql_ws = graphql_ws_consumer(schema)
 application = with_request_id(
     ProtocolTypeRouter(
         {
@@ -32,7 +34,14 @@ application = with_request_id(
             # at connect for nothing, and wrap every frame sent (issue 17: a tenth of the work
             # per event delivered).
             "websocket": CookieMiddleware(
-                URLRouter([path(API_PATH.lstrip("/"), graphql_ws_consumer(schema))])
+                URLRouter(
+                    [
+                        path(API_PATH.lstrip("/"), graphql_ws),
+                        path(API_PATH_UNSLASHED.lstrip("/"), graphql_ws),
+                        # Any other path: refused at the handshake (403), not a 500.
+                        re_path("", WebsocketDenier.as_asgi()),
+                    ]
+                )
             ),
         }
     )

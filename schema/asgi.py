@@ -13,6 +13,9 @@ from .probes import PROBE_PATHS, probe
 from .tus import TUS_PATH, TusEndpoint
 
 API_PATH = "/graphql/"
+# Apollo and most clients default to no trailing slash. Django would answer a POST there
+# with a 500 (APPEND_SLASH can't redirect a body): the same request, at API_PATH.
+API_PATH_UNSLASHED = API_PATH.rstrip("/")
 
 
 def close_request_connections(**kwargs) -> None:
@@ -35,6 +38,8 @@ def http_application(django_app, schema):
 
     async def application(scope, receive, send):
         path = scope["path"].removeprefix(scope.get("root_path", ""))
+        if path == API_PATH_UNSLASHED:
+            scope, path = with_api_path(scope), API_PATH
         if path == API_PATH and scope["method"] == "POST":
             await endpoint(scope, receive, send)
         elif path in PROBE_PATHS:
@@ -45,6 +50,14 @@ def http_application(django_app, schema):
             await django_app(scope, receive, send)
 
     return paced(application)
+
+
+def with_api_path(scope) -> dict:
+    """`/graphql` served as `/graphql/` (every method: POST to the endpoint, GET GraphiQL)."""
+    scope = {**scope, "path": scope["path"] + "/"}
+    if scope.get("raw_path"):
+        scope["raw_path"] += b"/"
+    return scope
 
 
 async def lifespan(scope, receive, send):

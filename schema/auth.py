@@ -2,6 +2,8 @@
 
 - `Authorization: Bearer <token>`: an API client. A wrong token is a 401, never an anonymous
   request. Browsers never add this header on their own, so such requests need no CSRF token.
+  Another scheme (a bare token, `Token <token>`) is a 401 naming `Bearer`, not an anonymous
+  request either; `Basic` is left alone: a proxy's own login (nginx `auth_basic`) sends it.
 - Otherwise the Django session cookie, with Django's own CSRF check (`X-CSRFToken`) when the
   session belongs to someone: a cross-site form can't act for a logged-in user.
 - Neither: anonymous (every resolver then answers UNAUTHENTICATED).
@@ -21,7 +23,9 @@ from files_app import exceptions, selectors, services
 from .errors import EdgeError, ErrorCode
 
 BEARER_SCHEME = "bearer"
+PROXY_SCHEME = "basic"
 BAD_TOKEN = "The bearer token is missing, unknown or revoked."
+WRONG_SCHEME = "Send the API token as `Authorization: Bearer <token>`: the scheme must be `Bearer`."
 CSRF_FAILED = (
     "CSRF check failed: a logged-in browser must send the `csrftoken` cookie's "
     "value as the X-CSRFToken header."
@@ -53,10 +57,21 @@ def users_for_bearer_headers(header_values) -> dict[str, object]:
     return {header: users[token] for header, token in tokens.items() if token in users}
 
 
-def bad_token_error() -> EdgeError:
+def bad_token_error(message: str = BAD_TOKEN) -> EdgeError:
     return EdgeError(
-        BAD_TOKEN, ErrorCode.UNAUTHENTICATED, headers={"WWW-Authenticate": 'Bearer realm="api"'}
+        message, ErrorCode.UNAUTHENTICATED, headers={"WWW-Authenticate": 'Bearer realm="api"'}
     )
+
+
+def is_other_scheme(header_value: str | None, *, allowed=(BEARER_SCHEME, PROXY_SCHEME)) -> bool:
+    """Credentials in a scheme we don't take: meant as a token, never to be read as anonymous."""
+    scheme = (header_value or "").strip().partition(" ")[0].lower()
+    return bool(scheme) and scheme not in allowed
+
+
+def refuse_other_schemes(header_value: str | None) -> None:
+    if is_other_scheme(header_value):
+        raise bad_token_error(WRONG_SCHEME)
 
 
 def session_user(request):
@@ -94,6 +109,7 @@ def authenticate(request):
         if user is None:
             raise bad_token_error()
     else:
+        refuse_other_schemes(header)
         user = session_user(request)
         if user.is_authenticated and not csrf_passes(request):
             raise EdgeError(CSRF_FAILED, ErrorCode.FORBIDDEN)

@@ -36,10 +36,11 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from files_app import exceptions, services, storage
+from files_app.numbers import parse_digits
 from files_app.sizes import MIB, human_size
 
 from . import auth
-from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
+from .errors import DATABASE_DOWN, EdgeError, ErrorCode
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
 from .observability import UPLOAD_BYTES, GraphQLRequestMetrics
@@ -146,10 +147,10 @@ def declared_length(request) -> int | None:
     raw = request.META.get("CONTENT_LENGTH")
     if raw in (None, ""):
         return None  # chunked: the limits apply while the body streams
-    try:
-        return int(raw)
-    except ValueError:
-        raise EdgeError("Content-Length is not a number.", ErrorCode.BAD_REQUEST) from None
+    length = parse_digits(raw)
+    if length is None:
+        raise EdgeError("Content-Length is not a number.", ErrorCode.BAD_REQUEST)
+    return length
 
 
 def refuse_over(length: int | None, limit: int, what: str, code: ErrorCode) -> None:
@@ -195,7 +196,7 @@ class GraphQLEndpoint:
             return
         except Exception:  # a bug: logged with its details, answered without them
             logger.exception("Unexpected error in the GraphQL endpoint")
-            error = EdgeError(INTERNAL_ERROR_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR, status=500)
+            error = EdgeError.internal()
             status, body, headers = error.status, error.body(), error.headers
         metrics.answered(body)
         if settings.SECURE_HSTS_SECONDS and request.is_secure():
@@ -242,7 +243,7 @@ class GraphQLEndpoint:
         refuse_over(length, limits.max_request_size, "this upload may be", ErrorCode.FILE_TOO_LARGE)
         boundary = request.content_params.get("boundary")
         if not boundary:
-            raise EdgeError("The multipart Content-Type has no boundary.")
+            raise EdgeError.invalid_upload("The multipart Content-Type has no boundary.")
         ingress = MultipartIngress(boundary.encode("latin-1", "replace"), limits)
         try:
             try:

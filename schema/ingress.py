@@ -36,7 +36,15 @@ from files_app.processors.sniff import SNIFF_BYTES
 from files_app.sizes import MIB, human_size
 
 from .errors import EdgeError, ErrorCode
-from .multipart import MAP, OPERATIONS, check_path, parse_map, parse_operations, put_file_at
+from .multipart import (
+    MAP,
+    MULTIPART_SPEC,
+    OPERATIONS,
+    check_path,
+    parse_map,
+    parse_operations,
+    put_file_at,
+)
 
 # Bytes a file part holds in memory before they go to disk (one buffer per request: parts
 # arrive one after the other).
@@ -154,7 +162,9 @@ def part_disposition(headers: dict[bytes, bytes]) -> tuple[str, str | None]:
     """(field name, file name or None) from a part's Content-Disposition."""
     kind, params = parse_options_header(headers.get(b"content-disposition", b""))
     if kind != b"form-data" or b"name" not in params:
-        raise EdgeError("A multipart part has no `Content-Disposition: form-data; name=…`.")
+        raise EdgeError.invalid_upload(
+            "A multipart part has no `Content-Disposition: form-data; name=…`."
+        )
     name = params[b"name"].decode("utf-8", "replace")
     filename = params.get(b"filename")
     return name, None if filename is None else filename.decode("utf-8", "replace")
@@ -183,7 +193,7 @@ class MultipartIngress:
                 max_header_size=MAX_PART_HEADER_SIZE,
             )
         except ValueError as error:
-            raise EdgeError(f"Malformed multipart request: {error}") from None
+            raise EdgeError.invalid_upload(f"Malformed multipart request: {error}") from None
         self.operations: dict | None = None
         self.paths: dict[str, str] | None = None  # part name -> the path it fills
         self.files: dict[str, IncomingFile] = {}
@@ -201,21 +211,28 @@ class MultipartIngress:
         try:
             self.parser.write(chunk)
         except MultipartParseError as error:
-            raise EdgeError(f"Malformed multipart request: {error}") from None
+            raise EdgeError.invalid_upload(f"Malformed multipart request: {error}") from None
 
     def finish(self) -> dict:
         if self.parser.state != MultipartState.END:
-            raise EdgeError("The multipart body ended before its closing boundary.")
+            raise EdgeError.invalid_upload("The multipart body ended before its closing boundary.")
         if self.operations is None or self.paths is None:
-            raise EdgeError(
-                f"The multipart request needs the `{OPERATIONS}` and `{MAP}` "
-                "fields, before its files."
-            )
+            raise self.missing_fields()
         for part_name, path in self.paths.items():
             if part_name not in self.files:
-                raise EdgeError(f"map names the part {part_name!r}, which was not sent as a file.")
+                raise EdgeError.invalid_upload(
+                    f"map names the part {part_name!r}, which was not sent as a file."
+                )
             put_file_at(self.operations, path, self.files[part_name])
         return self.operations
+
+    def missing_fields(self) -> EdgeError:
+        """A file came (or the body ended) before `operations` or `map`: name the missing one."""
+        missing = OPERATIONS if self.operations is None else MAP
+        return EdgeError.invalid_upload(
+            f"The `{missing}` field is missing: a multipart request sends `{OPERATIONS}`, then "
+            f"`{MAP}`, then the files ({MULTIPART_SPEC})."
+        )
 
     def discard(self) -> None:
         for file in self.files.values():
@@ -248,20 +265,20 @@ class MultipartIngress:
     def begin_field(self) -> None:
         name = self.part_name
         if name in self.fields_seen or name in self.files:
-            raise EdgeError(f"The `{name}` field was sent more than once.")
+            raise EdgeError.invalid_upload(f"The `{name}` field was sent more than once.")
         if name == MAP and self.operations is None:
-            raise EdgeError(f"The `{OPERATIONS}` field must come before `{MAP}`.")
+            raise EdgeError.invalid_upload(f"The `{OPERATIONS}` field must come before `{MAP}`.")
         self.fields_seen.add(name)
         self.field = bytearray()
 
     def begin_file(self, filename: str) -> None:
         name = self.part_name
         if self.paths is None:
-            raise EdgeError(f"The `{OPERATIONS}` and `{MAP}` fields must come before the files.")
+            raise self.missing_fields()
         if name not in self.paths:
-            raise EdgeError(f"The part {name!r} is not named in `map`.")
+            raise EdgeError.invalid_upload(f"The part {name!r} is not named in `map`.")
         if name in self.files or name in self.fields_seen:
-            raise EdgeError(f"The part {name!r} was sent more than once.")
+            raise EdgeError.invalid_upload(f"The part {name!r} was sent more than once.")
         self.file = self.files[name] = incoming_file(filename, self.limits)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:

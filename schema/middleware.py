@@ -3,6 +3,8 @@ the admin). The GraphQL POST endpoint does not pass through Django (see `schema/
 
 import logging
 
+from asgiref.sync import iscoroutinefunction
+from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
 
 from .errors import DATABASE_DOWN, EdgeError
@@ -20,3 +22,34 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
             return None
         logger.warning("Database unavailable during %s: %s", request.path, exception)
         return EdgeError.unavailable().response()
+
+
+# The pages Django renders (the page, login, admin) run only scripts served from here: a
+# file name or any text that slipped into the HTML unescaped can't run as script, load a
+# plugin or move relative URLs elsewhere. Styles are not restricted (the templates and the
+# admin set inline ones). A response that sets its own policy keeps it: the downloads'
+# sandbox, GraphiQL's stricter one (schema/views.py).
+PAGE_CSP = "script-src 'self'; object-src 'none'; base-uri 'none'"
+CSP_HEADER = "Content-Security-Policy"
+
+
+@sync_and_async_middleware
+def content_security_policy(get_response):
+    """Django 5.2 has no CSP middleware of its own (6.0 adds one): this one sets PAGE_CSP
+    where a view set none. Sync and async, so the async views keep running without a thread
+    hop."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            response = await get_response(request)
+            response.headers.setdefault(CSP_HEADER, PAGE_CSP)
+            return response
+
+    else:
+
+        def middleware(request):
+            response = get_response(request)
+            response.headers.setdefault(CSP_HEADER, PAGE_CSP)
+            return response
+
+    return middleware

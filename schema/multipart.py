@@ -8,8 +8,11 @@ mapped to two places, a path that does not lead to a null inside `variables`.
 
 import json
 
+from files_app.numbers import parse_digits
+
 from .errors import EdgeError, ErrorCode
 
+MULTIPART_SPEC = "https://github.com/jaydenseric/graphql-multipart-request-spec"
 OPERATIONS = "operations"
 MAP = "map"
 VARIABLES_KEY = "variables"
@@ -29,7 +32,7 @@ def refuse_duplicate_keys(pairs: list[tuple]) -> dict:
     return seen
 
 
-def load_json(raw: bytes, what: str, code: ErrorCode = ErrorCode.INVALID_UPLOAD):
+def load_json(raw: bytes, what: str, code: ErrorCode):
     """Strict JSON: duplicate keys refused; nesting deep enough to exhaust the parser's
     recursion (a few kilobytes of `[[[[`) is a client error, not a 500."""
     try:
@@ -43,22 +46,22 @@ def load_json(raw: bytes, what: str, code: ErrorCode = ErrorCode.INVALID_UPLOAD)
 
 
 def parse_operations(raw: bytes):
-    operations = load_json(raw, f"The `{OPERATIONS}` field")
+    operations = load_json(raw, f"The `{OPERATIONS}` field", ErrorCode.INVALID_UPLOAD)
     if isinstance(operations, list):
         raise EdgeError(
             "Batched operations are not supported: send one operation a request.",
             ErrorCode.BAD_REQUEST,
         )
     if not isinstance(operations, dict):
-        raise EdgeError("`operations` must be a JSON object.")
+        raise EdgeError.invalid_upload("`operations` must be a JSON object.")
     return operations
 
 
 def parse_map(raw: bytes, *, max_files: int) -> dict[str, str]:
     """part name -> the one path it fills. Checked before any file byte arrives."""
-    files_map = load_json(raw, f"The `{MAP}` field")
+    files_map = load_json(raw, f"The `{MAP}` field", ErrorCode.INVALID_UPLOAD)
     if not isinstance(files_map, dict):
-        raise EdgeError("`map` must be a JSON object of part name -> paths.")
+        raise EdgeError.invalid_upload("`map` must be a JSON object of part name -> paths.")
     if len(files_map) > max_files:
         raise EdgeError(
             f"Too many files: at most {max_files} in one request.", ErrorCode.TOO_MANY_FILES
@@ -70,15 +73,17 @@ def parse_map(raw: bytes, *, max_files: int) -> dict[str, str]:
             or not part_paths
             or not all(isinstance(path, str) for path in part_paths)
         ):
-            raise EdgeError(f"map entry {part_name!r} must be a non-empty list of paths.")
+            raise EdgeError.invalid_upload(
+                f"map entry {part_name!r} must be a non-empty list of paths."
+            )
         if len(part_paths) > 1:
-            raise EdgeError(
+            raise EdgeError.invalid_upload(
                 f"map maps the part {part_name!r} to {len(part_paths)} places; "
                 "send each file once, in its own part."
             )
         paths[part_name] = part_paths[0]
     if len(set(paths.values())) < len(paths):
-        raise EdgeError("map maps two parts to the same path.")
+        raise EdgeError.invalid_upload("map maps two parts to the same path.")
     return paths
 
 
@@ -93,18 +98,19 @@ def put_file_at(operations: dict, path: str, file, *, check_only: bool = False) 
     keys = path.split(".")
     target = operations
     if len(keys) < 2 or keys[0] != VARIABLES_KEY:
-        raise EdgeError(f"map path {path!r} does not point into `variables`.")
+        raise EdgeError.invalid_upload(f"map path {path!r} does not point into `variables`.")
     for depth, key in enumerate(keys):
         last = depth == len(keys) - 1
-        if isinstance(target, list) and key.isdigit() and int(key) < len(target):
-            index = int(key)
+        position = parse_digits(key)
+        if isinstance(target, list) and position is not None and position < len(target):
+            index = position
         elif isinstance(target, dict) and key in target:
             index = key
         else:
-            raise EdgeError(f"map path {path!r} does not exist in `operations`.")
+            raise EdgeError.invalid_upload(f"map path {path!r} does not exist in `operations`.")
         if last:
             if target[index] is not None:
-                raise EdgeError(f"map path {path!r} must point at a null value.")
+                raise EdgeError.invalid_upload(f"map path {path!r} must point at a null value.")
             if not check_only:
                 target[index] = file
         else:

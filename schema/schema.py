@@ -20,7 +20,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from .errors import ErrorCode, assign_code
 from .mutations import Mutation
 from .queries import Query
-from .scalars import BIG_INT_SCALAR, BigInt
+from .scalars import SCALAR_MAP
 from .subscriptions import Subscription
 
 # Parsing and validating the same query text again on every request was a fifth of the web
@@ -78,7 +78,7 @@ schema = FilesSchema(
     types=[ErrorCode],  # not returned by any field: listed so the SDL has it
     config=StrawberryConfig(
         relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE,
-        scalar_map={BigInt: BIG_INT_SCALAR},
+        scalar_map=SCALAR_MAP,
     ),
     extensions=[
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),

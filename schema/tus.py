@@ -33,11 +33,12 @@ from django.utils.http import http_date
 
 from files_app import exceptions, selectors, services
 from files_app.models import FileStatus, ResumableUpload
+from files_app.numbers import parse_digits
 from files_app.sizes import human_size
 
 from .auth import authenticated_user
 from .endpoint import ClientGone, declared_length, hsts_value, receive_into, with_database
-from .errors import INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
+from .errors import EdgeError, ErrorCode
 from .ids import encode_file_id
 from .observability import UPLOAD_BYTES, UPLOADS
 from .pacing import BodyTimeout
@@ -60,10 +61,10 @@ def service(function, keywords: dict):
 
 
 def header_number(request, name: str) -> int:
-    value = request.headers.get(name, "")
-    if not value.isdigit():
-        raise EdgeError(f"{name} must be a number of bytes.", ErrorCode.BAD_REQUEST)
-    return int(value)
+    number = parse_digits(request.headers.get(name, ""))
+    if number is None:
+        raise EdgeError(f"{name} must be a number of bytes (digits 0-9).", ErrorCode.BAD_REQUEST)
+    return number
 
 
 def metadata(request) -> dict[str, str]:
@@ -115,8 +116,9 @@ class TusEndpoint:
             return
         except Exception:  # a bug: logged with its details, answered without them
             logger.exception("Unexpected error in the tus endpoint")
-            status, headers = 500, {"Content-Type": "application/json"}
-            body = json.dumps(EdgeError(INTERNAL_ERROR_MESSAGE).body()).encode()
+            error = EdgeError.internal()
+            status, headers = error.status, {"Content-Type": "application/json"}
+            body = json.dumps(error.body(), separators=(",", ":")).encode()
         if request.method == "HEAD":
             body = b""
         if settings.SECURE_HSTS_SECONDS and request.is_secure():

@@ -29,7 +29,7 @@ from files_app import selectors, storage
 from files_app.exceptions import FileServiceError
 from files_app.sizes import human_size
 
-from .auth import bad_token_error, is_bearer, user_for_bearer_header
+from .auth import bad_token_error, is_bearer, refuse_other_schemes, user_for_bearer_header
 from .errors import EdgeError, ErrorCode
 
 DOWNLOAD_CHUNK_SIZE = 256 * 1024
@@ -63,6 +63,7 @@ async def requester(request):
     nowhere else (not the page, not the admin)."""
     header = request.headers.get("Authorization")
     if not is_bearer(header):
+        refuse_other_schemes(header)
         return await request.auser()
     user = await sync_to_async(user_for_bearer_header)(header)
     if user is None:

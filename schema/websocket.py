@@ -4,8 +4,9 @@ The handshake's `Host` header must be one of `ALLOWED_HOSTS` (Django's own check
 browser must come from our own origin or one in `WEBSOCKET_ALLOWED_ORIGINS` (Strawberry
 refuses other browser origins); either refusal answers the handshake with 403. A browser is
 authenticated by its session cookie; any other client (no `Origin` header) sends
-`{"Authorization": "Bearer <token>"}` as the `connection_init` payload. A connection that
-is neither is closed with 4401 Unauthorized, which graphql-ws clients treat as final (they
+`{"Authorization": "Bearer <token>"}` as the `connection_init` payload (another scheme is
+closed with 4401 and a reason naming `Bearer`). A connection that is neither is closed with
+4401 Unauthorized, which graphql-ws clients treat as final (they
 retry 4403 Forbidden, Strawberry's code for a rejected `connection_init`).
 
 Open connections are checked again every `WEBSOCKET_REVALIDATE_SECONDS`, all of the
@@ -29,7 +30,13 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from . import fanout, live
-from .auth import session_user, user_for_bearer_header
+from .auth import (
+    BEARER_SCHEME,
+    WRONG_SCHEME,
+    is_other_scheme,
+    session_user,
+    user_for_bearer_header,
+)
 from .observability import WEBSOCKETS
 from .revalidation import UNAUTHORIZED, revalidation
 
@@ -37,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 AUTH_PARAM_NAMES = ("Authorization", "authorization")
 FORBIDDEN = 4403
+# A close reason is at most 123 bytes; graphql-ws hands it to the client's error handler.
+WRONG_SCHEME_REASON = "Unauthorized: the Authorization scheme must be Bearer (Bearer <token>)"
 # graphql-ws's "Too many initialisation requests": a code its clients never retry.
 TOO_MANY_CONNECTIONS = 4429
 # Django's hosts when DEBUG is on and ALLOWED_HOSTS is empty (HttpRequest.get_host).
@@ -54,6 +63,7 @@ def host_allowed(scope) -> bool:
 class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
     graphql_transport_ws_handler_class = fanout.TransportWSHandler
     unauthenticated = False
+    unauthorized_reason = "Unauthorized"  # the close frame's reason: what a client shows
     too_many = False
     bearer_header: str | None = None
     # The groups the viewer's events may come from, as of the last check.
@@ -74,7 +84,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
 
     async def close(self, code=None, reason=None):
         if code == FORBIDDEN and self.unauthenticated:
-            code, reason = UNAUTHORIZED, "Unauthorized"
+            code, reason = UNAUTHORIZED, self.unauthorized_reason
         elif code == FORBIDDEN and self.too_many:
             code, reason = TOO_MANY_CONNECTIONS, "Too many connections for this user"
         await super().close(code=code, reason=reason)
@@ -97,6 +107,9 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         header = next((params[name] for name in AUTH_PARAM_NAMES if name in params), None)
         if header is not None:
             self.bearer_header = header if isinstance(header, str) else ""
+        if is_other_scheme(self.bearer_header, allowed=(BEARER_SCHEME,)):
+            self.unauthenticated, self.unauthorized_reason = True, WRONG_SCHEME_REASON
+            raise ConnectionRejectionError({"message": WRONG_SCHEME})
         found = await database_sync_to_async(self.authenticate)()
         if found is None:
             self.unauthenticated = True

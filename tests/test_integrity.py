@@ -10,8 +10,9 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from files_app.failures import FailureCode
-from files_app.models import File, FileStatus
+from files_app.models import File, FileStatus, stored_name
 from files_app.services import FAILURE_MESSAGES
+from files_app.services.audit import storage_audit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,3 +96,31 @@ def test_storage_audit_finds_missing_bytes_by_code_not_by_wording(user, capsys):
     assert f"file {damaged.pk}" in output
     damaged.refresh_from_db()
     assert damaged.failure_code == FailureCode.MISSING_BYTES
+
+
+def test_storage_audit_spares_an_upload_whose_row_commits_after_the_listing(user, monkeypatch):
+    """The race, made to happen every time: a big upload's part was written a minute ago
+    and renamed into place (a rename keeps its modified time); the audit reads the known
+    names, lists the folder, and the upload's row commits right then (as the audit asks
+    the file's modified time). The audit must ask for the row again before deleting."""
+    file_id = uuid.uuid4()
+    part = default_storage.save(f".incoming/{file_id.hex}.part", ContentFile(b"big upload"))
+    minute_old = time.time() - 60
+    os.utime(default_storage.path(part), (minute_old, minute_old))
+    name = stored_name(user.pk, file_id)
+    os.makedirs(os.path.dirname(default_storage.path(name)), exist_ok=True)
+    os.rename(default_storage.path(part), default_storage.path(name))
+    assert os.path.getmtime(default_storage.path(name)) == pytest.approx(minute_old)
+
+    modified_time = default_storage.get_modified_time
+
+    def row_commits_meanwhile(listed):
+        if listed == name and not File.objects.filter(pk=file_id).exists():
+            File.objects.create(id=file_id, owner=user, name="big.bin", size=10, stored_file=name)
+        return modified_time(listed)
+
+    monkeypatch.setattr(default_storage, "get_modified_time", row_commits_meanwhile)
+    report = storage_audit(fix=True)
+    assert name not in report.orphans
+    assert default_storage.exists(name), "a fresh upload's bytes were deleted"
+    assert File.objects.filter(pk=file_id).exists()

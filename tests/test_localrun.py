@@ -127,3 +127,18 @@ def test_sigterm_while_starting_stops_the_embedded_redis(make_run):
     assert not alive, make_run.output
     assert not accepts(make_run.redis_port), "the embedded Redis outlived make run"
     assert make_run.output.rstrip().endswith("Stopped."), make_run.output
+
+
+def test_the_login_is_printed_again_below_the_worker_banner(make_run):
+    """Celery's banner (about 25 lines) pushed the login off a newcomer's screen; and no
+    command says `AXES: BEGIN version …` any more."""
+    make_run.wait_for(
+        lambda: make_run.output.count("Log in at http") == 2, "the login printed again"
+    )
+    output = make_run.output
+    assert output.rindex("Log in at http") > output.index("[tasks]"), output  # below the banner
+    assert output.rindex("Serving on http") > output.index("[tasks]"), output
+    assert "AXES: BEGIN" not in output, output
+
+    alive = make_run.stop_with(signal.SIGINT, group=True)  # Ctrl-C
+    assert not alive, make_run.output

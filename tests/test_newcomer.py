@@ -3,6 +3,9 @@ operation sent with GET, `curl -I` on a download, the favicon, uvicorn's lifespa
 
 import io
 import logging
+import os
+import subprocess
+import sys
 import urllib.parse
 
 import pytest
@@ -11,10 +14,12 @@ from asgiref.sync import async_to_sync
 from files_app.models import FileStatus
 from tests.support.files import make_file
 from tests.support.graphql import asgi_request
+from tests.support.processes import BASE_DIR, subprocess_env
 
 pytestmark = pytest.mark.django_db
 
 SUBSCRIPTION = "subscription { fileUpdates { id } }"
+COMMAND_TIMEOUT_SECONDS = 60
 
 
 def graphql_get(query: str, headers: dict):
@@ -153,3 +158,40 @@ def test_create_user_makes_an_ordinary_user_once(monkeypatch):
     call_command("create_user", "kim", "--staff", stdout=io.StringIO())
     kim = get_user_model().objects.get(username="kim")
     assert kim.check_password("chosen-password-1234") and kim.is_staff
+
+
+@pytest.mark.django_db(transaction=True)  # the command runs in a process of its own
+@pytest.mark.parametrize("password", ["a", "password123", "sam-the-newcomer"])
+def test_create_user_refuses_a_password_djangos_validators_refuse(password):
+    """`NEW_USER_PASSWORD=a` was accepted: the command skipped AUTH_PASSWORD_VALIDATORS."""
+    from django.contrib.auth import get_user_model
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "create_user", "sam-the-newcomer"],
+        cwd=BASE_DIR,
+        env={**subprocess_env(), "NEW_USER_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+    )
+    assert done.returncode != 0, done.stdout
+    assert "This password is refused" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not get_user_model().objects.filter(username="sam-the-newcomer").exists()
+
+
+@pytest.mark.parametrize("target", ["user", "token"])
+def test_make_user_and_token_without_user_print_a_usage_line(target):
+    """USER is also the shell's login name, which make would have taken: only USER= on
+    make's command line names the account. Nothing is installed or run before the usage."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", target],
+        cwd=BASE_DIR,
+        env={**os.environ, "USER": "root", "LOGNAME": "root"},
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"usage: make {target} USER=<name>" in done.stderr
+    assert "manage.py" not in done.stdout and "CommandError" not in done.stderr

@@ -15,6 +15,7 @@ from tests.support.processes import BASE_DIR, subprocess_env
 EXAMPLE = re.compile(r"^```(sh|python) example\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 README_ADDRESS = "127.0.0.1:8000"  # where `make run` serves
 BLOCK_TIMEOUT_SECONDS = 60
+CURL_PROGRESS = "% Total"
 
 
 def readme_examples() -> list[tuple[str, str]]:
@@ -47,6 +48,8 @@ def run_example(language: str, code: str, *, folder: Path, env: dict) -> str:
     assert '"errors"' not in done.stdout and "Traceback" not in output, (
         f"{language} example answered an error:\n{code}\n--- output:\n{output}"
     )
+    # curl's progress meter (shown when its output is not a terminal) mixed with the JSON.
+    assert CURL_PROGRESS not in done.stderr, f"a curl without -s:\n{code}\n---\n{done.stderr}"
     return done.stdout
 
 

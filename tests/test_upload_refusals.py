@@ -110,7 +110,7 @@ def test_empty_file_is_invalid(gql):
     [
         (
             {"operations": json.dumps({"query": UPLOAD, "variables": {"file": None}})},
-            "needs the `operations` and `map` fields",
+            "The `map` field is missing",
         ),
         ({"operations": "{not json", "map": "{}"}, "`operations` field is not valid JSON"),
         (

@@ -16,10 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.processes import BASE_DIR, Process, celery_command, stop_all, web_command
+from tools.processes import BASE_DIR, CeleryProcess, Process, stop_all, web_command
 
 VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")  # as in project/settings/env.py
 STOP_TIMEOUT_SECONDS = 10
+WORKER_READY_TIMEOUT_SECONDS = 120
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -31,20 +32,42 @@ def web(host: str, port: str) -> list[str]:
     )
 
 
-def worker() -> list[str]:
-    # -B: the worker also runs beat (the recovery sweep); in production beat is its own process.
-    return celery_command(
+def worker() -> CeleryProcess:
+    """In a session of its own, its output on make run's terminal. -B: the worker also runs
+    beat (the recovery sweep); in production beat is its own process."""
+    return CeleryProcess(
         "worker",
         "-B",
         "--concurrency",
         os.environ.get("WORKER_CONCURRENCY", "2"),
         "--schedule",
         str(VAR_DIR / "celerybeat-schedule"),
+        log=None,
+        new_session=True,
     )
 
 
-def manage(*args: str) -> None:
-    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True)
+def manage(*args: str) -> str:
+    """Run a management command; returns what it printed (its errors go to the terminal)."""
+    return subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+
+
+def say_when_ready(worker: CeleryProcess, welcome: str) -> None:
+    """The worker's banner (about 25 lines) pushes the login off the screen: say it again
+    once the worker answers a ping. A worker that never does is reported when it exits."""
+    try:
+        worker.wait_ready(
+            broker=os.environ.get("CELERY_BROKER_URL") or os.environ["REDIS_URL"],
+            timeout=WORKER_READY_TIMEOUT_SECONDS,
+        )
+    except Exception:  # not ready in time, exited, or the broker away: nothing to repeat
+        return
+    say(f"\nThe worker is ready.{welcome}")
 
 
 def interrupt(*_args) -> None:
@@ -84,11 +107,15 @@ def main() -> int:
         for number in STOP_SIGNALS:  # also when started with SIGINT ignored
             signal.signal(number, interrupt)
         manage("migrate", "--no-input", "-v", "0")
-        manage("ensure_demo_user")
         host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
-        children = [start(web(host, port)), start(worker())]
-        say(f"Serving on http://{host}:{port}/  (GraphiQL at /graphql/, admin at /admin/)")
-        say("Press Ctrl-C to stop.")
+        welcome = (
+            manage("ensure_demo_user").rstrip("\n")
+            + f"\n\nServing on http://{host}:{port}/  (GraphiQL at /graphql/, admin at /admin/)"
+            + "\nPress Ctrl-C to stop."
+        )
+        say(welcome)
+        children = [start(web(host, port)), worker()]
+        say_when_ready(children[1], welcome)
         # Whichever child ends first ends the session: a half-running service helps nobody.
         pid, _status = os.wait()
         name = "web server" if pid == children[0].pid else "worker"

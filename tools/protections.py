@@ -80,6 +80,9 @@ RABBITMQ_TESTS = "tests/scale/test_rabbitmq.py"
 NEWCOMER_TESTS = "tests/test_newcomer.py"
 LOCALRUN = "tools/localrun.py"
 LOCALRUN_TESTS = "tests/test_localrun.py"
+CLIENT_INPUT_TESTS = "tests/test_client_input.py"
+NEWCOMER_NEXT_TESTS = "tests/test_newcomer_next.py"
+CSP_TESTS = "tests/test_page_csp.py"
 OPERATIONS_TESTS = "tests/test_operations.py"
 PACING = "schema/pacing.py"
 NGINX_TEMPLATE = "deploy/nginx.conf.template"
@@ -452,6 +455,69 @@ PROTECTIONS = [
         [f"{S3_TESTS}::test_s3_down_is_service_unavailable_and_names_nothing"],
     ),
     Protection(
+        "6 numbers: a client's numbers are ASCII digits, at most 64 (one helper)",
+        [
+            (
+                "files_app/numbers.py",
+                'DIGITS = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")',
+                'DIGITS = re.compile(r"\\d+")',
+            )
+        ],
+        [
+            f"{CLIENT_INPUT_TESTS}::test_a_tus_length_or_offset_that_is_not_ascii_digits_is_400",
+            f"{CLIENT_INPUT_TESTS}::test_a_token_expiry_takes_ascii_digits_only",
+        ],
+    ),
+    Protection(
+        "6 numbers: tus's Upload-Length and Upload-Offset go through the helper (² was a 500)",
+        [
+            (
+                TUS,
+                'number = parse_digits(request.headers.get(name, ""))',
+                'value = request.headers.get(name, "")\n'
+                "    number = int(value) if value.isdigit() else None",
+            )
+        ],
+        [f"{CLIENT_INPUT_TESTS}::test_a_tus_length_or_offset_that_is_not_ascii_digits_is_400"],
+    ),
+    Protection(
+        "6 numbers: a map path's index goes through the helper (² was a 500)",
+        [
+            (
+                MULTIPART,
+                "position = parse_digits(key)",
+                "position = int(key) if key.isdigit() else None",
+            )
+        ],
+        [f"{CLIENT_INPUT_TESTS}::test_a_map_path_index_that_is_not_ascii_digits_is_invalid_upload"],
+    ),
+    Protection(
+        "6 numbers: Content-Length goes through the helper",
+        [(ENDPOINT, "length = parse_digits(raw)", "length = int(raw)")],
+        [f"{CLIENT_INPUT_TESTS}::test_a_content_length_that_is_not_ascii_digits_is_400"],
+    ),
+    Protection(
+        "6 numbers: a BigInt variable is a whole 64-bit number",
+        [("schema/scalars.py", "    parse_value=big_int_value,\n", "    parse_value=int,\n")],
+        [f"{CLIENT_INPUT_TESTS}::test_big_int_takes_whole_numbers_only"],
+    ),
+    Protection(
+        "6 errors: an error with no code of its own is INTERNAL_SERVER_ERROR",
+        [
+            (
+                ERRORS,
+                "return cls(INTERNAL_ERROR_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR)",
+                "return cls(INTERNAL_ERROR_MESSAGE, ErrorCode.INVALID_UPLOAD, status=500)",
+            )
+        ],
+        [
+            f"{CLIENT_INPUT_TESTS}::"
+            "test_a_bug_in_the_tus_endpoint_is_a_masked_500_internal_server_error",
+            f"{CLIENT_INPUT_TESTS}::test_a_domain_error_without_a_code_is_internal_not_the_clients",
+            "tests/test_query_limits.py::test_a_bug_outside_graphql_execution_is_a_masked_json_500",
+        ],
+    ),
+    Protection(
         "7 query depth and alias limits",
         [(SCHEMA, "        QueryLimits,\n", "")],
         [
@@ -822,6 +888,14 @@ PROTECTIONS = [
         ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"],
     ),
     Protection(
+        "12 integrity: storage_audit asks for a name's row again before deleting it",
+        [("files_app/services/audit.py", "        if referenced(name):\n", "        if False:\n")],
+        [
+            "tests/test_integrity.py::"
+            "test_storage_audit_spares_an_upload_whose_row_commits_after_the_listing"
+        ],
+    ),
+    Protection(
         "13 hostile files: a tar with many entries is listed in bounded memory",
         [(ARCHIVE, "            archive.members.clear()\n", "")],
         [f"{PROCESSORS_TESTS}::test_a_tar_with_many_entries_is_listed_in_bounded_memory"],
@@ -1036,6 +1110,17 @@ PROTECTIONS = [
         [f"{THROTTLING_TESTS}::test_the_lockout_page_under_asgi"],
     ),
     Protection(
+        "18 passwords: create_user applies AUTH_PASSWORD_VALIDATORS",
+        [
+            (
+                "files_app/services/users.py",
+                "validate_password(password, user=User(username=username, is_staff=is_staff))",
+                "pass",
+            )
+        ],
+        [f"{NEWCOMER_TESTS}::test_create_user_refuses_a_password_djangos_validators_refuse"],
+    ),
+    Protection(
         "19 live: subscribers with the same document share one execution",
         [
             (
@@ -1188,6 +1273,16 @@ PROTECTIONS = [
         "21 make run: the web server and worker are stopped once, by make run alone",
         [(LOCALRUN, "Process(command, new_session=True)", "Process(command)")],
         [f"{LOCALRUN_TESTS}::test_closing_the_terminal_stops_everything_once"],
+    ),
+    Protection(
+        "21 newcomer: /graphql without its slash is served as /graphql/, not a 500",
+        [("schema/asgi.py", "if path == API_PATH_UNSLASHED:", "if False:")],
+        [f"{NEWCOMER_NEXT_TESTS}::test_graphql_without_its_slash_is_served_like_graphql"],
+    ),
+    Protection(
+        "21 newcomer: a token without the Bearer scheme is a 401 naming Bearer",
+        [("schema/auth.py", "        refuse_other_schemes(header)\n", "")],
+        [f"{NEWCOMER_NEXT_TESTS}::test_a_token_without_the_bearer_scheme_is_401_naming_bearer"],
     ),
     Protection(
         "22 probes: /readyz names what is down, never its error",
@@ -1415,6 +1510,14 @@ PROTECTIONS = [
             ),
         ],
         [f"{OPERATIONS_TESTS}::test_readiness_is_checked_once_a_second_however_often_it_is_asked"],
+    ),
+    Protection(
+        "34 pages: a Content-Security-Policy on the pages Django serves",
+        [(SETTINGS_BASE, '    "schema.middleware.content_security_policy",\n', "")],
+        [
+            f"{CSP_TESTS}::test_the_page_still_works_and_refuses_injected_scripts",
+            f"{CSP_TESTS}::test_the_login_page_refuses_injected_scripts",
+        ],
     ),
 ]
 

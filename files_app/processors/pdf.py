@@ -14,7 +14,8 @@ from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 from .base import ProcessingError, ProcessingSource, Result
 
 PDF_DATE = re.compile(
-    r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz+\-])?(\d{2})?'?(\d{2})?"
+    r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz+\-])?(\d{2})?'?(\d{2})?",
+    re.ASCII,  # \d is 0-9 only, as for every number a client writes (files_app/numbers.py)
 )
 WHITESPACE = re.compile(r"\s+")
 

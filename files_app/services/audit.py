@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.files.storage import default_storage
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import storage
@@ -55,6 +56,13 @@ def orphans(known: set[str], *, started):
             yield name
 
 
+def referenced(name: str) -> bool:
+    """Asked again just before a name is reported or deleted. The modified time can't tell a
+    fresh upload: its part is renamed into place keeping the time its last byte was written,
+    so a big upload whose row commits while the audit runs looked abandoned (issue 24)."""
+    return File.objects.filter(Q(stored_file=name) | Q(thumbnail=name)).exists()
+
+
 def storage_audit(*, fix: bool = False) -> AuditReport:
     """Find (and with `fix`, remove) orphaned bytes; mark rows whose bytes are gone FAILED."""
     report = AuditReport()
@@ -63,6 +71,8 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
     known = set(File.objects.values_list("stored_file", flat=True))
     known |= set(File.objects.exclude(thumbnail="").values_list("thumbnail", flat=True))
     for name in orphans(known, started=started):
+        if referenced(name):
+            continue  # its row was committed after `known` was read
         report.orphans.append(name)
         if fix:
             default_storage.delete(name)

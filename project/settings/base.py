@@ -23,6 +23,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every page Django serves that sets none itself.
+    "schema.middleware.content_security_policy",
     # A view that finds the database down answers 503 + Retry-After, not 500.
     "schema.middleware.DatabaseUnavailableMiddleware",
     # Static files, async-capable (WhiteNoise is sync-only: two thread hops on every request).

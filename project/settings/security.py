@@ -47,6 +47,9 @@ AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"  # a 429 page with Retry-After
+# Not its "AXES: BEGIN version …" line at every start of every command (and lockouts are
+# logged with the lockout parameters only, not the user agent).
+AXES_VERBOSE = False
 # The client address is REMOTE_ADDR and nothing a client sends: behind a proxy (see
 # BEHIND_TLS_PROXY) uvicorn's --proxy-headers sets it from the X-Forwarded-For of a trusted
 # proxy (--forwarded-allow-ips), so nobody picks their own address to dodge the per-IP limit.

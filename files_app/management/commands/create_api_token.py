@@ -5,19 +5,24 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from files_app import selectors, services
+from files_app.numbers import parse_digits
 
-DURATION = re.compile(r"\s*(\d+)\s*([mhdw])\s*")
+DURATION = re.compile(r"\s*(\S+?)\s*([mhdw])\s*")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def duration(text: str) -> timedelta:
     """`90m`, `12h`, `30d` or `2w` as a timedelta."""
     match = DURATION.fullmatch(text.lower())
-    if not match or int(match[1]) == 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration: a positive number and m, h, d or w (90m, 12h, 30d)."
-        )
-    return timedelta(**{UNITS[match[2]]: int(match[1])})
+    count = parse_digits(match[1]) if match else None
+    try:
+        if count:
+            return timedelta(**{UNITS[match[2]]: count})
+    except OverflowError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a duration: a positive number and m, h, d or w (90m, 12h, 30d)."
+    )
 
 
 class Command(BaseCommand):
@@ -35,6 +40,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, username, name, expires_in, **options):
+        if not username.strip():
+            raise CommandError("Name the user: manage.py create_api_token <username>.")
         try:
             user = selectors.user_by_username(username=username)
         except Exception:
