@@ -18,7 +18,6 @@ Anything written for a refused or failed request is removed before the answer is
 import asyncio
 import functools
 import io
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,8 +35,15 @@ from strawberry.types.graphql import OperationType
 from files_app import exceptions, services, storage
 from files_app.sizes import MIB, human_size
 
+from . import answers
 from .auth import authenticate, authenticated_user
-from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
+from .errors import (
+    DATABASE_DOWN,
+    INTERNAL_ERROR_MESSAGE,
+    EdgeError,
+    ErrorCode,
+    answer_too_large,
+)
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
 from .observability import UPLOAD_BYTES, GraphQLRequestMetrics
@@ -195,10 +201,14 @@ class GraphQLEndpoint:
             logger.exception("Unexpected error in the GraphQL endpoint")
             error = EdgeError(INTERNAL_ERROR_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR, status=500)
             status, body, headers = error.status, error.body(), error.headers
+        try:
+            payload = answers.encode(body)  # stops at the answer budget
+        except answers.AnswerTooLarge as error:
+            body = answer_too_large(error)
+            payload = answers.encode(body)
         metrics.answered(body)
         if settings.SECURE_HSTS_SECONDS and request.is_secure():
             headers = {**headers, "Strict-Transport-Security": hsts_value()}
-        payload = json.dumps(body, separators=(",", ":")).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -65,7 +65,12 @@ class Server(WebServer):
     ready once the login page answers 200; `restart()` keeps the port."""
 
     def __init__(
-        self, kind: str, log_dir: Path, env: dict | None = None, log_level: str = "warning"
+        self,
+        kind: str,
+        log_dir: Path,
+        env: dict | None = None,
+        log_level: str = "warning",
+        options: tuple[str, ...] = (),
     ):
         super().__init__(
             kind,
@@ -73,6 +78,7 @@ class Server(WebServer):
             env={**subprocess_env(), **(env or {})},
             log_level=log_level,
             ready_status=200,
+            options=options,
         )
 
 
