@@ -11,7 +11,8 @@ pays for the middleware chain and a thread of its own. Here, in order:
    through `schema.ingress` (each file written once, limits checked on every chunk);
 4. the operation runs with Strawberry's synchronous executor in one hop to a database
    thread (a fixed pool, `DATABASE_THREADS`): no awaitable per field, and each thread's
-   connection is kept between requests (`CONN_MAX_AGE`), checked before each use.
+   connection is kept between requests (`CONN_MAX_AGE`), checked before each use;
+5. the answer is executed and serialised within its byte budget (schema/answers.py).
 Anything written for a refused or failed request is removed before the answer is sent.
 """
 
