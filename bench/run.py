@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loads, s3, stalled, watchers  # noqa: E402
+from bench import answers, loads, s3, stalled, watchers  # noqa: E402
 from bench.stack import (  # noqa: E402
     BARE_APP,
     BASE_DIR,
@@ -68,7 +68,18 @@ QUICK = {
     "s3_upload": 256 * MIB,
 }
 BIG_UPLOAD_ROUNDS = 3
-PARTS = ("big", "early", "stalled", "s3", "compare", "query", "watchers", "processing", "csv")
+PARTS = (
+    "big",
+    "early",
+    "stalled",
+    "s3",
+    "compare",
+    "query",
+    "watchers",
+    "answers",
+    "processing",
+    "csv",
+)
 # Bytes that may still be in flight (socket buffers) when a refusal is sent.
 IN_FLIGHT_ALLOWANCE = 16 * MIB
 
@@ -307,6 +318,8 @@ def run(args) -> list[dict]:
                 bench_side_by_side(report, work, sizes, parts, fixtures, worker)
             if "watchers" in parts:
                 watchers.watchers(report, work, args.quick, args.watchers)
+            if "answers" in parts:
+                answers.answers(report, work)
             if "processing" in parts:
                 loads.processing_throughput(report, sizes["small_files"])
         finally:

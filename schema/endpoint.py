@@ -13,14 +13,14 @@ pays for the middleware chain and a thread of its own. Here, in order:
    written once, limits checked on every chunk);
 4. the operation runs with Strawberry's synchronous executor in one hop to a database
    thread (a fixed pool, `DATABASE_THREADS`): no awaitable per field, and each thread's
-   connection is kept between requests (`CONN_MAX_AGE`), checked before each use.
+   connection is kept between requests (`CONN_MAX_AGE`), checked before each use;
+5. the answer is executed and serialised within its byte budget (schema/answers.py).
 Anything written for a refused or failed request is removed before the answer is sent.
 """
 
 import asyncio
 import functools
 import io
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,8 +39,8 @@ from files_app import exceptions, services, storage
 from files_app.numbers import parse_digits
 from files_app.sizes import MIB, human_size
 
-from . import auth
-from .errors import DATABASE_DOWN, EdgeError, ErrorCode
+from . import answers, auth
+from .errors import DATABASE_DOWN, EdgeError, ErrorCode, answer_too_large
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
 from .observability import UPLOAD_BYTES, GraphQLRequestMetrics
@@ -198,10 +198,14 @@ class GraphQLEndpoint:
             logger.exception("Unexpected error in the GraphQL endpoint")
             error = EdgeError.internal()
             status, body, headers = error.status, error.body(), error.headers
+        try:
+            payload = answers.encode(body)  # stops at the answer budget
+        except answers.AnswerTooLarge as error:
+            body = answer_too_large(error)
+            payload = answers.encode(body)
         metrics.answered(body)
         if settings.SECURE_HSTS_SECONDS and request.is_secure():
             headers = {**headers, "Strict-Transport-Security": hsts_value()}
-        payload = json.dumps(body, separators=(",", ":")).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -23,6 +23,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from files_app import exceptions
 
+from .answers import AnswerTooLarge
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,6 +47,7 @@ class ErrorCode(enum.StrEnum):
     BAD_REQUEST = "BAD_REQUEST"
     REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
     SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP"
+    ANSWER_TOO_LARGE = "ANSWER_TOO_LARGE"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
@@ -68,6 +71,7 @@ ERROR_CODES: dict[type[Exception], ErrorCode] = {
     exceptions.UploadSizeMismatch: ErrorCode.UPLOAD_SIZE_MISMATCH,
     exceptions.UploadOffsetMismatch: ErrorCode.UPLOAD_OFFSET_MISMATCH,
     exceptions.UploadExpired: ErrorCode.UPLOAD_EXPIRED,
+    AnswerTooLarge: ErrorCode.ANSWER_TOO_LARGE,
     OperationalError: ErrorCode.SERVICE_UNAVAILABLE,
     InterfaceError: ErrorCode.SERVICE_UNAVAILABLE,
     # Redis (the channel layer) unreachable or just restarted: subscribing again works.
@@ -158,6 +162,14 @@ class EdgeError(Exception):
     def response(self) -> JsonResponse:
         """The answer for the routes Django serves (the endpoint sends `body()` itself)."""
         return JsonResponse(self.body(), status=self.status, headers=self.headers)
+
+
+def answer_too_large(error: AnswerTooLarge) -> dict:
+    """An answer past its byte budget (schema/answers.py): no data, and this one error."""
+    return {
+        "data": None,
+        "errors": [{"message": str(error), "extensions": {"code": ErrorCode.ANSWER_TOO_LARGE}}],
+    }
 
 
 def code_for_exception(error: BaseException) -> ErrorCode | None:

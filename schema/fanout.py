@@ -6,8 +6,8 @@ subscriber per event, and a message per subscriber through Redis (issue 17). Her
 per process joins the groups its local subscribers need (reference-counted), receives each
 event once, and hands it to the subscribers it reaches, grouped in classes by (query text,
 operation name, variables, rights, origin): each class executes the selection once and the
-`next` payload is serialised once; every subscriber of the class gets the same string, in an
-envelope with its own operation id.
+`next` payload is serialised once, within the answer budget (schema/answers.py); every
+subscriber of the class gets the same bytes, in an envelope with its own operation id.
 
 The rights are whether the viewer sees everyone's files: an owner and a staff member never
 share a result. Nothing else a field resolves from may depend on the viewer (today the
@@ -36,9 +36,10 @@ from strawberry.utils.aio import aclosing
 
 from files_app import events, selectors
 
-from . import live
+from . import answers, live
+from .errors import answer_too_large
 from .observability import SUBSCRIPTIONS
-from .subscriber import TRY_AGAIN_LATER, Subscriber, compact
+from .subscriber import TRY_AGAIN_LATER, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -224,9 +225,10 @@ class Hub:
                 subscriber.offer(state, payload)
 
 
-async def execute(operation, state: dict) -> str:
-    """The `next` payload of `operation`'s document for one event, serialised: the same
-    schema, extensions and error handling as a per-subscriber execution."""
+async def execute(operation, state: dict) -> bytes:
+    """The `next` payload of `operation`'s document for one event, serialised once for its
+    whole class: the same schema, extensions and error handling as a per-subscriber
+    execution, and the same answer budget as a query (schema/answers.py)."""
     handler = operation.handler
     source = await handler.schema.stream(
         operation.query,
@@ -242,7 +244,10 @@ async def execute(operation, state: dict) -> str:
         payload["errors"] = [error.formatted for error in result.errors]
     if result.extensions:
         payload["extensions"] = result.extensions
-    return compact(payload)
+    try:
+        return answers.encode(payload)
+    except answers.AnswerTooLarge as error:
+        return answers.encode(answer_too_large(error))
 
 
 def hub() -> Hub:

@@ -17,6 +17,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from .answers import BudgetedExecution
+from .cost import query_cost_rule
 from .errors import ErrorCode, assign_code
 from .mutations import Mutation
 from .queries import Query
@@ -31,16 +33,25 @@ QUERY_CACHE_SIZE = 512
 
 
 @functools.cache
-def limit_rules(max_depth: int, max_aliases: int, introspection: bool) -> tuple:
+def limit_rules(
+    max_depth: int,
+    max_aliases: int,
+    introspection: bool,
+    max_cost: int,
+    page_size: int,
+    files_per_request: int,
+) -> tuple:
     return (
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        query_cost_rule(max_cost, page_size, files_per_request),
         *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
     )
 
 
 class QueryLimits(AddValidationRules):
-    """Depth, aliases and (optionally) no introspection; page size is relay_max_results."""
+    """Depth, aliases, what the answer could hold at most (schema/cost.py) and (optionally)
+    no introspection; page size is relay_max_results."""
 
     def __init__(self):
         super().__init__(
@@ -49,6 +60,9 @@ class QueryLimits(AddValidationRules):
                     settings.GRAPHQL_MAX_QUERY_DEPTH,
                     settings.GRAPHQL_MAX_ALIASES,
                     settings.GRAPHQL_INTROSPECTION,
+                    settings.GRAPHQL_MAX_QUERY_COST,
+                    settings.GRAPHQL_MAX_PAGE_SIZE,
+                    settings.MAX_FILES_PER_REQUEST,
                 )
             )
         )
@@ -76,6 +90,8 @@ schema = FilesSchema(
     mutation=Mutation,
     subscription=Subscription,
     types=[ErrorCode],  # not returned by any field: listed so the SDL has it
+    # Counts what an answer holds as it is built, against GRAPHQL_MAX_ANSWER_BYTES.
+    execution_context_class=BudgetedExecution,
     config=StrawberryConfig(
         relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE,
         scalar_map=SCALAR_MAP,

@@ -3,13 +3,19 @@ what it has sent, and how an event reaches its socket.
 
 An event for a subscriber with nothing waiting is written at once, in the hub's own turn:
 no task wakes up for it (at 10,000 subscribers a wake-up each was most of the work left per
-event). uvicorn writes a frame without waiting unless that socket's buffer is full (a client
-that does not read); then, and only then, the write goes on in a task of this subscriber's
-own, and what comes meanwhile waits in its outbox: newer state for a file replaces a pending
-one of the same status (progress is merged), a status change or a deletion is never
-dropped, and past
-WEBSOCKET_OUTBOX_LIMIT pending events the connection is closed with 1013 "Try Again Later"
-(graphql-ws clients reconnect; re-subscribing with `ids` gives the current state).
+event). The payload is one `bytes` per class of subscribers, written to each socket as a
+frame of shared pieces (schema/live_socket.py), so the subscribers' write buffers hold it
+once. A socket whose buffer is full (a client that does not read) gets a task of this
+subscriber's own for what comes next, which waits in its outbox: newer state for a file
+replaces a pending one of the same status (progress is merged), a status change or a
+deletion is never dropped, and past WEBSOCKET_OUTBOX_LIMIT pending events the connection is
+closed with 1013 "Try Again Later" (graphql-ws clients reconnect; re-subscribing with `ids`
+gives the current state).
+
+What one connection holds is bounded in bytes too (`Outbound`): its subscriptions' outboxes
+and its socket's write buffer together, past WEBSOCKET_MAX_BUFFERED_BYTES, and the socket is
+dropped at once (a close would wait for the client to read); so is one whose client does
+not answer a ping (schema/live_socket.py).
 """
 
 import asyncio
@@ -20,6 +26,7 @@ import logging
 from django.conf import settings
 
 from . import live
+from .live_socket import EXTENSION, LiveSocket
 from .observability import EVENTS_DELIVERED
 from .types import origin
 
@@ -28,8 +35,45 @@ logger = logging.getLogger(__name__)
 TRY_AGAIN_LATER = 1013
 
 
-def compact(data) -> str:
-    return json.dumps(data, separators=(",", ":"))  # Strawberry's own encoding
+SUFFIX = b"}"
+
+
+class Outbound:
+    """One connection's bytes on their way out: its subscriptions' outboxes, and (under
+    uvicorn with schema/live_socket.py) its socket's write buffer, against one budget."""
+
+    def __init__(self, consumer):
+        self.consumer = consumer
+        extensions = getattr(consumer, "scope", {}).get("extensions") or {}
+        self.socket: LiveSocket | None = extensions.get(EXTENSION)
+        self.queued = 0  # payload bytes waiting in this connection's outboxes
+        self.dropped = False
+
+    @classmethod
+    def of(cls, consumer) -> "Outbound":
+        outbound = getattr(consumer, "live_outbound", None)
+        if outbound is None:
+            outbound = consumer.live_outbound = cls(consumer)
+        return outbound
+
+    def held(self) -> int:
+        return self.queued + (self.socket.buffered() if self.socket is not None else 0)
+
+    def within_budget(self) -> bool:
+        """False, and the connection dropped, once it holds more than its budget."""
+        if self.dropped:
+            return False
+        if self.held() <= settings.WEBSOCKET_MAX_BUFFERED_BYTES:
+            return True
+        self.dropped = True
+        logger.info("Dropped a websocket holding more than WEBSOCKET_MAX_BUFFERED_BYTES")
+        if self.socket is not None:
+            self.socket.drop()
+        else:  # not under our uvicorn protocol: the best ASGI offers
+            self.closing = asyncio.ensure_future(
+                self.consumer.close(code=TRY_AGAIN_LATER, reason="Too far behind: reconnect")
+            )
+        return False
 
 
 def start(coroutine):
@@ -68,9 +112,10 @@ class Subscriber:
 
     def __init__(self, consumer, operation, wanted: set[str] | None):
         self.consumer, self.operation, self.wanted = consumer, operation, wanted
+        self.outbound = Outbound.of(consumer)
         self.groups: set[str] = set()
         self.sent: dict[str, int] = {}  # file id -> version, the per-subscriber stale check
-        # (file id, status) -> (version, file id, item); an item is a payload string, or
+        # (file id, status) -> (version, file id, item); an item is a payload (bytes), or
         # the state itself under graphql-ws.
         self.pending: collections.OrderedDict = collections.OrderedDict()
         # graphql-ws only: its operation task yields the items when woken.
@@ -89,7 +134,7 @@ class Subscriber:
         self.envelope = (
             None
             if operation is None
-            else ('{"id":' + compact(operation.id) + ',"type":"next","payload":%s}')
+            else ('{"id":' + json.dumps(operation.id) + ',"type":"next","payload":').encode()
         )
 
     def wants(self, state: dict) -> bool:
@@ -106,31 +151,54 @@ class Subscriber:
         sees_all = live.ALL_FILES_GROUP in self.consumer.viewer_groups
         return (self.document, sees_all, origin(self.consumer))
 
+    def ready(self) -> bool:
+        """Whether a frame can be written now without waiting."""
+        socket = self.outbound.socket
+        return socket is None or socket.ready()
+
     def offer(self, state: dict, item) -> None:
         """Write an event now if nothing waits before it, else queue it without waiting:
         merged into a pending one of the same file and status, else appended; too many
-        pending and the connection is closed."""
-        if self.closing is not None:
+        pending, or too many bytes held for the connection, and it is closed."""
+        if self.closing is not None or self.outbound.dropped:
             return
-        if self.operation is not None and self.sending is None and not self.pending:
+        if (
+            self.operation is not None
+            and self.sending is None
+            and not self.pending
+            and self.ready()
+        ):
             if state["version"] > self.sent.get(state["id"], 0):
                 self.sent[state["id"]] = state["version"]
                 self.write(item)
             return
         # A deletion has a key of its own: no later event may replace it (none should come).
         key = (state["id"], "DELETED" if state.get("deleted") else state["status"])
-        self.pending.pop(key, None)
+        self.unqueue(self.pending.pop(key, None))
         self.pending[key] = (state["version"], state["id"], item)
+        if self.operation is not None:
+            self.outbound.queued += len(item)
         if len(self.pending) > settings.WEBSOCKET_OUTBOX_LIMIT and self.closing is None:
-            self.pending.clear()
+            self.clear()
             logger.info("Closed a websocket that fell too far behind its events")
             self.closing = asyncio.create_task(
                 self.consumer.close(code=TRY_AGAIN_LATER, reason="Too far behind: reconnect")
             )
+        if not self.outbound.within_budget():
+            self.clear()
+            return
         if self.operation is None:
             self.wake.set()
         elif self.sending is None:
             self.sending = asyncio.create_task(self.drain(None))
+
+    def unqueue(self, entry) -> None:
+        if entry is not None and self.operation is not None:
+            self.outbound.queued -= len(entry[2])
+
+    def clear(self) -> None:
+        while self.pending:
+            self.unqueue(self.pending.popitem()[1])
 
     def mark_sent(self, file_id: str, version: int) -> None:
         self.sent[file_id] = max(version, self.sent.get(file_id, 0))
@@ -142,12 +210,21 @@ class Subscriber:
             or handler.operations.get(self.operation.id) is not self.operation
         )
 
-    def write(self, payload: str) -> None:
-        """Send one payload under this operation's id; if the socket makes it wait, the
-        rest of the write and the outbox go on in `drain`."""
+    def write(self, payload: bytes) -> None:
+        """Send one payload under this operation's id: straight to the socket, as shared
+        pieces; else (another server) through ASGI, and if that makes it wait, the rest of
+        the write and the outbox go on in `drain`."""
         if self.ended():
             return
-        coroutine = self.consumer.send(text_data=self.envelope % payload)
+        socket = self.outbound.socket
+        if socket is not None:
+            if socket.open():
+                socket.send_text(self.envelope, payload, SUFFIX)
+                EVENTS_DELIVERED.inc()
+                self.outbound.within_budget()
+            return
+        text = (self.envelope + payload + SUFFIX).decode()
+        coroutine = self.consumer.send(text_data=text)
         try:
             waiting, waits = start(coroutine)
         except Exception:  # the client left meanwhile: its disconnect cleans up
@@ -158,17 +235,29 @@ class Subscriber:
             self.sending = asyncio.create_task(self.drain(finish(coroutine, waiting)))
 
     async def drain(self, unfinished) -> None:
-        """Finish a write that had to wait, then send the outbox, oldest first, stale ones
-        dropped; the next event is written directly again once it is empty."""
+        """Finish a write that had to wait, then send the outbox, oldest first, each once
+        the socket can take it, stale ones dropped; the next event is written directly
+        again once it is empty."""
+        socket = self.outbound.socket
         try:
             if unfinished is not None:
                 await unfinished
-            while self.pending and not self.ended():
-                _, (version, file_id, item) = self.pending.popitem(last=False)
+            while self.pending and not self.ended() and not self.outbound.dropped:
+                if socket is not None and not socket.ready():
+                    if not socket.open():
+                        break  # the client left: its disconnect cleans up
+                    await socket.until_ready()
+                    continue  # the outbox may have been cleared meanwhile
+                _, entry = self.pending.popitem(last=False)
+                self.unqueue(entry)
+                version, file_id, item = entry
                 if version > self.sent.get(file_id, 0):
                     self.sent[file_id] = version
-                    await self.consumer.send(text_data=self.envelope % item)
-                    EVENTS_DELIVERED.inc()
+                    if socket is not None:
+                        self.write(item)
+                    else:
+                        await self.consumer.send(text_data=(self.envelope + item + SUFFIX).decode())
+                        EVENTS_DELIVERED.inc()
         except Exception:  # the client left meanwhile: its disconnect cleans up
             logger.debug("A live event could not be written", exc_info=True)
         finally:
@@ -176,12 +265,14 @@ class Subscriber:
 
     async def until_ended(self) -> None:
         """Hold the operation's task (Strawberry's record of the subscription) until the
-        client completes the operation or leaves; a write under way then stops."""
+        client completes the operation or leaves; a write under way then stops, and what
+        waited in the outbox is let go."""
         try:
             await asyncio.get_running_loop().create_future()
         finally:
             if self.sending is not None:
                 self.sending.cancel()
+            self.clear()
 
     async def items(self):
         """graphql-ws: the pending items, oldest first, as they come (forever); stale ones

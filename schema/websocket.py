@@ -29,7 +29,7 @@ from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
-from . import fanout, live
+from . import answers, fanout, live
 from .auth import (
     BEARER_SCHEME,
     WRONG_SCHEME,
@@ -37,6 +37,7 @@ from .auth import (
     session_user,
     user_for_bearer_header,
 )
+from .errors import answer_too_large
 from .observability import WEBSOCKETS
 from .revalidation import UNAUTHORIZED, revalidation
 
@@ -128,6 +129,17 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         self.counted = True
         WEBSOCKETS.inc()
         return UNSET
+
+    def encode_json(self, data) -> str:
+        """Every message Strawberry sends (a subscription's first results among them) within
+        the answer budget, as UTF-8 JSON like the hub's; a `next` over it carries one
+        ANSWER_TOO_LARGE error instead of its data, and the subscription goes on."""
+        try:
+            return answers.encode(data).decode()
+        except answers.AnswerTooLarge as error:
+            if not (isinstance(data, dict) and data.get("type") == "next"):
+                raise
+            return answers.encode({**data, "payload": answer_too_large(error)}).decode()
 
     def connection_ttl(self) -> float:
         return settings.WEBSOCKET_REVALIDATE_SECONDS * live.REFRESHES_PER_GROUP_EXPIRY

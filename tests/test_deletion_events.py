@@ -6,6 +6,7 @@ Files are made as rows (no upload, no processing: what is tested is the deletion
 import asyncio
 import threading
 from contextlib import aclosing
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -139,7 +140,8 @@ async def test_a_deletion_waiting_in_the_outbox_is_never_replaced():
     """A slow client's outbox merges events of one file and status, the newest winning: a
     stale event of the deleted file's last status arriving late (the hub remembers only the
     last DISPATCHED_MEMORY files) must not take the deletion's place."""
-    subscriber = Subscriber(consumer=None, operation=None, wanted=None)  # graphql-ws: queued
+    # A connection that is nothing but itself; under graphql-ws every event is queued.
+    subscriber = Subscriber(consumer=SimpleNamespace(), operation=None, wanted=None)
     state = {"id": "f", "status": "DONE", "version": 6, "deleted": True}
     subscriber.offer(state, "deleted")
     subscriber.offer({**state, "version": 5, "deleted": False}, "stale")

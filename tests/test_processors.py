@@ -266,12 +266,15 @@ def test_run_progress_rises_to_one():
 
 
 def test_every_result_is_bounded_whatever_the_file_claims(monkeypatch):
+    """In UTF-8 bytes, not characters: 1,000 emoji would be 4,000 bytes (and 12,000 of
+    JSON with `ensure_ascii`)."""
     from files_app import processors
-    from files_app.processors import MAX_RESULT_ITEMS, MAX_RESULT_STRING, Result
+    from files_app.processors import MAX_RESULT_ITEMS, MAX_RESULT_STRING_BYTES, Result
 
     claimed = {
         "title": "t" * 100_000,
-        "tags": [{"key": "k" * 5_000, "value": "v"}] * 10_000,
+        "author": "\N{GRINNING FACE}" * 1_000,
+        "tags": [{"key": "k" * 5_000, "value": "é" * 1_000}] * 10_000,
         "nested": {str(i): i for i in range(10_000)},
         "count": 3,
     }
@@ -279,9 +282,16 @@ def test_every_result_is_bounded_whatever_the_file_claims(monkeypatch):
         processors.PROCESSORS, processors.FileKind.TEXT, lambda source: Result(fields=claimed)
     )
     kept = processors.run(source(b"plain words\n" * 10, name="notes.txt"))[1].fields
-    assert len(kept["title"]) == MAX_RESULT_STRING
+
+    def size(text):
+        return len(text.encode())
+
+    assert size(kept["title"]) == MAX_RESULT_STRING_BYTES and kept["title"].endswith("…")
+    assert MAX_RESULT_STRING_BYTES - 4 < size(kept["author"]) <= MAX_RESULT_STRING_BYTES
+    assert set(kept["author"][:-1]) == {"\N{GRINNING FACE}"}  # whole characters only
     assert len(kept["tags"]) == MAX_RESULT_ITEMS
-    assert len(kept["tags"][0]["key"]) == MAX_RESULT_STRING
+    assert size(kept["tags"][0]["key"]) == MAX_RESULT_STRING_BYTES
+    assert size(kept["tags"][0]["value"]) <= MAX_RESULT_STRING_BYTES
     assert len(kept["nested"]) == MAX_RESULT_ITEMS and kept["count"] == 3
 
 

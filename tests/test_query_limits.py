@@ -40,6 +40,54 @@ def test_too_many_aliases_are_refused(gql, settings):
     assert "errors" not in gql(f"{{ {allowed} }}")
 
 
+ENTRIES_PAGE = (
+    "files(first: 100) { edges { node { result { ... on ArchiveResult { entries } } } } }"
+)
+SCALARS_PAGE = "files(first: 100) { totalCount edges { node { size version } } }"
+
+
+def test_a_list_of_entries_costs_more_than_a_scalar(gql, settings):
+    """What a query could return at most is counted before it runs (schema/cost.py): four
+    pages of archive entries could be 78 MiB; 15 pages of numbers, a few MiB."""
+    entries = " ".join(f"a{n}: {ENTRIES_PAGE}" for n in range(4))
+    body = gql(f"{{ {entries} }}")
+    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
+    assert "could return up to 77.6 MiB" in body["errors"][0]["message"], body
+    assert "errors" not in gql(f"{{ {ENTRIES_PAGE} }}")
+    scalars = " ".join(f"a{n}: {SCALARS_PAGE}" for n in range(settings.GRAPHQL_MAX_ALIASES))
+    assert "errors" not in gql(f"{{ {scalars} }}")
+    # A fragment, a smaller page and a variable page are counted too.
+    fragment = "fragment E on ArchiveResult { entries }"
+    spread = " ".join(
+        f"a{n}: files(first: 100) {{ edges {{ node {{ result {{ ...E }} }} }} }}" for n in range(4)
+    )
+    assert codes(gql(f"{{ {spread} }} {fragment}")) == ["GRAPHQL_VALIDATION_FAILED"]
+    small = " ".join(f"a{n}: {ENTRIES_PAGE.replace('100', '10')}" for n in range(4))
+    assert "errors" not in gql(f"{{ {small} }}")
+    variable = " ".join(f"a{n}: {ENTRIES_PAGE.replace('100', '$n')}" for n in range(4))
+    assert codes(gql(f"query($n: Int) {{ {variable} }}", n=1)) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_every_list_field_has_a_bound():
+    """A list field the cost cannot bound would count as one item: each must be in
+    schema/cost.py's LIST_ITEMS, or be a connection's `edges` (its bound is the page)."""
+    from graphql import is_object_type
+
+    from schema.cost import EDGES, LIST_ITEMS, is_list
+    from schema.schema import schema
+
+    unbounded = [
+        (type_.name, name)
+        for type_ in schema._schema.type_map.values()
+        if is_object_type(type_) and not type_.name.startswith("__")
+        for name, field in type_.fields.items()
+        if is_list(field.type)
+        and (type_.name, name) not in LIST_ITEMS
+        and not (name == EDGES and type_.name.endswith("Connection"))
+    ]
+    assert unbounded == []
+
+
 def test_too_many_tokens_are_refused(gql, settings):
     fields = " ".join("__typename" for _ in range(settings.GRAPHQL_MAX_TOKENS))
     body = gql(f"{{ {fields} }}")

@@ -29,14 +29,20 @@ POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 4000
 # The Dockerfile's websocket options (tests/test_deploy.py compares them): per-message
 # compression costs ~40 KiB per open websocket for ~100-byte events, the sans-I/O protocol is
-# the leanest (docs/live-connection-cost.md), and a client's message is capped at 1 MiB.
+# the leanest (docs/live-connection-cost.md), and a client's message is capped at 1 MiB. Our
+# subclass of it (schema/live_socket.py) drops a client that stops reading, and a client that
+# leaves a ping unanswered for 20 s after 20 s of quiet (uvicorn's defaults, said here).
 UVICORN_WS_OPTIONS = (
     "--ws-max-size",
     str(MIB),
     "--ws",
-    "websockets-sansio",
+    "schema.live_socket:LiveWebSocketProtocol",
     "--ws-per-message-deflate",
     "false",
+    "--ws-ping-interval",
+    "20",
+    "--ws-ping-timeout",
+    "20",
 )
 
 # Whose X-Forwarded-For and X-Forwarded-Proto uvicorn believes: the proxy in front of it, here

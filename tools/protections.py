@@ -46,6 +46,10 @@ LIVE = "schema/live.py"
 FANOUT = "schema/fanout.py"
 REVALIDATION = "schema/revalidation.py"
 SUBSCRIBER = "schema/subscriber.py"
+ANSWERS = "schema/answers.py"
+LIVE_SOCKET = "schema/live_socket.py"
+ANSWER_TESTS = "tests/test_answer_budget.py"
+STALLED_TESTS = "tests/test_stalled_subscribers.py"
 FANOUT_TESTS = "tests/test_fanout.py"
 DELETION_TESTS = "tests/test_deletion_events.py"
 WEBSOCKET_ACCESS = "tests/test_websocket_access.py"
@@ -1518,6 +1522,107 @@ PROTECTIONS = [
             f"{CSP_TESTS}::test_the_page_still_works_and_refuses_injected_scripts",
             f"{CSP_TESTS}::test_the_login_page_refuses_injected_scripts",
         ],
+    ),
+    Protection(
+        "27 answer budget: execution stops where the answer passes GRAPHQL_MAX_ANSWER_BYTES",
+        [(ANSWERS, "        if self.spent > limit():", "        if False:")],
+        [f"{ANSWER_TESTS}::test_execution_stops_where_the_answer_passes_its_budget"],
+    ),
+    Protection(
+        "27 answer budget: serialising stops at the budget, escapes counted",
+        [(ANSWERS, "        if self.left < 0:", "        if False:")],
+        [f"{ANSWER_TESTS}::test_escapes_count_against_the_budget"],
+    ),
+    Protection(
+        "27 answer budget: an answer over it is one ANSWER_TOO_LARGE error, never held whole",
+        [
+            (ANSWERS, "        if self.spent > limit():", "        if False:"),
+            (ANSWERS, "        if self.left < 0:", "        if False:"),
+        ],
+        [f"{ANSWER_TESTS}::test_an_answer_over_its_budget_is_one_error_and_is_never_held_whole"],
+    ),
+    Protection(
+        "27 answer budget: a subscription's event has the same budget",
+        [
+            (ANSWERS, "        if self.spent > limit():", "        if False:"),
+            (
+                FANOUT,
+                "        return answers.encode(payload)\n",
+                "        return answers.encode(payload, 1 << 40)\n",
+            ),
+            (
+                WEBSOCKET,
+                "            return answers.encode(data).decode()",
+                "            return answers.encode(data, 1 << 40).decode()",
+            ),
+        ],
+        [f"{ANSWER_TESTS}::test_a_subscription_event_over_the_budget_is_one_error_and_it_goes_on"],
+    ),
+    Protection(
+        "27 answer budget: answers are UTF-8, an emoji is 4 bytes (not 12)",
+        [
+            (
+                ANSWERS,
+                "        escaped = encode_basestring(value)\n        try:",
+                "        escaped = encode_basestring_ascii(value)\n        try:",
+            )
+        ],
+        [f"{ANSWER_TESTS}::test_answers_are_utf8_so_an_emoji_costs_its_4_bytes"],
+    ),
+    Protection(
+        "27 query cost: a list of entries costs more than a scalar (GRAPHQL_MAX_QUERY_COST)",
+        [(SCHEMA, "        query_cost_rule(max_cost, page_size, files_per_request),\n", "")],
+        [
+            "tests/test_query_limits.py::test_a_list_of_entries_costs_more_than_a_scalar",
+            f"{ANSWER_TESTS}::test_sixteen_copies_of_a_page_of_entries_are_refused_before_they_run",
+        ],
+    ),
+    Protection(
+        "27 result caps: strings are capped in UTF-8 bytes, not characters",
+        [
+            (
+                "files_app/processors/__init__.py",
+                "else cut(value, MAX_RESULT_STRING_BYTES)",
+                "else value[:MAX_RESULT_STRING_BYTES]",
+            )
+        ],
+        [
+            "tests/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims",
+            f"{ANSWER_TESTS}::test_result_strings_are_capped_in_bytes",
+        ],
+    ),
+    Protection(
+        "30 stalled subscribers: a connection over WEBSOCKET_MAX_BUFFERED_BYTES is dropped",
+        [
+            (
+                SUBSCRIBER,
+                "        if self.held() <= settings.WEBSOCKET_MAX_BUFFERED_BYTES:",
+                "        if True:",
+            )
+        ],
+        [f"{STALLED_TESTS}::test_a_connection_over_its_byte_budget_is_dropped_at_once"],
+    ),
+    Protection(
+        "30 stalled subscribers: an unanswered ping drops the socket (transport.abort)",
+        [
+            (
+                LIVE_SOCKET,
+                "    def keepalive_timeout(self) -> None:",
+                "    def keepalive_timeout_unused(self) -> None:",
+            )
+        ],
+        [f"{STALLED_TESTS}::test_an_unanswered_ping_drops_the_socket_whatever_waits_in_its_buffer"],
+    ),
+    Protection(
+        "30 stalled subscribers: a frame sent to many subscribers is held once",
+        [
+            (
+                SUBSCRIBER,
+                "socket.send_text(self.envelope, payload, SUFFIX)",
+                "socket.send_text(self.envelope + payload + SUFFIX)",
+            )
+        ],
+        [f"{STALLED_TESTS}::test_a_frame_sent_to_many_subscribers_is_held_once"],
     ),
 ]
 

@@ -30,21 +30,32 @@ CHECKSUM_SHARE = 0.3
 
 
 # What one result may hold, whatever a file claims (CSV header names, PDF title and author,
-# audio tags): it is stored as JSON on the row and pushed to every subscriber.
-MAX_RESULT_STRING = 1_000
+# audio tags, archive entry names): it is stored as JSON on the row and pushed to every
+# subscriber. Strings are capped in UTF-8 bytes, not characters: 1,000 emoji are 4,000 bytes.
+MAX_RESULT_STRING_BYTES = 1_000
 MAX_RESULT_ITEMS = 200
 TRUNCATED = "…"
 
 
+def cut(text: str, most: int) -> str:
+    """`text` if it fits in `most` UTF-8 bytes, else its longest prefix that fits with the
+    ellipsis, never splitting a character."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= most:
+        return text
+    room = most - len(TRUNCATED.encode())
+    return data[:room].decode("utf-8", "ignore") + TRUNCATED
+
+
 def bounded(value):
-    """`value` with every string cut to MAX_RESULT_STRING characters and every list or dict
-    to MAX_RESULT_ITEMS items, at any depth. Processors already cap what they collect; this
+    """`value` with every string cut to MAX_RESULT_STRING_BYTES and every list or dict to
+    MAX_RESULT_ITEMS items, at any depth. Processors already cap what they collect; this
     is the one place that guarantees it for all of them."""
     if isinstance(value, str):
         return (
             value
-            if len(value) <= MAX_RESULT_STRING
-            else (value[: MAX_RESULT_STRING - 1] + TRUNCATED)
+            if len(value) * 4 <= MAX_RESULT_STRING_BYTES
+            else cut(value, MAX_RESULT_STRING_BYTES)
         )
     if isinstance(value, list | tuple):
         return [bounded(item) for item in value[:MAX_RESULT_ITEMS]]

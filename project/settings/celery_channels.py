@@ -2,7 +2,7 @@
 
 import os
 
-from project.settings.env import env_float, env_int, env_list
+from project.settings.env import MIB, env_float, env_int, env_list
 
 EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390)
 REDIS_URL = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
@@ -90,3 +90,8 @@ WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_int("WEBSOCKET_MAX_CONNECTIONS_PER_USER
 # of a file is merged, so these are mostly status changes); past it the connection is closed
 # with 1013 and the client reconnects (schema/fanout.py).
 WEBSOCKET_OUTBOX_LIMIT = env_int("WEBSOCKET_OUTBOX_LIMIT", 500)
+# What one websocket may hold on its way out, in bytes: its subscriptions' outboxes and the
+# socket's write buffer together (schema/subscriber.py). Past it the socket is dropped at
+# once, without a close handshake (a client that stopped reading would never get one). At
+# least two answers' worth (GRAPHQL_MAX_ANSWER_BYTES), so one big event fits.
+WEBSOCKET_MAX_BUFFERED_BYTES = env_int("WEBSOCKET_MAX_BUFFERED_BYTES", 8 * MIB)
