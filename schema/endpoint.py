@@ -41,6 +41,7 @@ from .errors import DATABASE_DOWN, INTERNAL_ERROR_MESSAGE, EdgeError, ErrorCode
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
 from .observability import UPLOAD_BYTES, GraphQLRequestMetrics
+from .reservations import kept
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +236,11 @@ class GraphQLEndpoint:
 
     async def upload(self, request, receive, length):
         request.metrics.upload = True
-        limits = await with_database(self.admit_upload)(request)
+        limits, reservation = await with_database(self.admit_upload)(request, length)
+        async with kept(reservation, with_database):
+            return await self.receive_upload(request, receive, length, limits)
+
+    async def receive_upload(self, request, receive, length, limits):
         refuse_over(length, limits.max_request_size, "this upload may be", ErrorCode.FILE_TOO_LARGE)
         boundary = request.content_params.get("boundary")
         if not boundary:
@@ -256,21 +261,24 @@ class GraphQLEndpoint:
             else:
                 ingress.discard()
 
-    def admit_upload(self, request) -> UploadLimits:
-        """Who is uploading, and what they may still upload: before any byte of the body."""
+    def admit_upload(self, request, length: int | None):
+        """Who is uploading, and what they may still upload, reserved against their quota
+        while the body arrives (schema/reservations.py keeps it): before any byte of it."""
         user = authenticated_user(request)
         try:
-            allowance = services.upload_allowance(owner=user)
+            reservation = services.upload_reserve(owner=user, size=length)
         except exceptions.FileServiceError as error:
             raise EdgeError.from_domain(error) from None
-        return UploadLimits(
+        limits = UploadLimits(
             max_file_size=settings.MAX_UPLOAD_SIZE,
             max_files=settings.MAX_FILES_PER_REQUEST,
             max_fields_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
-            files_left=allowance.files,
-            bytes_left=allowance.bytes,
+            files_left=reservation.files_left,
+            bytes_left=reservation.bytes_left,
             owner_id=user.pk,
+            reservation_id=reservation.pk,
         )
+        return limits, reservation
 
     def authenticate_and_execute(self, request, operation):
         authenticate(request)

@@ -41,6 +41,7 @@ class ErrorCode(enum.StrEnum):
     UPLOAD_MISSING = "UPLOAD_MISSING"
     UPLOAD_SIZE_MISMATCH = "UPLOAD_SIZE_MISMATCH"
     UPLOAD_OFFSET_MISMATCH = "UPLOAD_OFFSET_MISMATCH"
+    UPLOAD_LOCKED = "UPLOAD_LOCKED"
     UPLOAD_EXPIRED = "UPLOAD_EXPIRED"
     BAD_REQUEST = "BAD_REQUEST"
     SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP"
@@ -66,6 +67,7 @@ ERROR_CODES: dict[type[Exception], ErrorCode] = {
     exceptions.UploadMissing: ErrorCode.UPLOAD_MISSING,
     exceptions.UploadSizeMismatch: ErrorCode.UPLOAD_SIZE_MISMATCH,
     exceptions.UploadOffsetMismatch: ErrorCode.UPLOAD_OFFSET_MISMATCH,
+    exceptions.UploadLocked: ErrorCode.UPLOAD_LOCKED,
     exceptions.UploadExpired: ErrorCode.UPLOAD_EXPIRED,
     OperationalError: ErrorCode.SERVICE_UNAVAILABLE,
     InterfaceError: ErrorCode.SERVICE_UNAVAILABLE,
@@ -83,6 +85,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.QUOTA_EXCEEDED: 413,
     ErrorCode.UPLOAD_OFFSET_MISMATCH: 409,
+    ErrorCode.UPLOAD_LOCKED: 423,
     ErrorCode.UPLOAD_EXPIRED: 410,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.SERVICE_UNAVAILABLE: 503,

@@ -63,6 +63,9 @@ class UploadLimits:
     files_left: int | None = None
     bytes_left: int | None = None
     owner_id: int | None = None  # whose files these are: their S3 keys are chosen up front
+    # The request's reservation (services/reservations.py): storing its files does not count
+    # the bytes it holds a second time.
+    reservation_id: uuid.UUID | None = None
 
     @property
     def max_request_size(self) -> int:
@@ -146,8 +149,11 @@ class S3IncomingFile(IncomingFile):
 
 def incoming_file(client_name: str, limits: UploadLimits) -> IncomingFile:
     if storage.is_s3():
-        return S3IncomingFile(client_name, limits.owner_id)
-    return DiskIncomingFile(client_name)
+        incoming = S3IncomingFile(client_name, limits.owner_id)
+    else:
+        incoming = DiskIncomingFile(client_name)
+    incoming.reservation_id = limits.reservation_id
+    return incoming
 
 
 def part_disposition(headers: dict[bytes, bytes]) -> tuple[str, str | None]:

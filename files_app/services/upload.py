@@ -99,17 +99,20 @@ def rate_limited() -> RateLimited:
     )
 
 
-def upload_allowance(*, owner) -> UploadAllowance:
-    """The user's per-minute file rate and storage quota, as what is left of each (one
-    query). Raises RateLimited or QuotaExceeded when nothing is left, so the upload ingress
-    can refuse before it reads a byte of the body."""
+def upload_allowance(*, owner, excluding=()) -> UploadAllowance:
+    """The user's per-minute file rate and storage quota, as what is left of each: the quota
+    counts the bytes stored and those the user's uploads in flight reserved (but the
+    reservations `excluding`: the caller's own). Raises RateLimited or QuotaExceeded when
+    nothing is left, so the upload ingress can refuse before it reads a byte of the body."""
     rate, quota = settings.UPLOAD_RATE_LIMIT_PER_MINUTE, settings.STORAGE_QUOTA
     if not rate and not quota:
         return UNLIMITED
-    usage = selectors.upload_usage(user=owner, since=timezone.now() - RATE_WINDOW)
+    usage = selectors.upload_usage(
+        user=owner, since=timezone.now() - RATE_WINDOW, excluding=excluding
+    )
     allowance = UploadAllowance(
         files=max(0, rate - usage.recent_files) if rate else None,
-        bytes=max(0, quota - usage.stored_bytes) if quota else None,
+        bytes=max(0, quota - usage.stored_bytes - usage.reserved_bytes) if quota else None,
     )
     if allowance.files == 0:
         raise rate_limited()
@@ -123,11 +126,14 @@ def upload_allowance(*, owner) -> UploadAllowance:
 def check_allowance(owner, uploads: Sequence) -> None:
     """Per-user rate limit and storage quota, checked before the rows are written. Called in
     the upload's transaction after locking the user's row, so concurrent uploads of one user
-    are counted one after the other (on PostgreSQL; SQLite serialises writes anyway)."""
+    are counted one after the other (on PostgreSQL; SQLite serialises writes anyway), and
+    against the bytes the others in flight reserved (reservations.py)."""
     if not settings.UPLOAD_RATE_LIMIT_PER_MINUTE and not settings.STORAGE_QUOTA:
         return  # nothing to count, nothing to lock
     user_lock(user_id=owner.pk)
-    allowance = upload_allowance(owner=owner)
+    # The request's own reservation holds these very bytes: not counted twice.
+    own = {upload.reservation_id for upload in uploads if getattr(upload, "reservation_id", None)}
+    allowance = upload_allowance(owner=owner, excluding=own)
     if allowance.files is not None and len(uploads) > allowance.files:
         raise rate_limited()
     wanted = sum(upload.size for upload in uploads)

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from files_app import services
-from files_app.models import File, FileStatus
+from files_app.models import File, FileStatus, staging_name
 from tests.support.graphql import GraphQL
 from tests.support.s3 import BUCKET
 from tests.support.wsclient import Subscription
@@ -94,7 +94,7 @@ async def test_a_direct_upload_ends_done(s3, s3_env, s3_webs, s3_workers, token,
 def test_a_missing_or_wrong_sized_upload_is_refused_and_not_processed(s3_settings, s3, gql, user):
     issued = gql(CREATE, name="a.txt", size=1000)["data"]["createUploadUrl"]
     file_id = issued["file"]["id"]
-    key = File.objects.get(owner=user).stored_file.name
+    key = staging_name(File.objects.get(owner=user).pk)  # where the URL sends the bytes
 
     missing = gql(COMPLETE, id=file_id)
     assert code_of(missing) == "UPLOAD_MISSING", missing
@@ -145,7 +145,7 @@ def test_direct_uploads_need_s3(gql, user):
 def test_an_abandoned_upload_expires_with_its_object(s3_settings, s3, gql, user):
     issued = gql(CREATE, name="gone.bin", size=100)["data"]["createUploadUrl"]
     assert post_to_storage(issued, b"z" * 100).status_code in (200, 201, 204)
-    key = File.objects.get(owner=user).stored_file.name
+    key = staging_name(File.objects.get(owner=user).pk)
     assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == 100
 
     lifetime = s3_settings.DIRECT_UPLOAD_URL_EXPIRE + s3_settings.DIRECT_UPLOAD_GRACE
