@@ -241,7 +241,11 @@ class GraphQLEndpoint:
             return await self.receive_upload(request, receive, length, limits)
 
     async def receive_upload(self, request, receive, length, limits):
-        refuse_over(length, limits.max_request_size, "this upload may be", ErrorCode.FILE_TOO_LARGE)
+        if limits.quota_binds:
+            what, code = "what your storage quota leaves", ErrorCode.QUOTA_EXCEEDED
+        else:
+            what, code = "this upload may be", ErrorCode.FILE_TOO_LARGE
+        refuse_over(length, limits.max_request_size, what, code)
         boundary = request.content_params.get("boundary")
         if not boundary:
             raise EdgeError("The multipart Content-Type has no boundary.")

@@ -75,6 +75,13 @@ class UploadLimits:
             file_bytes = min(file_bytes, self.bytes_left)
         return file_bytes + self.max_fields_size + (files + 2) * PART_OVERHEAD
 
+    @property
+    def quota_binds(self) -> bool:
+        """Whether what the quota leaves (beside the uploads in flight), not the size limit,
+        is what bounds this request."""
+        files = self.max_files if self.files_left is None else min(self.max_files, self.files_left)
+        return self.bytes_left is not None and self.bytes_left < files * self.max_file_size
+
 
 class IncomingFile(UploadedFile):
     """A file part being written where it will be stored: `write` each chunk, `finish` when
