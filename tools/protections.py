@@ -81,6 +81,10 @@ NEWCOMER_TESTS = "tests/test_newcomer.py"
 LOCALRUN = "tools/localrun.py"
 LOCALRUN_TESTS = "tests/test_localrun.py"
 OPERATIONS_TESTS = "tests/test_operations.py"
+RESERVATIONS = "files_app/services/reservations.py"
+EDGE_RESERVATIONS = "schema/reservations.py"
+WRITERS_TESTS = "tests/test_upload_writers.py"
+IN_FLIGHT_TESTS = "tests/test_uploads_in_flight.py"
 
 PROTECTIONS = [
     Protection(
@@ -326,7 +330,13 @@ PROTECTIONS = [
     ),
     Protection(
         "6 storage quota",
-        [(UPLOAD, "bytes=max(0, quota - usage.stored_bytes) if quota else None,", "bytes=None,")],
+        [
+            (
+                UPLOAD,
+                "max(0, quota - usage.stored_bytes - usage.reserved_bytes) if quota else None,",
+                "None,",
+            )
+        ],
         ["tests/test_upload_refusals.py::test_uploads_over_the_quota_are_refused"],
     ),
     Protection(
@@ -1281,6 +1291,122 @@ PROTECTIONS = [
         "26 deletions: a deletion waiting in a slow client's outbox is never replaced",
         [(SUBSCRIBER, '"DELETED" if state.get("deleted") else state["status"]', 'state["status"]')],
         [f"{DELETION_TESTS}::test_a_deletion_waiting_in_the_outbox_is_never_replaced"],
+    ),
+    Protection(
+        "29 one writer: a tus PATCH sent while another writes the upload is 423, unread",
+        [
+            (
+                RESUMABLE,
+                "        reservation = upload_writer_claim(file=upload.file)\n",
+                "        reservation = Reservation(pk=None, bytes=0)\n",
+            )
+        ],
+        [
+            f"{WRITERS_TESTS}::test_a_racing_patch_is_refused_and_the_processed_bytes_are_served",
+            "tests/scale/test_tus_s3.py::test_a_racing_patch_on_s3_is_refused_unread",
+        ],
+    ),
+    Protection(
+        "29 one writer: a tus DELETE waits for the PATCH writing the upload (423)",
+        [
+            (
+                RESUMABLE,
+                "        if file is not None and upload_writer_live(file_id=file.pk):",
+                "        if False:",
+            )
+        ],
+        [f"{WRITERS_TESTS}::test_a_racing_patch_is_refused_and_the_processed_bytes_are_served"],
+    ),
+    Protection(
+        "29 one writer: the writer renews its turn for as long as its request lasts",
+        [
+            (
+                EDGE_RESERVATIONS,
+                "await asyncio.sleep(settings.UPLOAD_RESERVATION_SECONDS / 3)  # a schedule",
+                "return",
+            )
+        ],
+        [f"{WRITERS_TESTS}::test_a_writer_keeps_its_turn_while_its_request_lasts"],
+    ),
+    Protection(
+        "29 one writer: a writer that lost its turn writes nothing more",
+        [
+            (
+                RESUMABLE,
+                "        self.reservation.hold()\n        self.write(chunk)",
+                "        self.write(chunk)",
+            ),
+            (RESUMABLE, "        self.reservation.hold()\n        done = 0", "        done = 0"),
+        ],
+        [f"{WRITERS_TESTS}::test_a_writer_that_froze_past_its_turn_writes_nothing_more"],
+    ),
+    Protection(
+        "29 direct upload: the POST goes to a staging key, copied to the file's at completion",
+        [
+            (
+                DIRECT,
+                "storage.presigned_upload(staging_name(file.pk), size=size",
+                "storage.presigned_upload(file.stored_file.name, size=size",
+            ),
+            (
+                DIRECT,
+                "    staging, key = staging_name(file.pk), file.stored_file.name",
+                "    staging = key = file.stored_file.name",
+            ),
+            (DIRECT, "        storage.object_copy(staging, key, etag=etag)", "        pass"),
+            (
+                DIRECT,
+                "transaction.on_commit(lambda: staging_delete_quietly(staging), robust=True)",
+                "pass",
+            ),
+        ],
+        [f"{DIRECT_TESTS}::test_a_post_after_completion_cannot_replace_the_processed_bytes"],
+    ),
+    Protection(
+        "31 in flight: the bytes uploads in flight reserved count against the quota",
+        [
+            (
+                SELECTORS,
+                'usage["stored_bytes"] or 0, reserved or 0)',
+                'usage["stored_bytes"] or 0, 0)',
+            )
+        ],
+        [f"{IN_FLIGHT_TESTS}::test_concurrent_uploads_cannot_pass_the_quota_together"],
+    ),
+    Protection(
+        "31 in flight: a request releases its reservation when it ends",
+        [
+            (
+                EDGE_RESERVATIONS,
+                "            await with_database(release)(reservation)",
+                "            pass",
+            )
+        ],
+        [f"{IN_FLIGHT_TESTS}::test_concurrent_uploads_cannot_pass_the_quota_together"],
+    ),
+    Protection(
+        "31 in flight: a dead web process's reservation stops counting once it expires",
+        [
+            (
+                SELECTORS,
+                "UploadReservation.objects.filter(owner=user, expires_at__gt=Now())",
+                "UploadReservation.objects.filter(owner=user)",
+            )
+        ],
+        [f"{IN_FLIGHT_TESTS}::test_a_killed_web_process_gives_its_reservation_back"],
+    ),
+    Protection(
+        "31 in flight: the recovery sweep deletes the reservations of dead requests",
+        [(RECOVERY, "    upload_reservations_prune()\n", "")],
+        [f"{IN_FLIGHT_TESTS}::test_a_killed_web_process_gives_its_reservation_back"],
+    ),
+    Protection(
+        "31 in flight: at most UPLOAD_MAX_CONCURRENT_PER_USER uploads of a user at once",
+        [
+            (RESERVATIONS, "        check_concurrent_uploads(owner_id=owner.pk)\n", ""),
+            (RESERVATIONS, "            check_concurrent_uploads(owner_id=file.owner_id)\n", ""),
+        ],
+        [f"{IN_FLIGHT_TESTS}::test_uploads_at_once_are_capped"],
     ),
 ]
 
