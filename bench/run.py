@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import loads, s3, watchers  # noqa: E402
+from bench import in_flight, loads, s3, watchers  # noqa: E402
 from bench.stack import (  # noqa: E402
     BARE_APP,
     BASE_DIR,
@@ -68,7 +68,7 @@ QUICK = {
     "s3_upload": 256 * MIB,
 }
 BIG_UPLOAD_ROUNDS = 3
-PARTS = ("big", "early", "s3", "compare", "query", "watchers", "processing", "csv")
+PARTS = ("big", "early", "quota", "s3", "compare", "query", "watchers", "processing", "csv")
 # Bytes that may still be in flight (socket buffers) when a refusal is sent.
 IN_FLIGHT_ALLOWANCE = 16 * MIB
 
@@ -296,6 +296,10 @@ def run(args) -> list[dict]:
             if "early" in parts:
                 _, token = fixtures.user_with_token("bench-limit")
                 bench_early_answers(report, work, sizes, token)
+            if "quota" in parts:
+                _, token = fixtures.user_with_token("bench-quota")
+                in_flight.bytes_in_flight(report, work, token)
+                loads.wait_until_processed(timeout=300)
             if "s3" in parts:
                 _, token = fixtures.user_with_token("bench-s3")
                 s3.bench_s3(report, work, sizes["s3_upload"], token)
