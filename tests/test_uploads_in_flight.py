@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from files_app import services
 from files_app.models import File, UploadReservation
@@ -165,3 +166,17 @@ def test_a_killed_web_process_gives_its_reservation_back(quota_server, token, us
     again.finish(again.rest)
     status, _, answer = again.response()
     assert status == 200 and "errors" not in answer, answer
+
+
+def test_an_uploads_reservation_ends_with_its_rows(user, settings):
+    """Two uploads fill the quota between them. The first to be stored hands its reserved
+    bytes over to its rows in the same transaction, so the second, stored before the first
+    request's answer went out (its reservation released), still fits."""
+    settings.STORAGE_QUOTA = 2 * MIB
+    first, second = (services.upload_reserve(owner=user, size=MIB) for _ in range(2))
+    for reservation, name in ((first, "first.bin"), (second, "second.bin")):
+        upload = SimpleUploadedFile(name, b"r" * MIB)
+        upload.reservation_id = reservation.pk
+        services.file_create(owner=user, upload=upload)
+    assert File.objects.filter(owner=user).count() == 2
+    assert live_reservations(user) == 0

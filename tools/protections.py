@@ -1374,6 +1374,11 @@ PROTECTIONS = [
         [f"{IN_FLIGHT_TESTS}::test_concurrent_uploads_cannot_pass_the_quota_together"],
     ),
     Protection(
+        "31 in flight: an upload's reservation ends in the transaction that stores its rows",
+        [(UPLOAD, "    UploadReservation.objects.filter(pk__in=own).delete()\n", "")],
+        [f"{IN_FLIGHT_TESTS}::test_an_uploads_reservation_ends_with_its_rows"],
+    ),
+    Protection(
         "31 in flight: a request releases its reservation when it ends",
         [
             (

@@ -24,7 +24,7 @@ from ..exceptions import (
     RateLimited,
     TooManyFiles,
 )
-from ..models import File, FileStatus, ReprocessRequest, stored_file_path
+from ..models import File, FileStatus, ReprocessRequest, UploadReservation, stored_file_path
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
 from ..sizes import human_size
@@ -143,6 +143,10 @@ def check_allowance(owner, uploads: Sequence) -> None:
             f"This would use {human_size(quota - allowance.bytes + wanted)} of your "
             f"{human_size(quota)} of storage; delete some files first."
         )
+    # From here its bytes are rows: the reservation that held them ends in this transaction
+    # (ended only after the answer, it would count them twice for a moment, and refuse an
+    # upload finishing at the same time that fits).
+    UploadReservation.objects.filter(pk__in=own).delete()
 
 
 def read_head(upload) -> bytes:
