@@ -59,6 +59,7 @@ class UploadUsage(NamedTuple):
     recent_files: int  # uploaded or reprocessed since the given time
     stored_bytes: int  # in all (their own files, even for staff)
     reserved_bytes: int  # by their uploads in flight (services/reservations.py)
+    uploads_in_flight: int  # how many of those
 
 
 def upload_usage(*, user, since, excluding=()) -> UploadUsage:
@@ -80,9 +81,14 @@ def upload_usage(*, user, since, excluding=()) -> UploadUsage:
     reserved = (
         UploadReservation.objects.filter(owner=user, expires_at__gt=Now())
         .exclude(pk__in=excluding)
-        .aggregate(total=Sum("bytes"))["total"]
+        .aggregate(total=Sum("bytes"), count=Count("pk"))
     )
-    return UploadUsage(usage["recent_files"] or 0, usage["stored_bytes"] or 0, reserved or 0)
+    return UploadUsage(
+        usage["recent_files"] or 0,
+        usage["stored_bytes"] or 0,
+        reserved["total"] or 0,
+        reserved["count"],
+    )
 
 
 def parse_file_id(file_id) -> uuid.UUID:

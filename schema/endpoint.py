@@ -16,6 +16,7 @@ Anything written for a refused or failed request is removed before the answer is
 """
 
 import asyncio
+import contextlib
 import functools
 import io
 import json
@@ -238,9 +239,9 @@ class GraphQLEndpoint:
         request.metrics.upload = True
         limits, reservation = await with_database(self.admit_upload)(request, length)
         async with kept(reservation, with_database):
-            return await self.receive_upload(request, receive, length, limits)
+            return await self.receive_upload(request, receive, length, limits, reservation)
 
-    async def receive_upload(self, request, receive, length, limits):
+    async def receive_upload(self, request, receive, length, limits, reservation):
         if limits.quota_binds:
             what, code = "what your storage quota leaves", ErrorCode.QUOTA_EXCEEDED
         else:
@@ -257,7 +258,7 @@ class GraphQLEndpoint:
             except OSError:  # a full or broken disk, S3 away: logged, answered without details
                 logger.exception("An upload could not be written to the file storage")
                 raise EdgeError.unavailable() from None
-            return await with_database(self.execute)(request, operation)
+            return await with_database(self.execute_and_release)(request, operation, reservation)
         finally:
             UPLOAD_BYTES.inc(ingress.file_bytes)
             if storage.is_s3():
@@ -283,6 +284,15 @@ class GraphQLEndpoint:
             reservation_id=reservation.pk,
         )
         return limits, reservation
+
+    def execute_and_release(self, request, operation, reservation):
+        """The upload's operation, then its reservation released in the same hop (one thread
+        hop less per upload): its files are rows by then, or refused."""
+        try:
+            return self.execute(request, operation)
+        finally:
+            with contextlib.suppress(*DATABASE_DOWN):  # released later, or it expires
+                services.upload_reservation_release(reservation=reservation)
 
     def authenticate_and_execute(self, request, operation):
         authenticate(request)

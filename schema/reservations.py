@@ -45,6 +45,7 @@ async def kept(reservation: services.Reservation, with_database):
     finally:
         renewing.cancel()
         try:
-            await with_database(release)(reservation)
+            if not reservation.released:  # else done in the request's last database hop
+                await with_database(release)(reservation)
         except Exception:  # it expires by itself
             logger.warning("Could not release an upload's reservation", exc_info=True)

@@ -25,6 +25,7 @@ held for the whole request would do for one writer on PostgreSQL, but it would p
 connection (of DATABASE_THREADS) per upload, and on SQLite lock the whole database.
 """
 
+import contextlib
 import math
 import time
 import uuid
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 
@@ -51,6 +52,7 @@ class Reservation:
 
     pk: uuid.UUID | None
     bytes: int
+    released: bool = False
     # What the request may write and how many files it may send (None: no quota, no rate).
     bytes_left: int | None = None
     files_left: int | None = None
@@ -66,6 +68,20 @@ class Reservation:
             raise UploadLocked(LOST)
 
 
+@contextlib.contextmanager
+def ephemeral():
+    """A transaction for reservation rows only, whose commit on PostgreSQL does not wait for
+    its WAL to reach the disk (`synchronous_commit` off for it alone): what a crash of the
+    database could lose is a reservation of a request that fails with it anyway, and the
+    wait was most of what reserving added to a small upload. Locks and visibility are as
+    for any transaction. (SQLite, in WAL mode with synchronous=NORMAL, never waits.)"""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
 def reservation_end():
     """On the database's clock, as leases are (lease.py): every web process shares it."""
     return Now() + timedelta(seconds=settings.UPLOAD_RESERVATION_SECONDS)
@@ -77,9 +93,14 @@ def held_from(started: float) -> float:
     return started + settings.UPLOAD_RESERVATION_SECONDS
 
 
-def check_concurrent_uploads(*, owner_id) -> None:
+def check_concurrent_uploads(*, owner_id, in_flight: int | None = None) -> None:
+    """`in_flight`: the user's live reservations, if the caller counted them already."""
     cap = settings.UPLOAD_MAX_CONCURRENT_PER_USER
-    if cap and UploadReservation.objects.filter(LIVE, owner_id=owner_id).count() >= cap:
+    if not cap:
+        return
+    if in_flight is None:
+        in_flight = UploadReservation.objects.filter(LIVE, owner_id=owner_id).count()
+    if in_flight >= cap:
         raise RateLimited(
             f"At most {cap} of your uploads can be sent at once; wait for one to finish."
         )
@@ -97,10 +118,10 @@ def upload_reserve(*, owner, size: int | None) -> Reservation:
     ):
         return Reservation(pk=None, bytes=size or 0)
     started = time.monotonic()
-    with transaction.atomic():
+    with ephemeral():
         user_lock(user_id=owner.pk)
-        check_concurrent_uploads(owner_id=owner.pk)
         allowance = upload_allowance(owner=owner)
+        check_concurrent_uploads(owner_id=owner.pk, in_flight=allowance.uploads_in_flight)
         wanted = size if size is not None else (allowance.bytes or 0)
         reserved = wanted if allowance.bytes is None else min(wanted, allowance.bytes)
         row = UploadReservation.objects.create(
@@ -120,7 +141,7 @@ def upload_writer_claim(*, file: File, counted: bool = True) -> Reservation:
     writes it now) or RateLimited (`counted`: too many uploads at once). Its bytes are not
     reserved: the file's row counts them at their declared size from its creation."""
     started = time.monotonic()
-    with transaction.atomic():
+    with ephemeral():
         user_lock(user_id=file.owner_id)
         UploadReservation.objects.filter(file=file, expires_at__lte=Now()).delete()
         if UploadReservation.objects.filter(file=file).exists():
@@ -155,16 +176,19 @@ def upload_reservation_renew(*, reservation: Reservation) -> bool:
     if reservation.pk is None:
         return True
     started = time.monotonic()
-    renewed = UploadReservation.objects.filter(LIVE, pk=reservation.pk).update(
-        expires_at=reservation_end()
-    )
+    with ephemeral():
+        renewed = UploadReservation.objects.filter(LIVE, pk=reservation.pk).update(
+            expires_at=reservation_end()
+        )
     reservation.held_until = held_from(started) if renewed else 0.0
     return bool(renewed)
 
 
 def upload_reservation_release(*, reservation: Reservation) -> None:
     if reservation.pk is not None:
-        UploadReservation.objects.filter(pk=reservation.pk).delete()
+        with ephemeral():
+            UploadReservation.objects.filter(pk=reservation.pk).delete()
+    reservation.released = True
 
 
 def upload_reservations_prune() -> int:

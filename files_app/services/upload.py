@@ -83,10 +83,12 @@ def validate_size(name: str, size: int) -> None:
 
 @dataclass(frozen=True)
 class UploadAllowance:
-    """What a user may still upload now; None where no limit is set."""
+    """What a user may still upload now; None where no limit is set. `uploads_in_flight`
+    is counted on the way (None: not counted)."""
 
     files: int | None
     bytes: int | None
+    uploads_in_flight: int | None = None
 
 
 UNLIMITED = UploadAllowance(files=None, bytes=None)
@@ -113,6 +115,7 @@ def upload_allowance(*, owner, excluding=()) -> UploadAllowance:
     allowance = UploadAllowance(
         files=max(0, rate - usage.recent_files) if rate else None,
         bytes=max(0, quota - usage.stored_bytes - usage.reserved_bytes) if quota else None,
+        uploads_in_flight=usage.uploads_in_flight,
     )
     if allowance.files == 0:
         raise rate_limited()
