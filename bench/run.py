@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import answers, loads, s3, stalled, watchers  # noqa: E402
+from bench import answers, in_flight, loads, s3, stalled, watchers  # noqa: E402
 from bench.stack import (  # noqa: E402
     BARE_APP,
     BASE_DIR,
@@ -72,6 +72,7 @@ PARTS = (
     "big",
     "early",
     "stalled",
+    "quota",
     "s3",
     "compare",
     "query",
@@ -310,6 +311,10 @@ def run(args) -> list[dict]:
             if "stalled" in parts:
                 _, token = fixtures.user_with_token("bench-stalled")
                 stalled.stalled_bodies(report, work, token, timeout=10 if args.quick else 30)
+            if "quota" in parts:
+                _, token = fixtures.user_with_token("bench-quota")
+                in_flight.bytes_in_flight(report, work, token)
+                loads.wait_until_processed(timeout=300)
             if "s3" in parts:
                 _, token = fixtures.user_with_token("bench-s3")
                 s3.bench_s3(report, work, sizes["s3_upload"], token)

@@ -66,6 +66,7 @@ def configure_environment() -> Path:
             # The benchmark is the one user hammering the service on purpose.
             "UPLOAD_RATE_LIMIT_PER_MINUTE": "0",
             "STORAGE_QUOTA": "0",
+            "UPLOAD_MAX_CONCURRENT_PER_USER": "0",
             "LOG_LEVEL": "WARNING",
         }
     )

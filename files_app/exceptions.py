@@ -78,6 +78,15 @@ class UploadOffsetMismatch(FileServiceError):
     """A tus PATCH that does not start where the stored bytes end (tus answers 409)."""
 
 
+class UploadLocked(FileServiceError):
+    """Another request writes this upload's bytes now (tus answers 423 Locked)."""
+
+    default_message = (
+        "Another request is sending this upload's bytes right now: wait for it to end, ask "
+        "where the stored bytes end, and go on from there."
+    )
+
+
 class UploadExpired(FileServiceError):
     default_message = "This upload expired before it was finished: start it again."
 

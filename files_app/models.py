@@ -29,6 +29,17 @@ KIND_CHOICES = [(kind.value, kind.label) for kind in FileKind]
 INCOMING_FOLDER = ".incoming"
 
 
+# Where an upload that has its row before its bytes (tus on local disk, a direct upload to
+# S3) receives them, across requests for as long as the upload lasts (an ingress part in
+# `.incoming` lives for one request). Renamed or copied to `stored_name` once complete, so the
+# name a file is processed and served from is written once, whole.
+STAGING_FOLDER = ".staged"
+
+
+def staging_name(file_id) -> str:
+    return f"{STAGING_FOLDER}/{file_id.hex}"
+
+
 def stored_name(owner_id, file_id) -> str:
     """Unguessable and never derived from the client's name (which may be hostile). Known
     before the bytes arrive, so an upload to S3 streams straight to its final key."""
@@ -115,6 +126,31 @@ class ResumableUpload(models.Model):
 
     def __str__(self) -> str:
         return f"tus upload of {self.file_id} ({self.offset} bytes)"
+
+
+class UploadReservation(models.Model):
+    """A request writing an upload's bytes now (services/reservations.py): a multipart POST,
+    a tus PATCH, a direct upload's completion. The `bytes` it may still write count against
+    its owner's quota, and it counts against the cap on uploads at once; one that names a
+    `file` is that upload's only writer. Renewed by its request while it lasts; a web process
+    that died leaves one that stops counting at `expires_at` (the database's clock), and the
+    recovery sweep deletes it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_reservations"
+    )
+    bytes = models.PositiveBigIntegerField(default=0)
+    file = models.OneToOneField(
+        File, on_delete=models.CASCADE, null=True, blank=True, related_name="writer"
+    )
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "expires_at"], name="reservation_owner_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.bytes} bytes reserved by user {self.owner_id} until {self.expires_at}"
 
 
 class ApiToken(models.Model):

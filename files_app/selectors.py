@@ -10,12 +10,19 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .exceptions import FileNotFound, NotAuthenticated, NotPermitted
-from .models import ApiToken, File, FileStatus, ReprocessRequest, ResumableUpload
+from .models import (
+    ApiToken,
+    File,
+    FileStatus,
+    ReprocessRequest,
+    ResumableUpload,
+    UploadReservation,
+)
 
 
 def require_user(user):
@@ -51,11 +58,14 @@ def file_list(*, user, filters: dict | None = None) -> QuerySet[File]:
 class UploadUsage(NamedTuple):
     recent_files: int  # uploaded or reprocessed since the given time
     stored_bytes: int  # in all (their own files, even for staff)
+    reserved_bytes: int  # by their uploads in flight (services/reservations.py)
+    uploads_in_flight: int  # how many of those
 
 
-def upload_usage(*, user, since) -> UploadUsage:
-    """What the user's rate limit and quota count, in one query: a reprocess costs a worker
-    as much as an upload, so both count against the rate (reprocesses in a subquery)."""
+def upload_usage(*, user, since, excluding=()) -> UploadUsage:
+    """What the user's rate limit and quota count: a reprocess costs a worker as much as an
+    upload, so both count against the rate (reprocesses in a subquery); the bytes of the
+    uploads in flight (but the reservations `excluding`) count against the quota."""
     reprocessed = (
         ReprocessRequest.objects.filter(user=user, requested_at__gte=since)
         .order_by()
@@ -68,7 +78,17 @@ def upload_usage(*, user, since) -> UploadUsage:
         + Coalesce(Subquery(reprocessed), 0),
         stored_bytes=Sum("size"),
     )
-    return UploadUsage(usage["recent_files"] or 0, usage["stored_bytes"] or 0)
+    reserved = (
+        UploadReservation.objects.filter(owner=user, expires_at__gt=Now())
+        .exclude(pk__in=excluding)
+        .aggregate(total=Sum("bytes"), count=Count("pk"))
+    )
+    return UploadUsage(
+        usage["recent_files"] or 0,
+        usage["stored_bytes"] or 0,
+        reserved["total"] or 0,
+        reserved["count"],
+    )
 
 
 def parse_file_id(file_id) -> uuid.UUID:

@@ -8,12 +8,17 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from . import storage
-from .models import File, ResumableUpload
+from .models import File, FileStatus, ResumableUpload, staging_name
 
 
 @receiver(post_delete, sender=File, dispatch_uid="files_app.delete_stored_bytes")
 def delete_stored_bytes(sender, instance: File, **kwargs) -> None:
-    for name in (instance.stored_file.name, instance.thumbnail.name):
+    """An upload not yet complete may hold its bytes under its staging name (tus on disk, a
+    direct upload's object) rather than the File's."""
+    names = [instance.stored_file.name, instance.thumbnail.name]
+    if instance.status == FileStatus.AWAITING_UPLOAD:
+        names.append(staging_name(instance.pk))
+    for name in names:
         if name:
             transaction.on_commit(lambda name=name: default_storage.delete(name), robust=True)
 

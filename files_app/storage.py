@@ -110,6 +110,32 @@ def object_size(key: str) -> int:
         return s3_client().head_object(Bucket=bucket(), Key=key)["ContentLength"]
 
 
+def object_stat(key: str) -> tuple[int, str]:
+    """(bytes, ETag) of the object under `key`; FileNotFoundError when nothing is."""
+    with s3_errors():
+        answer = s3_client().head_object(Bucket=bucket(), Key=key)
+    return answer["ContentLength"], answer["ETag"]
+
+
+def object_copy(source: str, target: str, *, etag: str) -> None:
+    """Copy `source` to `target` inside the bucket (no byte passes through here), only as it
+    was when it had `etag` (S3 and MinIO check the condition; moto ignores it):
+    FileNotFoundError if it changed meanwhile. One request: enough for anything a presigned
+    POST can send (5 GiB)."""
+    with s3_errors():
+        try:
+            s3_client().copy_object(
+                Bucket=bucket(),
+                Key=target,
+                CopySource={"Bucket": bucket(), "Key": source},
+                CopySourceIfMatch=etag,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                raise
+            raise FileNotFoundError("The object changed while it was copied.") from None
+
+
 def object_head(key: str, size: int) -> bytes:
     """The first `size` bytes of the object (one ranged GET)."""
     with s3_errors():

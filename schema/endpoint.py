@@ -19,6 +19,7 @@ Anything written for a refused or failed request is removed before the answer is
 """
 
 import asyncio
+import contextlib
 import functools
 import io
 import logging
@@ -44,6 +45,7 @@ from .errors import DATABASE_DOWN, EdgeError, ErrorCode, answer_too_large
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
 from .observability import UPLOAD_BYTES, GraphQLRequestMetrics
+from .reservations import kept
 
 logger = logging.getLogger(__name__)
 
@@ -243,8 +245,16 @@ class GraphQLEndpoint:
 
     async def upload(self, request, receive, length):
         request.metrics.upload = True
-        limits = await with_database(self.admit_upload)(request)
-        refuse_over(length, limits.max_request_size, "this upload may be", ErrorCode.FILE_TOO_LARGE)
+        limits, reservation = await with_database(self.admit_upload)(request, length)
+        async with kept(reservation, with_database):
+            return await self.receive_upload(request, receive, length, limits, reservation)
+
+    async def receive_upload(self, request, receive, length, limits, reservation):
+        if limits.quota_binds:
+            what, code = "what your storage quota leaves", ErrorCode.QUOTA_EXCEEDED
+        else:
+            what, code = "this upload may be", ErrorCode.FILE_TOO_LARGE
+        refuse_over(length, limits.max_request_size, what, code)
         boundary = request.content_params.get("boundary")
         if not boundary:
             raise EdgeError.invalid_upload("The multipart Content-Type has no boundary.")
@@ -256,7 +266,7 @@ class GraphQLEndpoint:
             except OSError:  # a full or broken disk, S3 away: logged, answered without details
                 logger.exception("An upload could not be written to the file storage")
                 raise EdgeError.unavailable() from None
-            return await with_database(self.execute)(request, operation)
+            return await with_database(self.execute_and_release)(request, operation, reservation)
         finally:
             UPLOAD_BYTES.inc(ingress.file_bytes)
             if storage.is_s3():
@@ -264,21 +274,33 @@ class GraphQLEndpoint:
             else:
                 ingress.discard()
 
-    def admit_upload(self, request) -> UploadLimits:
-        """Who is uploading, and what they may still upload: before any byte of the body."""
+    def admit_upload(self, request, length: int | None):
+        """Who is uploading, and what they may still upload, reserved against their quota
+        while the body arrives (schema/reservations.py keeps it): before any byte of it."""
         user = auth.authenticated_user(request)
         try:
-            allowance = services.upload_allowance(owner=user)
+            reservation = services.upload_reserve(owner=user, size=length)
         except exceptions.FileServiceError as error:
             raise EdgeError.from_domain(error) from None
-        return UploadLimits(
+        limits = UploadLimits(
             max_file_size=settings.MAX_UPLOAD_SIZE,
             max_files=settings.MAX_FILES_PER_REQUEST,
             max_fields_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
-            files_left=allowance.files,
-            bytes_left=allowance.bytes,
+            files_left=reservation.files_left,
+            bytes_left=reservation.bytes_left,
             owner_id=user.pk,
+            reservation_id=reservation.pk,
         )
+        return limits, reservation
+
+    def execute_and_release(self, request, operation, reservation):
+        """The upload's operation, then its reservation released in the same hop (one thread
+        hop less per upload): its files are rows by then, or refused."""
+        try:
+            return self.execute(request, operation)
+        finally:
+            with contextlib.suppress(*DATABASE_DOWN):  # released later, or it expires
+                services.upload_reservation_release(reservation=reservation)
 
     def execute(self, request, operation):
         if not isinstance(operation, dict):

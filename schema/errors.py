@@ -43,6 +43,7 @@ class ErrorCode(enum.StrEnum):
     UPLOAD_MISSING = "UPLOAD_MISSING"
     UPLOAD_SIZE_MISMATCH = "UPLOAD_SIZE_MISMATCH"
     UPLOAD_OFFSET_MISMATCH = "UPLOAD_OFFSET_MISMATCH"
+    UPLOAD_LOCKED = "UPLOAD_LOCKED"
     UPLOAD_EXPIRED = "UPLOAD_EXPIRED"
     BAD_REQUEST = "BAD_REQUEST"
     REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
@@ -70,6 +71,7 @@ ERROR_CODES: dict[type[Exception], ErrorCode] = {
     exceptions.UploadMissing: ErrorCode.UPLOAD_MISSING,
     exceptions.UploadSizeMismatch: ErrorCode.UPLOAD_SIZE_MISMATCH,
     exceptions.UploadOffsetMismatch: ErrorCode.UPLOAD_OFFSET_MISMATCH,
+    exceptions.UploadLocked: ErrorCode.UPLOAD_LOCKED,
     exceptions.UploadExpired: ErrorCode.UPLOAD_EXPIRED,
     AnswerTooLarge: ErrorCode.ANSWER_TOO_LARGE,
     OperationalError: ErrorCode.SERVICE_UNAVAILABLE,
@@ -89,6 +91,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.QUOTA_EXCEEDED: 413,
     ErrorCode.UPLOAD_OFFSET_MISMATCH: 409,
+    ErrorCode.UPLOAD_LOCKED: 423,
     ErrorCode.UPLOAD_EXPIRED: 410,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.SERVICE_UNAVAILABLE: 503,

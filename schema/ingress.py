@@ -71,6 +71,9 @@ class UploadLimits:
     files_left: int | None = None
     bytes_left: int | None = None
     owner_id: int | None = None  # whose files these are: their S3 keys are chosen up front
+    # The request's reservation (services/reservations.py): storing its files does not count
+    # the bytes it holds a second time.
+    reservation_id: uuid.UUID | None = None
 
     @property
     def max_request_size(self) -> int:
@@ -79,6 +82,13 @@ class UploadLimits:
         if self.bytes_left is not None:
             file_bytes = min(file_bytes, self.bytes_left)
         return file_bytes + self.max_fields_size + (files + 2) * PART_OVERHEAD
+
+    @property
+    def quota_binds(self) -> bool:
+        """Whether what the quota leaves (beside the uploads in flight), not the size limit,
+        is what bounds this request."""
+        files = self.max_files if self.files_left is None else min(self.max_files, self.files_left)
+        return self.bytes_left is not None and self.bytes_left < files * self.max_file_size
 
 
 class IncomingFile(UploadedFile):
@@ -154,8 +164,11 @@ class S3IncomingFile(IncomingFile):
 
 def incoming_file(client_name: str, limits: UploadLimits) -> IncomingFile:
     if storage.is_s3():
-        return S3IncomingFile(client_name, limits.owner_id)
-    return DiskIncomingFile(client_name)
+        incoming = S3IncomingFile(client_name, limits.owner_id)
+    else:
+        incoming = DiskIncomingFile(client_name)
+    incoming.reservation_id = limits.reservation_id
+    return incoming
 
 
 def part_disposition(headers: dict[bytes, bytes]) -> tuple[str, str | None]:

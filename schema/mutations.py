@@ -72,9 +72,10 @@ class Mutation:
 
     @strawberry_django.mutation(
         description=(
-            "Finish a direct upload once its bytes are in the storage: the file becomes PENDING "
-            "and is processed. UPLOAD_MISSING or UPLOAD_SIZE_MISMATCH leave it AWAITING_UPLOAD; "
-            "a file already completed is returned as it is."
+            "Finish a direct upload once its bytes are in the storage: they are copied to the "
+            "file's key, and the file becomes PENDING and is processed. UPLOAD_MISSING or "
+            "UPLOAD_SIZE_MISMATCH leave it AWAITING_UPLOAD; a file already completed is "
+            "returned as it is; UPLOAD_LOCKED while another call completes it."
         )
     )
     def complete_upload(self, info: strawberry.Info, id: strawberry.ID) -> FileType:

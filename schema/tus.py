@@ -10,10 +10,13 @@ POST /graphql/ (schema/asgi.py), with the same checks-first rules as that endpoi
   The answer's `Location` is the upload's URL, its `File-Id` the File's GraphQL id.
 - HEAD <url> gives `Upload-Offset` and `Upload-Length`: where to resume.
 - PATCH <url> (`application/offset+octet-stream`, `Upload-Offset`) appends bytes, streamed
-  into the storage through a bounded buffer; an offset other than the stored one is 409.
+  into the storage through a bounded buffer; an offset other than the stored one is 409, and
+  one sent while another PATCH of the upload is still writing is 423 (tus clients retry it),
+  both before a byte of it is read.
   Bytes that arrived before a dropped connection are kept. The last byte makes the File
   PENDING: it is processed, and `fileUpdates` reports it, like any upload.
-- DELETE <url> terminates an unfinished upload: its File and bytes are deleted.
+- DELETE <url> terminates an unfinished upload: its File and bytes are deleted (423 while a
+  PATCH writes it).
 Why not a library: the maintained Python tus servers (asgi-tus, tussi) keep their own
 storage and know nothing of our users, limits or Files; django-tus is a synchronous view
 behind Django's handler, which spools each body before any check (see schema/endpoint.py).
@@ -42,6 +45,7 @@ from .errors import EdgeError, ErrorCode
 from .ids import encode_file_id
 from .observability import UPLOAD_BYTES, UPLOADS
 from .pacing import BodyTimeout
+from .reservations import kept
 
 logger = logging.getLogger(__name__)
 
@@ -211,12 +215,28 @@ class TusEndpoint:
                 "the request goes past its end.",
                 ErrorCode.FILE_TOO_LARGE,
             )
-        writer = await asyncio.to_thread(services.resumable_upload_writer, upload=upload)
+        # One writer at a time: a PATCH sent while another writes is refused here, unread.
+        upload, reservation = await with_database(service)(
+            services.resumable_upload_claim, {"upload": upload, "offset": offset}
+        )
+        try:
+            async with kept(reservation, with_database):
+                return await self.write(upload, reservation, receive)
+        except exceptions.FileServiceError as error:  # its turn lapsed (UploadLocked)
+            raise EdgeError.from_domain(error) from None
+
+    async def write(self, upload, reservation, receive) -> tuple[int, dict]:
+        writer = await asyncio.to_thread(
+            services.resumable_upload_writer, upload=upload, reservation=reservation
+        )
         failure = None
         try:
             await receive_into(writer, receive)
         except (ClientGone, BodyTimeout, OverflowError, OSError) as error:
             failure = error  # what arrived before a dropped (or stalled) client is kept
+        except BaseException:  # its turn lapsed, or the request was stopped: nothing more
+            writer.abandon()
+            raise
         try:
             stored = await asyncio.to_thread(writer.close)
             UPLOAD_BYTES.inc(stored)

@@ -263,7 +263,8 @@ def test_reprocessing_counts_against_the_rate_limit(
     assert codes(refused) == ["RATE_LIMITED"]
     assert refused["errors"][0]["message"] == services.upload.rate_limited().args[0]
     assert files.get().status == FileStatus.DONE  # nothing queued
-    with django_assert_num_queries(1):  # uploads and reprocesses counted together
+    # Uploads and reprocesses counted together; the bytes of uploads in flight beside them.
+    with django_assert_num_queries(2):
         usage = selectors.upload_usage(user=user, since=timezone.now() - timedelta(minutes=1))
     assert usage.recent_files == 3
     # Reprocesses count against uploads too; the limit is per user.

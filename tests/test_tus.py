@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 from tusclient import client as tus_client
 
 from files_app import services
-from files_app.models import File, FileStatus, ResumableUpload
+from files_app.models import File, FileStatus, ResumableUpload, staging_name
 from schema.ids import encode_file_id
 from tests.support.graphql import asgi_request
 from tests.support.operations import WATCH_ALL
@@ -182,7 +182,7 @@ def test_someone_elses_upload_is_404(token, other_token):
 def test_termination_deletes_the_file_and_its_bytes(token, django_capture_on_commit_callbacks):
     url = create(token, SIZE).headers["Location"]
     patch(url, token, 0, CONTENT[:HALF])
-    name = File.objects.get().stored_file.name
+    name = staging_name(File.objects.get().pk)  # where an unfinished upload's bytes are
     assert default_storage.exists(name)
     with django_capture_on_commit_callbacks(execute=True):
         assert asgi_request("DELETE", url, headers=bearer(token)).status_code == 204
@@ -198,7 +198,8 @@ def test_an_abandoned_upload_expires_through_the_sweep(
     created = ResumableUpload.objects.get().expires_at
     patch(url, token, 0, CONTENT[:HALF])
     assert ResumableUpload.objects.get().expires_at > created  # each PATCH moves it on
-    name = File.objects.get().stored_file.name
+    name = staging_name(File.objects.get().pk)
+    assert default_storage.exists(name)
     soon = timezone.now() + timedelta(seconds=settings.TUS_EXPIRE - 60)
     assert services.files_recover(now=soon)["expired"] == 0
     ResumableUpload.objects.update(expires_at=timezone.now() - timedelta(seconds=1))

@@ -93,6 +93,10 @@ NGINX_TEMPLATE = "deploy/nginx.conf.template"
 SLOW_TESTS = "tests/test_slow_clients.py"
 PROXY_TESTS = "tests/test_proxy.py"
 SLOW_PROXY_TEST = f"{PROXY_TESTS}::test_slow_headers_and_a_silent_body_are_dropped_by_the_proxy"
+RESERVATIONS = "files_app/services/reservations.py"
+EDGE_RESERVATIONS = "schema/reservations.py"
+WRITERS_TESTS = "tests/test_upload_writers.py"
+IN_FLIGHT_TESTS = "tests/test_uploads_in_flight.py"
 
 PROTECTIONS = [
     Protection(
@@ -338,7 +342,13 @@ PROTECTIONS = [
     ),
     Protection(
         "6 storage quota",
-        [(UPLOAD, "bytes=max(0, quota - usage.stored_bytes) if quota else None,", "bytes=None,")],
+        [
+            (
+                UPLOAD,
+                "max(0, quota - usage.stored_bytes - usage.reserved_bytes) if quota else None,",
+                "None,",
+            )
+        ],
         ["tests/test_upload_refusals.py::test_uploads_over_the_quota_are_refused"],
     ),
     Protection(
@@ -1623,6 +1633,131 @@ PROTECTIONS = [
             )
         ],
         [f"{STALLED_TESTS}::test_a_frame_sent_to_many_subscribers_is_held_once"],
+    ),
+    Protection(
+        "29 one writer: a tus PATCH sent while another writes the upload is 423, unread",
+        [
+            (
+                RESUMABLE,
+                "        reservation = upload_writer_claim(file=upload.file)\n",
+                "        reservation = Reservation(pk=None, bytes=0)\n",
+            )
+        ],
+        [
+            f"{WRITERS_TESTS}::test_a_racing_patch_is_refused_and_the_processed_bytes_are_served",
+            "tests/scale/test_tus_s3.py::test_a_racing_patch_on_s3_is_refused_unread",
+        ],
+    ),
+    Protection(
+        "29 one writer: a tus DELETE waits for the PATCH writing the upload (423)",
+        [
+            (
+                RESUMABLE,
+                "        if file is not None and upload_writer_live(file_id=file.pk):",
+                "        if False:",
+            )
+        ],
+        [f"{WRITERS_TESTS}::test_a_racing_patch_is_refused_and_the_processed_bytes_are_served"],
+    ),
+    Protection(
+        "29 one writer: the writer renews its turn for as long as its request lasts",
+        [
+            (
+                EDGE_RESERVATIONS,
+                "await asyncio.sleep(settings.UPLOAD_RESERVATION_SECONDS / 3)  # a schedule",
+                "return",
+            )
+        ],
+        [f"{WRITERS_TESTS}::test_a_writer_keeps_its_turn_while_its_request_lasts"],
+    ),
+    Protection(
+        "29 one writer: a writer that lost its turn writes nothing more",
+        [
+            (
+                RESUMABLE,
+                "        self.reservation.hold()\n        self.write(chunk)",
+                "        self.write(chunk)",
+            ),
+            (RESUMABLE, "        self.reservation.hold()\n        done = 0", "        done = 0"),
+        ],
+        [f"{WRITERS_TESTS}::test_a_writer_that_froze_past_its_turn_writes_nothing_more"],
+    ),
+    Protection(
+        "29 direct upload: the POST goes to a staging key, copied to the file's at completion",
+        [
+            (
+                DIRECT,
+                "storage.presigned_upload(staging_name(file.pk), size=size",
+                "storage.presigned_upload(file.stored_file.name, size=size",
+            ),
+            (
+                DIRECT,
+                "    staging, key = staging_name(file.pk), file.stored_file.name",
+                "    staging = key = file.stored_file.name",
+            ),
+            (DIRECT, "        storage.object_copy(staging, key, etag=etag)", "        pass"),
+            (
+                DIRECT,
+                "transaction.on_commit(lambda: staging_delete_quietly(staging), robust=True)",
+                "pass",
+            ),
+        ],
+        [f"{DIRECT_TESTS}::test_a_post_after_completion_cannot_replace_the_processed_bytes"],
+    ),
+    Protection(
+        "31 in flight: the bytes uploads in flight reserved count against the quota",
+        [
+            (
+                SELECTORS,
+                '        reserved["total"] or 0,\n',
+                "        0,\n",
+            )
+        ],
+        [f"{IN_FLIGHT_TESTS}::test_concurrent_uploads_cannot_pass_the_quota_together"],
+    ),
+    Protection(
+        "31 in flight: an upload's reservation ends in the transaction that stores its rows",
+        [(UPLOAD, "    UploadReservation.objects.filter(pk__in=own).delete()\n", "")],
+        [f"{IN_FLIGHT_TESTS}::test_an_uploads_reservation_ends_with_its_rows"],
+    ),
+    Protection(
+        "31 in flight: a request releases its reservation when it ends, however it ends",
+        [
+            (
+                RESERVATIONS,
+                "            UploadReservation.objects.filter(pk=reservation.pk).delete()\n",
+                "            pass\n",
+            )
+        ],
+        [f"{IN_FLIGHT_TESTS}::test_a_request_that_stores_nothing_gives_its_reservation_back"],
+    ),
+    Protection(
+        "31 in flight: a dead web process's reservation stops counting once it expires",
+        [
+            (
+                SELECTORS,
+                "UploadReservation.objects.filter(owner=user, expires_at__gt=Now())",
+                "UploadReservation.objects.filter(owner=user)",
+            )
+        ],
+        [f"{IN_FLIGHT_TESTS}::test_a_killed_web_process_gives_its_reservation_back"],
+    ),
+    Protection(
+        "31 in flight: the recovery sweep deletes the reservations of dead requests",
+        [(RECOVERY, "    upload_reservations_prune()\n", "")],
+        [f"{IN_FLIGHT_TESTS}::test_a_killed_web_process_gives_its_reservation_back"],
+    ),
+    Protection(
+        "31 in flight: at most UPLOAD_MAX_CONCURRENT_PER_USER uploads of a user at once",
+        [
+            (
+                RESERVATIONS,
+                "(owner_id=owner.pk, in_flight=allowance.uploads_in_flight)",
+                "(owner_id=None, in_flight=0)",
+            ),
+            (RESERVATIONS, "            check_concurrent_uploads(owner_id=file.owner_id)\n", ""),
+        ],
+        [f"{IN_FLIGHT_TESTS}::test_uploads_at_once_are_capped"],
     ),
 ]
 

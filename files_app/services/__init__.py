@@ -8,6 +8,8 @@
 - `tokens`: API tokens.
 - `users`: accounts made from the command line.
 - `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
+- `reservations`: uploads in flight: their bytes counted against the quota, how many run at
+  once, and one writer per upload.
 """
 
 from .direct_upload import file_upload_complete, file_upload_url_create, files_expire_awaiting
@@ -22,9 +24,16 @@ from .processing import (
     file_start_processing,
 )
 from .recovery import files_recover
+from .reservations import (
+    Reservation,
+    upload_reservation_release,
+    upload_reservation_renew,
+    upload_reserve,
+)
 from .resumable import (
     resumable_upload_advance,
     resumable_upload_check,
+    resumable_upload_claim,
     resumable_upload_create,
     resumable_upload_terminate,
     resumable_upload_writer,
@@ -44,6 +53,7 @@ from .users import user_create
 __all__ = [
     "DEFERRED",
     "FAILURE_MESSAGES",
+    "Reservation",
     "api_token_authenticate",
     "api_token_create",
     "api_token_revoke",
@@ -63,11 +73,15 @@ __all__ = [
     "file_upload_url_create",
     "resumable_upload_advance",
     "resumable_upload_check",
+    "resumable_upload_claim",
     "resumable_upload_create",
     "resumable_upload_terminate",
     "resumable_upload_writer",
     "sanitize_file_name",
     "upload_allowance",
+    "upload_reservation_release",
+    "upload_reservation_renew",
+    "upload_reserve",
     "user_create",
     "validate_uploads",
 ]

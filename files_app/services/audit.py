@@ -4,6 +4,7 @@ The same on local disk and S3: names are listed through the storage API, and the
 margin compares each one's modified time (an object's LastModified on S3). On S3, multipart
 uploads left unfinished by a web process that died mid-upload are listed and aborted too."""
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -13,7 +14,14 @@ from django.utils import timezone
 
 from .. import storage
 from ..failures import FailureCode
-from ..models import INCOMING_FOLDER, File, FileStatus, ResumableUpload
+from ..models import (
+    INCOMING_FOLDER,
+    STAGING_FOLDER,
+    File,
+    FileStatus,
+    ResumableUpload,
+    staging_name,
+)
 from .processing import FAILURE_MESSAGES, transition
 
 STORED_PREFIXES = ("uploads", "thumbnails")
@@ -40,7 +48,8 @@ def walk(directory: str):
 
 
 def orphans(known: set[str], *, started):
-    """Stored names no row refers to, and upload parts abandoned in the incoming folder.
+    """Stored names no row refers to, and upload parts abandoned in the incoming and staging
+    folders (a staged upload still awaiting its bytes is known).
 
     Bytes written since the audit started are left alone: their rows may have been committed
     after `known` was read (an upload or a thumbnail landing mid-audit)."""
@@ -51,8 +60,8 @@ def orphans(known: set[str], *, started):
             if name not in known and default_storage.get_modified_time(name) < started
         )
     abandoned_before = started - ABANDONED_UPLOAD_AGE
-    for name in walk(INCOMING_FOLDER):
-        if default_storage.get_modified_time(name) < abandoned_before:
+    for name in itertools.chain(walk(INCOMING_FOLDER), walk(STAGING_FOLDER)):
+        if name not in known and default_storage.get_modified_time(name) < abandoned_before:
             yield name
 
 
@@ -70,6 +79,10 @@ def storage_audit(*, fix: bool = False) -> AuditReport:
     started = timezone.now() - IN_FLIGHT_MARGIN
     known = set(File.objects.values_list("stored_file", flat=True))
     known |= set(File.objects.exclude(thumbnail="").values_list("thumbnail", flat=True))
+    # An upload still awaiting its bytes keeps them under its staging name, however long
+    # its client pauses (its expiry is the sweep's to decide).
+    awaiting = File.objects.filter(status=FileStatus.AWAITING_UPLOAD).values_list("pk", flat=True)
+    known |= {staging_name(file_id) for file_id in awaiting.iterator()}
     for name in orphans(known, started=started):
         if referenced(name):
             continue  # its row was committed after `known` was read

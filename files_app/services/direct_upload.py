@@ -3,10 +3,20 @@ skip the web tier.
 
 1. `file_upload_url_create` checks what an upload through the ingress would (size, rate,
    quota: the same functions), creates the row AWAITING_UPLOAD and returns a presigned POST
-   of exactly the declared size, to the file's final key, valid DIRECT_UPLOAD_URL_EXPIRE s.
+   of exactly the declared size, to the upload's staging key (`models.staging_name`), valid
+   DIRECT_UPLOAD_URL_EXPIRE s.
 2. The client POSTs the bytes to the bucket.
-3. `file_upload_complete` finds the object, checks its size, and marks the file PENDING
-   (events fire, processing is queued), once however often it is called.
+3. `file_upload_complete` finds the object, checks its size, copies it (inside the bucket) to
+   the file's key and marks the file PENDING (events fire, processing is queued), once
+   however often it is called.
+
+Why a staging key: a presigned POST can't be revoked, and stays usable until it expires, also
+after the upload was completed. Posted to the file's own key, it would let the client replace
+bytes already processed (and served under the old result). The file's key is written only by
+the completion, from the staging object exactly as it was checked (`storage.object_copy`,
+conditional on its ETag); one completion at a time (a reservation naming the file,
+reservations.py). A POST after that lands on the staging key again, where nothing reads it:
+the storage audit removes it.
 
 The row counts against the rate and the quota from the moment the URL is issued, so URLs
 can't be collected to get round either. Until completed it is listed like any file, with
@@ -23,6 +33,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .. import dispatch, selectors, storage
@@ -32,10 +43,15 @@ from ..exceptions import (
     UploadMissing,
     UploadSizeMismatch,
 )
-from ..models import File, FileStatus, stored_name
+from ..models import File, FileStatus, staging_name, stored_name
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
 from .processing import transition
+from .reservations import (
+    upload_reservation_hold,
+    upload_reservation_release,
+    upload_writer_claim,
+)
 from .upload import (
     check_allowance,
     file_row_delete,
@@ -78,7 +94,7 @@ def file_upload_url_create(*, owner, name: str, size: int) -> UploadUrl:
         check_allowance(owner, [DeclaredUpload(name, size)])
         file.save(force_insert=True)
         # Signed locally (no request to S3), inside the transaction: no row without its URL.
-        post = storage.presigned_upload(file.stored_file.name, size=size, expires_in=expires_in)
+        post = storage.presigned_upload(staging_name(file.pk), size=size, expires_in=expires_in)
     return UploadUrl(
         file=file,
         url=post["url"],
@@ -88,8 +104,9 @@ def file_upload_url_create(*, owner, name: str, size: int) -> UploadUrl:
 
 
 def file_upload_complete(*, user, file_id) -> File:
-    """PENDING once the bucket holds the declared bytes, and processing queued. A file
-    already completed is returned as it is (a repeated call, a retry after a lost answer).
+    """PENDING once the bucket holds the declared bytes, copied to the file's key, and
+    processing queued. A file already completed is returned as it is (a repeated call, a
+    retry after a lost answer); one being completed by another call is UploadLocked.
     Refused, the row stays AWAITING_UPLOAD: the client may upload again while its URL lasts.
     An object of the wrong size is deleted (only a server that ignores the POST's size
     condition lets one in)."""
@@ -98,21 +115,49 @@ def file_upload_complete(*, user, file_id) -> File:
         return file
     if not storage.is_s3():  # S3 was configured when its URL was issued, and no longer is
         raise DirectUploadUnavailable()
-    key = file.stored_file.name
+    writer = upload_writer_claim(file=file, counted=False)
     try:
-        size = storage.object_size(key)
+        completed = complete_from_staging(file, writer)
+    finally:
+        upload_reservation_release(reservation=writer)
+    if completed is None:  # completed (or expired) meanwhile by another call
+        return selectors.file_get(user=user, file_id=file.pk)
+    return completed
+
+
+def complete_from_staging(file: File, writer) -> File | None:
+    staging, key = staging_name(file.pk), file.stored_file.name
+    try:
+        size, etag = storage.object_stat(staging)
     except FileNotFoundError:
         raise UploadMissing() from None
     if size != file.size:
         with storage.s3_errors():
-            default_storage.delete(key)
+            default_storage.delete(staging)
         raise UploadSizeMismatch(
             f"{file.name}: {size:,} bytes arrived, not the {file.size:,} declared; upload it again."
         )
-    completed = file_mark_received(file, head=storage.object_head(key, min(SNIFF_BYTES, size)))
-    if completed is None:  # completed (or expired) meanwhile by another call
-        return selectors.file_get(user=user, file_id=file.pk)
+    try:
+        storage.object_copy(staging, key, etag=etag)
+    except FileNotFoundError:
+        raise UploadMissing(
+            "The file's bytes changed while the upload was being completed; complete it again."
+        ) from None
+    with transaction.atomic():
+        upload_reservation_hold(reservation=writer)
+        completed = file_mark_received(file, head=storage.object_head(key, min(SNIFF_BYTES, size)))
+        if completed is not None:
+            transaction.on_commit(lambda: staging_delete_quietly(staging), robust=True)
     return completed
+
+
+def staging_delete_quietly(name: str) -> None:
+    """The staged object once copied: a failure is logged (the storage audit removes it)."""
+    try:
+        with storage.s3_errors():
+            default_storage.delete(name)
+    except OSError:
+        logger.warning("Could not delete the staged bytes of a completed upload")
 
 
 def file_mark_received(file: File, *, head: bytes) -> File | None:
@@ -146,6 +191,8 @@ def files_expire_awaiting(*, now=None) -> int:
         Q(resumable__isnull=True, updated_at__lt=now - age) | Q(resumable__expires_at__lt=now),
         status=FileStatus.AWAITING_UPLOAD,
     )
+    # One being written now (a tus PATCH, a completion) is left to its writer.
+    awaiting = awaiting.exclude(writer__expires_at__gt=Now())
     for file_id in awaiting.values_list("pk", flat=True).iterator():
         with transaction.atomic():
             # Locked and checked again: a completion that won the race is kept.

@@ -16,6 +16,7 @@ from ..failures import FailureCode
 from ..models import File
 from .direct_upload import files_expire_awaiting
 from .processing import FileStatus, gave_up_message, transition
+from .reservations import upload_reservations_prune
 from .upload import reprocess_requests_prune
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def files_recover(*, now=None) -> dict[str, int]:
     """Re-queue stuck files (`stuck_files`); fail those that already had FILE_MAX_ATTEMPTS
     runs. Each change is conditional on the file still being stuck, so a run that finishes
     meanwhile, or a second sweep, is never undone. Also forgets the reprocess records the
-    rate window no longer counts, and deletes direct uploads nobody completed. `now` moves the
+    rate window no longer counts, the reservations of uploads whose web process died, and
+    deletes direct uploads nobody completed. `now` moves the
     clock of these windows (leases are compared on the database's own clock). Returns how
     many files were re-queued, failed and expired."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.FILE_RECOVERY_AFTER)
@@ -72,6 +74,7 @@ def files_recover(*, now=None) -> dict[str, int]:
                 counts["requeued"] += 1
     counts["expired"] = files_expire_awaiting(now=now)
     reprocess_requests_prune(now=now)
+    upload_reservations_prune()
     for outcome, count in counts.items():
         metrics.RECOVERED.labels(outcome=outcome).inc(count)
     if any(counts.values()):

@@ -24,7 +24,7 @@ from ..exceptions import (
     RateLimited,
     TooManyFiles,
 )
-from ..models import File, FileStatus, ReprocessRequest, stored_file_path
+from ..models import File, FileStatus, ReprocessRequest, UploadReservation, stored_file_path
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
 from ..sizes import human_size
@@ -83,10 +83,12 @@ def validate_size(name: str, size: int) -> None:
 
 @dataclass(frozen=True)
 class UploadAllowance:
-    """What a user may still upload now; None where no limit is set."""
+    """What a user may still upload now; None where no limit is set. `uploads_in_flight`
+    is counted on the way (None: not counted)."""
 
     files: int | None
     bytes: int | None
+    uploads_in_flight: int | None = None
 
 
 UNLIMITED = UploadAllowance(files=None, bytes=None)
@@ -99,17 +101,21 @@ def rate_limited() -> RateLimited:
     )
 
 
-def upload_allowance(*, owner) -> UploadAllowance:
-    """The user's per-minute file rate and storage quota, as what is left of each (one
-    query). Raises RateLimited or QuotaExceeded when nothing is left, so the upload ingress
-    can refuse before it reads a byte of the body."""
+def upload_allowance(*, owner, excluding=()) -> UploadAllowance:
+    """The user's per-minute file rate and storage quota, as what is left of each: the quota
+    counts the bytes stored and those the user's uploads in flight reserved (but the
+    reservations `excluding`: the caller's own). Raises RateLimited or QuotaExceeded when
+    nothing is left, so the upload ingress can refuse before it reads a byte of the body."""
     rate, quota = settings.UPLOAD_RATE_LIMIT_PER_MINUTE, settings.STORAGE_QUOTA
     if not rate and not quota:
         return UNLIMITED
-    usage = selectors.upload_usage(user=owner, since=timezone.now() - RATE_WINDOW)
+    usage = selectors.upload_usage(
+        user=owner, since=timezone.now() - RATE_WINDOW, excluding=excluding
+    )
     allowance = UploadAllowance(
         files=max(0, rate - usage.recent_files) if rate else None,
-        bytes=max(0, quota - usage.stored_bytes) if quota else None,
+        bytes=max(0, quota - usage.stored_bytes - usage.reserved_bytes) if quota else None,
+        uploads_in_flight=usage.uploads_in_flight,
     )
     if allowance.files == 0:
         raise rate_limited()
@@ -123,11 +129,14 @@ def upload_allowance(*, owner) -> UploadAllowance:
 def check_allowance(owner, uploads: Sequence) -> None:
     """Per-user rate limit and storage quota, checked before the rows are written. Called in
     the upload's transaction after locking the user's row, so concurrent uploads of one user
-    are counted one after the other (on PostgreSQL; SQLite serialises writes anyway)."""
+    are counted one after the other (on PostgreSQL; SQLite serialises writes anyway), and
+    against the bytes the others in flight reserved (reservations.py)."""
     if not settings.UPLOAD_RATE_LIMIT_PER_MINUTE and not settings.STORAGE_QUOTA:
         return  # nothing to count, nothing to lock
     user_lock(user_id=owner.pk)
-    allowance = upload_allowance(owner=owner)
+    # The request's own reservation holds these very bytes: not counted twice.
+    own = {upload.reservation_id for upload in uploads if getattr(upload, "reservation_id", None)}
+    allowance = upload_allowance(owner=owner, excluding=own)
     if allowance.files is not None and len(uploads) > allowance.files:
         raise rate_limited()
     wanted = sum(upload.size for upload in uploads)
@@ -137,6 +146,10 @@ def check_allowance(owner, uploads: Sequence) -> None:
             f"This would use {human_size(quota - allowance.bytes + wanted)} of your "
             f"{human_size(quota)} of storage; delete some files first."
         )
+    # From here its bytes are rows: the reservation that held them ends in this transaction
+    # (ended only after the answer, it would count them twice for a moment, and refuse an
+    # upload finishing at the same time that fits).
+    UploadReservation.objects.filter(pk__in=own).delete()
 
 
 def read_head(upload) -> bytes:

@@ -7,6 +7,14 @@ MAX_FILES_PER_REQUEST = env_int("MAX_FILES_PER_REQUEST", 20)
 # Per user: files accepted per minute, and bytes stored in all (0 turns either off).
 UPLOAD_RATE_LIMIT_PER_MINUTE = env_int("UPLOAD_RATE_LIMIT_PER_MINUTE", 120)
 STORAGE_QUOTA = env_int("STORAGE_QUOTA", 10 * GIB)
+# Per user: uploads sending bytes at once (multipart POSTs and tus PATCHes, across every web
+# process; 0: no cap). Their bytes count against STORAGE_QUOTA while they arrive (reserved
+# before the body is read), so concurrent uploads can't together pass it.
+UPLOAD_MAX_CONCURRENT_PER_USER = env_int("UPLOAD_MAX_CONCURRENT_PER_USER", 8)
+# A request renews its reservation (and a tus PATCH its hold on the upload) every third of
+# this many seconds; one left by a web process that died stops counting this long after its
+# last renewal.
+UPLOAD_RESERVATION_SECONDS = env_float("UPLOAD_RESERVATION_SECONDS", 60.0)
 # Uploads stream into MEDIA_ROOT/.incoming as they arrive (schema/ingress.py) and are renamed
 # into place; the limits apply while the bytes arrive. A JSON request body, and the
 # `operations` and `map` fields of an upload together, are at most this many bytes:

@@ -13,8 +13,9 @@ import pytest
 from django.utils import timezone
 
 from files_app import services
-from files_app.models import File, FileStatus
+from files_app.models import File, FileStatus, staging_name
 from tests.support.graphql import GraphQL
+from tests.support.processes import wait_until
 from tests.support.s3 import BUCKET
 from tests.support.wsclient import Subscription
 
@@ -94,7 +95,7 @@ async def test_a_direct_upload_ends_done(s3, s3_env, s3_webs, s3_workers, token,
 def test_a_missing_or_wrong_sized_upload_is_refused_and_not_processed(s3_settings, s3, gql, user):
     issued = gql(CREATE, name="a.txt", size=1000)["data"]["createUploadUrl"]
     file_id = issued["file"]["id"]
-    key = File.objects.get(owner=user).stored_file.name
+    key = staging_name(File.objects.get(owner=user).pk)  # where the URL sends the bytes
 
     missing = gql(COMPLETE, id=file_id)
     assert code_of(missing) == "UPLOAD_MISSING", missing
@@ -145,7 +146,7 @@ def test_direct_uploads_need_s3(gql, user):
 def test_an_abandoned_upload_expires_with_its_object(s3_settings, s3, gql, user):
     issued = gql(CREATE, name="gone.bin", size=100)["data"]["createUploadUrl"]
     assert post_to_storage(issued, b"z" * 100).status_code in (200, 201, 204)
-    key = File.objects.get(owner=user).stored_file.name
+    key = staging_name(File.objects.get(owner=user).pk)
     assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == 100
 
     lifetime = s3_settings.DIRECT_UPLOAD_URL_EXPIRE + s3_settings.DIRECT_UPLOAD_GRACE
@@ -173,3 +174,38 @@ def test_presigned_urls_use_the_public_endpoint(s3_settings, s3, user):
     assert urlsplit(url).netloc == urlsplit(public).netloc
     fetched = httpx.get(url)
     assert (fetched.status_code, fetched.content) == (200, b"hello")
+
+
+def test_a_post_after_completion_cannot_replace_the_processed_bytes(
+    s3, s3_webs, s3_workers, token, user
+):
+    """The presigned POST stays usable until it expires, also after `completeUpload`: posted
+    again, its bytes land on the staging key, never on the file's, so the file serves the
+    bytes it was processed from (docs/reliability.md, 29)."""
+    web = s3_webs[0]
+    replacement = (b"<html><script>alert('replaced')</script>" + b" " * len(CONTENT))[
+        : len(CONTENT)
+    ]
+
+    def client(query: str, **variables) -> dict:
+        answer = httpx.post(
+            f"{web.url}/graphql/",
+            json={"query": query, "variables": variables},
+            headers=headers(token),
+            timeout=60,
+        )
+        return answer.json()
+
+    issued = client(CREATE, name="data.csv", size=len(CONTENT))["data"]["createUploadUrl"]
+    assert post_to_storage(issued, CONTENT).status_code in (200, 201, 204)
+    completed = client(COMPLETE, id=issued["file"]["id"])
+    assert completed["data"]["completeUpload"]["status"] == "PENDING", completed
+    done = File.objects.filter(owner=user, status__in=(FileStatus.DONE, FileStatus.FAILED))
+    wait_until(done.exists, 60, "the direct upload was never processed")
+    row = done.get()
+    assert (row.status, row.sha256) == (FileStatus.DONE, hashlib.sha256(CONTENT).hexdigest())
+
+    assert post_to_storage(issued, replacement).status_code in (200, 201, 204), "still valid"
+    stored = s3.get_object(Bucket=BUCKET, Key=row.stored_file.name)["Body"].read()
+    assert hashlib.sha256(stored).hexdigest() == row.sha256, "the processed bytes were replaced"
+    assert client(COMPLETE, id=issued["file"]["id"])["data"]["completeUpload"]["status"] == "DONE"
