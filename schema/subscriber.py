@@ -76,6 +76,10 @@ class Subscriber:
         # graphql-ws only: its operation task yields the items when woken.
         self.wake = asyncio.Event() if operation is None else None
         self.sending: asyncio.Task | None = None  # a write that had to wait, and what follows
+        # While the current state of the listed files is read and sent (`hold`), events wait
+        # in the outbox behind it: written at once, one newer than that state would go out
+        # first and the older state after it, the last the client sees.
+        self.held = False
         self.closing: asyncio.Task | None = None
         self.document = (
             None
@@ -112,7 +116,8 @@ class Subscriber:
         pending and the connection is closed."""
         if self.closing is not None:
             return
-        if self.operation is not None and self.sending is None and not self.pending:
+        waiting = self.sending is not None or self.pending or self.held
+        if self.operation is not None and not waiting:
             if state["version"] > self.sent.get(state["id"], 0):
                 self.sent[state["id"]] = state["version"]
                 self.write(item)
@@ -129,7 +134,16 @@ class Subscriber:
             )
         if self.operation is None:
             self.wake.set()
-        elif self.sending is None:
+        elif self.sending is None and not self.held:
+            self.sending = asyncio.create_task(self.drain(None))
+
+    def hold(self) -> None:
+        self.held = True
+
+    def release(self) -> None:
+        """The current state has gone out: what came meanwhile follows, the stale dropped."""
+        self.held = False
+        if self.operation is not None and self.pending and self.sending is None:
             self.sending = asyncio.create_task(self.drain(None))
 
     def mark_sent(self, file_id: str, version: int) -> None:
