@@ -7,7 +7,9 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-NPM ?= npm
+# npm with a Node.js 20+: the machine's, else the pinned wheel's (requirements-node.txt),
+# installed into $(VENV) the first time (tools/node.py).
+NPM = $(PY) -m tools.node npm
 FRONTEND_STAMP := frontend/dist/app/app.js
 FRONTEND_SOURCES := $(wildcard frontend/src/* frontend/src/graphiql/*) frontend/package-lock.json \
   frontend/vite.config.ts frontend/vite.graphiql.config.ts frontend/tsconfig.json
@@ -35,12 +37,9 @@ install: $(DEV_STAMP)
 install-run: $(RUN_STAMP)
 
 # The live page: TypeScript built by Vite into frontend/dist (served by Django at /).
-$(FRONTEND_STAMP): $(FRONTEND_SOURCES)
-	@if command -v $(NPM) >/dev/null 2>&1; then \
-	  cd frontend && $(NPM) ci --no-audit --no-fund --loglevel=error && $(NPM) run build; \
-	else \
-	  echo "warning: npm not found: the live page is not built (install Node.js 20+)"; \
-	fi
+$(FRONTEND_STAMP): $(FRONTEND_SOURCES) | $(PY)
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	$(NPM) run build
 
 frontend: $(FRONTEND_STAMP)
 
@@ -71,7 +70,8 @@ token: account-named install-run
 
 ## make test: the whole suite (real database, Redis, Celery worker and servers)
 test: install frontend
-	@if command -v $(NPM) >/dev/null 2>&1; then cd frontend && $(NPM) run lint --silent && $(NPM) test --silent; fi
+	$(NPM) run lint --silent
+	$(NPM) test --silent
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench [QUICK=1] [ONLY=big,early,compare,...]: speed and memory of the hot paths on the

@@ -263,14 +263,18 @@ async def file_updates(*, user, consumer, wanted: set | None):
     WEBSOCKET_REVALIDATE_SECONDS by schema/websocket.py, and against each event as it goes
     out) are joined *before* the current state is read, so an update committed in between
     is not lost; it may arrive twice instead, and the version check drops the copy and
-    anything older than what was already sent. Under graphql-transport-ws the hub writes
-    each event to the socket itself (one execution per class of subscribers), and this only
-    holds the operation until it ends; under the older graphql-ws the events are yielded."""
+    anything older than what was already sent. Events that arrive while the current state is
+    read and sent wait behind it, so a client never gets a file's state older than one it
+    already has. Under graphql-transport-ws the hub writes each event to the socket itself
+    (one execution per class of subscribers), and this only holds the operation until it
+    ends; under the older graphql-ws the events are yielded."""
     subscriber = Subscriber(
         consumer,
         current_operation.get(),
         {str(file_id) for file_id in wanted} if wanted is not None else None,
     )
+    if wanted:
+        subscriber.hold()  # events wait behind the current state (see Subscriber.on_hold)
     async with hub().subscribed(subscriber):
         if wanted:
             current = await database_sync_to_async(selectors.file_get_many)(
@@ -279,6 +283,8 @@ async def file_updates(*, user, consumer, wanted: set | None):
             for file in current:
                 subscriber.mark_sent(str(file.pk), file.version)
                 yield file
+            # Resumed once Strawberry has sent the last of them.
+            subscriber.release()
         if subscriber.operation is not None:
             await subscriber.until_ended()
             return

@@ -121,6 +121,10 @@ class Subscriber:
         # graphql-ws only: its operation task yields the items when woken.
         self.wake = asyncio.Event() if operation is None else None
         self.sending: asyncio.Task | None = None  # a write that had to wait, and what follows
+        # While the current state of the listed files is read and sent (`hold`), events wait
+        # in the outbox behind it: written at once, one newer than that state would go out
+        # first and the older state after it, the last the client sees.
+        self.on_hold = False
         self.closing: asyncio.Task | None = None
         self.document = (
             None
@@ -162,12 +166,8 @@ class Subscriber:
         pending, or too many bytes held for the connection, and it is closed."""
         if self.closing is not None or self.outbound.dropped:
             return
-        if (
-            self.operation is not None
-            and self.sending is None
-            and not self.pending
-            and self.ready()
-        ):
+        waiting = self.sending is not None or self.pending or self.on_hold
+        if self.operation is not None and not waiting and self.ready():
             if state["version"] > self.sent.get(state["id"], 0):
                 self.sent[state["id"]] = state["version"]
                 self.write(item)
@@ -189,7 +189,16 @@ class Subscriber:
             return
         if self.operation is None:
             self.wake.set()
-        elif self.sending is None:
+        elif self.sending is None and not self.on_hold:
+            self.sending = asyncio.create_task(self.drain(None))
+
+    def hold(self) -> None:
+        self.on_hold = True
+
+    def release(self) -> None:
+        """The current state has gone out: what came meanwhile follows, the stale dropped."""
+        self.on_hold = False
+        if self.operation is not None and self.pending and self.sending is None:
             self.sending = asyncio.create_task(self.drain(None))
 
     def unqueue(self, entry) -> None:

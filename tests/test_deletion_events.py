@@ -12,6 +12,7 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
+from django.test import override_settings
 
 from files_app import events, services
 from files_app.services.processing import transition
@@ -79,15 +80,26 @@ async def test_a_deletion_reaches_the_owner_and_staff_and_no_one_else(
         await subscription.close()
 
 
-def test_a_deletion_is_newer_than_a_change_committed_while_it_waited(user, settings):
-    """A worker's change in flight when the file is deleted: the deletion waits for it (the
-    row lock), so its event's version is newer than the change's, and never equal (equal
-    versions are dropped as stale: subscribers would keep the file)."""
-    settings.FILE_EVENTS_PUBLISHER = "tests.test_deletion_events.record"
-    events.publisher.cache_clear()
+@pytest.fixture
+def recorded():
+    """The events this process publishes, kept in RECORDED instead of sent. The cached
+    publisher is cleared once the setting is back: cleared while it still named `record`, a
+    late publish (from a thread a failed test left running) cached `record` for the rest of
+    the run, and every later event of the test process vanished (test_processing's
+    reprocess lost its PENDING that way)."""
     RECORDED.clear()
+    events.publisher.cache_clear()
+    with override_settings(FILE_EVENTS_PUBLISHER="tests.test_deletion_events.record"):
+        yield RECORDED
+    events.publisher.cache_clear()
+
+
+def test_a_deletion_is_newer_than_a_change_committed_while_it_waited(user, recorded):
+    """A worker's change in flight when the file is deleted: the deletion waits for it (the
+    row lock; SQLite's one write lock), so its event's version is newer than the change's,
+    and never equal (equal versions are dropped as stale: subscribers would keep the file)."""
     file = make_done_file(user, "racing.txt")
-    changed, release = threading.Event(), threading.Event()
+    changed, release, asked = threading.Event(), threading.Event(), threading.Event()
 
     def worker_change():
         try:
@@ -100,7 +112,8 @@ def test_a_deletion_is_newer_than_a_change_committed_while_it_waited(user, setti
 
     def delete_file():
         try:
-            services.file_delete(user=user, file_id=file.pk)
+            with connection.execute_wrapper(asking_for_the_lock(asked)):
+                services.file_delete(user=user, file_id=file.pk)
         finally:
             connection.close()
 
@@ -109,14 +122,14 @@ def test_a_deletion_is_newer_than_a_change_committed_while_it_waited(user, setti
         worker.start()
         assert changed.wait(10)
         deletion.start()
-        wait_until(waiting_for_a_lock, timeout=10, what="the deletion to wait for the change")
-        release.set()
-        worker.join(10)
-        deletion.join(10)
+        waiting = "the deletion to wait for the change"
+        wait_until(lambda: waiting_for_a_lock(asked), timeout=10, what=waiting)
     finally:
         release.set()
-        events.publisher.cache_clear()
-    assert [(state["version"], state["deleted"]) for state in RECORDED] == [(5, False), (6, True)]
+        for thread in (worker, deletion):  # none outlives the test
+            if thread.ident is not None:
+                thread.join(10)
+    assert [(state["version"], state["deleted"]) for state in recorded] == [(5, False), (6, True)]
 
 
 RECORDED: list[dict] = []
@@ -127,7 +140,25 @@ def record(state: dict) -> None:
     RECORDED.append(state)
 
 
-def waiting_for_a_lock() -> bool:
+def asking_for_the_lock(asked: threading.Event):
+    """An execute wrapper that says when the deletion asks for the lock the change holds:
+    the row's (SELECT … FOR UPDATE) on PostgreSQL, the database's (BEGIN IMMEDIATE) on
+    SQLite."""
+
+    def wrapper(execute, sql, params, many, context):
+        if "FOR UPDATE" in sql or sql.startswith("BEGIN"):
+            asked.set()
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def waiting_for_a_lock(asked: threading.Event) -> bool:
+    """PostgreSQL shows the deletion waiting. SQLite shows no one waiting, but it has one
+    write lock, which the change holds: once the deletion has asked for it, it waits (for up
+    to the busy timeout, project/settings/database.py)."""
+    if connection.vendor != "postgresql":
+        return asked.is_set()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "

@@ -6,18 +6,24 @@ many subscribers it served); slow clients are bare sockets with a small receive 
 the test does not read (tests/wsclient.py: StalledSubscription)."""
 
 import asyncio
+import contextlib
 import re
 import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import psycopg2
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import Permission
+from django.db import connection
 
+from files_app import events
+from files_app.models import File
 from schema import fanout, live
-from schema.ids import decode_file_id
+from schema.ids import decode_file_id, encode_file_id
+from tests.support.files import make_done_file
 from tests.support.operations import SUBSCRIBE, is_final, upload
 from tests.support.processes import Server
 from tests.support.wsclient import StalledSubscription, Subscription
@@ -197,3 +203,67 @@ async def test_a_subscriber_too_far_behind_is_closed_1013(settings):
     assert not subscriber.pending  # and nothing more is kept for it
     subscriber.offer(state(owner, str(uuid.uuid4()), 1, "DONE"), "payload")
     assert not subscriber.pending
+
+
+@contextlib.contextmanager
+def file_table_locked():
+    """The files table locked by a connection of its own (PostgreSQL): every read of it
+    waits until the block ends."""
+    db = connection.settings_dict
+    locker = psycopg2.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+    )
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {File._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+        yield locker
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+def reads_waiting(locker) -> int:
+    with locker.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+async def test_the_current_state_goes_out_before_an_event_that_overtook_its_read(
+    server, user, token
+):
+    """With `ids`, each file's current state comes first, then its changes. An event that
+    reaches the server while that state is being read (held up here by a lock on the table;
+    in production, a worker's change committed after the read began) waits behind it:
+    written at once, the older state would follow it and be the last the client saw."""
+    if connection.vendor != "postgresql":
+        pytest.skip("holds the read up with PostgreSQL's LOCK TABLE; SQLite here")
+    # Fields with no resolver: executing the event needs no database thread (which the held
+    # read occupies), as for any client asking for these.
+    document = "subscription($ids: [ID!]) { fileUpdates(ids: $ids) { id status version } }"
+    file = await sync_to_async(make_done_file)(user, "raced.txt")  # version 4
+    variables = {"ids": [encode_file_id(file.pk)]}
+    # Same document and variables: one class, so one dispatch offers an event to both.
+    live_one = await Subscription.open(server.ws_url, token=token)
+    await live_one.subscribe(document, variables, owner=user)
+    assert (await live_one.next_file())["version"] == 4
+    raced = await Subscription.open(server.ws_url, token=token)
+    with file_table_locked() as locker:
+        await raced.subscribe(document, variables, owner=user)  # joined, reading
+        async with asyncio.timeout(10):
+            while not await sync_to_async(reads_waiting)(locker):
+                await asyncio.sleep(0.01)
+        newer = {**events.file_state(file), "version": 5}
+        await sync_to_async(events.publish_state)(newer)
+        # Offered to both in one turn of the hub: `raced` has it, sent or waiting.
+        assert (await live_one.next_file())["version"] == 5
+    versions = [(await raced.next_file())["version"] for _ in range(2)]
+    for subscription in (live_one, raced):
+        await subscription.close()
+    assert versions == [4, 5]

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -31,7 +32,8 @@ from tests.support.wsclient import Subscription
 pytestmark = pytest.mark.django_db(transaction=True)
 
 METRICS_TOKEN = "metrics-" + secrets.token_urlsafe(24)
-# The database password in the server's connection string: never answered, never logged.
+# The database password in the server's connection string (PostgreSQL's; SQLite has none):
+# never answered, never logged.
 DEPENDENCY_SECRET = "dependency-" + secrets.token_urlsafe(16)
 # What the uploaded files hold: never logged.
 CONTENT_MARKER = "file-content-" + secrets.token_urlsafe(12)
@@ -48,43 +50,58 @@ DEPENDENCIES = ("database", "broker", "channel_layer", "storage")
 
 class Dependencies:
     """What the server reaches its dependencies through, so a test can stop each in turn:
-    PostgreSQL and Redis (twice: as the broker and as the channel layer) behind a TCP proxy,
-    the media folder behind a symlink that can be pointed at a plain file."""
+    Redis (twice: as the broker and as the channel layer) behind a TCP proxy, the media
+    folder behind a symlink that can be pointed at a plain file, and the database in use:
+    PostgreSQL behind a TCP proxy, or SQLite's file behind a symlink that can be pointed
+    into a folder that does not exist."""
 
     def __init__(self, tmp_path):
         db = settings.DATABASES["default"]
         redis = urlsplit(os.environ["REDIS_URL"])
         self.proxies = {
-            "database": TcpProxy(int(db["PORT"] or 5432)),
             "broker": TcpProxy(redis.port),
             "channel_layer": TcpProxy(redis.port),
         }
-        self.media, self.not_a_folder = tmp_path / "media", tmp_path / "not-a-folder"
-        self.not_a_folder.write_text("")
-        self.media.symlink_to(settings.MEDIA_ROOT)  # the worker's folder: it reads the files
+        # name -> (symlink, its target while up, its target while down)
+        self.links = {"storage": (tmp_path / "media", settings.MEDIA_ROOT, tmp_path / "file")}
+        (tmp_path / "file").write_text("")
+        if connection.vendor == "postgresql":
+            self.proxies["database"] = TcpProxy(int(db["PORT"] or 5432))
+            # A password that trust authentication ignores: answered or logged nowhere.
+            database_url = (
+                f"postgres://{db['USER']}:{DEPENDENCY_SECRET}@127.0.0.1:"
+                f"{self.proxies['database'].port}/{db['NAME']}"
+            )
+        else:
+            database = tmp_path / "db.sqlite3"
+            self.links["database"] = (database, db["NAME"], tmp_path / "absent" / "db.sqlite3")
+            database_url = f"sqlite:///{database}"
+        for link, target, _down in self.links.values():
+            link.symlink_to(target)  # the media folder is the worker's: it reads the files
         redis_at = f"redis://127.0.0.1:{{}}{redis.path}"
         self.env = {
-            # A password that trust authentication ignores: answered or logged nowhere.
-            "DATABASE_URL": f"postgres://{db['USER']}:{DEPENDENCY_SECRET}@127.0.0.1:"
-            f"{self.proxies['database'].port}/{db['NAME']}",
+            "DATABASE_URL": database_url,
             "CELERY_BROKER_URL": redis_at.format(self.proxies["broker"].port),
             "CHANNEL_REDIS_HOSTS": redis_at.format(self.proxies["channel_layer"].port),
-            "MEDIA_ROOT": str(self.media),
+            "MEDIA_ROOT": str(self.links["storage"][0]),
         }
+
+    def point(self, name: str, *, up: bool) -> None:
+        link, target, down = self.links[name]
+        link.unlink()
+        link.symlink_to(target if up else down)
 
     @contextlib.contextmanager
     def down(self, name: str):
-        if name == "storage":
-            self.media.unlink()
-            self.media.symlink_to(self.not_a_folder)
+        if name in self.links:
+            self.point(name, up=False)
         else:
             self.proxies[name].stop()
         try:
             yield
         finally:
-            if name == "storage":
-                self.media.unlink()
-                self.media.symlink_to(settings.MEDIA_ROOT)
+            if name in self.links:
+                self.point(name, up=True)
             else:
                 self.proxies[name].start()
 
@@ -433,6 +450,8 @@ def test_the_dashboard_is_built_on_metrics_the_service_exposes(server, celery_wo
         for target in panel["targets"]
         for name in re.findall(r"\b((?:filesvc|django)_\w+)", target["expr"])
     }
+    if connection.vendor != "postgresql":  # DATABASE_METRICS instruments PostgreSQL only
+        used = {name for name in used if not name.startswith("django_db_")}
     assert used and used <= exposed, used - exposed
 
 

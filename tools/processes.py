@@ -7,8 +7,12 @@ A command line written once cannot drift: uvicorn runs with production's websock
 Every process runs from the repository root with its output in a log file (appended, so a
 restart keeps the earlier lines), and every wait polls against a deadline and fails with the
 log's tail, at once if the process exits meanwhile.
+
+It imports nothing beyond requirements.txt (the readiness check speaks HTTP through the
+standard library): `make run` installs only that (tests/test_localrun.py starts it so).
 """
 
+import http.client
 import os
 import signal
 import socket
@@ -16,8 +20,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import httpx
 
 from files_app.sizes import MIB
 
@@ -248,10 +250,14 @@ class HttpServer(Process):
             raise
 
     def answers(self) -> bool:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=1)
         try:
-            status = httpx.get(f"{self.url}{self.ready_path}", timeout=1).status_code
-        except httpx.TransportError:
+            connection.request("GET", self.ready_path)
+            status = connection.getresponse().status
+        except (OSError, http.client.HTTPException):  # not listening yet, or hung up
             return False
+        finally:
+            connection.close()
         return status == self.ready_status if self.ready_status else status < 500
 
     def restart(self) -> None:

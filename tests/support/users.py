@@ -2,8 +2,19 @@
 browser's login."""
 
 import httpx
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+class QuickPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    """PBKDF2-SHA256 with one iteration (tests/settings.py): the suite makes a user for
+    nearly every test, and a full-strength hash costs ~0.5 s of CPU each. The algorithm's
+    name is Django's own, so the servers the tests start (on the project's settings) check
+    such a password as they would any other; one that logs a user in re-hashes it at full
+    strength, as Django does on login when the iterations changed."""
+
+    iterations = 1
 
 
 def grant_every_file_right(user) -> None:
