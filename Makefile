@@ -94,6 +94,12 @@ schema: install
 # snapshot rebuilds the page, and so type-checks it again.
 $(FRONTEND_STAMP): schema.graphql frontend/codegen.ts
 
+## make settings-doc: write docs/settings.md from .env.example, the one description of each
+## setting (tests/test_docs.py fails while it is stale or disagrees with the code)
+.PHONY: settings-doc
+settings-doc: | $(PY)
+	$(PY) -m tools.settings_doc
+
 ## make lint: ruff (pinned in requirements-dev.txt) checks the Python code and its format
 ## (ruff.toml); `.venv/bin/ruff format .` formats it
 .PHONY: lint

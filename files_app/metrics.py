@@ -2,7 +2,7 @@
 uploads, the worker for processing and the sweep; both publish events), and the figures
 read from the database and the broker when Prometheus scrapes (`WorkloadCollector`).
 
-Names and labels are listed in the README's "Operations" section; the Grafana dashboard in
+Names and labels are listed in docs/operations.md ("Metrics"); the Grafana dashboard in
 docs/grafana-dashboard.json is built on them. Labels take values from fixed sets only (a
 file kind, a status, an error code), never from what a client sends.
 """

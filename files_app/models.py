@@ -75,7 +75,8 @@ class File(models.Model):
     failure_code = models.CharField(max_length=32, blank=True, default="")
     uploaded_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    # What the kind's processor found (see README), set when DONE; empty otherwise.
+    # What the kind's processor found (docs/api.md, "What processing yields"), set when DONE;
+    # empty otherwise.
     result = models.JSONField(default=dict, blank=True)
     thumbnail = models.FileField(upload_to=thumbnail_path, max_length=255, blank=True)
     # Bumped on every state change; subscribers drop events that are not newer.

@@ -12,7 +12,8 @@ from files_app.sizes import MIB
 from project import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # before any metric exists (README "Operations")
+# Before any metric exists (docs/operations.md, "Metrics").
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 app = Celery("project")

@@ -20,7 +20,7 @@ it wrote (an upload's `.part`) for as long as it liked. Here, after Apache's mod
 The request headers are not covered: uvicorn reads them before the application sees
 anything, and waits for them without end. The proxy in front closes slow headers
 (deploy/nginx.conf.template: `client_header_timeout`), which is one reason uvicorn is not
-meant to face the internet on its own (README, "Operations").
+meant to face the internet on its own (docs/operations.md, "Put a proxy in front of uvicorn").
 """
 
 import asyncio

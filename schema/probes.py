@@ -162,7 +162,7 @@ async def respond_json(send, status: int, body: dict) -> None:
 
 
 async def refuse(send, error: EdgeError) -> None:
-    """A refused probe request gets the one JSON error body (README, "Errors")."""
+    """A refused probe request gets the one JSON error body (docs/api.md, "Errors")."""
     await respond_json(send, error.status, error.body())
 
 

@@ -1,4 +1,4 @@
-"""GraphQL types. Field names follow the API contract in README.md ("API"); the exported
+"""GraphQL types. Field names follow the API contract in docs/api.md; the exported
 SDL is `schema.graphql` (`make schema`)."""
 
 import functools
@@ -56,7 +56,7 @@ def file_url(info: strawberry.Info, route_name: str, file_id) -> str:
 FileStatusEnum = strawberry.enum(FileStatus, name="FileStatus")
 FileKindEnum = strawberry.enum(FileKind, name="FileKind")
 FailureCodeEnum = strawberry.enum(
-    FailureCode, name="FailureCode", description='Why a file FAILED (README, "Errors").'
+    FailureCode, name="FailureCode", description='Why a file FAILED (docs/api.md, "Errors").'
 )
 
 

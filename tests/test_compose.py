@@ -81,7 +81,7 @@ def test_flower_does_not_start_without_basic_auth(tmp_path):
     assert compose()["services"]["flower"]["ports"] == ["127.0.0.1:5555:5555"]
 
 
-# --- scaling out behind the proxy (README "Operations and scaling") ------------------------
+# --- scaling out behind the proxy (docs/operations.md, "Scaling") ----------------------
 
 
 def test_web_and_workers_scale_behind_the_proxy():

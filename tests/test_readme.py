@@ -1,6 +1,7 @@
-"""Every README example marked runnable (a fenced block tagged `sh example` or
-`python example`) runs as written, in order, against a real uvicorn server and Celery worker:
-the examples can't drift from the code. See the README's "Contributing"."""
+"""Every example marked runnable in the README and in docs/*.md (a fenced block tagged
+`sh example` or `python example`) runs as written, in order, against a real uvicorn server and
+Celery worker: the examples can't drift from the code. See docs/testing.md, "Examples that
+run"."""
 
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from files_app import services
+from tests.support.docs import documents
 from tests.support.processes import BASE_DIR, subprocess_env
 
 EXAMPLE = re.compile(r"^```(sh|python) example\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -18,8 +20,13 @@ BLOCK_TIMEOUT_SECONDS = 60
 CURL_PROGRESS = "% Total"
 
 
-def readme_examples() -> list[tuple[str, str]]:
-    return EXAMPLE.findall((BASE_DIR / "README.md").read_text())
+def examples() -> list[tuple[str, str, str]]:
+    """(document, language, code) of every runnable example: the README's, then the docs'."""
+    return [
+        (str(path.relative_to(BASE_DIR)), language, code)
+        for path in documents()
+        for language, code in EXAMPLE.findall(path.read_text())
+    ]
 
 
 def checkout(folder: Path, token: str) -> Path:
@@ -33,7 +40,7 @@ def checkout(folder: Path, token: str) -> Path:
     return folder
 
 
-def run_example(language: str, code: str, *, folder: Path, env: dict) -> str:
+def run_example(document: str, language: str, code: str, *, folder: Path, env: dict) -> str:
     if language == "sh":
         command = ["bash", "-e", "-o", "pipefail", "-c", code]
     else:
@@ -44,29 +51,35 @@ def run_example(language: str, code: str, *, folder: Path, env: dict) -> str:
         command, cwd=folder, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_SECONDS
     )
     output = done.stdout + done.stderr
-    assert done.returncode == 0, f"{language} example failed:\n{code}\n--- output:\n{output}"
+    assert done.returncode == 0, f"{document}: {language} example failed:\n{code}\n---\n{output}"
     assert '"errors"' not in done.stdout and "Traceback" not in output, (
-        f"{language} example answered an error:\n{code}\n--- output:\n{output}"
+        f"{document}: {language} example answered an error:\n{code}\n--- output:\n{output}"
     )
     # curl's progress meter (shown when its output is not a terminal) mixed with the JSON.
-    assert CURL_PROGRESS not in done.stderr, f"a curl without -s:\n{code}\n---\n{done.stderr}"
+    assert CURL_PROGRESS not in done.stderr, (
+        f"{document}: a curl without -s:\n{code}\n---\n{done.stderr}"
+    )
     return done.stdout
 
 
-def test_the_readme_marks_shell_and_python_examples():
-    languages = [language for language, _code in readme_examples()]
-    assert "sh" in languages and "python" in languages, "the examples' marker was lost"
+def test_the_readme_and_the_docs_mark_shell_and_python_examples():
+    found = examples()
+    languages = {language for _document, language, _code in found}
+    assert {"sh", "python"} <= languages, "the examples' marker was lost"
+    documents_with_examples = {document for document, _language, _code in found}
+    assert "README.md" in documents_with_examples, "the tour's examples are not run"
+    assert any(document.startswith("docs/") for document in documents_with_examples)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_every_readme_example_runs_as_written(uvicorn_server, celery_worker, user, tmp_path):
+def test_every_example_runs_as_written(uvicorn_server, celery_worker, user, tmp_path):
     token = services.api_token_create(user=user)
     folder = checkout(tmp_path, token)
     env = {**subprocess_env(), "TOKEN": token, "VAR_DIR": str(folder / "var")}
     outputs = {"sh": "", "python": ""}
-    for language, code in readme_examples():
+    for document, language, code in examples():
         code = code.replace(README_ADDRESS, f"127.0.0.1:{uvicorn_server.port}")
-        outputs[language] += run_example(language, code, folder=folder, env=env)
+        outputs[language] += run_example(document, language, code, folder=folder, env=env)
     print(outputs["sh"], outputs["python"])
     # What the examples promise, checked once: the uploads were stored, the download is the
     # uploaded README, and the gql script saw the newest file reach DONE.

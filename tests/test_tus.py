@@ -91,7 +91,7 @@ def test_upload_length_over_the_limit_is_413(token, settings):
 @pytest.mark.django_db
 def test_tus_uploads_are_counted_in_the_upload_metrics(token, settings):
     """A tus creation is an upload admitted or refused, and its PATCHes are bytes received,
-    as for an upload through /graphql/ (README "Metrics")."""
+    as for an upload through /graphql/ (docs/operations.md, "Metrics")."""
 
     def sample(name, **labels):
         return REGISTRY.get_sample_value(name, labels) or 0

@@ -15,7 +15,7 @@ INSTALLED_APPS = [
     "servestatic",  # before staticfiles: `runserver` leaves static files to it
     "django.contrib.staticfiles",
     "channels",
-    "django_prometheus",  # request metrics of the routes Django serves (README "Operations")
+    "django_prometheus",  # request metrics of the routes Django serves (docs/operations.md)
     "strawberry_django",
     "files_app",
 ]

@@ -1,4 +1,5 @@
-"""Redis, Celery's broker, the Channels layer, and the websockets live events reach."""
+"""Redis, Celery's broker, the Channels layer and the events publisher, and the websockets
+live events reach."""
 
 import os
 
@@ -41,10 +42,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = 1_000_000
 
 # --- Channels ------------------------------------------------------------------------------
+# Messages waiting for one process before channels-redis drops new ones: it keeps all of a
+# process's channels in one Redis queue (in a web process, the live hub's: schema/fanout.py).
 CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000)
 CHANNEL_LAYER_MAX_CONNECTIONS = env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000)
-# A group membership older than this is dropped by channels-redis. Live websockets refresh
-# theirs (schema/websocket.py); those of a killed web process are gone after this long.
+# A group membership older than this is dropped by channels-redis. Each web process's live
+# hub refreshes its own (schema/fanout.py); a killed web process's are gone after this long.
 CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 3600)
 # Redis servers the channel layer shards across (comma-separated URLs): each group lives on
 # the server its name hashes to, each process's channel on the one its name hashes to, so

