@@ -232,17 +232,21 @@ def test_readyz_names_each_dependency_stopped_in_turn_and_nothing_more(server, d
 
 
 def test_readiness_is_checked_once_a_second_however_often_it_is_asked(server, dependencies):
-    """Each check opens a PostgreSQL connection (and a broker one): 100 /readyz, 8 at a time,
-    open about one a READINESS_CACHE_SECONDS, not one each (counted at the test's proxy)."""
-    database = dependencies.proxies["database"]
+    """Each check opens a broker connection (and, on PostgreSQL, a database one): 100 /readyz,
+    8 at a time, open about one a READINESS_CACHE_SECONDS, not one each (counted at the test's
+    proxy in front of the broker, which stands on both databases)."""
+    broker = dependencies.proxies["broker"]
     wait_until(lambda: ready(server).status_code == 200, 10, "not ready to start with")
-    opened, started = database.accepted, time.monotonic()
+    opened, started = broker.accepted, time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: ready(server).status_code, range(100)))
     seconds = time.monotonic() - started
     assert statuses == [200] * 100
-    checks = database.accepted - opened
-    assert checks <= seconds / settings.READINESS_CACHE_SECONDS + 2, (checks, seconds)
+    connections = broker.accepted - opened
+    checks = seconds / settings.READINESS_CACHE_SECONDS + 2
+    # kombu's Redis transport opens two per check: one to see the broker answer, one for the
+    # channel that reads the queue's length. Without the cache: 200.
+    assert connections <= 2 * checks, (connections, seconds)
 
 
 def test_metrics_need_the_token(server):
