@@ -88,8 +88,14 @@ def test_two_workers_share_the_queue_each_file_once(broker, process_logs, user, 
         # Started once each (a second start, at once or later, counts an attempt).
         assert sorted(done.values_list("attempts", flat=True)) == [1] * FILES
         assert all(f.result["row_count"] == ROWS for f in done)
+        # A task logs "succeeded" after it has marked its file DONE: wait for the last line.
+        wait_until(
+            lambda: sum(succeeded(log) for log in deployment.logs) >= FILES,
+            30,
+            "a worker never logged its task's end",
+        )
         counts = [succeeded(log) for log in deployment.logs]
-        assert sum(counts) == FILES and min(counts) > 0, counts  # both took some
+        assert sum(counts) == FILES and min(counts) > 0, counts  # both took some, once each
     finally:
         deployment.stop()
 
