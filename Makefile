@@ -88,7 +88,7 @@ protections: install
 ## page's TypeScript types are generated from it, tests/test_schema_snapshot.py checks it)
 .PHONY: schema
 schema: install
-	DEBUG=$${DEBUG:-1} $(PY) manage.py export_schema schema.schema --path schema.graphql
+	DEBUG=$${DEBUG:-1} $(PY) manage.py export_schema schema.graphql.api:schema --path schema.graphql
 
 # The page's TypeScript types are generated from the snapshot (frontend/codegen.ts): a new
 # snapshot rebuilds the page, and so type-checks it again.

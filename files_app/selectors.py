@@ -191,7 +191,7 @@ def api_tokens_of(*, user, name: str | None = None) -> QuerySet[ApiToken]:
 def api_token_users(*, raw_tokens: Iterable[str]) -> dict[str, object]:
     """Each raw token that is still valid, with its active user (the same rule as
     `api_token_user`), in one query: every open websocket of a web process is checked again
-    at once (schema/revalidation.py)."""
+    at once (schema/live/revalidation.py)."""
     hashes = {ApiToken.hash(raw_token): raw_token for raw_token in raw_tokens}
     valid = (
         ApiToken.objects.select_related("user")

@@ -21,7 +21,7 @@ const config: CodegenConfig = {
         useTypeImports: true,
         strictScalars: true,
         scalars: {
-          BigInt: "number", // schema/scalars.py sends it as a JSON number
+          BigInt: "number", // schema/graphql/scalars.py sends it as a JSON number
           DateTime: "string", // ISO 8601
           Upload: "File | null", // a multipart file part; null in the operations JSON
         },

@@ -1,4 +1,4 @@
-"""Live fan-out on a real server (schema/fanout.py): one execution per class of subscribers,
+"""Live fan-out on a real server (schema/live/hub.py): one execution per class of subscribers,
 rights never mixed, and a client that does not read holds up nobody but itself.
 
 Executions are counted from the server's own log (one DEBUG line per execution, with how
@@ -21,8 +21,8 @@ from django.db import connection
 
 from files_app import events
 from files_app.models import File
-from schema import fanout, live
-from schema.ids import decode_file_id, encode_file_id
+from schema.graphql.ids import decode_file_id, encode_file_id
+from schema.live import channel, hub
 from tests.support.files import make_done_file
 from tests.support.operations import SUBSCRIBE, is_final, upload
 from tests.support.processes import Server
@@ -130,7 +130,7 @@ async def slow_watcher(server, token, owner) -> StalledSubscription:
 
 
 def state(owner, file_id: str, version: int, status: str, name: str = BIG_NAME) -> dict:
-    """A file's public state as the workers publish it (schema/live.py: publish)."""
+    """A file's public state as the workers publish it (schema/live/channel.py: publish)."""
     return {
         "id": file_id,
         "name": name,
@@ -152,7 +152,7 @@ def state(owner, file_id: str, version: int, status: str, name: str = BIG_NAME) 
 
 async def publish(owner, file_state: dict) -> None:
     await get_channel_layer().group_send(
-        live.owner_group(owner.pk), {"type": live.MESSAGE_TYPE, "file": file_state}
+        channel.owner_group(owner.pk), {"type": channel.MESSAGE_TYPE, "file": file_state}
     )
 
 
@@ -181,7 +181,7 @@ async def test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state
 class Consumer:
     """What a subscriber needs of its websocket consumer, recording a close."""
 
-    viewer_groups = (live.owner_group(1),)
+    viewer_groups = (channel.owner_group(1),)
     closed_with = None
 
     async def close(self, code=None, reason=None):
@@ -192,7 +192,7 @@ class Consumer:
 async def test_a_subscriber_too_far_behind_is_closed_1013(settings):
     settings.WEBSOCKET_OUTBOX_LIMIT = OUTBOX_LIMIT
     consumer = Consumer()
-    subscriber = fanout.Subscriber(consumer, None, None)
+    subscriber = hub.Subscriber(consumer, None, None)
     owner = SimpleNamespace(pk=1)
     for _ in range(OUTBOX_LIMIT):  # status changes of many files: nothing to merge
         subscriber.offer(state(owner, str(uuid.uuid4()), 1, "DONE"), "payload")

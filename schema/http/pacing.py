@@ -1,5 +1,5 @@
 """Every HTTP request body is read at a pace, or its client is dropped: wrapped around every
-HTTP request of the web process (schema/asgi.py), so the GraphQL endpoint, tus and Django's
+HTTP request of the web process (schema/http/asgi.py), so the GraphQL endpoint, tus and Django's
 routes read their bodies through the same `receive`.
 
 uvicorn times nothing out while a body arrives: a client that sends part of a body and stops,
@@ -30,7 +30,7 @@ import time
 
 from django.conf import settings
 
-from .errors import EdgeError, ErrorCode
+from ..errors import EdgeError, ErrorCode
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Resumable uploads over the tus 1.0 protocol (https://tus.io/protocols/resumable-upload):
 core, creation, termination and expiration, at /tus/, served as its own ASGI app beside
-POST /graphql/ (schema/asgi.py), with the same checks-first rules as that endpoint.
+POST /graphql/ (schema/http/asgi.py), with the same checks-first rules as that endpoint.
 
 - OPTIONS /tus/ says what is supported (no authentication: tus clients may ask first).
 - Every other request names `Tus-Resumable: 1.0.0` and is authenticated from its headers
@@ -19,7 +19,7 @@ POST /graphql/ (schema/asgi.py), with the same checks-first rules as that endpoi
   PATCH writes it).
 Why not a library: the maintained Python tus servers (asgi-tus, tussi) keep their own
 storage and know nothing of our users, limits or Files; django-tus is a synchronous view
-behind Django's handler, which spools each body before any check (see schema/endpoint.py).
+behind Django's handler, which spools each body before any check (see schema/http/endpoint.py).
 """
 
 import asyncio
@@ -39,11 +39,11 @@ from files_app.models import FileStatus, ResumableUpload
 from files_app.numbers import parse_digits
 from files_app.sizes import human_size
 
-from .auth import authenticated_user
+from ..auth import authenticated_user
+from ..errors import EdgeError, ErrorCode
+from ..graphql.ids import encode_file_id
+from ..observability import UPLOAD_BYTES, UPLOADS
 from .endpoint import ClientGone, declared_length, hsts_value, receive_into, with_database
-from .errors import EdgeError, ErrorCode
-from .ids import encode_file_id
-from .observability import UPLOAD_BYTES, UPLOADS
 from .pacing import BodyTimeout
 from .reservations import kept
 

@@ -3,7 +3,7 @@ once, straight into the storage folder, every limit enforced on each chunk.
 
 Django's own handling spools the whole body to a temporary file before any check, then
 writes each part again; here nothing is buffered beyond one part's write buffer and the small
-`operations` and `map` fields. The caller (schema/endpoint.py) authenticates and refuses an
+`operations` and `map` fields. The caller (schema/http/endpoint.py) authenticates and refuses an
 over-limit `Content-Length` before the first byte of the body is read.
 
 A file part becomes an `IncomingFile`, one kind per storage:
@@ -35,7 +35,7 @@ from files_app.models import INCOMING_FOLDER, stored_name
 from files_app.processors.sniff import SNIFF_BYTES
 from files_app.sizes import MIB, human_size
 
-from .errors import EdgeError, ErrorCode
+from ..errors import EdgeError, ErrorCode
 from .multipart import (
     MAP,
     MULTIPART_SPEC,

@@ -1,7 +1,7 @@
 """`fileUpdates`: the current state of the listed files, then every change, live.
 
 How they are delivered (the groups joined before the current state is read, stale versions
-dropped, one execution per class of subscribers) is `fanout.file_updates`; the resolver only
+dropped, one execution per class of subscribers) is `hub.file_updates`; the resolver only
 checks who asks and for which files.
 """
 
@@ -13,7 +13,7 @@ from strawberry_django.auth.utils import aget_current_user
 
 from files_app import selectors
 
-from . import fanout
+from ..live import hub
 from .ids import decode_file_id
 from .types import FileType
 
@@ -30,13 +30,13 @@ class Subscription:
     async def file_updates(
         self, info: strawberry.Info, ids: list[strawberry.ID] | None = None
     ) -> AsyncGenerator[FileType, None]:
-        if isinstance(info.root_value, fanout.OneEvent):  # a class's one execution
+        if isinstance(info.root_value, hub.OneEvent):  # a class's one execution
             yield info.root_value.file
             return
         user = selectors.require_user(await aget_current_user(info))
         wanted = {decode_file_id(raw_id) for raw_id in ids} if ids is not None else None
         # Closed with the subscription, so its groups are left at once, not when collected.
-        updates = fanout.file_updates(user=user, consumer=info.context["ws"], wanted=wanted)
+        updates = hub.file_updates(user=user, consumer=info.context["ws"], wanted=wanted)
         async with aclosing(updates):
             async for file in updates:
                 yield file

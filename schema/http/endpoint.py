@@ -8,13 +8,13 @@ pays for the middleware chain and a thread of its own. Here, in order:
 1. who is asking, from the headers (`schema.auth`), before one byte of the body is read:
    an anonymous request is refused (401) with its body unread, JSON or multipart;
 2. a declared `Content-Length` over the limit is refused with 413 at once;
-3. the body is read as it arrives (at a pace, or the client is dropped: schema/pacing.py):
-   JSON up to `DATA_UPLOAD_MAX_MEMORY_SIZE`, multipart through `schema.ingress` (each file
+3. the body is read as it arrives (at a pace, or the client is dropped: schema/http/pacing.py):
+   JSON up to `DATA_UPLOAD_MAX_MEMORY_SIZE`, multipart through `schema.http.ingress` (each file
    written once, limits checked on every chunk);
 4. the operation runs with Strawberry's synchronous executor in one hop to a database
    thread (a fixed pool, `DATABASE_THREADS`): no awaitable per field, and each thread's
    connection is kept between requests (`CONN_MAX_AGE`), checked before each use;
-5. the answer is executed and serialised within its byte budget (schema/answers.py).
+5. the answer is executed and serialised within its byte budget (schema/graphql/answers.py).
 Anything written for a refused or failed request is removed before the answer is sent.
 """
 
@@ -40,11 +40,12 @@ from files_app import exceptions, services, storage
 from files_app.numbers import parse_digits
 from files_app.sizes import MIB, human_size
 
-from . import answers, auth
-from .errors import DATABASE_DOWN, EdgeError, ErrorCode, answer_too_large
+from .. import auth
+from ..errors import DATABASE_DOWN, EdgeError, ErrorCode, answer_too_large
+from ..graphql import answers
+from ..observability import UPLOAD_BYTES, GraphQLRequestMetrics
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
-from .observability import UPLOAD_BYTES, GraphQLRequestMetrics
 from .reservations import kept
 
 logger = logging.getLogger(__name__)
@@ -276,7 +277,7 @@ class GraphQLEndpoint:
 
     def admit_upload(self, request, length: int | None):
         """Who is uploading, and what they may still upload, reserved against their quota
-        while the body arrives (schema/reservations.py keeps it): before any byte of it."""
+        while the body arrives (schema/http/reservations.py keeps it): before any byte of it."""
         user = auth.authenticated_user(request)
         try:
             reservation = services.upload_reserve(owner=user, size=length)

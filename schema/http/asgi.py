@@ -1,7 +1,8 @@
-"""The HTTP side of the web process: POST /graphql/ to our own endpoint (schema/endpoint.py),
-the probes and /metrics to schema/probes.py, /tus/ to the resumable uploads (schema/tus.py),
-everything else (the page, downloads, GraphiQL, the admin, static files) to Django; every
-request body, whoever reads it, at a pace or the client is dropped (schema/pacing.py)."""
+"""The HTTP side of the web process: POST /graphql/ to our own endpoint
+(schema/http/endpoint.py), the probes and /metrics to schema/http/probes.py, /tus/ to the
+resumable uploads (schema/http/tus.py), everything else (the page, downloads, GraphiQL, the
+admin, static files) to Django; every request body, whoever reads it, at a pace or the client
+is dropped (schema/http/pacing.py)."""
 
 import asyncio
 
@@ -34,7 +35,7 @@ def close_request_connections(**kwargs) -> None:
 def http_application(django_app, schema):
     endpoint = GraphQLEndpoint(schema)
     tus = TusEndpoint()
-    request_finished.connect(close_request_connections, dispatch_uid="schema.asgi.close")
+    request_finished.connect(close_request_connections, dispatch_uid="schema.http.asgi.close")
 
     async def application(scope, receive, send):
         path = scope["path"].removeprefix(scope.get("root_path", ""))

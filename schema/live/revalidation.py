@@ -8,7 +8,7 @@ pass: the bearer tokens in one query (`selectors.api_token_users`), each distinc
 and each distinct user's rights once, then the counts of all of them in one Redis pipeline.
 It is as strict as before: a connection whose token was deleted or expired, whose session
 was logged out or whose user was deactivated is closed with 4401; one that lost the right
-to see everyone's files leaves that group (schema/fanout.py `Hub.narrow`).
+to see everyone's files leaves that group (schema/live/hub.py `Hub.narrow`).
 """
 
 import asyncio
@@ -18,8 +18,8 @@ from types import SimpleNamespace
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import fanout, live
-from .auth import session_user, users_for_bearer_headers
+from ..auth import session_user, users_for_bearer_headers
+from . import channel, hub
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def credentials_now(consumers) -> list[tuple[object, tuple[str, ...]] | None]:
             found.append(None)
             continue
         if user.pk not in rights:
-            rights[user.pk] = tuple(live.groups_for_viewer(user))
+            rights[user.pk] = tuple(channel.groups_for_viewer(user))
         found.append((user, rights[user.pk]))
     return found
 
@@ -91,9 +91,9 @@ class Revalidation:
                 self.close(consumer)
                 continue
             consumer.scope["user"], consumer.viewer_groups = now
-            await fanout.hub().narrow(consumer, consumer.viewer_groups)
+            await hub.get().narrow(consumer, consumer.viewer_groups)
             kept.append(consumer)
-        await live.refresh_all(
+        await channel.refresh_all(
             consumer.connections for consumer in kept if consumer.connections is not None
         )
 
@@ -107,4 +107,4 @@ class Revalidation:
 
 def revalidation() -> Revalidation:
     """This process's revalidation."""
-    return live.loop_local(Revalidation)
+    return channel.loop_local(Revalidation)

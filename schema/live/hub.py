@@ -6,7 +6,7 @@ subscriber per event, and a message per subscriber through Redis (issue 17). Her
 per process joins the groups its local subscribers need (reference-counted), receives each
 event once, and hands it to the subscribers it reaches, grouped in classes by (query text,
 operation name, variables, rights, origin): each class executes the selection once and the
-`next` payload is serialised once, within the answer budget (schema/answers.py); every
+`next` payload is serialised once, within the answer budget (schema/graphql/answers.py); every
 subscriber of the class gets the same bytes, in an envelope with its own operation id.
 
 The rights are whether the viewer sees everyone's files: an owner and a staff member never
@@ -16,7 +16,7 @@ depends on to `Subscriber.class_key`.
 
 The payload is written to each subscriber's socket at once unless the socket is full (a
 client that does not read): then that subscriber's own task finishes the write and its
-outbox keeps what follows, merged and bounded (schema/subscriber.py), so it holds up no one.
+outbox keeps what follows, merged and bounded (schema/live/subscriber.py), so it holds up no one.
 """
 
 import asyncio
@@ -36,9 +36,10 @@ from strawberry.utils.aio import aclosing
 
 from files_app import events, selectors
 
-from . import answers, live
-from .errors import answer_too_large
-from .observability import SUBSCRIPTIONS
+from ..errors import answer_too_large
+from ..graphql import answers
+from ..observability import SUBSCRIPTIONS
+from . import channel
 from .subscriber import TRY_AGAIN_LATER, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class Hub:
                 self.interrupt()
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
-            if message.get("type") == live.MESSAGE_TYPE:
+            if message.get("type") == channel.MESSAGE_TYPE:
                 try:
                     await self.dispatch(message["file"])
                 except Exception:
@@ -177,7 +178,7 @@ class Hub:
         """Join our groups again now and then: channels-redis drops a membership older than
         its group expiry, and a subscription open longer than that would silently stop
         receiving events."""
-        interval = settings.CHANNEL_LAYER_GROUP_EXPIRY / live.REFRESHES_PER_GROUP_EXPIRY
+        interval = settings.CHANNEL_LAYER_GROUP_EXPIRY / channel.REFRESHES_PER_GROUP_EXPIRY
         while True:
             await asyncio.sleep(interval)
             try:
@@ -202,9 +203,9 @@ class Hub:
         same payload for each of them (queueing never waits for a client)."""
         if not self.first_time(state):
             return
-        reached = self.members.get(live.owner_group(state["owner_id"]), set()) | self.members.get(
-            live.ALL_FILES_GROUP, set()
-        )
+        reached = self.members.get(
+            channel.owner_group(state["owner_id"]), set()
+        ) | self.members.get(channel.ALL_FILES_GROUP, set())
         classes: dict[object, list[Subscriber]] = collections.defaultdict(list)
         for subscriber in reached:
             if subscriber.wants(state):
@@ -228,7 +229,7 @@ class Hub:
 async def execute(operation, state: dict) -> bytes:
     """The `next` payload of `operation`'s document for one event, serialised once for its
     whole class: the same schema, extensions and error handling as a per-subscriber
-    execution, and the same answer budget as a query (schema/answers.py)."""
+    execution, and the same answer budget as a query (schema/graphql/answers.py)."""
     handler = operation.handler
     source = await handler.schema.stream(
         operation.query,
@@ -250,9 +251,9 @@ async def execute(operation, state: dict) -> bytes:
         return answers.encode(answer_too_large(error))
 
 
-def hub() -> Hub:
+def get() -> Hub:
     """This process's hub."""
-    return live.loop_local(Hub)
+    return channel.loop_local(Hub)
 
 
 async def file_updates(*, user, consumer, wanted: set | None):
@@ -260,7 +261,7 @@ async def file_updates(*, user, consumer, wanted: set | None):
     `wanted` files (None: no file listed, only changes of all of them), then their changes.
 
     The groups (the connection's `viewer_groups`, checked again every
-    WEBSOCKET_REVALIDATE_SECONDS by schema/websocket.py, and against each event as it goes
+    WEBSOCKET_REVALIDATE_SECONDS by schema/live/websocket.py, and against each event as it goes
     out) are joined *before* the current state is read, so an update committed in between
     is not lost; it may arrive twice instead, and the version check drops the copy and
     anything older than what was already sent. Events that arrive while the current state is
@@ -275,7 +276,7 @@ async def file_updates(*, user, consumer, wanted: set | None):
     )
     if wanted:
         subscriber.hold()  # events wait behind the current state (see Subscriber.on_hold)
-    async with hub().subscribed(subscriber):
+    async with get().subscribed(subscriber):
         if wanted:
             current = await database_sync_to_async(selectors.file_get_many)(
                 user=user, file_ids=wanted

@@ -9,7 +9,7 @@ from strawberry.file_uploads import Upload
 from files_app.exceptions import InvalidUpload
 from files_app.numbers import parse_digits
 
-from .multipart import MULTIPART_SPEC
+from ..http.multipart import MULTIPART_SPEC
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 BIG_INT_REFUSED = "BigInt takes a whole 64-bit number: a JSON number, or a string of digits 0-9."
@@ -39,7 +39,7 @@ BIG_INT_SCALAR = strawberry.scalar(
 
 
 def upload_value(value):
-    """A variable's Upload: the file part the multipart request mapped to it (schema/ingress.py
+    """A variable's Upload: the file part the multipart request mapped to it (schema/http/ingress.py
     put it there). Anything else was sent as JSON; graphql-core names the variable."""
     if hasattr(value, "read"):
         return value

@@ -17,9 +17,9 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from ..errors import ErrorCode, assign_code
 from .answers import BudgetedExecution
 from .cost import query_cost_rule
-from .errors import ErrorCode, assign_code
 from .mutations import Mutation
 from .queries import Query
 from .scalars import SCALAR_MAP
@@ -50,7 +50,7 @@ def limit_rules(
 
 
 class QueryLimits(AddValidationRules):
-    """Depth, aliases, what the answer could hold at most (schema/cost.py) and (optionally)
+    """Depth, aliases, what the answer could hold at most (schema/graphql/cost.py) and (optionally)
     no introspection; page size is relay_max_results."""
 
     def __init__(self):

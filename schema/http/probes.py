@@ -1,4 +1,4 @@
-"""GET /healthz, /readyz and /metrics, answered in front of Django (schema/asgi.py): a probe
+"""GET /healthz, /readyz and /metrics, answered in front of Django (schema/http/asgi.py): a probe
 or a scraper reaches a pod by its address, which no ALLOWED_HOSTS lists, and a liveness
 check must not wait behind the middleware or the database.
 
@@ -33,7 +33,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from files_app import dependencies
 from files_app.metrics import WorkloadCollector
 
-from .errors import EdgeError, ErrorCode
+from ..errors import EdgeError, ErrorCode
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 renewed every third of UPLOAD_RESERVATION_SECONDS by a task beside the request, and released
 when the request ends, however it ends (answered, refused, the client gone, cancelled). A
 web process that dies releases nothing: its reservations stop counting when they expire.
-The database work runs through the caller's `with_database` (schema/endpoint.py, which uses
+The database work runs through the caller's `with_database` (schema/http/endpoint.py, which uses
 this module)."""
 
 import asyncio
