@@ -6,7 +6,7 @@ import uuid
 
 from channels.layers import get_channel_layer
 
-from schema.live import channel
+from schema.live import connections
 
 STORM = 200
 
@@ -21,7 +21,7 @@ async def test_a_disconnect_storm_reuses_one_pooled_connection():
     layer = get_channel_layer()
     user_id = uuid.uuid4().int % 10**9
     counted = [
-        channel.UserConnections(layer, user_id, uuid.uuid4().hex, ttl=60) for _ in range(STORM)
+        connections.UserConnections(layer, user_id, uuid.uuid4().hex, ttl=60) for _ in range(STORM)
     ]
     for one in counted:  # one at a time: the pool needs a single connection for these
         assert await one.add(STORM)

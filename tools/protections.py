@@ -42,7 +42,7 @@ SETTINGS_PROCESSING = "project/settings/processing.py"
 SETTINGS_CHANNELS = "project/settings/celery_channels.py"
 SCHEMA = "schema/graphql/api.py"
 WEBSOCKET = "schema/live/websocket.py"
-LIVE = "schema/live/channel.py"
+CONNECTIONS = "schema/live/connections.py"
 FANOUT = "schema/live/hub.py"
 REVALIDATION = "schema/live/revalidation.py"
 SUBSCRIBER = "schema/live/subscriber.py"
@@ -737,14 +737,14 @@ PROTECTIONS = [
     ),
     Protection(
         "9 websocket: connections per user are capped",
-        [(LIVE, "return count <= limit", "return True")],
+        [(CONNECTIONS, "return count <= limit", "return True")],
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"],
     ),
     Protection(
         "9 websocket: the cap counts a user's connections across web processes",
         [
             (
-                LIVE,
+                CONNECTIONS,
                 'self.key = f"{layer.prefix}:websockets:{user_id}"',
                 'self.key = f"{layer.prefix}:websockets:{user_id}:{os.getpid()}"',
             )
@@ -755,7 +755,7 @@ PROTECTIONS = [
         "9 websocket: open connections keep counting (refreshed at each revalidation)",
         [
             (
-                LIVE,
+                CONNECTIONS,
                 "                same_user[0].refresh_in(pipe, same_user)\n",
                 "                pass\n",
             )
@@ -764,7 +764,7 @@ PROTECTIONS = [
     ),
     Protection(
         "9 websocket: a killed web process's connections stop counting",
-        [(LIVE, '            pipe.zremrangebyscore(self.key, "-inf", now)\n', "")],
+        [(CONNECTIONS, '            pipe.zremrangebyscore(self.key, "-inf", now)\n', "")],
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"],
     ),
     Protection(
@@ -1202,7 +1202,7 @@ PROTECTIONS = [
         "19 live: a disconnect storm uncounts connections over one pooled Redis connection",
         [
             (
-                LIVE,
+                CONNECTIONS,
                 "loop_local(Removals).add(self)",
                 "asyncio.ensure_future(self.redis.zrem(self.key, self.connection_id))",
             )

@@ -9,8 +9,8 @@ from strawberry.file_uploads import Upload
 from files_app.exceptions import InvalidUpload
 from files_app.numbers import parse_digits
 
-from ..http.multipart import MULTIPART_SPEC
-
+# The spec the `Upload` scalar and the multipart ingress (schema/http/ingress.py) follow.
+MULTIPART_SPEC = "https://github.com/jaydenseric/graphql-multipart-request-spec"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 BIG_INT_REFUSED = "BigInt takes a whole 64-bit number: a JSON number, or a string of digits 0-9."
 

@@ -36,9 +36,9 @@ from files_app.processors.sniff import SNIFF_BYTES
 from files_app.sizes import MIB, human_size
 
 from ..errors import EdgeError, ErrorCode
+from ..graphql.scalars import MULTIPART_SPEC
 from .multipart import (
     MAP,
-    MULTIPART_SPEC,
     OPERATIONS,
     check_path,
     parse_map,

@@ -10,9 +10,10 @@ operation name, variables, rights, origin): each class executes the selection on
 subscriber of the class gets the same bytes, in an envelope with its own operation id.
 
 The rights are whether the viewer sees everyone's files: an owner and a staff member never
-share a result. Nothing else a field resolves from may depend on the viewer (today the
-fields read the file and the connection's origin only); a field that does must add what it
-depends on to `Subscriber.class_key`.
+share a result. Nothing else a field resolves from may depend on the viewer (the fields read
+the file and the connection's origin only); a field that does must add what it depends on to
+`Subscriber.class_key`. tests/test_fanout.py pins each field of the payload type to what it
+reads, and checks that two unlike viewers of one class get what each would get alone.
 
 The payload is written to each subscriber's socket at once unless the socket is full (a
 client that does not read): then that subscriber's own task finishes the write and its
@@ -24,7 +25,6 @@ import collections
 import contextlib
 import contextvars
 import logging
-from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -38,8 +38,10 @@ from files_app import events, selectors
 
 from ..errors import answer_too_large
 from ..graphql import answers
+from ..graphql.subscriptions import OneEvent
 from ..observability import SUBSCRIPTIONS
 from . import channel
+from .loops import loop_local
 from .subscriber import TRY_AGAIN_LATER, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -62,13 +64,6 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
     async def run_operation(self, operation) -> None:
         current_operation.set(operation)
         await super().run_operation(operation)
-
-
-@dataclass(frozen=True)
-class OneEvent:
-    """The root value of a class's execution: `fileUpdates` yields this file and ends."""
-
-    file: object
 
 
 class Hub:
@@ -253,7 +248,7 @@ async def execute(operation, state: dict) -> bytes:
 
 def get() -> Hub:
     """This process's hub."""
-    return channel.loop_local(Hub)
+    return loop_local(Hub)
 
 
 async def file_updates(*, user, consumer, wanted: set | None):

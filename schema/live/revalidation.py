@@ -19,7 +19,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from ..auth import session_user, users_for_bearer_headers
-from . import channel, hub
+from . import channel, connections, hub
+from .loops import loop_local
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class Revalidation:
             consumer.scope["user"], consumer.viewer_groups = now
             await hub.get().narrow(consumer, consumer.viewer_groups)
             kept.append(consumer)
-        await channel.refresh_all(
+        await connections.refresh_all(
             consumer.connections for consumer in kept if consumer.connections is not None
         )
 
@@ -107,4 +108,4 @@ class Revalidation:
 
 def revalidation() -> Revalidation:
     """This process's revalidation."""
-    return channel.loop_local(Revalidation)
+    return loop_local(Revalidation)

@@ -40,6 +40,7 @@ from ..errors import answer_too_large
 from ..graphql import answers
 from ..observability import WEBSOCKETS
 from . import channel, hub
+from .connections import UserConnections
 from .revalidation import UNAUTHORIZED, revalidation
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
     bearer_header: str | None = None
     # The groups the viewer's events may come from, as of the last check.
     viewer_groups: tuple[str, ...] = ()
-    connections: channel.UserConnections | None = None
+    connections: UserConnections | None = None
     counted = False  # in the open-websockets gauge (/metrics)
     # No channel-layer channel of its own: live events come through the process's hub
     # (schema/live/hub.py), and a channel per connection cost three tasks and a receive
@@ -131,6 +132,11 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         WEBSOCKETS.inc()
         return UNSET
 
+    def file_updates(self, *, user, wanted: set | None):
+        """One `fileUpdates` subscription of this connection (schema/graphql/subscriptions.py),
+        delivered through the process's live hub."""
+        return hub.file_updates(user=user, consumer=self, wanted=wanted)
+
     def encode_json(self, data) -> str:
         """Every message Strawberry sends (a subscription's first results among them) within
         the answer budget, as UTF-8 JSON like the hub's; a `next` over it carries one
@@ -149,7 +155,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         """Whether the user may open one more connection. Counted in Redis, not in this
         process, so the cap holds however many web processes there are. Redis away: let it
         in uncounted (nothing live works then anyway); the next refresh counts it."""
-        self.connections = channel.UserConnections(
+        self.connections = UserConnections(
             get_channel_layer(), self.scope["user"].pk, uuid.uuid4().hex, self.connection_ttl()
         )
         try:
