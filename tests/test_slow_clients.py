@@ -77,6 +77,7 @@ def assert_dropped(connection: Connection) -> None:
     answer = connection.answer()
     assert (answer.status, answer.code()) == (408, "REQUEST_TIMEOUT"), answer
     assert answer.headers.get("connection") == "close"
+    assert answer.headers.get("x-content-type-options") == "nosniff"
     assert connection.closed_within(1), "the connection was left open"
 
 

@@ -55,6 +55,7 @@ DELETION_TESTS = "tests/test_deletion_events.py"
 WEBSOCKET_ACCESS = "tests/test_websocket_access.py"
 VIEWS = "schema/http/views.py"
 ENDPOINT = "schema/http/endpoint.py"
+TRANSPORT = "schema/http/transport.py"
 INGRESS = "schema/http/ingress.py"
 MULTIPART = "schema/http/multipart.py"
 INGRESS_TESTS = "tests/test_ingress.py"
@@ -304,7 +305,7 @@ PROTECTIONS = [
         "4 PostgreSQL down: the GraphQL endpoint answers 503, not 500",
         [
             (
-                ENDPOINT,
+                TRANSPORT,
                 "except DATABASE_DOWN:\n            raise EdgeError.unavailable()",
                 "except ZeroDivisionError:\n            raise EdgeError.unavailable()",
             )
@@ -313,7 +314,7 @@ PROTECTIONS = [
     ),
     Protection(
         "4 PostgreSQL restart: the endpoint's kept connection is checked before each use",
-        [(ENDPOINT, "        close_obsolete_connections()\n        try:", "        try:")],
+        [(TRANSPORT, "        close_obsolete_connections()\n        try:", "        try:")],
         ["tests/reliability/test_postgres_restart.py"],
     ),
     Protection(
@@ -511,7 +512,7 @@ PROTECTIONS = [
     ),
     Protection(
         "6 numbers: Content-Length goes through the helper",
-        [(ENDPOINT, "length = parse_digits(raw)", "length = int(raw)")],
+        [(TRANSPORT, "length = parse_digits(raw)", "length = int(raw)")],
         [f"{CLIENT_INPUT_TESTS}::test_a_content_length_that_is_not_ascii_digits_is_400"],
     ),
     Protection(

@@ -8,9 +8,10 @@ import asyncio
 
 from django.core.signals import request_finished
 
-from .endpoint import GraphQLEndpoint, idle_connections
+from .endpoint import GraphQLEndpoint
 from .pacing import paced
 from .probes import PROBE_PATHS, probe
+from .transport import idle_connections
 from .tus import TUS_PATH, TusEndpoint
 
 API_PATH = "/graphql/"
