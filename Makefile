@@ -94,12 +94,13 @@ schema: install
 # snapshot rebuilds the page, and so type-checks it again.
 $(FRONTEND_STAMP): schema.graphql frontend/codegen.ts
 
-## make lint: ruff (pinned in requirements-dev.txt) checks the Python code and its format
-## (ruff.toml); `.venv/bin/ruff format .` formats it
+## make lint: ruff checks the Python code and its format (ruff.toml; `.venv/bin/ruff format .`
+## formats it), import-linter the layers (.importlinter); both pinned in requirements-dev.txt
 .PHONY: lint
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # `make test` lints first (an extra prerequisite line, so the test rule itself stays as it is).
 test: lint
