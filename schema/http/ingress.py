@@ -108,7 +108,7 @@ class DiskIncomingFile(IncomingFile):
     def __init__(self, client_name: str):
         super().__init__(client_name)
         self.path = incoming_dir() / f"{uuid.uuid4().hex}.part"
-        self.writer = open(self.path, "xb", buffering=WRITE_BUFFER_SIZE)  # noqa: SIM115
+        self.writer = open(self.path, "xb", buffering=WRITE_BUFFER_SIZE)
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)
@@ -117,7 +117,7 @@ class DiskIncomingFile(IncomingFile):
     def finish(self) -> None:
         """All bytes are in: close the writer, open for reading (sniffing, storing)."""
         self.writer.close()
-        self.file = open(self.path, "rb")  # noqa: SIM115
+        self.file = open(self.path, "rb")
 
     def temporary_file_path(self) -> str:
         """FileSystemStorage moves a file that has one instead of copying it."""

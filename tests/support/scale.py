@@ -104,7 +104,7 @@ def rabbitmq_reachable() -> bool:
         with Connection(RABBITMQ_URL + "//", connect_timeout=3) as connection:
             connection.ensure_connection(max_retries=1)
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not here"
+    except Exception:  # any failure means "not here"
         return False
 
 
