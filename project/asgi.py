@@ -31,8 +31,8 @@ application = with_request_id(
             "lifespan": lifespan,
             # Cookies only: the consumer reads the session (or a token) and sets the user itself
             # (schema/live/websocket.py). Channels' session and auth middleware would load the user
-            # at connect for nothing, and wrap every frame sent (issue 17: a tenth of the work
-            # per event delivered).
+            # at connect for nothing, and wrap every frame sent (a tenth of the work per event
+            # delivered: docs/live-connection-cost.md).
             "websocket": CookieMiddleware(
                 URLRouter(
                     [

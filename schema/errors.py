@@ -105,8 +105,9 @@ RETRY_AFTER_SECONDS = "5"
 class EdgeError(Exception):
     """A request refused at the edge, before (or instead of) GraphQL execution.
 
-    Its code is required: a default one (it was INVALID_UPLOAD) put a client's code on
-    answers that were our bugs. What has no code of its own is `EdgeError.internal()`."""
+    Its code is required: a default would put a client's code on answers that are our bugs
+    (a tus 500 would reach the page as a refusal it must not retry). What has no code of its
+    own is `EdgeError.internal()`."""
 
     def __init__(
         self,

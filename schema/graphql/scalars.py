@@ -16,9 +16,9 @@ BIG_INT_REFUSED = "BigInt takes a whole 64-bit number: a JSON number, or a strin
 
 
 def big_int_value(value) -> int:
-    """A variable's BigInt. int() took `"²"` (a 500 elsewhere), `" 12 "`, `True` and `1.5`
-    (as 1): a whole number is taken, or a string of ASCII digits for clients without 64-bit
-    numbers (JavaScript), and nothing else."""
+    """A variable's BigInt. int() would take `" 12 "`, `True` and `1.5` (as 1), and raise
+    for `"²"` (a 500 elsewhere): a whole number is taken, or a string of ASCII digits for
+    clients without 64-bit numbers (JavaScript), and nothing else."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, str):

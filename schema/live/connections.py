@@ -75,11 +75,11 @@ async def refresh_all(connections) -> None:
 
 
 class Removals:
-    """The connections that closed, uncounted in one pipeline per round. A disconnect storm
-    (a web process's clients all leaving at once) used to run one ZREM per connection at
-    the same time, each taking a connection of its own from the pool, so the pool opened
-    hundreds of new Redis connections (and redis-py read its package metadata for each);
-    now one round at a time uses one pooled connection per Redis server."""
+    """The connections that closed, uncounted in one pipeline per round, one round at a time:
+    one pooled connection per Redis server. A disconnect storm (a web process's clients all
+    leaving at once) uncounted with a ZREM each, at the same moment, would take a connection
+    each from the pool: hundreds of new Redis connections (and redis-py reading its package
+    metadata for each)."""
 
     def __init__(self):
         self.waiting: list[UserConnections] = []

@@ -1,13 +1,14 @@
 """Live fan-out: one channel-layer receiver per web process, one execution per class.
 
-Each `fileUpdates` subscriber used to join the channel-layer groups itself and have Strawberry
-execute its selection and serialise the result for every event: about 0.9 ms of CPU per
-subscriber per event, and a message per subscriber through Redis (issue 17). Here one `Hub`
-per process joins the groups its local subscribers need (reference-counted), receives each
-event once, and hands it to the subscribers it reaches, grouped in classes by (query text,
-operation name, variables, rights, origin): each class executes the selection once and the
-`next` payload is serialised once, within the answer budget (schema/graphql/answers.py); every
-subscriber of the class gets the same bytes, in an envelope with its own operation id.
+A subscriber that joined the channel-layer groups itself, and had Strawberry execute its
+selection and serialise the result for every event, would cost about 0.9 ms of CPU per
+subscriber per event and a message per subscriber through Redis
+(docs/live-connection-cost.md). Instead one `Hub` per process joins the groups its local
+subscribers need (reference-counted), receives each event once, and hands it to the
+subscribers it reaches, grouped in classes by (query text, operation name, variables, rights,
+origin): each class executes the selection once and the `next` payload is serialised once,
+within the answer budget (schema/graphql/answers.py); every subscriber of the class gets the
+same bytes, in an envelope with its own operation id.
 
 The rights are whether the viewer sees everyone's files: an owner and a staff member never
 share a result. Nothing else a field resolves from may depend on the viewer (the fields read

@@ -1,5 +1,5 @@
 """The server side of one websocket: uvicorn's sans-I/O protocol, plus what the live hub needs
-to bound what a client that stops reading can hold (issue 24).
+to bound what a client that stops reading can hold.
 
 uvicorn closes a connection whose ping went unanswered with `transport.close()`, which waits
 for the write buffer to drain: for a client that stopped reading, never, so its frames stay

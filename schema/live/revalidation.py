@@ -1,14 +1,15 @@
-"""Open websockets checked again, all of a web process's at once (issue 17).
+"""Open websockets checked again every `WEBSOCKET_REVALIDATE_SECONDS`, all of a web process's
+at once.
 
-Each connection used to re-check its own credentials every `WEBSOCKET_REVALIDATE_SECONDS`
-in a task of its own: a token query (and Django's connection check) and a Redis pipeline per
-connection per period, about 64 % of a core at 10,000 idle connections, and one more task
-per connection. Here one loop per process checks every connection of that moment in one
-pass: the bearer tokens in one query (`selectors.api_token_users`), each distinct session
-and each distinct user's rights once, then the counts of all of them in one Redis pipeline.
-It is as strict as before: a connection whose token was deleted or expired, whose session
-was logged out or whose user was deactivated is closed with 4401; one that lost the right
-to see everyone's files leaves that group (schema/live/hub.py `Hub.narrow`).
+A check per connection, in a task of its own, would cost a token query (and Django's
+connection check) and a Redis pipeline per connection per period: about 64 % of a core at
+10,000 idle connections, and one more task each (docs/live-connection-cost.md). One loop per
+process checks every connection of that moment in one pass: the bearer tokens in one query
+(`selectors.api_token_users`), each distinct session and each distinct user's rights once,
+then the counts of all of them in one Redis pipeline. A connection whose token was deleted
+or expired, whose session was logged out or whose user was deactivated is closed with 4401;
+one that lost the right to see everyone's files leaves that group (schema/live/hub.py
+`Hub.narrow`).
 """
 
 import asyncio

@@ -2,7 +2,7 @@
 what it has sent, and how an event reaches its socket.
 
 An event for a subscriber with nothing waiting is written at once, in the hub's own turn:
-no task wakes up for it (at 10,000 subscribers a wake-up each was most of the work left per
+no task wakes up for it (at 10,000 subscribers a wake-up each would be most of the work per
 event). The payload is one `bytes` per class of subscribers, written to each socket as a
 frame of shared pieces (schema/live/protocol.py), so the subscribers' write buffers hold it
 once. A socket whose buffer is full (a client that does not read) gets a task of this
