@@ -88,7 +88,7 @@ protections: install
 ## page's TypeScript types are generated from it, tests/test_schema_snapshot.py checks it)
 .PHONY: schema
 schema: install
-	DEBUG=$${DEBUG:-1} $(PY) manage.py export_schema schema.schema --path schema.graphql
+	DEBUG=$${DEBUG:-1} $(PY) manage.py export_schema schema.graphql.api:schema --path schema.graphql
 
 # The page's TypeScript types are generated from the snapshot (frontend/codegen.ts): a new
 # snapshot rebuilds the page, and so type-checks it again.
@@ -100,12 +100,13 @@ $(FRONTEND_STAMP): schema.graphql frontend/codegen.ts
 settings-doc: | $(PY)
 	$(PY) -m tools.settings_doc
 
-## make lint: ruff (pinned in requirements-dev.txt) checks the Python code and its format
-## (ruff.toml); `.venv/bin/ruff format .` formats it
+## make lint: ruff checks the Python code and its format (ruff.toml; `.venv/bin/ruff format .`
+## formats it), import-linter the layers (.importlinter); both pinned in requirements-dev.txt
 .PHONY: lint
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # `make test` lints first (an extra prerequisite line, so the test rule itself stays as it is).
 test: lint

@@ -173,7 +173,7 @@ def subscribers_growth(work, owner, token: str, reads: bool) -> tuple[int, int, 
 
     from files_app import events
     from files_app.models import File
-    from schema import live
+    from schema.live import channel
 
     server = WebServer("uvicorn", work, name=f"uvicorn-{'reading' if reads else 'stalled'}")
     context = multiprocessing.get_context("spawn")
@@ -182,10 +182,10 @@ def subscribers_growth(work, owner, token: str, reads: bool) -> tuple[int, int, 
         target=client_main, args=(child, server.ws_url, token, STALLED, reads), daemon=True
     )
     send = async_to_sync(get_channel_layer().group_send)
-    group = live.owner_group(owner.pk)
+    group = channel.owner_group(owner.pk)
 
     def publish(state):
-        send(group, {"type": live.MESSAGE_TYPE, "file": state})
+        send(group, {"type": channel.MESSAGE_TYPE, "file": state})
 
     try:
         before = psutil.Process(server.pid).memory_info().rss

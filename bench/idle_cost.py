@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from files_app.sizes import KIB  # noqa: E402
+from files_app.sizes import KIB
 
 DUMP_ENV = "IDLE_COST_DUMP"
 TRACE_ENV = "IDLE_COST_TRACEMALLOC"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import answers, in_flight, loads, s3, stalled, watchers  # noqa: E402
-from bench.stack import (  # noqa: E402
+from bench import answers, in_flight, loads, s3, stalled, watchers
+from bench.stack import (
     BARE_APP,
     BASE_DIR,
     SERVICE_APP,

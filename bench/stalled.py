@@ -1,4 +1,4 @@
-"""Stalled and trickled request bodies (schema/pacing.py): what each one holds of the web
+"""Stalled and trickled request bodies (schema/http/pacing.py): what each one holds of the web
 process, and how long until it is dropped, side by side with the bare ASGI app on the same
 server (bench/reference/bare_asgi.py), which has no timeout and holds them for as long as the
 client likes.

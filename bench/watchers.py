@@ -361,7 +361,7 @@ def filled_round(server, token, staff_token, clients, timeout, reads):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from schema import live
+    from schema.live import channel
 
     context = multiprocessing.get_context("spawn")
     link, child = context.Pipe()
@@ -397,12 +397,15 @@ def filled_round(server, token, staff_token, clients, timeout, reads):
             if time.monotonic() > deadline:
                 raise TimeoutError("the slow subscriber never received an event")
             state["version"] += 1
-            send(live.ALL_FILES_GROUP, {"type": live.MESSAGE_TYPE, "file": dict(state)})
+            send(channel.ALL_FILES_GROUP, {"type": channel.MESSAGE_TYPE, "file": dict(state)})
         link.recv()
         fat = "x" * SLOW_FILL_NAME
         for _ in range(SLOW_FILL_EVENTS):
             state["version"] += 1
-            send(live.ALL_FILES_GROUP, {"type": live.MESSAGE_TYPE, "file": {**state, "name": fat}})
+            send(
+                channel.ALL_FILES_GROUP,
+                {"type": channel.MESSAGE_TYPE, "file": {**state, "name": fat}},
+            )
         latencies, _ = upload_round(server, token, clients, timeout)
         link.send(("stop",))
         unread = link.recv()[1] if link.poll(30) else 0

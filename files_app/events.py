@@ -8,7 +8,7 @@ A deletion is an event too, the file's last: its final state, one version newer 
 row's last, with `deleted` set (a tombstone). The row is gone by the time it is delivered,
 so the event carries every field a selection may ask for.
 
-How a change travels is the edge's business (the Channels layer, `schema/live.py`): the
+How a change travels is the edge's business (the Channels layer, `schema/live/channel.py`): the
 domain calls the publisher named by FILE_EVENTS_PUBLISHER and imports no web library.
 """
 

@@ -42,7 +42,7 @@ RECOVERED = Counter(
 )
 
 
-class processing_timer:  # noqa: N801 (used as a context manager, like a function)
+class processing_timer:  # lower case: used as a context manager, like a function
     """Observe one processing run: its duration by kind, and how it ended."""
 
     def __init__(self, kind: str):

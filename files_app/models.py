@@ -110,7 +110,7 @@ class File(models.Model):
 
 
 class ResumableUpload(models.Model):
-    """A tus upload (schema/tus.py) of its File, which stays AWAITING_UPLOAD until the last
+    """A tus upload (schema/http/tus.py) of its File, which stays AWAITING_UPLOAD until the last
     byte arrives. The bytes received so far live in the storage, so an upload survives a web
     restart and may go on through another web process: on local disk, a file at the File's
     final name, written at `offset`; on S3, the multipart upload `multipart_id` (whole parts

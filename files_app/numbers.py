@@ -2,7 +2,7 @@
 option): ASCII digits, and nothing else.
 
 `str.isdigit()` is true for `²` and `٣`, and `int()` takes `٣`, ` 12 `, `+12` and `1_000`,
-and raises for `²` (measured: `Upload-Length: ²` on /tus/ was a 500). Every number a client
+and raises for `²` (an `Upload-Length: ²` on /tus/ would be a 500). Every number a client
 sends is read through `parse_digits`, so each place refuses the same things with its own
 clear error."""
 

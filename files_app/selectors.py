@@ -120,7 +120,7 @@ def file_by_pk_sql() -> str:
 def file_by_pk(*, file_id) -> File:
     """One row by primary key, not owner-scoped: for the processing state machine, which
     reads a file back after every change. Written once: compiling `File.objects.get()` each
-    time was over a quarter of a worker's CPU on small files (profiled)."""
+    time would be over a quarter of a worker's CPU on small files (profiled)."""
     pk = File._meta.pk
     value = pk.get_db_prep_value(pk.to_python(file_id), connection)
     return next(iter(File.objects.raw(file_by_pk_sql(), [value])))
@@ -148,8 +148,8 @@ def file_get_many(*, user, file_ids: Iterable) -> list[File]:
 
 @functools.cache
 def token_user_sql() -> str:
-    """One statement, written once: the ORM compiled the same join on every API request,
-    which was a sixth of the web process's CPU under small uploads (profiled)."""
+    """One statement, written once: the ORM would compile the same join on every API
+    request, a sixth of the web process's CPU under small uploads (profiled)."""
     user, token = get_user_model()._meta, ApiToken._meta
     return (
         f'SELECT u.*, t."id" AS api_token_id, t."last_used_at" AS api_token_last_used_at '
@@ -191,7 +191,7 @@ def api_tokens_of(*, user, name: str | None = None) -> QuerySet[ApiToken]:
 def api_token_users(*, raw_tokens: Iterable[str]) -> dict[str, object]:
     """Each raw token that is still valid, with its active user (the same rule as
     `api_token_user`), in one query: every open websocket of a web process is checked again
-    at once (schema/revalidation.py)."""
+    at once (schema/live/revalidation.py)."""
     hashes = {ApiToken.hash(raw_token): raw_token for raw_token in raw_tokens}
     valid = (
         ApiToken.objects.select_related("user")

@@ -4,6 +4,12 @@
 // committed, so it cannot lag the snapshot.
 import type { CodegenConfig } from "@graphql-codegen/cli";
 
+const scalars = {
+  BigInt: "number", // schema/graphql/scalars.py sends it as a JSON number
+  DateTime: "string", // ISO 8601
+  Upload: "File | null", // a multipart file part; null in the operations JSON
+};
+
 const config: CodegenConfig = {
   schema: "../schema.graphql",
   // Every document of the page lives in this one module.
@@ -20,12 +26,14 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
         useTypeImports: true,
         strictScalars: true,
-        scalars: {
-          BigInt: "number", // schema/scalars.py sends it as a JSON number
-          DateTime: "string", // ISO 8601
-          Upload: "File | null", // a multipart file part; null in the operations JSON
-        },
+        scalars,
       },
+    },
+    // Every enum of the schema as a union of its values, used by a document or not: the page
+    // reads `ErrorCode` (every `extensions.code` the server may send) from here.
+    "src/gql/enums.ts": {
+      plugins: ["typescript"],
+      config: { onlyEnums: true, enumsAsTypes: true, useTypeImports: true, scalars },
     },
   },
 };

@@ -1,9 +1,9 @@
 """ASGI entry point: `uvicorn project.asgi:application` (or daphne).
 
 HTTP: POST /graphql/ goes to the streaming GraphQL endpoint, the probes and /metrics to
-schema/probes.py, the rest to Django (schema/asgi.py). Every request and websocket gets a
+schema/http/probes.py, the rest to Django (schema/http/asgi.py). Every request and websocket gets a
 request id first (schema/observability.py). Websockets go to Strawberry's consumer,
-authenticated (schema/websocket.py), at /graphql/ or /graphql.
+authenticated (schema/live/websocket.py), at /graphql/ or /graphql.
 """
 
 import os
@@ -18,10 +18,10 @@ from channels.security.websocket import WebsocketDenier  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
-from schema.asgi import API_PATH, API_PATH_UNSLASHED, http_application, lifespan  # noqa: E402
+from schema.graphql.api import schema  # noqa: E402
+from schema.http.asgi import API_PATH, API_PATH_UNSLASHED, http_application, lifespan  # noqa: E402
+from schema.live.websocket import graphql_ws_consumer  # noqa: E402
 from schema.observability import with_request_id  # noqa: E402
-from schema.schema import schema  # noqa: E402
-from schema.websocket import graphql_ws_consumer  # noqa: E402
 
 graphql_ws = graphql_ws_consumer(schema)
 application = with_request_id(
@@ -30,9 +30,9 @@ application = with_request_id(
             "http": http_application(django_asgi_app, schema),
             "lifespan": lifespan,
             # Cookies only: the consumer reads the session (or a token) and sets the user itself
-            # (schema/websocket.py). Channels' session and auth middleware would load the user
-            # at connect for nothing, and wrap every frame sent (issue 17: a tenth of the work
-            # per event delivered).
+            # (schema/live/websocket.py). Channels' session and auth middleware would load the user
+            # at connect for nothing, and wrap every frame sent (a tenth of the work per event
+            # delivered: docs/live-connection-cost.md).
             "websocket": CookieMiddleware(
                 URLRouter(
                     [

@@ -51,7 +51,7 @@ def unbind_task_ids(task=None, **kwargs) -> None:
 @signals.task_prerun.connect
 def check_database_connections(**kwargs) -> None:
     """Workers keep their database connection between tasks (CELERY_DB_REUSE_MAX: a new
-    connection per small file was a tenth of a worker's time). Django's own check replaces a
+    connection per small file would be a tenth of a worker's time). Django's own check replaces a
     kept connection that is broken (a database restart) or older than CONN_MAX_AGE."""
     from django.db import close_old_connections
 

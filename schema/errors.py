@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from files_app import exceptions
 
-from .answers import AnswerTooLarge
+from .graphql.answers import AnswerTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +105,9 @@ RETRY_AFTER_SECONDS = "5"
 class EdgeError(Exception):
     """A request refused at the edge, before (or instead of) GraphQL execution.
 
-    Its code is required: a default one (it was INVALID_UPLOAD) put a client's code on
-    answers that were our bugs. What has no code of its own is `EdgeError.internal()`."""
+    Its code is required: a default would put a client's code on answers that are our bugs
+    (a tus 500 would reach the page as a refusal it must not retry). What has no code of its
+    own is `EdgeError.internal()`."""
 
     def __init__(
         self,
@@ -143,7 +144,7 @@ class EdgeError(Exception):
 
     @classmethod
     def invalid_upload(cls, message: str) -> "EdgeError":
-        """A multipart request that breaks the spec's rules (schema/multipart.py)."""
+        """A multipart request that breaks the spec's rules (schema/http/multipart.py)."""
         return cls(message, ErrorCode.INVALID_UPLOAD)
 
     @classmethod
@@ -168,7 +169,7 @@ class EdgeError(Exception):
 
 
 def answer_too_large(error: AnswerTooLarge) -> dict:
-    """An answer past its byte budget (schema/answers.py): no data, and this one error."""
+    """An answer past its byte budget (schema/graphql/answers.py): no data, and this one error."""
     return {
         "data": None,
         "errors": [{"message": str(error), "extensions": {"code": ErrorCode.ANSWER_TOO_LARGE}}],
@@ -186,7 +187,7 @@ def code_for(error: GraphQLError) -> ErrorCode:
     original = error.original_error
     if isinstance(original, GraphQLError) and isinstance(
         original.original_error, exceptions.FileServiceError
-    ):  # a scalar's refusal (schema/scalars.py), wrapped by graphql-core: the domain's code
+    ):  # a scalar's refusal (schema/graphql/scalars.py), wrapped by graphql-core: the domain's code
         original = original.original_error
     if original is None or isinstance(original, GraphQLError):
         # Raised by graphql-core before any resolver ran: syntax, validation, variables.

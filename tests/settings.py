@@ -16,10 +16,10 @@ os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="filesvc-media-"))
 # One prefix per run: a shared Redis (CI's) never mixes this run's events with another's.
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"filesvc-test-{uuid.uuid4().hex[:8]}")
 
-from django.conf import global_settings as django_global_settings  # noqa: E402
+from django.conf import global_settings as django_global_settings
 
-from project.settings import *  # noqa: E402,F403
-from project.settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
+from project.settings import *  # noqa: F403
+from project.settings import DATABASES, STATIC_ROOT, VAR_DIR
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 

@@ -18,8 +18,8 @@ from files_app import events
 from files_app.models import File, FileStatus
 from files_app.processors import MAX_RESULT_STRING_BYTES
 from files_app.sizes import KIB, MIB
-from schema import live
-from schema.ids import encode_file_id
+from schema.graphql.ids import encode_file_id
+from schema.live import channel
 from tests.support.operations import upload_blocking
 from tests.support.processes import Server, wait_until
 from tests.support.wsclient import Subscription
@@ -205,5 +205,5 @@ def live_state(file: File) -> dict:
 
 async def publish(owner, state: dict) -> None:
     await get_channel_layer().group_send(
-        live.owner_group(owner.pk), {"type": live.MESSAGE_TYPE, "file": state}
+        channel.owner_group(owner.pk), {"type": channel.MESSAGE_TYPE, "file": state}
     )

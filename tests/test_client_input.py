@@ -107,7 +107,7 @@ def test_a_token_for_no_one_names_the_user_to_give(db):
 
 
 def test_a_bug_in_the_tus_endpoint_is_a_masked_500_internal_server_error(token, monkeypatch):
-    from schema import tus
+    from schema.http import tus
 
     def broken(request):
         raise RuntimeError("database password is hunter2")

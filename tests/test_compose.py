@@ -121,7 +121,7 @@ def test_minio_urls_handed_to_browsers_name_the_public_endpoint():
 
 
 def test_the_proxy_body_limit_is_the_apps_largest_request():
-    from schema.ingress import UploadLimits
+    from schema.http.ingress import UploadLimits
 
     for size, files in ((1024**3, 20), (10 * 1024**2, 3)):
         limit = proxy_body_limit(

@@ -1,4 +1,4 @@
-"""A user's websocket count in Redis (schema/live.py): a disconnect storm uncounts its
+"""A user's websocket count in Redis (schema/live/channel.py): a disconnect storm uncounts its
 connections in pipelines over one pooled Redis connection, not one new connection each."""
 
 import asyncio
@@ -6,7 +6,7 @@ import uuid
 
 from channels.layers import get_channel_layer
 
-from schema import live
+from schema.live import connections
 
 STORM = 200
 
@@ -20,7 +20,9 @@ def pool_size(redis) -> int:
 async def test_a_disconnect_storm_reuses_one_pooled_connection():
     layer = get_channel_layer()
     user_id = uuid.uuid4().int % 10**9
-    counted = [live.UserConnections(layer, user_id, uuid.uuid4().hex, ttl=60) for _ in range(STORM)]
+    counted = [
+        connections.UserConnections(layer, user_id, uuid.uuid4().hex, ttl=60) for _ in range(STORM)
+    ]
     for one in counted:  # one at a time: the pool needs a single connection for these
         assert await one.add(STORM)
     redis = counted[0].redis

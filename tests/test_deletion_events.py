@@ -16,8 +16,8 @@ from django.test import override_settings
 
 from files_app import events, services
 from files_app.services.processing import transition
-from schema.ids import encode_file_id
-from schema.subscriber import Subscriber
+from schema.graphql.ids import encode_file_id
+from schema.live.subscriber import Subscriber
 from tests.support.files import make_done_file
 from tests.support.operations import FILE_FIELDS
 from tests.support.processes import wait_until

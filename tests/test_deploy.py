@@ -1,11 +1,15 @@
 """Production settings pass Django's deployment checklist; DEBUG is off unless asked for; the
-image runs uvicorn as the tests do."""
+answers given in front of Django carry the security headers Django's own do; the image runs
+uvicorn as the tests do."""
 
 import json
 import re
 import secrets
 
+import pytest
+
 from tests.support.deploy import PRODUCTION_ENV, manage
+from tests.support.graphql import asgi_request
 from tools.processes import (
     BASE_DIR,
     TRUSTED_PROXIES,
@@ -34,6 +38,34 @@ def test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off():
         refused = manage("check", env={"SECRET_KEY": weak})
         assert refused.returncode != 0 and "placeholder or too weak" in refused.stderr, weak
     assert manage("check", env={"SECRET_KEY": "change-me", "DEBUG": "1"}).returncode == 0
+
+
+@pytest.mark.django_db
+def test_answers_in_front_of_django_say_nosniff_no_store_and_hsts_over_https(settings):
+    """The GraphQL endpoint, tus and the probes answer without Django's middleware
+    (schema/http/transport.py): each answer says nosniff and no-store, and over HTTPS the
+    Strict-Transport-Security that SecurityMiddleware sends on Django's routes."""
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    answers = {
+        "a GraphQL POST (anonymous)": ("POST", "/graphql/", {"json": {"query": "{ __typename }"}}),
+        "a refused upload (no boundary)": (
+            "POST",
+            "/graphql/",
+            {"headers": {"Content-Type": "multipart/form-data"}},
+        ),
+        "tus discovery": ("OPTIONS", "/tus/", {}),
+        "a tus HEAD (anonymous)": ("HEAD", "/tus/0", {"headers": {"Tus-Resumable": "1.0.0"}}),
+        "the liveness probe": ("GET", "/healthz", {}),
+        "metrics with no token set": ("GET", "/metrics", {}),
+    }
+    for what, (method, path, options) in answers.items():
+        for scheme in ("https", "http"):
+            headers = asgi_request(method, f"{scheme}://localhost{path}", **options).headers
+            assert headers.get("x-content-type-options") == "nosniff", what
+            assert headers.get("cache-control") == "no-store", what
+            hsts = headers.get("strict-transport-security")
+            assert hsts == ("max-age=3600; includeSubDomains" if scheme == "https" else None), what
 
 
 def test_the_image_runs_uvicorn_with_the_harness_options():

@@ -1,5 +1,6 @@
-"""Live fan-out on a real server (schema/fanout.py): one execution per class of subscribers,
-rights never mixed, and a client that does not read holds up nobody but itself.
+"""Live fan-out on a real server (schema/live/hub.py): one execution per class of subscribers,
+rights never mixed, what a class shares read by no field from the viewer, and a client that
+does not read holds up nobody but itself.
 
 Executions are counted from the server's own log (one DEBUG line per execution, with how
 many subscribers it served); slow clients are bare sockets with a small receive buffer that
@@ -16,16 +17,20 @@ import psycopg2
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
+from graphql import get_named_type, is_leaf_type, is_union_type
 
-from files_app import events
+from files_app import events, services
 from files_app.models import File
-from schema import fanout, live
-from schema.ids import decode_file_id, encode_file_id
+from schema.graphql.api import schema
+from schema.graphql.ids import decode_file_id, encode_file_id
+from schema.live import channel, hub
 from tests.support.files import make_done_file
 from tests.support.operations import SUBSCRIBE, is_final, upload
 from tests.support.processes import Server
+from tests.support.users import PASSWORD, grant_every_file_right
 from tests.support.wsclient import StalledSubscription, Subscription
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,6 +128,123 @@ async def test_rights_classes_never_share_a_result(
         assert counted[version] == [1, 1], counted
 
 
+# --- what a class shares -------------------------------------------------------------------
+
+# A class of subscribers gets the bytes of one execution, with the first subscriber's context:
+# a field of the payload type may read the file, and of the viewer only what the class key
+# (Subscriber.class_key) holds besides the document: the viewer's rights (sees everyone's
+# files or not) and the connection's origin. A field that reads more of the viewer (who they
+# are, another permission) must first have that added to the class key, then here.
+CLASS_KEY_HOLDS = {"rights", "origin"}
+# Each field of `File`, and what it reads besides the file.
+PAYLOAD_READS = {
+    "id": set(),
+    "name": set(),
+    "size": set(),
+    "contentType": set(),
+    "progress": set(),
+    "uploadedAt": set(),
+    "processedAt": set(),
+    "version": set(),
+    "status": set(),
+    "kind": set(),
+    "result": {"origin"},  # the thumbnail's URL
+    "processed": set(),
+    "sha256": set(),
+    "error": set(),
+    "failureCode": set(),
+    "deleted": set(),
+    "url": {"origin"},
+}
+
+
+def below(type_) -> set:
+    """The named types reachable from `type_` (a GraphQL object or union type)."""
+    found = set()
+    for member in type_.types if is_union_type(type_) else [type_]:
+        found.add(member)
+        for field in member.fields.values():
+            named = get_named_type(field.type)
+            if not is_leaf_type(named):
+                found |= below(named)
+    return found
+
+
+def test_every_field_of_the_payload_reads_only_what_its_class_holds():
+    file_type = schema._schema.get_type("File")
+    assert set(file_type.fields) == set(PAYLOAD_READS), (
+        "File's fields changed: say in PAYLOAD_READS what each new one reads besides the file "
+        "(anything of the viewer beyond CLASS_KEY_HOLDS goes into Subscriber.class_key first)"
+    )
+    for field, reads in PAYLOAD_READS.items():
+        assert reads <= CLASS_KEY_HOLDS, f"File.{field} reads {reads - CLASS_KEY_HOLDS}"
+    # Below `result` (its per-kind types): data built from the stored result by File.result
+    # alone, so none of their fields may resolve anything of its own.
+    for type_ in below(get_named_type(file_type.fields["result"].type)):
+        for field in schema.get_type_by_name(type_.name).fields:
+            assert field.base_resolver is None, f"{type_.name}.{field.name} has a resolver"
+
+
+def every_field(type_) -> str:
+    """A selection of every field reachable from `type_` (each member of a union through a
+    fragment)."""
+    if is_union_type(type_):
+        fragments = (f"... on {member.name} {{ {every_field(member)} }}" for member in type_.types)
+        return "__typename " + " ".join(fragments)
+    selected = []
+    for name, field in type_.fields.items():
+        named = get_named_type(field.type)
+        selected.append(name if is_leaf_type(named) else f"{name} {{ {every_field(named)} }}")
+    return " ".join(selected)
+
+
+async def test_viewers_sharing_a_class_get_what_each_would_get_alone(
+    server, celery_worker, staff_user, staff_token
+):
+    """Two viewers in one class (same document, both see everyone's files, same origin) but
+    otherwise unlike (who they are, whose file it is, their other rights) get, from the one
+    execution their class shares, what each gets from an execution of their own (a document
+    no one else sends): a field that reads the viewer beyond the class key tells them apart."""
+    other = await sync_to_async(get_user_model().objects.create_user)(
+        "dave", password=PASSWORD, is_staff=True
+    )
+    await sync_to_async(grant_every_file_right)(staff_user)
+    await sync_to_async(other.user_permissions.add)(
+        await Permission.objects.aget(codename="view_file")
+    )
+    other_token = await sync_to_async(services.api_token_create)(user=other)
+    selection = every_field(schema._schema.get_type("File"))
+    viewers = {"carol": (staff_user, staff_token), "dave": (other, other_token)}
+    shared, alone = {}, {}
+    for name, (viewer, viewer_token) in viewers.items():
+        shared[name] = await watching(
+            server, viewer_token, viewer, f"subscription Shared {{ fileUpdates {{ {selection} }} }}"
+        )
+        alone[name] = await watching(
+            server,
+            viewer_token,
+            viewer,
+            f"subscription Alone{name} {{ fileUpdates {{ {selection} }} }}",
+        )
+    mine = await upload(server, staff_token, "carols.txt", b"whose is it?")
+    received = {
+        (name, kind): await subscriptions[name].files_until(is_final, timeout=30)
+        for kind, subscriptions in (("shared", shared), ("alone", alone))
+        for name in viewers
+    }
+    for subscription in [*shared.values(), *alone.values()]:
+        await subscription.close()
+
+    final = received["carol", "shared"][-1]
+    assert final["id"] == mine["id"] and final["status"] == "DONE"
+    counted = executions(server, str(decode_file_id(mine["id"])))
+    # The two Shared subscribers in one execution, each Alone one in its own: else this test
+    # compares nothing shared (pick two viewers that share a class).
+    assert counted[final["version"]] == [1, 1, 2], counted
+    for name in viewers:
+        assert received[name, "shared"][-1] == received[name, "alone"][-1], name
+
+
 async def slow_watcher(server, token, owner) -> StalledSubscription:
     subscription = await StalledSubscription.open(server, token=token)
     await subscription.subscribe(SUBSCRIBE, owner=owner)
@@ -130,7 +252,7 @@ async def slow_watcher(server, token, owner) -> StalledSubscription:
 
 
 def state(owner, file_id: str, version: int, status: str, name: str = BIG_NAME) -> dict:
-    """A file's public state as the workers publish it (schema/live.py: publish)."""
+    """A file's public state as the workers publish it (schema/live/channel.py: publish)."""
     return {
         "id": file_id,
         "name": name,
@@ -152,7 +274,7 @@ def state(owner, file_id: str, version: int, status: str, name: str = BIG_NAME) 
 
 async def publish(owner, file_state: dict) -> None:
     await get_channel_layer().group_send(
-        live.owner_group(owner.pk), {"type": live.MESSAGE_TYPE, "file": file_state}
+        channel.owner_group(owner.pk), {"type": channel.MESSAGE_TYPE, "file": file_state}
     )
 
 
@@ -181,7 +303,7 @@ async def test_a_slow_subscriber_is_isolated_its_progress_merged_its_final_state
 class Consumer:
     """What a subscriber needs of its websocket consumer, recording a close."""
 
-    viewer_groups = (live.owner_group(1),)
+    viewer_groups = (channel.owner_group(1),)
     closed_with = None
 
     async def close(self, code=None, reason=None):
@@ -192,7 +314,7 @@ class Consumer:
 async def test_a_subscriber_too_far_behind_is_closed_1013(settings):
     settings.WEBSOCKET_OUTBOX_LIMIT = OUTBOX_LIMIT
     consumer = Consumer()
-    subscriber = fanout.Subscriber(consumer, None, None)
+    subscriber = hub.Subscriber(consumer, None, None)
     owner = SimpleNamespace(pk=1)
     for _ in range(OUTBOX_LIMIT):  # status changes of many files: nothing to merge
         subscriber.offer(state(owner, str(uuid.uuid4()), 1, "DONE"), "payload")

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from files_app.models import File, FileStatus
 from files_app.sizes import GIB, MIB
-from schema.ingress import incoming_dir
+from schema.http.ingress import incoming_dir
 from tests.support.graphql import BOUNDARY
 from tests.support.processes import Server, wait_until
 

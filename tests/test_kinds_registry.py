@@ -6,8 +6,8 @@ Pure checks against the built schema (no database, no server): a kind added to
 
 from files_app import processors
 from files_app.processors import kinds
-from schema.results import RESULT_TYPES
-from schema.schema import schema
+from schema.graphql.api import schema
+from schema.graphql.results import RESULT_TYPES
 
 
 def sdl_type(name: str):

@@ -1,12 +1,12 @@
-"""The pages Django serves carry a Content-Security-Policy (schema/middleware.py), proven in a
+"""The pages Django serves carry a Content-Security-Policy (schema/http/middleware.py), proven in a
 real Chromium against a real server and worker: the page still uploads and updates live, the
 admin's scripts still run, and a script injected into the page or the login page is refused
 (an inline `<script>` and an inline event handler, each reported as a violation)."""
 
 import pytest
 
-from schema.middleware import PAGE_CSP
-from schema.views import GRAPHIQL_CSP
+from schema.http.middleware import PAGE_CSP
+from schema.http.views import GRAPHIQL_CSP
 from tests.support.browser import DROP_FILES, WAIT_MS
 from tests.support.users import PASSWORD
 

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Permission
 
 from files_app import services
 from files_app.models import File, FileStatus
-from schema import live
-from schema.ids import encode_file_id
+from schema.graphql.ids import encode_file_id
+from schema.live import channel
 from tests.support.files import make_file
 from tests.support.graphql import GraphQL
 from tests.support.operations import SUBSCRIBE
@@ -57,8 +57,11 @@ def test_seeing_everyones_files_needs_view_file(client, user):
         download = client.get(f"/files/{file.pk}/download", HTTP_AUTHORIZATION=f"Bearer {token}")
         assert download.status_code == (200 if sees else 404)
     staff = get_user_model().objects.get(username="viewer")
-    assert live.groups_for_viewer(staff) == [live.ALL_FILES_GROUP, live.owner_group(staff.pk)]
-    assert live.groups_for_viewer(user) == [live.owner_group(user.pk)]
+    assert channel.groups_for_viewer(staff) == [
+        channel.ALL_FILES_GROUP,
+        channel.owner_group(staff.pk),
+    ]
+    assert channel.groups_for_viewer(user) == [channel.owner_group(user.pk)]
 
 
 def test_deleting_someone_elses_file_needs_delete_file(client, user, token):

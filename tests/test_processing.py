@@ -12,7 +12,7 @@ from files_app.failures import FailureCode
 from files_app.models import File, FileStatus
 from files_app.processors import checksum
 from files_app.tasks import process_file
-from schema.ids import encode_file_id
+from schema.graphql.ids import encode_file_id
 from tests.support.files import make_file
 from tests.support.operations import SUBSCRIBE, is_final
 from tests.support.wsclient import Subscription

@@ -22,7 +22,7 @@ import yaml
 from django.conf import settings
 
 from files_app.sizes import MIB
-from schema.ingress import incoming_dir
+from schema.http.ingress import incoming_dir
 from tests.support.graphql import multipart_body
 from tests.support.processes import BASE_DIR, Server, wait_until
 from tests.support.proxy import TEMPLATE, Proxy, require_nginx

@@ -47,7 +47,7 @@ SCALARS_PAGE = "files(first: 100) { totalCount edges { node { size version } } }
 
 
 def test_a_list_of_entries_costs_more_than_a_scalar(gql, settings):
-    """What a query could return at most is counted before it runs (schema/cost.py): four
+    """What a query could return at most is counted before it runs (schema/graphql/cost.py): four
     pages of archive entries could be 78 MiB; 15 pages of numbers, a few MiB."""
     entries = " ".join(f"a{n}: {ENTRIES_PAGE}" for n in range(4))
     body = gql(f"{{ {entries} }}")
@@ -70,11 +70,11 @@ def test_a_list_of_entries_costs_more_than_a_scalar(gql, settings):
 
 def test_every_list_field_has_a_bound():
     """A list field the cost cannot bound would count as one item: each must be in
-    schema/cost.py's LIST_ITEMS, or be a connection's `edges` (its bound is the page)."""
+    schema/graphql/cost.py's LIST_ITEMS, or be a connection's `edges` (its bound is the page)."""
     from graphql import is_object_type
 
-    from schema.cost import EDGES, LIST_ITEMS, is_list
-    from schema.schema import schema
+    from schema.graphql.api import schema
+    from schema.graphql.cost import EDGES, LIST_ITEMS, is_list
 
     unbounded = [
         (type_.name, name)
@@ -113,8 +113,8 @@ def test_page_size_is_capped(gql, settings):
     ],
 )
 def test_a_malformed_page_is_the_clients_mistake(gql, page):
-    """Raised as BadUserInput where the page is checked (schema/queries.py), not guessed from
-    where Strawberry raised it."""
+    """Raised as BadUserInput where the page is checked (schema/graphql/queries.py), not
+    guessed from where Strawberry raised it."""
     body = gql(
         "query($after: String, $before: String, $first: Int, $last: Int) {"
         " files(after: $after, before: $before, first: $first, last: $last)"
@@ -184,7 +184,7 @@ def test_graphiql_is_our_own_bundle_under_a_strict_csp(client):
 
 
 def test_graphiql_says_when_it_is_not_built(client, monkeypatch, tmp_path):
-    from schema import views
+    from schema.http import views
 
     monkeypatch.setattr(views, "GRAPHIQL_BUNDLE", tmp_path / "graphiql.js")
     page = client.get("/graphql/", HTTP_ACCEPT="text/html")
@@ -232,7 +232,7 @@ def test_unexpected_errors_are_masked(gql, monkeypatch):
 
 
 def test_a_bug_outside_graphql_execution_is_a_masked_json_500(gql, monkeypatch):
-    from schema import endpoint
+    from schema.http import endpoint
 
     def broken(*args, **kwargs):
         raise RuntimeError("database password is hunter2")

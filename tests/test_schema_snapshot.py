@@ -21,9 +21,10 @@ REGENERATE = "make schema"
 
 
 def exported_schema() -> str:
-    """What `make schema` writes: strawberry-django's `export_schema` of `schema.schema`."""
+    """What `make schema` writes: strawberry-django's `export_schema` of the schema
+    (`schema.graphql.api:schema`)."""
     out = io.StringIO()
-    call_command("export_schema", "schema.schema", stdout=out)
+    call_command("export_schema", "schema.graphql.api:schema", stdout=out)
     return out.getvalue().rstrip("\n")
 
 

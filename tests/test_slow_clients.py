@@ -1,4 +1,4 @@
-"""Slow and stalled clients on a real uvicorn (schema/pacing.py): who is asking is known before
+"""Slow and stalled clients on a real uvicorn (schema/http/pacing.py): who is asking is known before
 any body is read; a body that stops, or trickles below the minimum rate, is dropped with what
 it wrote (a tus PATCH keeps what arrived: it is resumable); an answer that leaves a body
 unread hangs up, so nobody can keep a connection by sending into the void.
@@ -13,7 +13,7 @@ import pytest
 
 from files_app.models import File, ResumableUpload
 from files_app.sizes import KIB, MIB
-from schema.ingress import incoming_dir
+from schema.http.ingress import incoming_dir
 from tests.support import tus
 from tests.support.graphql import multipart_body
 from tests.support.processes import Server, wait_until
@@ -77,6 +77,7 @@ def assert_dropped(connection: Connection) -> None:
     answer = connection.answer()
     assert (answer.status, answer.code()) == (408, "REQUEST_TIMEOUT"), answer
     assert answer.headers.get("connection") == "close"
+    assert answer.headers.get("x-content-type-options") == "nosniff"
     assert connection.closed_within(1), "the connection was left open"
 
 

@@ -1,5 +1,5 @@
 """Subscribers that stop reading are dropped (docs/reliability.md, item 30), on a real uvicorn
-run as deployed (schema/live_socket.py): a connection holding more than
+run as deployed (schema/live/protocol.py): a connection holding more than
 WEBSOCKET_MAX_BUFFERED_BYTES (its outboxes and its socket's write buffer) is dropped at once,
 and so is one whose client leaves a ping unanswered, whatever waits in its buffer; a frame
 sent to many subscribers is held once.
@@ -17,7 +17,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from files_app.sizes import KIB, MIB
-from schema import live
+from schema.live import channel
 from tests.support.processes import Server
 from tests.support.wsclient import StalledSubscription, Subscription
 
@@ -57,7 +57,7 @@ def state(owner, name: str, version: int = 1, status: str = "DONE") -> dict:
 
 async def publish(owner, file_state: dict) -> None:
     await get_channel_layer().group_send(
-        live.owner_group(owner.pk), {"type": live.MESSAGE_TYPE, "file": file_state}
+        channel.owner_group(owner.pk), {"type": channel.MESSAGE_TYPE, "file": file_state}
     )
 
 

@@ -1,4 +1,4 @@
-"""Resumable uploads over tus 1.0 (schema/tus.py): unmodified tus clients (tuspy, and
+"""Resumable uploads over tus 1.0 (schema/http/tus.py): unmodified tus clients (tuspy, and
 tus-js-client in Node) upload a file in two halves with a break between them, and the file
 is processed like any upload; the checks come before the bytes.
 
@@ -21,7 +21,7 @@ from tusclient import client as tus_client
 
 from files_app import services
 from files_app.models import File, FileStatus, ResumableUpload, staging_name
-from schema.ids import encode_file_id
+from schema.graphql.ids import encode_file_id
 from tests.support.graphql import asgi_request
 from tests.support.operations import WATCH_ALL
 from tests.support.processes import BASE_DIR, wait_until

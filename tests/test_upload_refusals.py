@@ -8,7 +8,7 @@ from django.conf import settings
 
 from files_app.models import File
 from files_app.services import sanitize_file_name
-from schema.ingress import incoming_dir
+from schema.http.ingress import incoming_dir
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.utils.crypto import get_random_string
 
 from files_app import services
 from files_app.models import ApiToken, File, FileStatus
-from schema.ids import decode_file_id
+from schema.graphql.ids import decode_file_id
 from tests.support.operations import SUBSCRIBE, is_final, upload
 from tests.support.processes import Server
 from tests.support.users import grant_every_file_right, login_cookie

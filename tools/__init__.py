@@ -3,5 +3,5 @@ the process harness that starts uvicorn, daphne, Celery and beat for `make run`,
 and the bench (processes.py), and the protections check (protections.py).
 
 The service never depends on it: nothing under project/, files_app/ or schema/ may import it
-(ruff's banned-api rule, ruff.toml), and the Docker image leaves it out (.dockerignore).
+(import-linter's contract, .importlinter), and the Docker image leaves it out (.dockerignore).
 """

@@ -26,7 +26,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def web(host: str, port: str) -> list[str]:
     # Log level info: the terminal shows each request. The app answers the lifespan protocol
-    # (schema/asgi.py): no warning at start.
+    # (schema/http/asgi.py): no warning at start.
     return web_command(
         os.environ.get("ASGI_SERVER", "uvicorn"), host=host, port=int(port), log_level="info"
     )

@@ -32,13 +32,13 @@ LOG_TAIL_CHARS = 4000
 # The Dockerfile's websocket options (tests/test_deploy.py compares them): per-message
 # compression costs ~40 KiB per open websocket for ~100-byte events, the sans-I/O protocol is
 # the leanest (docs/live-connection-cost.md), and a client's message is capped at 1 MiB. Our
-# subclass of it (schema/live_socket.py) drops a client that stops reading, and a client that
+# subclass of it (schema/live/protocol.py) drops a client that stops reading, and a client that
 # leaves a ping unanswered for 20 s after 20 s of quiet (uvicorn's defaults, said here).
 UVICORN_WS_OPTIONS = (
     "--ws-max-size",
     str(MIB),
     "--ws",
-    "schema.live_socket:LiveWebSocketProtocol",
+    "schema.live.protocol:LiveWebSocketProtocol",
     "--ws-per-message-deflate",
     "false",
     "--ws-ping-interval",

@@ -40,23 +40,24 @@ SETTINGS_BASE = "project/settings/base.py"
 SETTINGS_SECURITY = "project/settings/security.py"
 SETTINGS_PROCESSING = "project/settings/processing.py"
 SETTINGS_CHANNELS = "project/settings/celery_channels.py"
-SCHEMA = "schema/schema.py"
-WEBSOCKET = "schema/websocket.py"
-LIVE = "schema/live.py"
-FANOUT = "schema/fanout.py"
-REVALIDATION = "schema/revalidation.py"
-SUBSCRIBER = "schema/subscriber.py"
-ANSWERS = "schema/answers.py"
-LIVE_SOCKET = "schema/live_socket.py"
+SCHEMA = "schema/graphql/api.py"
+WEBSOCKET = "schema/live/websocket.py"
+CONNECTIONS = "schema/live/connections.py"
+FANOUT = "schema/live/hub.py"
+REVALIDATION = "schema/live/revalidation.py"
+SUBSCRIBER = "schema/live/subscriber.py"
+ANSWERS = "schema/graphql/answers.py"
+LIVE_SOCKET = "schema/live/protocol.py"
 ANSWER_TESTS = "tests/test_answer_budget.py"
 STALLED_TESTS = "tests/test_stalled_subscribers.py"
 FANOUT_TESTS = "tests/test_fanout.py"
 DELETION_TESTS = "tests/test_deletion_events.py"
 WEBSOCKET_ACCESS = "tests/test_websocket_access.py"
-VIEWS = "schema/views.py"
-ENDPOINT = "schema/endpoint.py"
-INGRESS = "schema/ingress.py"
-MULTIPART = "schema/multipart.py"
+VIEWS = "schema/http/views.py"
+ENDPOINT = "schema/http/endpoint.py"
+TRANSPORT = "schema/http/transport.py"
+INGRESS = "schema/http/ingress.py"
+MULTIPART = "schema/http/multipart.py"
 INGRESS_TESTS = "tests/test_ingress.py"
 PAGE_DASHBOARD_TESTS = "tests/test_page_dashboard.py"
 ERRORS = "schema/errors.py"
@@ -73,7 +74,7 @@ MEMORY_LIMIT_TEST = (
     f"{WORKER_LIMITS_TESTS}::"
     "test_a_file_that_needs_more_memory_than_the_limit_fails_and_the_worker_goes_on"
 )
-TUS = "schema/tus.py"
+TUS = "schema/http/tus.py"
 RESUMABLE = "files_app/services/resumable.py"
 TUS_TESTS = "tests/test_tus.py"
 STORAGE = "files_app/storage.py"
@@ -88,13 +89,17 @@ CLIENT_INPUT_TESTS = "tests/test_client_input.py"
 NEWCOMER_NEXT_TESTS = "tests/test_newcomer_next.py"
 CSP_TESTS = "tests/test_page_csp.py"
 OPERATIONS_TESTS = "tests/test_operations.py"
-PACING = "schema/pacing.py"
+PACING = "schema/http/pacing.py"
 NGINX_TEMPLATE = "deploy/nginx.conf.template"
 SLOW_TESTS = "tests/test_slow_clients.py"
 PROXY_TESTS = "tests/test_proxy.py"
 SLOW_PROXY_TEST = f"{PROXY_TESTS}::test_slow_headers_and_a_silent_body_are_dropped_by_the_proxy"
 RESERVATIONS = "files_app/services/reservations.py"
-EDGE_RESERVATIONS = "schema/reservations.py"
+EDGE_RESERVATIONS = "schema/http/reservations.py"
+SCALARS = "schema/graphql/scalars.py"
+QUERIES = "schema/graphql/queries.py"
+ASGI = "schema/http/asgi.py"
+PROBES = "schema/http/probes.py"
 WRITERS_TESTS = "tests/test_upload_writers.py"
 IN_FLIGHT_TESTS = "tests/test_uploads_in_flight.py"
 
@@ -300,7 +305,7 @@ PROTECTIONS = [
         "4 PostgreSQL down: the GraphQL endpoint answers 503, not 500",
         [
             (
-                ENDPOINT,
+                TRANSPORT,
                 "except DATABASE_DOWN:\n            raise EdgeError.unavailable()",
                 "except ZeroDivisionError:\n            raise EdgeError.unavailable()",
             )
@@ -309,12 +314,12 @@ PROTECTIONS = [
     ),
     Protection(
         "4 PostgreSQL restart: the endpoint's kept connection is checked before each use",
-        [(ENDPOINT, "        close_obsolete_connections()\n        try:", "        try:")],
+        [(TRANSPORT, "        close_obsolete_connections()\n        try:", "        try:")],
         ["tests/reliability/test_postgres_restart.py"],
     ),
     Protection(
         "4 PostgreSQL down: views (page, downloads, sessions) answer 503, not 500",
-        [(SETTINGS_BASE, '    "schema.middleware.DatabaseUnavailableMiddleware",\n', "")],
+        [(SETTINGS_BASE, '    "schema.http.middleware.DatabaseUnavailableMiddleware",\n', "")],
         ["tests/reliability/test_postgres_restart.py"],
     ),
     Protection(
@@ -507,12 +512,12 @@ PROTECTIONS = [
     ),
     Protection(
         "6 numbers: Content-Length goes through the helper",
-        [(ENDPOINT, "length = parse_digits(raw)", "length = int(raw)")],
+        [(TRANSPORT, "length = parse_digits(raw)", "length = int(raw)")],
         [f"{CLIENT_INPUT_TESTS}::test_a_content_length_that_is_not_ascii_digits_is_400"],
     ),
     Protection(
         "6 numbers: a BigInt variable is a whole 64-bit number",
-        [("schema/scalars.py", "    parse_value=big_int_value,\n", "    parse_value=int,\n")],
+        [(SCALARS, "    parse_value=big_int_value,\n", "    parse_value=int,\n")],
         [f"{CLIENT_INPUT_TESTS}::test_big_int_takes_whole_numbers_only"],
     ),
     Protection(
@@ -715,10 +720,14 @@ PROTECTIONS = [
         [
             (
                 REVALIDATION,
-                "            await fanout.hub().narrow(consumer, consumer.viewer_groups)\n",
+                "            await hub.get().narrow(consumer, consumer.viewer_groups)\n",
                 "",
             ),
-            (SUBSCRIBER, "if not live.reaches(self.consumer.viewer_groups, state):", "if False:"),
+            (
+                SUBSCRIBER,
+                "if not channel.reaches(self.consumer.viewer_groups, state):",
+                "if False:",
+            ),
         ],
         [f"{WEBSOCKET_ACCESS}::test_a_demoted_staff_member_gets_only_their_own_files"],
     ),
@@ -729,14 +738,14 @@ PROTECTIONS = [
     ),
     Protection(
         "9 websocket: connections per user are capped",
-        [(LIVE, "return count <= limit", "return True")],
+        [(CONNECTIONS, "return count <= limit", "return True")],
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"],
     ),
     Protection(
         "9 websocket: the cap counts a user's connections across web processes",
         [
             (
-                LIVE,
+                CONNECTIONS,
                 'self.key = f"{layer.prefix}:websockets:{user_id}"',
                 'self.key = f"{layer.prefix}:websockets:{user_id}:{os.getpid()}"',
             )
@@ -747,7 +756,7 @@ PROTECTIONS = [
         "9 websocket: open connections keep counting (refreshed at each revalidation)",
         [
             (
-                LIVE,
+                CONNECTIONS,
                 "                same_user[0].refresh_in(pipe, same_user)\n",
                 "                pass\n",
             )
@@ -756,14 +765,14 @@ PROTECTIONS = [
     ),
     Protection(
         "9 websocket: a killed web process's connections stop counting",
-        [(LIVE, '            pipe.zremrangebyscore(self.key, "-inf", now)\n', "")],
+        [(CONNECTIONS, '            pipe.zremrangebyscore(self.key, "-inf", now)\n', "")],
         [f"{WEBSOCKET_ACCESS}::test_connections_per_user_are_capped_across_web_processes"],
     ),
     Protection(
         "10 fuzzing: malformed cursors are BAD_USER_INPUT, not 500",
         [
             (
-                "schema/queries.py",
+                QUERIES,
                 'raise BadUserInput(f"Bad pagination argument: {error}") from None',
                 "raise",
             )
@@ -1019,7 +1028,7 @@ PROTECTIONS = [
                 SETTINGS_BASE,
                 '    "django.contrib.auth.middleware.AuthenticationMiddleware",\n',
                 '    "django.contrib.auth.middleware.AuthenticationMiddleware",\n'
-                '    "schema.views.BearerEverywhere",\n',
+                '    "schema.http.views.BearerEverywhere",\n',
             ),
             (
                 VIEWS,
@@ -1117,7 +1126,7 @@ PROTECTIONS = [
         [
             (
                 SETTINGS_SECURITY,
-                'AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"',
+                'AXES_LOCKOUT_CALLABLE = "schema.http.views.login_locked_out"',
                 "AXES_LOCKOUT_CALLABLE = None",
             )
         ],
@@ -1194,7 +1203,7 @@ PROTECTIONS = [
         "19 live: a disconnect storm uncounts connections over one pooled Redis connection",
         [
             (
-                LIVE,
+                CONNECTIONS,
                 "loop_local(Removals).add(self)",
                 "asyncio.ensure_future(self.redis.zrem(self.key, self.connection_id))",
             )
@@ -1295,7 +1304,7 @@ PROTECTIONS = [
     ),
     Protection(
         "21 newcomer: /graphql without its slash is served as /graphql/, not a 500",
-        [("schema/asgi.py", "if path == API_PATH_UNSLASHED:", "if False:")],
+        [(ASGI, "if path == API_PATH_UNSLASHED:", "if False:")],
         [f"{NEWCOMER_NEXT_TESTS}::test_graphql_without_its_slash_is_served_like_graphql"],
     ),
     Protection(
@@ -1307,7 +1316,7 @@ PROTECTIONS = [
         "22 probes: /readyz names what is down, never its error",
         [
             (
-                "schema/probes.py",
+                PROBES,
                 "            down.append(name)\n",
                 '            down.append(f"{name}: {result}")\n',
             )
@@ -1316,12 +1325,12 @@ PROTECTIONS = [
     ),
     Protection(
         "23 metrics: /metrics answers only the METRICS_TOKEN bearer",
-        [("schema/probes.py", "elif not authorized(scope):", "elif False:")],
+        [(PROBES, "elif not authorized(scope):", "elif False:")],
         [f"{OPERATIONS_TESTS}::test_metrics_need_the_token"],
     ),
     Protection(
         "23 metrics: /metrics is off while METRICS_TOKEN is unset",
-        [("schema/probes.py", "elif not settings.METRICS_TOKEN:", "elif False:")],
+        [(PROBES, "elif not settings.METRICS_TOKEN:", "elif False:")],
         [f"{OPERATIONS_TESTS}::test_metrics_need_the_token"],
     ),
     Protection(
@@ -1337,7 +1346,7 @@ PROTECTIONS = [
                 "user = await with_database(authenticated_user)(request)",
                 "user = await with_database(authenticate)(request)",
             ),
-            (TUS, "from .auth import authenticated_user", "from .auth import authenticate"),
+            (TUS, "from ..auth import authenticated_user", "from ..auth import authenticate"),
         ],
         [f"{TUS_TESTS}::test_unauthenticated_is_401_before_any_byte"],
     ),
@@ -1414,7 +1423,7 @@ PROTECTIONS = [
     ),
     Protection(
         "28 bodies: every request body is read through the pace (endpoint, tus, Django)",
-        [("schema/asgi.py", "    return paced(application)\n", "    return application\n")],
+        [(ASGI, "    return paced(application)\n", "    return application\n")],
         [
             f"{SLOW_TESTS}::test_a_stalled_json_body_is_dropped",
             f"{SLOW_TESTS}::test_a_stalled_upload_is_dropped_and_its_part_removed",
@@ -1518,12 +1527,12 @@ PROTECTIONS = [
         "33 probes: /readyz checks at most once a READINESS_CACHE_SECONDS, one at a time",
         [
             (
-                "schema/probes.py",
+                PROBES,
                 "if time.monotonic() - self.checked_at < settings.READINESS_CACHE_SECONDS:",
                 "if False:",
             ),
             (
-                "schema/probes.py",
+                PROBES,
                 "if self.running is None or self.running.get_loop() is not loop:",
                 "if True:",
             ),
@@ -1532,7 +1541,7 @@ PROTECTIONS = [
     ),
     Protection(
         "34 pages: a Content-Security-Policy on the pages Django serves",
-        [(SETTINGS_BASE, '    "schema.middleware.content_security_policy",\n', "")],
+        [(SETTINGS_BASE, '    "schema.http.middleware.content_security_policy",\n', "")],
         [
             f"{CSP_TESTS}::test_the_page_still_works_and_refuses_injected_scripts",
             f"{CSP_TESTS}::test_the_login_page_refuses_injected_scripts",

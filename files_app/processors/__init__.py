@@ -14,7 +14,7 @@ from .checksum import Checksum
 from .kinds import FileKind
 from .sniff import sniff, sniff_content_type
 
-# The one registry: a kind here has a GraphQL result type (schema/results.py `RESULT_TYPES`,
+# The one registry: a kind here has a GraphQL result type (schema/graphql/results.py `RESULT_TYPES`,
 # checked by tests/test_kinds_registry.py); a kind not here (OTHER) has only the checksum.
 PROCESSORS: dict[FileKind, Processor] = {
     FileKind.IMAGE: image.process,

@@ -68,7 +68,7 @@ def orphans(known: set[str], *, started):
 def referenced(name: str) -> bool:
     """Asked again just before a name is reported or deleted. The modified time can't tell a
     fresh upload: its part is renamed into place keeping the time its last byte was written,
-    so a big upload whose row commits while the audit runs looked abandoned (issue 24)."""
+    so a big upload whose row commits while the audit runs looks abandoned by it."""
     return File.objects.filter(Q(stored_file=name) | Q(thumbnail=name)).exists()
 
 

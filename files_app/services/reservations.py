@@ -73,7 +73,7 @@ def ephemeral():
     """A transaction for reservation rows only, whose commit on PostgreSQL does not wait for
     its WAL to reach the disk (`synchronous_commit` off for it alone): what a crash of the
     database could lose is a reservation of a request that fails with it anyway, and the
-    wait was most of what reserving added to a small upload. Locks and visibility are as
+    wait would be most of what reserving adds to a small upload. Locks and visibility are as
     for any transaction. (SQLite, in WAL mode with synchronous=NORMAL, never waits.)"""
     with transaction.atomic():
         if connection.vendor == "postgresql":

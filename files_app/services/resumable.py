@@ -1,4 +1,4 @@
-"""Resumable uploads: the writes behind the tus protocol (served by schema/tus.py).
+"""Resumable uploads: the writes behind the tus protocol (served by schema/http/tus.py).
 
 1. `resumable_upload_create` checks what any upload is checked for (size, rate, quota: the
    functions the ingress and direct uploads use) before a byte is sent, and creates the File

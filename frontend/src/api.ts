@@ -50,7 +50,7 @@ export type Cancel = () => void;
 
 /** One GraphQL multipart request per file, so each file has its own progress and error.
  * Cancelling aborts the request: the server sees the connection drop before the body ended,
- * removes what it wrote of the file and creates no row (schema/endpoint.py, `ClientGone`). */
+ * removes what it wrote of the file and creates no row (schema/http/endpoint.py, `ClientGone`). */
 export function uploadFile(file: File, handlers: UploadHandlers): Cancel {
   const body = new FormData();
   body.append(

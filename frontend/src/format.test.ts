@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { errorMessage, formatTime, humanSize, percent } from "./format";
+import { errorMessage, formatTime, type GraphQLErrorLike, humanSize, percent } from "./format";
 
 describe("humanSize", () => {
   it.each([
@@ -37,7 +37,7 @@ describe("formatTime", () => {
 
 describe("errorMessage", () => {
   it("prefers the server's words", () => {
-    const errors = [
+    const errors: GraphQLErrorLike[] = [
       { message: "big.iso is larger than the 1 GiB limit", extensions: { code: "FILE_TOO_LARGE" } },
     ];
     expect(errorMessage(errors)).toBe("big.iso is larger than the 1 GiB limit");

@@ -1,4 +1,5 @@
 // Pure formatting helpers: easy to unit-test, no DOM.
+import type { ErrorCode } from "./gql/enums";
 
 // Binary units, the server's rule too (files_app/sizes.py): a limit reads the same in an
 // upload error as in the table ("1 GiB").
@@ -38,7 +39,8 @@ export function percent(fraction: number): string {
   return `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`;
 }
 
-const ERROR_WORDS: Record<string, string> = {
+/** Words for the codes a person can act on, when the server sent no message of its own. */
+const ERROR_WORDS = {
   FILE_TOO_LARGE: "This file is larger than the server accepts.",
   TOO_MANY_FILES: "Too many files in one go; send fewer at a time.",
   INVALID_UPLOAD: "The server could not accept this file.",
@@ -46,19 +48,24 @@ const ERROR_WORDS: Record<string, string> = {
   NOT_FOUND: "This file no longer exists.",
   RATE_LIMITED: "Too many uploads; wait a moment and try again.",
   QUOTA_EXCEEDED: "Your storage is full.",
-};
+} satisfies Partial<Record<ErrorCode, string>>;
+
+function wordsFor(code: ErrorCode | undefined): string | undefined {
+  const words: Partial<Record<ErrorCode, string>> = ERROR_WORDS;
+  return code && words[code];
+}
 
 export interface GraphQLErrorLike {
   message?: string;
-  extensions?: { code?: string };
+  extensions?: { code?: ErrorCode };
 }
 
 /** Words for a person: the server's own message when it has one, else one by code. */
 export function errorMessage(errors: GraphQLErrorLike[] | undefined, status?: number): string {
   const first = errors?.[0];
   if (first?.message && first.extensions?.code !== "INTERNAL_SERVER_ERROR") return first.message;
-  const code = first?.extensions?.code;
-  if (code && ERROR_WORDS[code]) return ERROR_WORDS[code];
+  const words = wordsFor(first?.extensions?.code);
+  if (words) return words;
   if (status === 413) return ERROR_WORDS.FILE_TOO_LARGE;
   if (status === 0) return "The connection to the server was lost.";
   return "Something went wrong on the server; try again.";

@@ -1,4 +1,4 @@
-// Resumable uploads (tus 1.0, served at /tus/: schema/tus.py) for files of at least the
+// Resumable uploads (tus 1.0, served at /tus/: schema/http/tus.py) for files of at least the
 // server's TUS_THRESHOLD (`data-tus-threshold` on the drop zone). tus-js-client sends the
 // bytes in PATCH requests of TUS_CHUNK_SIZE; when the connection drops it asks the server
 // where the stored bytes end and goes on from there, and it keeps the upload's URL in

@@ -5,11 +5,12 @@ import { directUploadsEnabled, uploadDirect } from "./directUpload";
 import { announce, badge, bar, el, type FrameScheduler } from "./dom";
 import { errorMessage, humanSize, percent, type GraphQLErrorLike } from "./format";
 import { reprocessFileMutation } from "./operations";
+import type { ErrorCode } from "./gql/enums";
 import type { FileRow } from "./state";
 import { resumable, uploadResumable } from "./tus";
 
 /** Refused for what the file is: sending the same bytes again would be refused again. */
-const FINAL_ERRORS = new Set(["FILE_TOO_LARGE", "INVALID_UPLOAD"]);
+const FINAL_ERRORS = new Set<ErrorCode>(["FILE_TOO_LARGE", "INVALID_UPLOAD"]);
 
 type Phase = "UPLOADING" | "CANCELLED" | "ERROR" | FileRow["status"];
 

@@ -24,9 +24,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every page Django serves that sets none itself.
-    "schema.middleware.content_security_policy",
+    "schema.http.middleware.content_security_policy",
     # A view that finds the database down answers 503 + Retry-After, not 500.
-    "schema.middleware.DatabaseUnavailableMiddleware",
+    "schema.http.middleware.DatabaseUnavailableMiddleware",
     # Static files, async-capable (WhiteNoise is sync-only: two thread hops on every request).
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -40,7 +40,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-ROOT_URLCONF = "schema.urls"
+ROOT_URLCONF = "schema.http.urls"
 ASGI_APPLICATION = "project.asgi.application"
 
 TEMPLATES = [

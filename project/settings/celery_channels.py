@@ -43,11 +43,11 @@ CELERY_DB_REUSE_MAX = 1_000_000
 
 # --- Channels ------------------------------------------------------------------------------
 # Messages waiting for one process before channels-redis drops new ones: it keeps all of a
-# process's channels in one Redis queue (in a web process, the live hub's: schema/fanout.py).
+# process's channels in one Redis queue (in a web process, the live hub's: schema/live/hub.py).
 CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000)
 CHANNEL_LAYER_MAX_CONNECTIONS = env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000)
 # A group membership older than this is dropped by channels-redis. Each web process's live
-# hub refreshes its own (schema/fanout.py); a killed web process's are gone after this long.
+# hub refreshes its own (schema/live/hub.py); a killed web process's are gone after this long.
 CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 3600)
 # Redis servers the channel layer shards across (comma-separated URLs): each group lives on
 # the server its name hashes to, each process's channel on the one its name hashes to, so
@@ -78,8 +78,8 @@ CHANNEL_LAYERS = {
 
 # How a file's changes reach subscribers: a function taking the file's public state. The
 # domain (files_app/events.py) calls it after every committed change; this one sends it over
-# the Channels layer to the websocket consumers (schema/live.py).
-FILE_EVENTS_PUBLISHER = "schema.live.publish"
+# the Channels layer to the websocket consumers (schema/live/channel.py).
+FILE_EVENTS_PUBLISHER = "schema.live.channel.publish"
 
 # --- Websockets ----------------------------------------------------------------------------
 # Browser pages on other origins that may open the GraphQL websocket with the user's cookies.
@@ -91,10 +91,10 @@ WEBSOCKET_REVALIDATE_SECONDS = env_float("WEBSOCKET_REVALIDATE_SECONDS", 30)
 WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_int("WEBSOCKET_MAX_CONNECTIONS_PER_USER", 20)
 # Live events one subscription may have waiting for a client that does not read (progress
 # of a file is merged, so these are mostly status changes); past it the connection is closed
-# with 1013 and the client reconnects (schema/fanout.py).
+# with 1013 and the client reconnects (schema/live/hub.py).
 WEBSOCKET_OUTBOX_LIMIT = env_int("WEBSOCKET_OUTBOX_LIMIT", 500)
 # What one websocket may hold on its way out, in bytes: its subscriptions' outboxes and the
-# socket's write buffer together (schema/subscriber.py). Past it the socket is dropped at
+# socket's write buffer together (schema/live/subscriber.py). Past it the socket is dropped at
 # once, without a close handshake (a client that stopped reading would never get one). At
 # least two answers' worth (GRAPHQL_MAX_ANSWER_BYTES), so one big event fits.
 WEBSOCKET_MAX_BUFFERED_BYTES = env_int("WEBSOCKET_MAX_BUFFERED_BYTES", 8 * MIB)

@@ -11,7 +11,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
         # Kept by the GraphQL endpoint's database thread and by Celery workers; the page,
-        # downloads and the admin close theirs after each request (schema/asgi.py).
+        # downloads and the admin close theirs after each request (schema/http/asgi.py).
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
         conn_health_checks=True,
     )

@@ -47,7 +47,7 @@ AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_LOCKOUT_CALLABLE = "schema.views.login_locked_out"  # a 429 page with Retry-After
+AXES_LOCKOUT_CALLABLE = "schema.http.views.login_locked_out"  # a 429 page with Retry-After
 # Not its "AXES: BEGIN version …" line at every start of every command (and lockouts are
 # logged with the lockout parameters only, not the user agent).
 AXES_VERBOSE = False

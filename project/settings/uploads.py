@@ -15,12 +15,12 @@ UPLOAD_MAX_CONCURRENT_PER_USER = env_int("UPLOAD_MAX_CONCURRENT_PER_USER", 8)
 # this many seconds; one left by a web process that died stops counting this long after its
 # last renewal.
 UPLOAD_RESERVATION_SECONDS = env_float("UPLOAD_RESERVATION_SECONDS", 60.0)
-# Uploads stream into MEDIA_ROOT/.incoming as they arrive (schema/ingress.py) and are renamed
+# Uploads stream into MEDIA_ROOT/.incoming as they arrive (schema/http/ingress.py) and are renamed
 # into place; the limits apply while the bytes arrive. A JSON request body, and the
 # `operations` and `map` fields of an upload together, are at most this many bytes:
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GRAPHQL_MAX_REQUEST_FIELDS_SIZE", 2 * MIB)
 FILE_UPLOAD_PERMISSIONS = 0o640
-# Every request body is read at a pace or its client is dropped (schema/pacing.py, after
+# Every request body is read at a pace or its client is dropped (schema/http/pacing.py, after
 # Apache's mod_reqtimeout): a body read starts with REQUEST_BODY_IDLE_TIMEOUT seconds of
 # credit; each second spent waiting for the client costs one, each REQUEST_BODY_MIN_RATE
 # bytes it sends earn one back, up to the timeout. Silent for the timeout, or trickling below
@@ -32,7 +32,7 @@ REQUEST_BODY_MIN_RATE = env_int("REQUEST_BODY_MIN_RATE", 1 * KIB)
 # DIRECT_UPLOAD_GRACE seconds after it was issued is abandoned (the sweep deletes it).
 DIRECT_UPLOAD_URL_EXPIRE = env_int("DIRECT_UPLOAD_URL_EXPIRE", 600)
 DIRECT_UPLOAD_GRACE = env_int("DIRECT_UPLOAD_GRACE", 3600)
-# Resumable uploads (tus, schema/tus.py): one unfinished TUS_EXPIRE seconds after its last
+# Resumable uploads (tus, schema/http/tus.py): one unfinished TUS_EXPIRE seconds after its last
 # bytes arrived is deleted by the recovery sweep, with its partial bytes.
 TUS_EXPIRE = env_int("TUS_EXPIRE", 24 * 3600)
 # The page sends files of at least TUS_THRESHOLD bytes through tus (0: never), in PATCH

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection, connections
 
 from files_app.models import File, FileStatus
-from schema.ids import decode_file_id
+from schema.graphql.ids import decode_file_id
 from tests.support.operations import UPLOAD_ID
 from tests.support.processes import wait_until
 from tests.support.users import PASSWORD

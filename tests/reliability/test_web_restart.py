@@ -14,8 +14,8 @@ from django.conf import settings
 
 from files_app import events, services
 from files_app.models import File, FileStatus
-from schema import live
-from schema.ids import decode_file_id
+from schema.graphql.ids import decode_file_id
+from schema.live import channel
 from tests.support.operations import SUBSCRIBE, upload
 from tests.support.processes import Server
 from tests.support.wsclient import Subscription, group_size
@@ -87,7 +87,7 @@ async def group_members_are(user, count) -> bool:
 async def membership_score(user, watcher_count=1) -> float:
     client = redis.asyncio.from_url(settings.REDIS_URL)
     try:
-        key = short_expiry_layer()._group_key(live.owner_group(user.pk))
+        key = short_expiry_layer()._group_key(channel.owner_group(user.pk))
         members = await client.zrange(key, 0, -1, withscores=True)
         assert len(members) == watcher_count, members
         return members[0][1]
@@ -104,8 +104,8 @@ def short_expiry_layer() -> RedisChannelLayer:
 
 async def publish(layer, file: File) -> None:
     await layer.group_send(
-        live.owner_group(file.owner_id),
-        {"type": live.MESSAGE_TYPE, "file": events.file_state(file)},
+        channel.owner_group(file.owner_id),
+        {"type": channel.MESSAGE_TYPE, "file": events.file_state(file)},
     )
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 
 from files_app import services
 from files_app.models import File, FileStatus
-from schema import live
+from schema.live import channel
 from tests.support.operations import upload_blocking
 from tests.support.processes import Server, wait_until
 from tests.support.scale import ShardedWatcher, csv, redis_server, shard_of, start_worker
@@ -30,7 +30,7 @@ def users_on_every_shard(hosts: list[str]) -> list:
         number += 1
         assert number < 100, f"no spread of user groups over {hosts}: {placed}"
         user = get_user_model().objects.create_user(f"user-{number}")
-        host = shard_of(live.owner_group(user.pk), hosts)
+        host = shard_of(channel.owner_group(user.pk), hosts)
         if placed[host] < USERS_PER_SHARD:
             placed[host] += 1
             users.append(user)

@@ -15,7 +15,7 @@ from celery import Celery
 from channels_redis.utils import _consistent_hash
 from django.conf import settings
 
-from schema import live
+from schema.live import channel
 from tests.support.operations import WATCH_ALL
 from tests.support.processes import READY_TIMEOUT_SECONDS, free_port, start_celery
 from tests.support.wsclient import Subscription, Watcher
@@ -67,7 +67,7 @@ def shard_of(group: str, hosts: list[str]) -> str:
 
 
 def group_members(user, hosts: list[str]) -> set[bytes]:
-    group = live.owner_group(user.pk)
+    group = channel.owner_group(user.pk)
     client = redis.Redis.from_url(shard_of(group, hosts))
     try:
         return set(
@@ -104,7 +104,7 @@ def rabbitmq_reachable() -> bool:
         with Connection(RABBITMQ_URL + "//", connect_timeout=3) as connection:
             connection.ensure_connection(max_retries=1)
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not here"
+    except Exception:  # any failure means "not here"
         return False
 
 

@@ -15,8 +15,8 @@ import websockets
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from schema import live
-from schema.ids import decode_file_id
+from schema.graphql.ids import decode_file_id
+from schema.live import channel
 from tests.support.operations import WATCH_ALL
 
 PROTOCOL = "graphql-transport-ws"
@@ -120,7 +120,7 @@ async def group_members(user=None) -> set[bytes]:
 
 async def group_scores(user=None) -> dict[bytes, float]:
     """Each channel in the group with the time it last joined it."""
-    group = live.owner_group(user.pk) if user is not None else live.ALL_FILES_GROUP
+    group = channel.owner_group(user.pk) if user is not None else channel.ALL_FILES_GROUP
     client = redis.asyncio.from_url(settings.REDIS_URL)
     try:
         key = get_channel_layer()._group_key(group)

@@ -1,7 +1,7 @@
 """Writes: each resolver hands its input to one service in `files_app.services`.
 
 Plain (blocking) resolvers: over HTTP the whole operation runs in the database thread
-(schema/endpoint.py); over a websocket strawberry-django runs them in a thread for us.
+(schema/http/endpoint.py); over a websocket strawberry-django runs them in a thread for us.
 """
 
 from datetime import datetime

@@ -1,5 +1,5 @@
 """Every HTTP request body is read at a pace, or its client is dropped: wrapped around every
-HTTP request of the web process (schema/asgi.py), so the GraphQL endpoint, tus and Django's
+HTTP request of the web process (schema/http/asgi.py), so the GraphQL endpoint, tus and Django's
 routes read their bodies through the same `receive`.
 
 uvicorn times nothing out while a body arrives: a client that sends part of a body and stops,
@@ -24,13 +24,13 @@ meant to face the internet on its own (docs/operations.md, "Put a proxy in front
 """
 
 import asyncio
-import json
 import logging
 import time
 
 from django.conf import settings
 
-from .errors import EdgeError, ErrorCode
+from ..errors import EdgeError, ErrorCode
+from .transport import answer, json_bytes, unread_request
 
 logger = logging.getLogger(__name__)
 
@@ -117,17 +117,8 @@ def paced(app):
         except BodyTimeout as error:
             if started:
                 raise
-            payload = json.dumps(error.body()).encode()
-            await send_closing(
-                {
-                    "type": "http.response.start",
-                    "status": error.status,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode()),
-                    ],
-                }
+            await answer(
+                send_closing, unread_request(scope), error.status, json_bytes(error.body())
             )
-            await send_closing({"type": "http.response.body", "body": payload})
 
     return application

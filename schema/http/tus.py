@@ -1,6 +1,6 @@
 """Resumable uploads over the tus 1.0 protocol (https://tus.io/protocols/resumable-upload):
 core, creation, termination and expiration, at /tus/, served as its own ASGI app beside
-POST /graphql/ (schema/asgi.py), with the same checks-first rules as that endpoint.
+POST /graphql/ (schema/http/asgi.py), with the same checks-first rules as that endpoint.
 
 - OPTIONS /tus/ says what is supported (no authentication: tus clients may ask first).
 - Every other request names `Tus-Resumable: 1.0.0` and is authenticated from its headers
@@ -19,19 +19,15 @@ POST /graphql/ (schema/asgi.py), with the same checks-first rules as that endpoi
   PATCH writes it).
 Why not a library: the maintained Python tus servers (asgi-tus, tussi) keep their own
 storage and know nothing of our users, limits or Files; django-tus is a synchronous view
-behind Django's handler, which spools each body before any check (see schema/endpoint.py).
+behind Django's handler, which spools each body before any check (see schema/http/endpoint.py).
 """
 
 import asyncio
 import base64
 import binascii
-import io
-import json
 import logging
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
-from django.core.handlers.asgi import ASGIRequest
 from django.utils.http import http_date
 
 from files_app import exceptions, selectors, services
@@ -39,13 +35,24 @@ from files_app.models import FileStatus, ResumableUpload
 from files_app.numbers import parse_digits
 from files_app.sizes import human_size
 
-from .auth import authenticated_user
-from .endpoint import ClientGone, declared_length, hsts_value, receive_into, with_database
-from .errors import EdgeError, ErrorCode
-from .ids import encode_file_id
-from .observability import UPLOAD_BYTES, UPLOADS
+from ..auth import authenticated_user
+from ..errors import EdgeError, ErrorCode
+from ..graphql.ids import encode_file_id
+from ..observability import UPLOAD_BYTES, UPLOADS
 from .pacing import BodyTimeout
 from .reservations import kept
+from .transport import (
+    JSON,
+    ClientGone,
+    answer,
+    check_host,
+    declared_length,
+    json_bytes,
+    receive_into,
+    refusal,
+    unread_request,
+    with_database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,47 +116,23 @@ def discovery_headers() -> dict[str, str]:
 
 class TusEndpoint:
     async def __call__(self, scope, receive, send):
-        request = ASGIRequest(scope, io.BytesIO())  # headers only: the body is read here
-        body = b""
+        request = unread_request(scope)  # headers only: the body is read here
+        body, content_type = b"", None
         try:
             status, headers = await self.respond(request, receive)
-        except EdgeError as error:
-            status, headers = error.status, {**error.headers, "Content-Type": "application/json"}
-            body = json.dumps(error.body(), separators=(",", ":")).encode()
         except ClientGone:
             return
-        except Exception:  # a bug: logged with its details, answered without them
-            logger.exception("Unexpected error in the tus endpoint")
-            error = EdgeError.internal()
-            status, headers = error.status, {"Content-Type": "application/json"}
-            body = json.dumps(error.body(), separators=(",", ":")).encode()
+        except Exception as error:
+            refused = refusal(error, "the tus endpoint")
+            status, headers = refused.status, refused.headers
+            body, content_type = json_bytes(refused.body()), JSON
         if request.method == "HEAD":
             body = b""
-        if settings.SECURE_HSTS_SECONDS and request.is_secure():
-            headers["Strict-Transport-Security"] = hsts_value()
-        headers = {
-            "Tus-Resumable": TUS_VERSION,
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Length": str(len(body)),
-            **headers,
-        }
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (name.lower().encode(), value.encode()) for name, value in headers.items()
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        headers = {"Tus-Resumable": TUS_VERSION, **headers}
+        await answer(send, request, status, body, content_type=content_type, headers=headers)
 
     async def respond(self, request, receive) -> tuple[int, dict]:
-        try:
-            request.get_host()  # ALLOWED_HOSTS, as Django would check it
-        except DisallowedHost:
-            raise EdgeError("This host is not served here.", ErrorCode.BAD_REQUEST) from None
+        check_host(request)
         if request.method == "OPTIONS":
             return 204, discovery_headers()
         if request.headers.get("Tus-Resumable") != TUS_VERSION:
@@ -220,7 +203,7 @@ class TusEndpoint:
             services.resumable_upload_claim, {"upload": upload, "offset": offset}
         )
         try:
-            async with kept(reservation, with_database):
+            async with kept(reservation):
                 return await self.write(upload, reservation, receive)
         except exceptions.FileServiceError as error:  # its turn lapsed (UploadLocked)
             raise EdgeError.from_domain(error) from None

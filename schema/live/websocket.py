@@ -10,7 +10,7 @@ closed with 4401 and a reason naming `Bearer`). A connection that is neither is 
 retry 4403 Forbidden, Strawberry's code for a rejected `connection_init`).
 
 Open connections are checked again every `WEBSOCKET_REVALIDATE_SECONDS`, all of the
-process's at once (schema/revalidation.py), the way each authenticated: after a logout, a
+process's at once (schema/live/revalidation.py), the way each authenticated: after a logout, a
 deleted or expired token or a deactivated user it is closed with 4401; a viewer who lost the
 right to see everyone's files keeps the connection but only their own files' events.
 A user holds at most `WEBSOCKET_MAX_CONNECTIONS_PER_USER`
@@ -29,16 +29,18 @@ from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
-from . import answers, fanout, live
-from .auth import (
+from ..auth import (
     BEARER_SCHEME,
     WRONG_SCHEME,
     is_other_scheme,
     session_user,
     user_for_bearer_header,
 )
-from .errors import answer_too_large
-from .observability import WEBSOCKETS
+from ..errors import answer_too_large
+from ..graphql import answers
+from ..observability import WEBSOCKETS
+from . import channel, hub
+from .connections import UserConnections
 from .revalidation import UNAUTHORIZED, revalidation
 
 logger = logging.getLogger(__name__)
@@ -62,17 +64,17 @@ def host_allowed(scope) -> bool:
 
 
 class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
-    graphql_transport_ws_handler_class = fanout.TransportWSHandler
+    graphql_transport_ws_handler_class = hub.TransportWSHandler
     unauthenticated = False
     unauthorized_reason = "Unauthorized"  # the close frame's reason: what a client shows
     too_many = False
     bearer_header: str | None = None
     # The groups the viewer's events may come from, as of the last check.
     viewer_groups: tuple[str, ...] = ()
-    connections: live.UserConnections | None = None
+    connections: UserConnections | None = None
     counted = False  # in the open-websockets gauge (/metrics)
     # No channel-layer channel of its own: live events come through the process's hub
-    # (schema/fanout.py), and a channel per connection cost three tasks and a receive
+    # (schema/live/hub.py), and a channel per connection cost three tasks and a receive
     # buffer each (docs/live-connection-cost.md). No layer has this alias.
     channel_layer_alias = "none: events come through the live hub"
 
@@ -101,7 +103,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
             user = session_user(SimpleNamespace(COOKIES=self.scope.get("cookies", {})))
         if user is None or not user.is_authenticated:
             return None
-        return user, tuple(live.groups_for_viewer(user))
+        return user, tuple(channel.groups_for_viewer(user))
 
     async def on_ws_connect(self, context):
         params = context.get("connection_params") or {}
@@ -130,6 +132,11 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         WEBSOCKETS.inc()
         return UNSET
 
+    def file_updates(self, *, user, wanted: set | None):
+        """One `fileUpdates` subscription of this connection (schema/graphql/subscriptions.py),
+        delivered through the process's live hub."""
+        return hub.file_updates(user=user, consumer=self, wanted=wanted)
+
     def encode_json(self, data) -> str:
         """Every message Strawberry sends (a subscription's first results among them) within
         the answer budget, as UTF-8 JSON like the hub's; a `next` over it carries one
@@ -142,13 +149,13 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
             return answers.encode({**data, "payload": answer_too_large(error)}).decode()
 
     def connection_ttl(self) -> float:
-        return settings.WEBSOCKET_REVALIDATE_SECONDS * live.REFRESHES_PER_GROUP_EXPIRY
+        return settings.WEBSOCKET_REVALIDATE_SECONDS * channel.REFRESHES_PER_GROUP_EXPIRY
 
     async def count_connection(self) -> bool:
         """Whether the user may open one more connection. Counted in Redis, not in this
         process, so the cap holds however many web processes there are. Redis away: let it
         in uncounted (nothing live works then anyway); the next refresh counts it."""
-        self.connections = live.UserConnections(
+        self.connections = UserConnections(
             get_channel_layer(), self.scope["user"].pk, uuid.uuid4().hex, self.connection_ttl()
         )
         try:
@@ -159,7 +166,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Stop checking this connection, end every subscription (each leaves the live hub
-        as it ends, see schema/fanout.py), and stop counting the connection."""
+        as it ends, see schema/live/hub.py), and stop counting the connection."""
         revalidation().discard(self)
         if self.counted:
             WEBSOCKETS.dec()

@@ -1,10 +1,10 @@
-"""One `fileUpdates` subscription as the live hub (schema/fanout.py) sees it: what it wants,
+"""One `fileUpdates` subscription as the live hub (schema/live/hub.py) sees it: what it wants,
 what it has sent, and how an event reaches its socket.
 
 An event for a subscriber with nothing waiting is written at once, in the hub's own turn:
-no task wakes up for it (at 10,000 subscribers a wake-up each was most of the work left per
+no task wakes up for it (at 10,000 subscribers a wake-up each would be most of the work per
 event). The payload is one `bytes` per class of subscribers, written to each socket as a
-frame of shared pieces (schema/live_socket.py), so the subscribers' write buffers hold it
+frame of shared pieces (schema/live/protocol.py), so the subscribers' write buffers hold it
 once. A socket whose buffer is full (a client that does not read) gets a task of this
 subscriber's own for what comes next, which waits in its outbox: newer state for a file
 replaces a pending one of the same status (progress is merged), a status change or a
@@ -15,7 +15,7 @@ gives the current state).
 What one connection holds is bounded in bytes too (`Outbound`): its subscriptions' outboxes
 and its socket's write buffer together, past WEBSOCKET_MAX_BUFFERED_BYTES, and the socket is
 dropped at once (a close would wait for the client to read); so is one whose client does
-not answer a ping (schema/live_socket.py).
+not answer a ping (schema/live/protocol.py).
 """
 
 import asyncio
@@ -25,10 +25,10 @@ import logging
 
 from django.conf import settings
 
-from . import live
-from .live_socket import EXTENSION, LiveSocket
-from .observability import EVENTS_DELIVERED
-from .types import origin
+from ..graphql.types import origin
+from ..observability import EVENTS_DELIVERED
+from . import channel
+from .protocol import EXTENSION, LiveSocket
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ SUFFIX = b"}"
 
 class Outbound:
     """One connection's bytes on their way out: its subscriptions' outboxes, and (under
-    uvicorn with schema/live_socket.py) its socket's write buffer, against one budget."""
+    uvicorn with schema/live/protocol.py) its socket's write buffer, against one budget."""
 
     def __init__(self, consumer):
         self.consumer = consumer
@@ -144,15 +144,17 @@ class Subscriber:
     def wants(self, state: dict) -> bool:
         if self.wanted is not None and state["id"] not in self.wanted:
             return False
-        if not live.reaches(self.consumer.viewer_groups, state):
+        if not channel.reaches(self.consumer.viewer_groups, state):
             return False  # the viewer lost a right since this was sent
         return state["version"] > self.sent.get(state["id"], 0)
 
     def class_key(self):
-        """Subscribers with equal keys get the same bytes (None: executed on its own)."""
+        """Subscribers with equal keys get the same bytes (None: executed on its own): the
+        document, the viewer's rights and the origin are all a payload field may read of the
+        viewer (tests/test_fanout.py holds the fields to it)."""
         if self.document is None:
             return None
-        sees_all = live.ALL_FILES_GROUP in self.consumer.viewer_groups
+        sees_all = channel.ALL_FILES_GROUP in self.consumer.viewer_groups
         return (self.document, sees_all, origin(self.consumer))
 
     def ready(self) -> bool:

@@ -1,5 +1,5 @@
 """Django middleware for the routes Django serves (the page, downloads, thumbnails, GraphiQL,
-the admin). The GraphQL POST endpoint does not pass through Django (see `schema/asgi.py`)."""
+the admin). The GraphQL POST endpoint does not pass through Django (see `schema/http/asgi.py`)."""
 
 import logging
 
@@ -7,7 +7,7 @@ from asgiref.sync import iscoroutinefunction
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
 
-from .errors import DATABASE_DOWN, EdgeError
+from ..errors import DATABASE_DOWN, EdgeError
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
 # file name or any text that slipped into the HTML unescaped can't run as script, load a
 # plugin or move relative URLs elsewhere. Styles are not restricted (the templates and the
 # admin set inline ones). A response that sets its own policy keeps it: the downloads'
-# sandbox, GraphiQL's stricter one (schema/views.py).
+# sandbox, GraphiQL's stricter one (schema/http/views.py).
 PAGE_CSP = "script-src 'self'; object-src 'none'; base-uri 'none'"
 CSP_HEADER = "Content-Security-Policy"
 

@@ -17,16 +17,16 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from ..errors import ErrorCode, assign_code
 from .answers import BudgetedExecution
 from .cost import query_cost_rule
-from .errors import ErrorCode, assign_code
 from .mutations import Mutation
 from .queries import Query
 from .scalars import SCALAR_MAP
 from .subscriptions import Subscription
 
-# Parsing and validating the same query text again on every request was a fifth of the web
-# process's CPU (profiled under `make bench`). The validation cache keys on the rules, so the
+# Parsing and validating the same query text again on every request would be a fifth of the
+# web process's CPU (profiled under `make bench`). The validation cache keys on the rules, so the
 # limit rules are built once per distinct setting values instead of once per request by
 # their extensions.
 QUERY_CACHE_SIZE = 512
@@ -50,7 +50,7 @@ def limit_rules(
 
 
 class QueryLimits(AddValidationRules):
-    """Depth, aliases, what the answer could hold at most (schema/cost.py) and (optionally)
+    """Depth, aliases, what the answer could hold at most (schema/graphql/cost.py) and (optionally)
     no introspection; page size is relay_max_results."""
 
     def __init__(self):
@@ -71,8 +71,8 @@ class QueryLimits(AddValidationRules):
 class QuerysetOptimizer(DjangoOptimizerExtension):
     """strawberry-django's optimizer (`only`, `select_related` from the selection) without its
     per-field `resolve` hook. Every queryset here comes from a strawberry-django field, whose
-    `get_queryset` calls the optimizer already; the hook wrapped each of the 700 fields of a
-    page of 100 files, a tenth of the page's CPU (profiled under `make bench`)."""
+    `get_queryset` calls the optimizer already; the hook would wrap each of the 700 fields of
+    a page of 100 files, a tenth of the page's CPU (profiled under `make bench`)."""
 
     resolve = SchemaExtension.resolve
 

@@ -8,28 +8,21 @@ pays for the middleware chain and a thread of its own. Here, in order:
 1. who is asking, from the headers (`schema.auth`), before one byte of the body is read:
    an anonymous request is refused (401) with its body unread, JSON or multipart;
 2. a declared `Content-Length` over the limit is refused with 413 at once;
-3. the body is read as it arrives (at a pace, or the client is dropped: schema/pacing.py):
-   JSON up to `DATA_UPLOAD_MAX_MEMORY_SIZE`, multipart through `schema.ingress` (each file
+3. the body is read as it arrives (at a pace, or the client is dropped: schema/http/pacing.py):
+   JSON up to `DATA_UPLOAD_MAX_MEMORY_SIZE`, multipart through `schema.http.ingress` (each file
    written once, limits checked on every chunk);
 4. the operation runs with Strawberry's synchronous executor in one hop to a database
    thread (a fixed pool, `DATABASE_THREADS`): no awaitable per field, and each thread's
    connection is kept between requests (`CONN_MAX_AGE`), checked before each use;
-5. the answer is executed and serialised within its byte budget (schema/answers.py).
+5. the answer is executed and serialised within its byte budget (schema/graphql/answers.py).
 Anything written for a refused or failed request is removed before the answer is sent.
 """
 
 import asyncio
 import contextlib
-import functools
-import io
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
-from django.core.handlers.asgi import ASGIRequest
-from django.db import connections
 from strawberry.django.context import StrawberryDjangoContext
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import process_result
@@ -37,122 +30,32 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from files_app import exceptions, services, storage
-from files_app.numbers import parse_digits
-from files_app.sizes import MIB, human_size
+from files_app.sizes import human_size
 
-from . import answers, auth
-from .errors import DATABASE_DOWN, EdgeError, ErrorCode, answer_too_large
+from .. import auth
+from ..errors import DATABASE_DOWN, EdgeError, ErrorCode, answer_too_large
+from ..graphql import answers
+from ..observability import UPLOAD_BYTES, GraphQLRequestMetrics
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
-from .observability import UPLOAD_BYTES, GraphQLRequestMetrics
 from .reservations import kept
+from .transport import (
+    JSON,
+    ClientGone,
+    answer,
+    check_host,
+    declared_length,
+    read_body,
+    receive_into,
+    refusal,
+    unread_request,
+    with_database,
+)
 
 logger = logging.getLogger(__name__)
 
-JSON = "application/json"
 MULTIPART = "multipart/form-data"
-# On S3, what the ingress is fed at a time from its thread (see receive_into).
-S3_FEED_BYTES = MIB
 ALLOWED_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
-RESPONSE_HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"cache-control", b"no-store"),
-]
-
-
-def hsts_value() -> str:
-    """What Django's SecurityMiddleware sends on the routes it serves."""
-    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
-    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-        value += "; includeSubDomains"
-    if settings.SECURE_HSTS_PRELOAD:
-        value += "; preload"
-    return value
-
-
-class ClientGone(Exception):
-    """The client disconnected before its request was complete: nobody to answer."""
-
-
-def idle_connections():
-    """This thread's open database connections, minus any inside a transaction (a test's):
-    those are never closed or replaced under it."""
-    return (
-        connection
-        for connection in connections.all(initialized_only=True)
-        if not connection.in_atomic_block
-    )
-
-
-def close_obsolete_connections() -> None:
-    """Django's `close_old_connections` for idle connections: a kept connection is
-    health-checked and replaced when broken (a database restart) or older than CONN_MAX_AGE."""
-    for connection in idle_connections():
-        connection.close_if_unusable_or_obsolete()
-
-
-@functools.cache
-def database_threads() -> ThreadPoolExecutor | None:
-    """A fixed pool: each of its threads keeps its own connection between requests. Without
-    one (DATABASE_THREADS=0), asgiref's thread-sensitive rule applies: one shared thread in a
-    server, the caller's own thread under `async_to_sync` (the in-process tests)."""
-    count = settings.DATABASE_THREADS
-    return ThreadPoolExecutor(count, thread_name_prefix="database") if count else None
-
-
-def with_database(function):
-    """Run blocking work on a database thread, with a kept connection that is checked
-    (replaced when broken or older than CONN_MAX_AGE) before each use."""
-
-    def run(*args):
-        close_obsolete_connections()
-        try:
-            return function(*args)
-        except DATABASE_DOWN:
-            raise EdgeError.unavailable() from None
-
-    async def call(*args):
-        executor = database_threads()
-        if executor is None:
-            return await sync_to_async(run)(*args)
-        return await sync_to_async(run, thread_sensitive=False, executor=executor)(*args)
-
-    return call
-
-
-async def body_chunks(receive):
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        if chunk := message.get("body"):
-            yield chunk
-        if not message.get("more_body"):
-            return
-
-
-async def read_body(receive, limit: int) -> bytes:
-    body = bytearray()
-    async for chunk in body_chunks(receive):
-        body += chunk
-        if len(body) > limit:
-            raise EdgeError(
-                f"The request body is larger than {human_size(limit)}.",
-                ErrorCode.BAD_USER_INPUT,
-                status=413,
-            )
-    return bytes(body)
-
-
-def declared_length(request) -> int | None:
-    raw = request.META.get("CONTENT_LENGTH")
-    if raw in (None, ""):
-        return None  # chunked: the limits apply while the body streams
-    length = parse_digits(raw)
-    if length is None:
-        raise EdgeError("Content-Length is not a number.", ErrorCode.BAD_REQUEST)
-    return length
 
 
 def refuse_over(length: int | None, limit: int, what: str, code: ErrorCode) -> None:
@@ -164,68 +67,30 @@ def refuse_over(length: int | None, limit: int, what: str, code: ErrorCode) -> N
         )
 
 
-async def receive_into(ingress: MultipartIngress, receive) -> None:
-    """Feed the body to the ingress as it arrives. On S3 a chunk may complete a part that is
-    then sent over the network (and a file part's start opens a multipart upload): there the
-    parser runs in a thread, fed S3_FEED_BYTES at a time, so a slow S3 never holds up the
-    other requests of this process. On local disk each chunk is fed here (a buffered write)."""
-    if not storage.is_s3():
-        async for chunk in body_chunks(receive):
-            ingress.feed(chunk)
-        return
-    batch = bytearray()
-    async for chunk in body_chunks(receive):
-        batch += chunk
-        if len(batch) >= S3_FEED_BYTES:
-            await asyncio.to_thread(ingress.feed, bytes(batch))
-            batch.clear()
-    if batch:
-        await asyncio.to_thread(ingress.feed, bytes(batch))
-
-
 class GraphQLEndpoint:
     def __init__(self, schema):
         self.schema = schema
 
     async def __call__(self, scope, receive, send):
-        request = ASGIRequest(scope, io.BytesIO())  # headers only: the body is read here
+        request = unread_request(scope)  # headers only: the body is read here
         request.metrics = metrics = GraphQLRequestMetrics()
         try:
             status, body, headers = await self.respond(request, receive)
-        except EdgeError as error:
-            status, body, headers = error.status, error.body(), error.headers
         except ClientGone:
             return
-        except Exception:  # a bug: logged with its details, answered without them
-            logger.exception("Unexpected error in the GraphQL endpoint")
-            error = EdgeError.internal()
-            status, body, headers = error.status, error.body(), error.headers
+        except Exception as error:
+            refused = refusal(error, "the GraphQL endpoint")
+            status, body, headers = refused.status, refused.body(), refused.headers
         try:
             payload = answers.encode(body)  # stops at the answer budget
         except answers.AnswerTooLarge as error:
             body = answer_too_large(error)
             payload = answers.encode(body)
         metrics.answered(body)
-        if settings.SECURE_HSTS_SECONDS and request.is_secure():
-            headers = {**headers, "Strict-Transport-Security": hsts_value()}
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    *RESPONSE_HEADERS,
-                    (b"content-length", str(len(payload)).encode()),
-                    *((name.lower().encode(), value.encode()) for name, value in headers.items()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await answer(send, request, status, payload, headers=headers)
 
     async def respond(self, request, receive):
-        try:
-            request.get_host()  # ALLOWED_HOSTS, as Django would check it
-        except DisallowedHost:
-            raise EdgeError("This host is not served here.", ErrorCode.BAD_REQUEST) from None
+        check_host(request)
         length = declared_length(request)
         if request.content_type == MULTIPART:
             return await self.upload(request, receive, length)
@@ -246,7 +111,7 @@ class GraphQLEndpoint:
     async def upload(self, request, receive, length):
         request.metrics.upload = True
         limits, reservation = await with_database(self.admit_upload)(request, length)
-        async with kept(reservation, with_database):
+        async with kept(reservation):
             return await self.receive_upload(request, receive, length, limits, reservation)
 
     async def receive_upload(self, request, receive, length, limits, reservation):
@@ -276,7 +141,7 @@ class GraphQLEndpoint:
 
     def admit_upload(self, request, length: int | None):
         """Who is uploading, and what they may still upload, reserved against their quota
-        while the body arrives (schema/reservations.py keeps it): before any byte of it."""
+        while the body arrives (schema/http/reservations.py keeps it): before any byte of it."""
         user = auth.authenticated_user(request)
         try:
             reservation = services.upload_reserve(owner=user, size=length)

@@ -1,15 +1,17 @@
-"""The HTTP side of the web process: POST /graphql/ to our own endpoint (schema/endpoint.py),
-the probes and /metrics to schema/probes.py, /tus/ to the resumable uploads (schema/tus.py),
-everything else (the page, downloads, GraphiQL, the admin, static files) to Django; every
-request body, whoever reads it, at a pace or the client is dropped (schema/pacing.py)."""
+"""The HTTP side of the web process: POST /graphql/ to our own endpoint
+(schema/http/endpoint.py), the probes and /metrics to schema/http/probes.py, /tus/ to the
+resumable uploads (schema/http/tus.py), everything else (the page, downloads, GraphiQL, the
+admin, static files) to Django; every request body, whoever reads it, at a pace or the client
+is dropped (schema/http/pacing.py)."""
 
 import asyncio
 
 from django.core.signals import request_finished
 
-from .endpoint import GraphQLEndpoint, idle_connections
+from .endpoint import GraphQLEndpoint
 from .pacing import paced
 from .probes import PROBE_PATHS, probe
+from .transport import idle_connections
 from .tus import TUS_PATH, TusEndpoint
 
 API_PATH = "/graphql/"
@@ -34,7 +36,7 @@ def close_request_connections(**kwargs) -> None:
 def http_application(django_app, schema):
     endpoint = GraphQLEndpoint(schema)
     tus = TusEndpoint()
-    request_finished.connect(close_request_connections, dispatch_uid="schema.asgi.close")
+    request_finished.connect(close_request_connections, dispatch_uid="schema.http.asgi.close")
 
     async def application(scope, receive, send):
         path = scope["path"].removeprefix(scope.get("root_path", ""))

@@ -3,7 +3,7 @@ once, straight into the storage folder, every limit enforced on each chunk.
 
 Django's own handling spools the whole body to a temporary file before any check, then
 writes each part again; here nothing is buffered beyond one part's write buffer and the small
-`operations` and `map` fields. The caller (schema/endpoint.py) authenticates and refuses an
+`operations` and `map` fields. The caller (schema/http/endpoint.py) authenticates and refuses an
 over-limit `Content-Length` before the first byte of the body is read.
 
 A file part becomes an `IncomingFile`, one kind per storage:
@@ -35,10 +35,10 @@ from files_app.models import INCOMING_FOLDER, stored_name
 from files_app.processors.sniff import SNIFF_BYTES
 from files_app.sizes import MIB, human_size
 
-from .errors import EdgeError, ErrorCode
+from ..errors import EdgeError, ErrorCode
+from ..graphql.scalars import MULTIPART_SPEC
 from .multipart import (
     MAP,
-    MULTIPART_SPEC,
     OPERATIONS,
     check_path,
     parse_map,
@@ -108,7 +108,7 @@ class DiskIncomingFile(IncomingFile):
     def __init__(self, client_name: str):
         super().__init__(client_name)
         self.path = incoming_dir() / f"{uuid.uuid4().hex}.part"
-        self.writer = open(self.path, "xb", buffering=WRITE_BUFFER_SIZE)  # noqa: SIM115
+        self.writer = open(self.path, "xb", buffering=WRITE_BUFFER_SIZE)
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)
@@ -117,7 +117,7 @@ class DiskIncomingFile(IncomingFile):
     def finish(self) -> None:
         """All bytes are in: close the writer, open for reading (sniffing, storing)."""
         self.writer.close()
-        self.file = open(self.path, "rb")  # noqa: SIM115
+        self.file = open(self.path, "rb")
 
     def temporary_file_path(self) -> str:
         """FileSystemStorage moves a file that has one instead of copying it."""

@@ -10,9 +10,8 @@ import json
 
 from files_app.numbers import parse_digits
 
-from .errors import EdgeError, ErrorCode
+from ..errors import EdgeError, ErrorCode
 
-MULTIPART_SPEC = "https://github.com/jaydenseric/graphql-multipart-request-spec"
 OPERATIONS = "operations"
 MAP = "map"
 VARIABLES_KEY = "variables"

@@ -1,4 +1,4 @@
-"""The routes Django serves (POST /graphql/ is answered in front of Django: schema/asgi.py)."""
+"""The routes Django serves (POST /graphql/ is answered in front of Django: schema/http/asgi.py)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views

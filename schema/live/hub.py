@@ -1,22 +1,24 @@
 """Live fan-out: one channel-layer receiver per web process, one execution per class.
 
-Each `fileUpdates` subscriber used to join the channel-layer groups itself and have Strawberry
-execute its selection and serialise the result for every event: about 0.9 ms of CPU per
-subscriber per event, and a message per subscriber through Redis (issue 17). Here one `Hub`
-per process joins the groups its local subscribers need (reference-counted), receives each
-event once, and hands it to the subscribers it reaches, grouped in classes by (query text,
-operation name, variables, rights, origin): each class executes the selection once and the
-`next` payload is serialised once, within the answer budget (schema/answers.py); every
-subscriber of the class gets the same bytes, in an envelope with its own operation id.
+A subscriber that joined the channel-layer groups itself, and had Strawberry execute its
+selection and serialise the result for every event, would cost about 0.9 ms of CPU per
+subscriber per event and a message per subscriber through Redis
+(docs/live-connection-cost.md). Instead one `Hub` per process joins the groups its local
+subscribers need (reference-counted), receives each event once, and hands it to the
+subscribers it reaches, grouped in classes by (query text, operation name, variables, rights,
+origin): each class executes the selection once and the `next` payload is serialised once,
+within the answer budget (schema/graphql/answers.py); every subscriber of the class gets the
+same bytes, in an envelope with its own operation id.
 
 The rights are whether the viewer sees everyone's files: an owner and a staff member never
-share a result. Nothing else a field resolves from may depend on the viewer (today the
-fields read the file and the connection's origin only); a field that does must add what it
-depends on to `Subscriber.class_key`.
+share a result. Nothing else a field resolves from may depend on the viewer (the fields read
+the file and the connection's origin only); a field that does must add what it depends on to
+`Subscriber.class_key`. tests/test_fanout.py pins each field of the payload type to what it
+reads, and checks that two unlike viewers of one class get what each would get alone.
 
 The payload is written to each subscriber's socket at once unless the socket is full (a
 client that does not read): then that subscriber's own task finishes the write and its
-outbox keeps what follows, merged and bounded (schema/subscriber.py), so it holds up no one.
+outbox keeps what follows, merged and bounded (schema/live/subscriber.py), so it holds up no one.
 """
 
 import asyncio
@@ -24,7 +26,6 @@ import collections
 import contextlib
 import contextvars
 import logging
-from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -36,9 +37,12 @@ from strawberry.utils.aio import aclosing
 
 from files_app import events, selectors
 
-from . import answers, live
-from .errors import answer_too_large
-from .observability import SUBSCRIPTIONS
+from ..errors import answer_too_large
+from ..graphql import answers
+from ..graphql.subscriptions import OneEvent
+from ..observability import SUBSCRIPTIONS
+from . import channel
+from .loops import loop_local
 from .subscriber import TRY_AGAIN_LATER, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -61,13 +65,6 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
     async def run_operation(self, operation) -> None:
         current_operation.set(operation)
         await super().run_operation(operation)
-
-
-@dataclass(frozen=True)
-class OneEvent:
-    """The root value of a class's execution: `fileUpdates` yields this file and ends."""
-
-    file: object
 
 
 class Hub:
@@ -155,7 +152,7 @@ class Hub:
                 self.interrupt()
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
-            if message.get("type") == live.MESSAGE_TYPE:
+            if message.get("type") == channel.MESSAGE_TYPE:
                 try:
                     await self.dispatch(message["file"])
                 except Exception:
@@ -177,7 +174,7 @@ class Hub:
         """Join our groups again now and then: channels-redis drops a membership older than
         its group expiry, and a subscription open longer than that would silently stop
         receiving events."""
-        interval = settings.CHANNEL_LAYER_GROUP_EXPIRY / live.REFRESHES_PER_GROUP_EXPIRY
+        interval = settings.CHANNEL_LAYER_GROUP_EXPIRY / channel.REFRESHES_PER_GROUP_EXPIRY
         while True:
             await asyncio.sleep(interval)
             try:
@@ -202,9 +199,9 @@ class Hub:
         same payload for each of them (queueing never waits for a client)."""
         if not self.first_time(state):
             return
-        reached = self.members.get(live.owner_group(state["owner_id"]), set()) | self.members.get(
-            live.ALL_FILES_GROUP, set()
-        )
+        reached = self.members.get(
+            channel.owner_group(state["owner_id"]), set()
+        ) | self.members.get(channel.ALL_FILES_GROUP, set())
         classes: dict[object, list[Subscriber]] = collections.defaultdict(list)
         for subscriber in reached:
             if subscriber.wants(state):
@@ -228,7 +225,7 @@ class Hub:
 async def execute(operation, state: dict) -> bytes:
     """The `next` payload of `operation`'s document for one event, serialised once for its
     whole class: the same schema, extensions and error handling as a per-subscriber
-    execution, and the same answer budget as a query (schema/answers.py)."""
+    execution, and the same answer budget as a query (schema/graphql/answers.py)."""
     handler = operation.handler
     source = await handler.schema.stream(
         operation.query,
@@ -250,9 +247,9 @@ async def execute(operation, state: dict) -> bytes:
         return answers.encode(answer_too_large(error))
 
 
-def hub() -> Hub:
+def get() -> Hub:
     """This process's hub."""
-    return live.loop_local(Hub)
+    return loop_local(Hub)
 
 
 async def file_updates(*, user, consumer, wanted: set | None):
@@ -260,7 +257,7 @@ async def file_updates(*, user, consumer, wanted: set | None):
     `wanted` files (None: no file listed, only changes of all of them), then their changes.
 
     The groups (the connection's `viewer_groups`, checked again every
-    WEBSOCKET_REVALIDATE_SECONDS by schema/websocket.py, and against each event as it goes
+    WEBSOCKET_REVALIDATE_SECONDS by schema/live/websocket.py, and against each event as it goes
     out) are joined *before* the current state is read, so an update committed in between
     is not lost; it may arrive twice instead, and the version check drops the copy and
     anything older than what was already sent. Events that arrive while the current state is
@@ -275,7 +272,7 @@ async def file_updates(*, user, consumer, wanted: set | None):
     )
     if wanted:
         subscriber.hold()  # events wait behind the current state (see Subscriber.on_hold)
-    async with hub().subscribed(subscriber):
+    async with get().subscribed(subscriber):
         if wanted:
             current = await database_sync_to_async(selectors.file_get_many)(
                 user=user, file_ids=wanted

@@ -1,5 +1,5 @@
 """The server side of one websocket: uvicorn's sans-I/O protocol, plus what the live hub needs
-to bound what a client that stops reading can hold (issue 24).
+to bound what a client that stops reading can hold.
 
 uvicorn closes a connection whose ping went unanswered with `transport.close()`, which waits
 for the write buffer to drain: for a client that stopped reading, never, so its frames stay
@@ -14,9 +14,9 @@ to many subscribers is held once, not once per subscriber. The frame is a plain 
 text frame (RFC 6455, 5.2), valid whatever extension was negotiated (an uncompressed
 message does not set RSV1).
 
-uvicorn runs it with `--ws schema.live_socket:LiveWebSocketProtocol` (tools/processes.py and
+uvicorn runs it with `--ws schema.live.protocol:LiveWebSocketProtocol` (tools/processes.py and
 the Dockerfile); under another server the hub finds no socket here and falls back to the
-ASGI `websocket.send` and a close (schema/subscriber.py).
+ASGI `websocket.send` and a close (schema/live/subscriber.py).
 """
 
 import logging

@@ -9,16 +9,16 @@ from strawberry.file_uploads import Upload
 from files_app.exceptions import InvalidUpload
 from files_app.numbers import parse_digits
 
-from .multipart import MULTIPART_SPEC
-
+# The spec the `Upload` scalar and the multipart ingress (schema/http/ingress.py) follow.
+MULTIPART_SPEC = "https://github.com/jaydenseric/graphql-multipart-request-spec"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 BIG_INT_REFUSED = "BigInt takes a whole 64-bit number: a JSON number, or a string of digits 0-9."
 
 
 def big_int_value(value) -> int:
-    """A variable's BigInt. int() took `"²"` (a 500 elsewhere), `" 12 "`, `True` and `1.5`
-    (as 1): a whole number is taken, or a string of ASCII digits for clients without 64-bit
-    numbers (JavaScript), and nothing else."""
+    """A variable's BigInt. int() would take `" 12 "`, `True` and `1.5` (as 1), and raise
+    for `"²"` (a 500 elsewhere): a whole number is taken, or a string of ASCII digits for
+    clients without 64-bit numbers (JavaScript), and nothing else."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, str):
@@ -39,7 +39,7 @@ BIG_INT_SCALAR = strawberry.scalar(
 
 
 def upload_value(value):
-    """A variable's Upload: the file part the multipart request mapped to it (schema/ingress.py
+    """A variable's Upload: the file part the multipart request mapped to it (schema/http/ingress.py
     put it there). Anything else was sent as JSON; graphql-core names the variable."""
     if hasattr(value, "read"):
         return value

@@ -164,7 +164,7 @@ RESULT_TYPES: dict[FileKind, ResultType] = {
 }
 
 FileResult = Annotated[
-    Union[tuple(entry.type for entry in RESULT_TYPES.values())],  # noqa: UP007 (built at run time)
+    Union[tuple(entry.type for entry in RESULT_TYPES.values())],  # members built at run time
     strawberry.union("FileResult", description="Per-kind processing results; null until DONE."),
 ]
 

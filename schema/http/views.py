@@ -1,5 +1,5 @@
 """The views Django serves: GraphiQL, the owner-checked download and thumbnail, the page and
-the login lockout page. (GraphQL requests themselves go to schema/endpoint.py, in front of
+the login lockout page. (GraphQL requests themselves go to schema/http/endpoint.py, in front of
 Django.)
 
 On S3, a download or thumbnail is owner-checked here and then answered with a redirect to a
@@ -29,8 +29,8 @@ from files_app import selectors, storage
 from files_app.exceptions import FileServiceError
 from files_app.sizes import human_size
 
-from .auth import bad_token_error, is_bearer, refuse_other_schemes, user_for_bearer_header
-from .errors import EdgeError, ErrorCode
+from ..auth import bad_token_error, is_bearer, refuse_other_schemes, user_for_bearer_header
+from ..errors import EdgeError, ErrorCode
 
 DOWNLOAD_CHUNK_SIZE = 256 * 1024
 FRONTEND_BUNDLE = settings.BASE_DIR / "frontend" / "dist" / "app" / "app.js"
@@ -153,7 +153,7 @@ async def serve(
 
 
 def operation_sent_with_get(request) -> EdgeError:
-    """An operation in GET /graphql/'s query string: operations are POSTed (schema/endpoint.py)
+    """An operation in GET /graphql/'s query string: operations are POSTed (schema/http/endpoint.py)
     and subscriptions run over the websocket. Strawberry's view would run a subscription
     sent this way and answer an internal error."""
     try:
@@ -175,7 +175,7 @@ def graphiql(request):
     """GET /graphql/: our own GraphiQL (frontend/src/graphiql/, when GRAPHQL_GRAPHIQL is on),
     whose scripts, workers and fonts are all served from here: it works with no internet. It
     sets the `csrftoken` cookie that the page and GraphiQL send back as X-CSRFToken; their
-    POSTs reach schema/endpoint.py."""
+    POSTs reach schema/http/endpoint.py."""
     if "query" in request.GET:
         return operation_sent_with_get(request).response()
     if not settings.GRAPHQL_GRAPHIQL:

@@ -2,8 +2,7 @@
 renewed every third of UPLOAD_RESERVATION_SECONDS by a task beside the request, and released
 when the request ends, however it ends (answered, refused, the client gone, cancelled). A
 web process that dies releases nothing: its reservations stop counting when they expire.
-The database work runs through the caller's `with_database` (schema/endpoint.py, which uses
-this module)."""
+Its database work runs on the database threads (schema/http/transport.py)."""
 
 import asyncio
 import contextlib
@@ -12,6 +11,8 @@ import logging
 from django.conf import settings
 
 from files_app import services
+
+from .transport import with_database
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def release(reservation: services.Reservation) -> None:
     services.upload_reservation_release(reservation=reservation)
 
 
-async def keep_renewed(reservation: services.Reservation, with_database) -> None:
+async def keep_renewed(reservation: services.Reservation) -> None:
     while True:
         await asyncio.sleep(settings.UPLOAD_RESERVATION_SECONDS / 3)  # a schedule
         try:
@@ -35,11 +36,11 @@ async def keep_renewed(reservation: services.Reservation, with_database) -> None
 
 
 @contextlib.asynccontextmanager
-async def kept(reservation: services.Reservation, with_database):
+async def kept(reservation: services.Reservation):
     if reservation.pk is None:
         yield reservation
         return
-    renewing = asyncio.create_task(keep_renewed(reservation, with_database))
+    renewing = asyncio.create_task(keep_renewed(reservation))
     try:
         yield reservation
     finally:

@@ -26,7 +26,7 @@ PLACEHOLDER_ID = uuid.UUID(int=0)
 @functools.cache
 def route(name: str) -> str:
     """A file route with `{}` for the id. Resolved once: `reverse()` per row, which reads
-    request-local state several times, was a third of the time of a page of 100 files
+    request-local state several times, would be a third of the time of a page of 100 files
     (profiled under `make bench`)."""
     return reverse(name, args=[PLACEHOLDER_ID]).replace(str(PLACEHOLDER_ID), "{}")
 
@@ -62,8 +62,8 @@ FailureCodeEnum = strawberry.enum(
 
 @strawberry_django.type(File, name="File")
 class FileType(relay.Node):
-    # The id is the primary key: said here, so Relay does not look for it in the type
-    # hints on every row (it did, under `make bench`).
+    # The id is the primary key: said here, or Relay looks for it in the type hints on every
+    # row (seen under `make bench`).
     _id_attr: ClassVar[str] = "pk"
     name: auto = strawberry_django.field(description="Original file name, sanitised.")
     size: BigInt = strawberry_django.field(description="Size in bytes.")

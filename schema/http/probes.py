@@ -1,4 +1,4 @@
-"""GET /healthz, /readyz and /metrics, answered in front of Django (schema/asgi.py): a probe
+"""GET /healthz, /readyz and /metrics, answered in front of Django (schema/http/asgi.py): a probe
 or a scraper reaches a pod by its address, which no ALLOWED_HOSTS lists, and a liveness
 check must not wait behind the middleware or the database.
 
@@ -16,7 +16,6 @@ check must not wait behind the middleware or the database.
 import asyncio
 import functools
 import hmac
-import json
 import logging
 import math
 import os
@@ -33,12 +32,13 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from files_app import dependencies
 from files_app.metrics import WorkloadCollector
 
-from .errors import EdgeError, ErrorCode
+from ..errors import EdgeError, ErrorCode
+from .transport import JSON, answer, json_bytes, unread_request
 
 logger = logging.getLogger(__name__)
 
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-NO_STORE = (b"cache-control", b"no-store")
+OK = {"status": "ok"}
 # Checks may hang on an unreachable host: they get threads of their own, never the
 # GraphQL endpoint's database threads.
 PROBE_THREADS = 4
@@ -142,51 +142,26 @@ def authorized(scope) -> bool:
     return hmac.compare_digest(sent, expected)
 
 
-async def respond(send, status: int, body: bytes, content_type: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                NO_STORE,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def respond_json(send, status: int, body: dict) -> None:
-    await respond(send, status, json.dumps(body).encode(), b"application/json")
-
-
-async def refuse(send, error: EdgeError) -> None:
-    """A refused probe request gets the one JSON error body (docs/api.md, "Errors")."""
-    await respond_json(send, error.status, error.body())
-
-
 async def probe(scope, receive, send, path: str) -> None:
+    try:
+        status, body, content_type = await probed(scope, path)
+    except EdgeError as error:  # a refused probe request gets the one JSON error body
+        status, body, content_type = error.status, json_bytes(error.body()), JSON
+    await answer(send, unread_request(scope), status, body, content_type=content_type)
+
+
+async def probed(scope, path: str) -> tuple[int, bytes, str]:
     if scope["method"] not in ("GET", "HEAD"):
-        await refuse(
-            send, EdgeError("Probes answer GET and HEAD.", ErrorCode.BAD_REQUEST, status=405)
-        )
+        raise EdgeError("Probes answer GET and HEAD.", ErrorCode.BAD_REQUEST, status=405)
     elif path == "/healthz":
-        await respond_json(send, 200, {"status": "ok"})
+        return 200, json_bytes(OK), JSON
     elif path == "/readyz":
         down = await READINESS.down_dependencies()
-        await respond_json(
-            send,
-            503 if down else 200,
-            {"status": "unavailable", "down": down} if down else {"status": "ok"},
-        )
+        if down:
+            return 503, json_bytes({"status": "unavailable", "down": down}), JSON
+        return 200, json_bytes(OK), JSON
     elif not settings.METRICS_TOKEN:
-        await refuse(send, EdgeError("Not found.", ErrorCode.NOT_FOUND))
+        raise EdgeError("Not found.", ErrorCode.NOT_FOUND)
     elif not authorized(scope):
-        await refuse(
-            send,
-            EdgeError("Send `Authorization: Bearer <METRICS_TOKEN>`.", ErrorCode.UNAUTHENTICATED),
-        )
-    else:
-        body = await in_probe_thread(scrape)
-        await respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
+        raise EdgeError("Send `Authorization: Bearer <METRICS_TOKEN>`.", ErrorCode.UNAUTHENTICATED)
+    return 200, await in_probe_thread(scrape), CONTENT_TYPE_LATEST

@@ -7,7 +7,7 @@ number a few bytes), times the longest its lists can be (a page of the `files` c
 a result's list up to MAX_RESULT_ITEMS), aliases and fragments all counted. A query whose
 worst case is over GRAPHQL_MAX_QUERY_COST is refused (GRAPHQL_VALIDATION_FAILED) before
 anything is read; a query under it can still be refused once it runs, by the answer budget
-(schema/answers.py), which counts what the answer really holds.
+(schema/graphql/answers.py), which counts what the answer really holds.
 
 The count is an upper bound: every fragment of a union counts (a file has one result type),
 and a page given as a variable counts as the largest page. Every list field in the schema

@@ -1,14 +1,15 @@
-"""Open websockets checked again, all of a web process's at once (issue 17).
+"""Open websockets checked again every `WEBSOCKET_REVALIDATE_SECONDS`, all of a web process's
+at once.
 
-Each connection used to re-check its own credentials every `WEBSOCKET_REVALIDATE_SECONDS`
-in a task of its own: a token query (and Django's connection check) and a Redis pipeline per
-connection per period, about 64 % of a core at 10,000 idle connections, and one more task
-per connection. Here one loop per process checks every connection of that moment in one
-pass: the bearer tokens in one query (`selectors.api_token_users`), each distinct session
-and each distinct user's rights once, then the counts of all of them in one Redis pipeline.
-It is as strict as before: a connection whose token was deleted or expired, whose session
-was logged out or whose user was deactivated is closed with 4401; one that lost the right
-to see everyone's files leaves that group (schema/fanout.py `Hub.narrow`).
+A check per connection, in a task of its own, would cost a token query (and Django's
+connection check) and a Redis pipeline per connection per period: about 64 % of a core at
+10,000 idle connections, and one more task each (docs/live-connection-cost.md). One loop per
+process checks every connection of that moment in one pass: the bearer tokens in one query
+(`selectors.api_token_users`), each distinct session and each distinct user's rights once,
+then the counts of all of them in one Redis pipeline. A connection whose token was deleted
+or expired, whose session was logged out or whose user was deactivated is closed with 4401;
+one that lost the right to see everyone's files leaves that group (schema/live/hub.py
+`Hub.narrow`).
 """
 
 import asyncio
@@ -18,8 +19,9 @@ from types import SimpleNamespace
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import fanout, live
-from .auth import session_user, users_for_bearer_headers
+from ..auth import session_user, users_for_bearer_headers
+from . import channel, connections, hub
+from .loops import loop_local
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def credentials_now(consumers) -> list[tuple[object, tuple[str, ...]] | None]:
             found.append(None)
             continue
         if user.pk not in rights:
-            rights[user.pk] = tuple(live.groups_for_viewer(user))
+            rights[user.pk] = tuple(channel.groups_for_viewer(user))
         found.append((user, rights[user.pk]))
     return found
 
@@ -91,9 +93,9 @@ class Revalidation:
                 self.close(consumer)
                 continue
             consumer.scope["user"], consumer.viewer_groups = now
-            await fanout.hub().narrow(consumer, consumer.viewer_groups)
+            await hub.get().narrow(consumer, consumer.viewer_groups)
             kept.append(consumer)
-        await live.refresh_all(
+        await connections.refresh_all(
             consumer.connections for consumer in kept if consumer.connections is not None
         )
 
@@ -107,4 +109,4 @@ class Revalidation:
 
 def revalidation() -> Revalidation:
     """This process's revalidation."""
-    return live.loop_local(Revalidation)
+    return loop_local(Revalidation)

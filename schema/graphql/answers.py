@@ -1,8 +1,8 @@
 """Every answer has a byte budget (`GRAPHQL_MAX_ANSWER_BYTES`), over HTTP and websockets.
 
 Result strings and lists are capped, but a query can still ask for the same big field many
-times (aliases, a page of 100 files): 16 copies of a page of archive listings was a 153 MB
-answer and +342 MiB of web RSS (issue 24). The budget is kept twice, so the process never
+times (aliases, a page of 100 files): 16 copies of a page of archive listings make a 153 MB
+answer, and +342 MiB of web RSS to build it. The budget is kept twice, so the process never
 holds more than about the budget of one answer:
 
 - while executing (`BudgetedExecution`): each scalar a field completes counts its UTF-8
@@ -12,7 +12,7 @@ holds more than about the budget of one answer:
   standard library's C escaper, and stops as soon as it passes the budget, so escapes
   (a control character is 6 bytes of JSON) cannot take it over either.
 
-Answers are UTF-8 (`ensure_ascii` off): with it, one emoji was 12 bytes instead of 4. A
+Answers are UTF-8 (`ensure_ascii` off): with it, one emoji would be 12 bytes instead of 4. A
 string holding a lone surrogate (a tar name decoded with `surrogateescape`) is escaped as
 ASCII instead, which is still valid JSON.
 """
