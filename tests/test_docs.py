@@ -16,7 +16,7 @@ from tools import settings_doc
 DOCUMENTS = docs.documents()
 README_MOST_LINES = 250  # a front door: what the service is, the tour, the API's shape, links
 # Named by the docs, but only in a checkout that has built the page (`make frontend`).
-BUILT = {"frontend/dist", "frontend/dist/graphiql", "frontend/src/gql"}
+BUILT = {"frontend/dist", "frontend/dist/graphiql", "frontend/src/gql", "frontend/src/gql/enums.ts"}
 # The suite's layers (docs/testing.md), before its modules move there (issue 26, item 7). Once
 # one exists, test_paths_to_come_are_still_to_come fails: take it off this list.
 TO_COME = {
