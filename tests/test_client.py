@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
+from files_app import services
 from files_app.models import File, FileStatus, ResumableUpload, UploadReservation
+from schema.ids import encode_file_id
 from tests.support.gate import GatedProxy
 from tests.support.processes import BASE_DIR, Server, free_port, wait_until
 from tests.support.samples import truncated_jpeg
@@ -161,6 +163,16 @@ def test_a_failed_file_makes_wait_exit_5(uvicorn_server, celery_worker, token, t
         ("fine.csv", "DONE"),
     ]
     assert json.loads(waited.stdout)[0]["failureCode"] == "DAMAGED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_gives_up_after_its_timeout(uvicorn_server, token, user, tmp_path):
+    """A file whose bytes never finish arriving never finishes processing either."""
+    waiting = services.resumable_upload_create(owner=user, name="never.bin", size=10)
+    env = client_env(tmp_path, uvicorn_server.url, token)
+    gave_up = live_files("wait", encode_file_id(waiting.pk), "--timeout", "1", env=env)
+    assert gave_up.returncode == 4, gave_up.stderr
+    assert b"1 file(s) still not DONE or FAILED after 1 s" in gave_up.stderr
 
 
 @pytest.mark.django_db(transaction=True)

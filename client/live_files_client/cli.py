@@ -38,13 +38,16 @@ def size(value: str) -> int:
 
 
 def seconds(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number > 0 or number == float("inf"):
+    """A number of seconds above 0, in ASCII digits (float() would take "٣" and "inf")."""
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", value, re.ASCII) or not float(value) > 0:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
-    return number
+    return float(value)
+
+
+def count(value: str) -> int:
+    if not re.fullmatch(r"[0-9]+", value, re.ASCII) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number above 0")
+    return int(value)
 
 
 def status(value: str) -> str:
@@ -99,7 +102,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", type=status, action="append", help="only these (repeat)")
     listing.add_argument("--name", help="only names containing this")
     limit = listing.add_mutually_exclusive_group()
-    limit.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="at most N (default 20)")
+    limit.add_argument("--limit", type=count, default=DEFAULT_LIMIT, help="at most N (default 20)")
     limit.add_argument("--all", action="store_true", help="every one, page after page")
 
     watch = command("watch", "print every change to your files as it happens (Ctrl-C ends)")

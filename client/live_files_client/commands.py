@@ -44,15 +44,19 @@ def upload(args, server: Server, output: Output) -> Exit:
                 )
             except ClientError as error:  # the results so far are printed all the same
                 failure = error
+    by_error = {}  # one line per refusal: one that stopped the run names every file it left
     for outcome in outcomes:
         if outcome.error:
-            output.error(f"{outcome.path}: {outcome.error}")
+            by_error.setdefault(id(outcome.error), (outcome.error, []))[1].append(outcome.path)
+    for error, paths in by_error.values():
+        output.error(f"{', '.join(map(str, paths))}: {error}")
     if output.json:
         output.print_json([outcome.as_json() for outcome in outcomes])
     else:
         print_files(output, [outcome.file for outcome in outcomes if outcome.file])
-    if failure is not None:
-        raise failure
+    if failure is not None:  # reported here: the results above are the JSON a script reads
+        output.error(str(failure))
+        return failure.exit
     return uploads.exit_code(outcomes, waited=args.wait)
 
 
@@ -62,7 +66,7 @@ def listing(args, server: Server, output: Output) -> Exit:
         filters["statusIn"] = args.status
     if args.name:
         filters["nameContains"] = args.name
-    wanted = None if args.all else max(args.limit, 0)
+    wanted = None if args.all else args.limit
     files, after, total = [], None, 0
     with Api(server) as api:
         while wanted is None or len(files) < wanted:
