@@ -147,22 +147,27 @@ def test_upload_wait_list_and_download(uvicorn_server, celery_worker, token, use
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_file_makes_wait_exit_5(uvicorn_server, celery_worker, token, tmp_path):
+def test_a_failed_file_makes_upload_wait_and_wait_exit_5(
+    uvicorn_server, celery_worker, token, tmp_path
+):
     broken, fine = tmp_path / "broken.jpg", tmp_path / "fine.csv"
     broken.write_bytes(truncated_jpeg())
     fine.write_bytes(CSV)
     env = client_env(tmp_path, uvicorn_server.url, token)
 
-    uploaded = live_files("upload", broken, fine, env=env)  # no --wait: the ids, at once
-    assert uploaded.returncode == 0, uploaded.stderr
-    ids = [line.split(b"\t")[0].decode() for line in uploaded.stdout.splitlines()]
-    waited = live_files("wait", *ids, "--json", env=env)
-    assert waited.returncode == 5, waited.stderr
-    assert [(f["name"], f["status"]) for f in json.loads(waited.stdout)] == [
-        ("broken.jpg", "FAILED"),
-        ("fine.csv", "DONE"),
+    uploaded = live_files("upload", broken, fine, "--wait", "--json", env=env)
+    assert uploaded.returncode == 5, uploaded.stderr
+    files = [outcome["file"] for outcome in json.loads(uploaded.stdout)]
+    assert [(f["name"], f["status"], f["failureCode"]) for f in files] == [
+        ("broken.jpg", "FAILED", "DAMAGED"),
+        ("fine.csv", "DONE", None),
     ]
-    assert json.loads(waited.stdout)[0]["failureCode"] == "DAMAGED"
+    waited = live_files("wait", *(f["id"] for f in files), env=env)  # for a later script
+    assert waited.returncode == 5, waited.stderr
+    assert [line.split(b"\t")[:2] for line in waited.stdout.splitlines()] == [
+        [files[0]["id"].encode(), b"FAILED"],
+        [files[1]["id"].encode(), b"DONE"],
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
