@@ -26,7 +26,9 @@ $(RUN_STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install $(if $(wildcard $@),--quiet,--progress-bar on) -r requirements.txt
 	touch $@
 
-$(DEV_STAMP): requirements-dev.txt $(RUN_STAMP)
+# client/pyproject.toml: the command-line client, installed editable (-e ./client), whose
+# code changes need no reinstall, but its dependencies do.
+$(DEV_STAMP): requirements-dev.txt client/pyproject.toml $(RUN_STAMP)
 	@echo "Installing the test tools into $(VENV)…"
 	$(PY) -m pip install $(if $(wildcard $@),--quiet,--progress-bar on) -r requirements-dev.txt
 	touch $@
