@@ -82,9 +82,9 @@ bench: install
 	$(PY) bench/run.py $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 ## make protections [ONLY=word]: each reliability/security protection removed in turn must
-## make its tests fail (slow; see tools/protections.py)
+## make its tests fail (slow; see tools/protections/runner.py)
 protections: install
-	$(PY) tools/protections.py --only "$(ONLY)"
+	$(PY) -m tools.protections --only "$(ONLY)"
 
 ## make schema: write schema.graphql, the SDL snapshot of the code's schema (commit it; the
 ## page's TypeScript types are generated from it, tests/test_schema_snapshot.py checks it)
@@ -103,12 +103,15 @@ settings-doc: | $(PY)
 	$(PY) -m tools.settings_doc
 
 ## make lint: ruff checks the Python code and its format (ruff.toml; `.venv/bin/ruff format .`
-## formats it), import-linter the layers (.importlinter); both pinned in requirements-dev.txt
+## formats it), import-linter the layers (.importlinter); both pinned in requirements-dev.txt.
+## Then every protection's text is found once (a rename fails here in seconds, not in `make
+## protections`' half hour).
 .PHONY: lint
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m tools.protections --check
 
 # `make test` lints first (an extra prerequisite line, so the test rule itself stays as it is).
 test: lint

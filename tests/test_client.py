@@ -27,7 +27,7 @@ from django.core.files.storage import default_storage
 
 from files_app import services
 from files_app.models import File, FileStatus, ResumableUpload, UploadReservation
-from schema.ids import encode_file_id
+from schema.graphql.ids import encode_file_id
 from tests.support.gate import GatedProxy
 from tests.support.processes import BASE_DIR, Server, free_port, wait_until
 from tests.support.samples import truncated_jpeg

@@ -1,0 +1,1 @@
+"""`make protections`: see runner.py."""

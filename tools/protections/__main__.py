@@ -1,0 +1,5 @@
+import sys
+
+from tools.protections.runner import main
+
+sys.exit(main())
