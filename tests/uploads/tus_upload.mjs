@@ -2,7 +2,7 @@
 // halves with a break: a first client sends the first half and goes away; a second, new
 // client resumes from the upload URL (optionally on another server: RESUME_ORIGIN) and sends
 // the rest. Prints {"url", "offsetAfterFirst", "fileId"} as JSON.
-//   node tests/tus_upload.mjs <endpoint> <token> <file> [resume origin]
+//   node tests/uploads/tus_upload.mjs <endpoint> <token> <file> [resume origin]
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
