@@ -194,10 +194,7 @@ PROTECTIONS = [
     Protection(
         "2 stuck work: the sweep is on the Celery beat schedule",
         [(SETTINGS_PROCESSING, "CELERY_BEAT_SCHEDULE = {", "CELERY_BEAT_SCHEDULE = {} and {")],
-        [
-            f"{RECOVERY_TESTS}::test_the_sweep_is_scheduled",
-            f"{RECOVERY_TESTS}::test_celery_beat_runs_the_sweep_by_itself",
-        ],
+        [f"{RECOVERY_TESTS}::test_celery_beat_runs_the_sweep_by_itself"],
     ),
     Protection(
         "3 Redis down: announcing and queueing after commit never fails the upload",
