@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
-const require = createRequire(new URL("../frontend/package.json", import.meta.url));
+const require = createRequire(new URL("../../frontend/package.json", import.meta.url));
 const tus = require("tus-js-client");
 
 const [endpoint, token, path, resumeOrigin] = process.argv.slice(2);
