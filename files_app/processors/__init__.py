@@ -15,7 +15,7 @@ from .kinds import FileKind
 from .sniff import sniff, sniff_content_type
 
 # The one registry: a kind here has a GraphQL result type (schema/graphql/results.py `RESULT_TYPES`,
-# checked by tests/test_kinds_registry.py); a kind not here (OTHER) has only the checksum.
+# checked by tests/api/test_kinds_registry.py); a kind not here (OTHER) has only the checksum.
 PROCESSORS: dict[FileKind, Processor] = {
     FileKind.IMAGE: image.process,
     FileKind.CSV: csv_file.process,

@@ -3,7 +3,7 @@
 A result's fields are stored as JSON on the row (see `files_app/processors/*`); these types
 give them a schema. Keys missing from older rows read as null rather than failing the query.
 `RESULT_TYPES` mirrors `processors.PROCESSORS`, kind for kind, and the `FileResult` union is
-built from it: a new processor needs its type here (tests/test_kinds_registry.py says so).
+built from it: a new processor needs its type here (tests/api/test_kinds_registry.py says so).
 """
 
 from collections.abc import Callable
