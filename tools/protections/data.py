@@ -3,6 +3,7 @@ permissions, fair share, logins."""
 
 from tools.protections.paths import (
     ARCHIVE,
+    DELETION,
     DIRECT_TESTS,
     HOSTILE_TESTS,
     MEMORY_LIMIT_TEST,
@@ -10,11 +11,11 @@ from tools.protections.paths import (
     PROCESSING,
     PROCESSORS_TESTS,
     RECOVERY,
+    REPROCESS,
     SELECTORS,
     SETTINGS_BASE,
     SETTINGS_SECURITY,
     THROTTLING_TESTS,
-    UPLOAD,
     VIEWS,
 )
 from tools.protections.runner import Protection
@@ -205,7 +206,7 @@ PROTECTIONS = [
         "16 permissions: deleting someone else's file needs files_app.delete_file",
         [
             (
-                UPLOAD,
+                DELETION,
                 'file_get(user=user, file_id=file_id, to="delete")',
                 "file_get(user=user, file_id=file_id)",
             )
@@ -216,7 +217,7 @@ PROTECTIONS = [
         "16 permissions: reprocessing someone else's file needs files_app.reprocess_file",
         [
             (
-                UPLOAD,
+                REPROCESS,
                 'file_get(user=user, file_id=file_id, to="reprocess")',
                 "file_get(user=user, file_id=file_id)",
             ),
@@ -229,7 +230,7 @@ PROTECTIONS = [
     ),
     Protection(
         "17 fair share: reprocessFile counts against the rate limit",
-        [(UPLOAD, "        check_reprocess_rate(user=user)\n", "")],
+        [(REPROCESS, "        check_reprocess_rate(user=user)\n", "")],
         ["tests/api/test_query_limits.py::test_reprocessing_counts_against_the_rate_limit"],
     ),
     Protection(

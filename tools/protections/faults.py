@@ -8,6 +8,7 @@ from tools.protections.paths import (
     PROCESSING,
     RECOVERY,
     RECOVERY_TESTS,
+    REPROCESS,
     SETTINGS_BASE,
     SETTINGS_PROCESSING,
     TRANSPORT,
@@ -131,7 +132,7 @@ PROTECTIONS = [
     ),
     Protection(
         "2 no crash loop: reprocessing gives a file its attempts back",
-        [(UPLOAD, "            attempts=0,\n", "")],
+        [(REPROCESS, "            attempts=0,\n", "")],
         [
             "tests/processing/test_processing.py::"
             "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"
@@ -201,9 +202,8 @@ PROTECTIONS = [
         [
             (
                 UPLOAD,
-                "lambda file=file: background.submit(announce_and_enqueue, file), robust=True",
-                "lambda file=file: (events.publish_file_update(file),"
-                " dispatch.file_enqueue(file_id=file.pk))",
+                "lambda file=file: dispatch.file_announce_later(file=file), robust=True",
+                "lambda file=file: dispatch.file_announce(file=file)",
             )
         ],
         ["tests/reliability/test_redis_outage.py"],
