@@ -7,7 +7,7 @@
 - `direct_upload`: uploads sent straight to S3: the URL and the completion.
 - `resumable`: tus uploads: creation, each PATCH's bytes, termination.
 - `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED,
-  and what the task schedules next (`Delivery`).
+  and what the task schedules next (`Handled`).
 - `lease`: a running file's lease, renewed by its worker; lapsed, the file may be taken over.
 - `recovery`: the sweep: stuck files queued again, abandoned uploads (direct, tus) expired.
 - `tokens`: API tokens.

@@ -194,7 +194,7 @@ class SendAgain(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Delivery:
+class Handled:
     """What one delivery of a file did (`file`: as its run left it; None when nothing ran, or
     the run lost its lease) and what its task schedules: `send_again`, `countdown` seconds
     from now."""
@@ -210,7 +210,7 @@ TAKEOVER_MARGIN_SECONDS = 0.5
 
 def file_process(
     *, file_id, retries_left: int = 0, redelivered: bool = False, takeover: bool = False
-) -> Delivery:
+) -> Handled:
     """Run the file through its processors: PENDING → PROCESSING → DONE or FAILED, or leave
     it PENDING, DEFERRED, while its owner has their share of files in flight.
 
@@ -223,7 +223,7 @@ def file_process(
     """
     with transaction.atomic():  # the owner's fair share is counted under the start's lock
         if not fair_share.file_may_start(file_id=file_id):
-            return Delivery(
+            return Handled(
                 None, SendAgain.DEFERRED, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS
             )
         file = file_start_processing(file_id=file_id, redelivered=redelivered)
@@ -232,8 +232,8 @@ def file_process(
     if file is None and redelivered and not takeover:
         wait = file_takeover_wait(file_id=file_id)
         if wait is not None:
-            return Delivery(None, SendAgain.TAKEOVER, countdown=wait + TAKEOVER_MARGIN_SECONDS)
-    return Delivery(file)
+            return Handled(None, SendAgain.TAKEOVER, countdown=wait + TAKEOVER_MARGIN_SECONDS)
+    return Handled(file)
 
 
 def run(file: File, *, retries_left: int) -> File | None:

@@ -1,5 +1,5 @@
 """docs/reliability.md items 17 and 20, where the service decides and the task schedules:
-`file_process` says whether its task is sent again (`Delivery`), the task only acts on it."""
+`file_process` says whether its task is sent again (`Handled`), the task only acts on it."""
 
 from tools.protections.paths import PROCESSING, RABBITMQ_TESTS, TASKS
 from tools.protections.runner import Protection
@@ -14,7 +14,9 @@ PROTECTIONS = [
                 "None, SendAgain.NO, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS",
             )
         ],
-        ["tests/processing/test_fair_share.py::test_one_users_burst_never_has_more_than_the_cap_in_flight"],
+        [
+            "tests/processing/test_fair_share.py::test_one_users_burst_never_has_more_than_the_cap_in_flight"
+        ],
     ),
     Protection(
         "20 RabbitMQ: a redelivery that finds the lease fresh is sent again as a takeover",
