@@ -1,6 +1,13 @@
-"""docs/reliability.md item 35. GraphQL over HTTP: a GET reads, and is checked as a POST is."""
+"""docs/reliability.md items 35–36. GraphQL over HTTP: a GET reads, and is checked as a POST
+is. Processors from outside: the built-ins' limits."""
 
-from tools.protections.paths import ENDPOINT, OPERATION
+from tools.protections.paths import (
+    ENDPOINT,
+    OPERATION,
+    OUTSIDE_PROCESSORS,
+    PROCESSING,
+    PROCESSORS_RUN,
+)
 from tools.protections.runner import Protection
 
 GRAPHQL_OVER_HTTP_TESTS = "tests/api/test_graphql_over_http.py"
@@ -52,5 +59,41 @@ PROTECTIONS = [
             )
         ],
         [f"{GRAPHQL_OVER_HTTP_TESTS}::test_a_get_query_string_counts_against_the_body_limit"],
+    ),
+]
+
+OUTSIDE_TESTS = "tests/processing/test_outside_processors.py"
+
+PROTECTIONS += [
+    Protection(
+        "36 outside processors: their result is bounded as every result is",
+        [(PROCESSORS_RUN, '"data": bounded(result.fields)', '"data": result.fields')],
+        [f"{OUTSIDE_TESTS}::test_a_replacement_keeps_the_kind_and_its_result_is_bounded"],
+    ),
+    Protection(
+        "36 outside processors: the bytes have a say, not only the file's name",
+        [
+            (
+                OUTSIDE_PROCESSORS,
+                "not self.sniffed_as or sniffed_kind in self.sniffed_as",
+                "True",
+            )
+        ],
+        [f"{OUTSIDE_TESTS}::test_bytes_decide_too_an_image_named_md_stays_an_image"],
+    ),
+    Protection(
+        "36 outside processors: a bug's text is logged, never shown",
+        [
+            (
+                PROCESSING,
+                """    except Exception:
+        logger.exception("Processing file %s failed", file.pk)
+        return fail(FailureCode.UNEXPECTED)""",
+                """    except Exception as error:
+        logger.exception("Processing file %s failed", file.pk)
+        return fail(FailureCode.UNEXPECTED, str(error))""",
+            )
+        ],
+        [f"{OUTSIDE_TESTS}::test_a_failing_outside_processor_ends_failed_with_its_code"],
     ),
 ]
