@@ -14,7 +14,13 @@ from schema.graphql.ids import decode_file_id, encode_file_id
 from tests.support import samples
 from tests.support.operations import upload_blocking
 from tests.support.pool_worker import PoolWorker
-from tests.support.processes import BASE_DIR, Server, wait_until
+from tests.support.processes import (
+    BASE_DIR,
+    Server,
+    separate_broker_url,
+    start_celery,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -149,3 +155,23 @@ def test_a_failing_outside_processor_ends_failed_with_its_code(outside, token, n
     file = processed(outside, token, name, b"some text\n")
     assert (file.status, file.failure_code) == (FileStatus.FAILED, code), file.error
     assert says in file.error and "/srv" not in file.error
+
+
+def test_a_worker_refuses_to_start_on_a_processor_it_cannot_load(process_logs):
+    log = process_logs / "outside-processors-refused.log"
+    worker = start_celery(
+        {
+            "CELERY_BROKER_URL": separate_broker_url(BROKER_OFFSET),
+            "FILE_PROCESSORS": "markdown_processor.MarkdownProcessor,no_such_module.Processor",
+            "PYTHONPATH": ":".join(str(path) for path in OUTSIDE),
+        },
+        log,
+        "worker",
+        "--pool",
+        "solo",
+    )
+    try:
+        assert worker.process.wait(timeout=30) != 0
+    finally:
+        worker.stop()
+    assert "FILE_PROCESSORS: cannot import 'no_such_module.Processor'" in log.read_text()

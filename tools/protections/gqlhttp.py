@@ -2,6 +2,7 @@
 is. Processors from outside: the built-ins' limits."""
 
 from tools.protections.paths import (
+    CELERY_APP,
     ENDPOINT,
     OPERATION,
     OUTSIDE_PROCESSORS,
@@ -95,5 +96,16 @@ PROTECTIONS += [
             )
         ],
         [f"{OUTSIDE_TESTS}::test_a_failing_outside_processor_ends_failed_with_its_code"],
+    ),
+    Protection(
+        "36 outside processors: a worker refuses to start on one it cannot load",
+        [
+            (
+                CELERY_APP,
+                "raise SystemExit(1) from None",
+                "return",
+            )
+        ],
+        [f"{OUTSIDE_TESTS}::test_a_worker_refuses_to_start_on_a_processor_it_cannot_load"],
     ),
 ]
