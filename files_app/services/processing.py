@@ -176,6 +176,11 @@ class ThrottledProgress:
             file_record_progress(file_id=self.file_id, attempt=self.attempt, progress=progress)
 
 
+def file_processors() -> processors.OutsideProcessors:
+    """The processors from outside the project (FILE_PROCESSORS), imported once a process."""
+    return processors.outside_processors(tuple(settings.FILE_PROCESSORS))
+
+
 def processing_limits() -> processors.ProcessingLimits:
     """The processors' limits, from settings: the one place their defaults are written."""
     return processors.ProcessingLimits(**settings.PROCESSING_LIMITS)
@@ -269,7 +274,8 @@ def run_started(*, file: File, retries_left: int) -> File | None:
                     chunk_size=settings.PROCESSING_CHUNK_SIZE,
                     report_progress=ThrottledProgress(file),
                     limits=processing_limits(),
-                )
+                ),
+                file_processors(),
             )
     except processors.ProcessingError as error:
         return fail(error.code, str(error))

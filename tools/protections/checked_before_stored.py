@@ -93,7 +93,13 @@ PROTECTIONS = [
     ),
     Protection(
         "6 request path: session requests need the CSRF token",
-        [("schema/auth.py", "if user.is_authenticated and not csrf_passes(request):", "if False:")],
+        [
+            (
+                "schema/auth.py",
+                "and not csrf_passes(request, every_method=csrf_on_every_method):",
+                "and False:",
+            )
+        ],
         ["tests/api/test_auth.py::test_session_upload_needs_the_csrf_token"],
     ),
     Protection(

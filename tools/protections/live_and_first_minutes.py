@@ -11,10 +11,10 @@ from tools.protections.paths import (
     LOCALRUN_TESTS,
     NEWCOMER_NEXT_TESTS,
     NEWCOMER_TESTS,
+    OPERATION,
     RABBITMQ_TESTS,
     SETTINGS_CHANNELS,
     SUBSCRIBER,
-    VIEWS,
 )
 from tools.protections.runner import Protection
 
@@ -147,7 +147,13 @@ PROTECTIONS = [
     ),
     Protection(
         "21 newcomer: a subscription in GET /graphql/ is SUBSCRIPTION_OVER_HTTP, not a 500",
-        [(VIEWS, 'if "query" in request.GET:', "if False:")],
+        [
+            (
+                OPERATION,
+                '"GET": frozenset({OperationType.QUERY}),',
+                '"GET": frozenset({OperationType.QUERY, OperationType.SUBSCRIPTION}),',
+            )
+        ],
         [f"{NEWCOMER_TESTS}::test_a_subscription_sent_with_get_says_where_subscriptions_run"],
     ),
     Protection(
