@@ -1,0 +1,152 @@
+"""OwnerUsage, kept by triggers on files_app_file (PostgreSQL and SQLite alike), and filled
+from the rows there. The triggers are created before the fill, in the same transaction: on
+PostgreSQL, CREATE TRIGGER locks the file table against writes until the migration commits,
+so no write falls between the count and the first trigger. The SQL is written out here (not
+imported) so the migration stays what it was when it ran."""
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+
+FILES, USAGE = "files_app_file", "files_app_ownerusage"
+# Each status and the counter column that counts it.
+STATUSES = {
+    "AWAITING_UPLOAD": "awaiting_upload",
+    "PENDING": "pending",
+    "PROCESSING": "processing",
+    "DONE": "done",
+    "FAILED": "failed",
+}
+COLUMNS = ", ".join(["bytes", *STATUSES.values()])
+
+
+def is_(row: str, status: str, vendor: str) -> str:
+    """1 when the row is in this status, else 0."""
+    test = f"{row}.status = '{status}'"
+    return f"({test})::int" if vendor == "postgresql" else f"({test})"
+
+
+def subtract(row: str, vendor: str) -> str:
+    deltas = [f"bytes = bytes - {row}.size"] + [
+        f"{column} = {column} - {is_(row, status, vendor)}" for status, column in STATUSES.items()
+    ]
+    return f"UPDATE {USAGE} SET {', '.join(deltas)} WHERE owner_id = {row}.owner_id"
+
+
+def add(vendor: str) -> str:
+    values = ", ".join(["NEW.owner_id", "NEW.size"] + [is_("NEW", s, vendor) for s in STATUSES])
+    table = USAGE if vendor == "postgresql" else ""
+    prefix = f"{table}." if table else ""
+    sums = ", ".join(
+        f"{column} = {prefix}{column} + EXCLUDED.{column}"
+        for column in ["bytes", *STATUSES.values()]
+    )
+    return (
+        f"INSERT INTO {USAGE} (owner_id, {COLUMNS}) VALUES ({values}) "
+        f"ON CONFLICT (owner_id) DO UPDATE SET {sums}"
+    )
+
+
+def moved(vendor: str) -> str:
+    """Only a change of what is counted fires the update trigger (not progress, not a lease)."""
+    differs = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
+    return " OR ".join(f"OLD.{column} {differs} NEW.{column}" for column in ("owner_id", "size", "status"))
+
+
+def postgresql() -> list[str]:
+    same_owner = [f"bytes = bytes - OLD.size + NEW.size"] + [
+        f"{column} = {column} - {is_('OLD', s, 'postgresql')} + {is_('NEW', s, 'postgresql')}"
+        for s, column in STATUSES.items()
+    ]
+    function = f"""
+CREATE OR REPLACE FUNCTION files_app_file_usage() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.owner_id = NEW.owner_id THEN
+    UPDATE {USAGE} SET {', '.join(same_owner)} WHERE owner_id = NEW.owner_id;
+    IF FOUND THEN RETURN NULL; END IF;
+  END IF;
+  IF TG_OP <> 'INSERT' THEN
+    {subtract('OLD', 'postgresql')};
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    {add('postgresql')};
+  END IF;
+  RETURN NULL;
+END $$"""
+    run = "FOR EACH ROW EXECUTE FUNCTION files_app_file_usage()"
+    return [
+        function,
+        f"CREATE TRIGGER files_app_file_usage_insert AFTER INSERT ON {FILES} {run}",
+        f"CREATE TRIGGER files_app_file_usage_delete AFTER DELETE ON {FILES} {run}",
+        f"CREATE TRIGGER files_app_file_usage_update AFTER UPDATE OF owner_id, size, status "
+        f"ON {FILES} FOR EACH ROW WHEN ({moved('postgresql')}) "
+        "EXECUTE FUNCTION files_app_file_usage()",
+    ]
+
+
+def sqlite() -> list[str]:
+    return [
+        f"CREATE TRIGGER files_app_file_usage_insert AFTER INSERT ON {FILES} "
+        f"BEGIN {add('sqlite')}; END",
+        f"CREATE TRIGGER files_app_file_usage_delete AFTER DELETE ON {FILES} "
+        f"BEGIN {subtract('OLD', 'sqlite')}; END",
+        f"CREATE TRIGGER files_app_file_usage_update AFTER UPDATE OF owner_id, size, status "
+        f"ON {FILES} WHEN {moved('sqlite')} "
+        f"BEGIN {subtract('OLD', 'sqlite')}; {add('sqlite')}; END",
+    ]
+
+
+FILL = (
+    f"INSERT INTO {USAGE} (owner_id, {COLUMNS}) SELECT owner_id, SUM(size), "
+    + ", ".join(f"SUM(CASE WHEN status = '{s}' THEN 1 ELSE 0 END)" for s in STATUSES)
+    + f" FROM {FILES} GROUP BY owner_id"
+)
+
+
+def create_triggers(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    statements = {"postgresql": postgresql, "sqlite": sqlite}[vendor]()
+    for statement in [*statements, FILL]:
+        schema_editor.execute(statement)
+
+
+def drop_triggers(apps, schema_editor):
+    for event in ("insert", "delete", "update"):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS files_app_file_usage_{event} ON {FILES}")
+        else:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS files_app_file_usage_{event}")
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS files_app_file_usage()")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("files_app", "0006_upload_reservation"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="OwnerUsage",
+            fields=[
+                (
+                    "owner",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="usage",
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("bytes", models.BigIntegerField(default=0)),
+                ("awaiting_upload", models.BigIntegerField(default=0)),
+                ("pending", models.BigIntegerField(default=0)),
+                ("processing", models.BigIntegerField(default=0)),
+                ("done", models.BigIntegerField(default=0)),
+                ("failed", models.BigIntegerField(default=0)),
+            ],
+        ),
+        migrations.RunPython(create_triggers, drop_triggers),
+    ]
