@@ -3,13 +3,14 @@
 
 import datetime
 import functools
+import operator
 import uuid
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -19,6 +20,7 @@ from .models import (
     ApiToken,
     File,
     FileStatus,
+    OwnerUsage,
     ReprocessRequest,
     ResumableUpload,
     UploadReservation,
@@ -62,10 +64,17 @@ class UploadUsage(NamedTuple):
     uploads_in_flight: int  # how many of those
 
 
+def owner_usage(*, owner_id) -> OwnerUsage:
+    """The owner's counters (one row by primary key); zeros for an owner who never had a file."""
+    return OwnerUsage.objects.filter(owner_id=owner_id).first() or OwnerUsage(owner_id=owner_id)
+
+
 def upload_usage(*, user, since, excluding=()) -> UploadUsage:
-    """What the user's rate limit and quota count: a reprocess costs a worker as much as an
-    upload, so both count against the rate (reprocesses in a subquery); the bytes of the
-    uploads in flight (but the reservations `excluding`) count against the quota."""
+    """What the user's rate limit and quota count, each read where it costs least whatever
+    the number of files: the stored bytes from the owner's counter (`OwnerUsage`); the recent
+    uploads on the (owner, uploaded_at) index, with the reprocesses in a subquery (a reprocess
+    costs a worker as much as an upload, so both count against the rate); the bytes of the
+    uploads in flight (but the reservations `excluding`)."""
     reprocessed = (
         ReprocessRequest.objects.filter(user=user, requested_at__gte=since)
         .order_by()
@@ -73,10 +82,8 @@ def upload_usage(*, user, since, excluding=()) -> UploadUsage:
         .annotate(count=Count("pk"))
         .values("count")
     )
-    usage = File.objects.filter(owner=user).aggregate(
-        recent_files=Count("pk", filter=Q(uploaded_at__gte=since))
-        + Coalesce(Subquery(reprocessed), 0),
-        stored_bytes=Sum("size"),
+    recent = File.objects.filter(owner=user, uploaded_at__gte=since).aggregate(
+        files=Count("pk") + Coalesce(Subquery(reprocessed), 0)
     )
     reserved = (
         UploadReservation.objects.filter(owner=user, expires_at__gt=Now())
@@ -84,11 +91,43 @@ def upload_usage(*, user, since, excluding=()) -> UploadUsage:
         .aggregate(total=Sum("bytes"), count=Count("pk"))
     )
     return UploadUsage(
-        usage["recent_files"] or 0,
-        usage["stored_bytes"] or 0,
+        recent["files"] or 0,
+        owner_usage(owner_id=user.pk).bytes,
         reserved["total"] or 0,
         reserved["count"],
     )
+
+
+# Past this, a count that has to visit the rows (filtered by name or time) stops: the answer
+# says "at least this many", as GitHub's "1,000+". An unfiltered count, or one by status, is
+# read from the counters and always exact.
+COUNT_CAP = 1000
+
+
+class FileCount(NamedTuple):
+    count: int
+    capped: bool  # there are at least `count` (COUNT_CAP), maybe more
+
+
+def file_count(*, user, statuses: Iterable[str] | None = None) -> FileCount:
+    """How many files the user sees (in `statuses`; None: all), from the counters: one row
+    for an owner, the sum of every owner's for staff who see everyone's files."""
+    require_user(user)
+    columns = [status.lower() for status in (FileStatus.values if statuses is None else statuses)]
+    if not columns:
+        return FileCount(0, False)
+    rows = OwnerUsage.objects.all()
+    if not sees_all_files(user):
+        rows = rows.filter(owner=user)
+    total = rows.aggregate(total=Sum(functools.reduce(operator.add, map(F, columns))))["total"]
+    return FileCount(total or 0, False)
+
+
+def file_count_capped(*, files: QuerySet[File]) -> FileCount:
+    """Count the rows of an owner-scoped queryset (from `file_list`), visiting at most one
+    more than COUNT_CAP of them."""
+    found = files.order_by().values("pk")[: COUNT_CAP + 1].count()
+    return FileCount(COUNT_CAP, True) if found > COUNT_CAP else FileCount(found, False)
 
 
 def parse_file_id(file_id) -> uuid.UUID:

@@ -8,6 +8,7 @@
 - `tokens`: API tokens.
 - `users`: accounts made from the command line.
 - `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
+- `usage`: the per-owner counters (bytes, files by status): recounted when they drifted.
 - `reservations`: uploads in flight: their bytes counted against the quota, how many run at
   once, and one writer per upload.
 """
@@ -48,6 +49,7 @@ from .upload import (
     upload_allowance,
     validate_uploads,
 )
+from .usage import owner_usage_recount, owner_usages_recount
 from .users import user_create
 
 __all__ = [
@@ -82,6 +84,8 @@ __all__ = [
     "upload_reservation_release",
     "upload_reservation_renew",
     "upload_reserve",
+    "owner_usage_recount",
+    "owner_usages_recount",
     "user_create",
     "validate_uploads",
 ]
