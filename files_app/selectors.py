@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Subquery, Sum
+from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -69,32 +69,48 @@ def owner_usage(*, owner_id) -> OwnerUsage:
     return OwnerUsage.objects.filter(owner_id=owner_id).first() or OwnerUsage(owner_id=owner_id)
 
 
+def figure(rows: QuerySet, function: str, field: str = "pk") -> Coalesce:
+    """One figure of `rows` (COUNT or SUM of a field, no GROUP BY) as a subquery: 0 when
+    there are none. A Func, not an aggregate, so the outer query is not grouped by it."""
+    total = Func(F(field), function=function, output_field=BigIntegerField())
+    return Coalesce(Subquery(rows.order_by().annotate(figure=total).values("figure")), 0)
+
+
 def upload_usage(*, user, since, excluding=()) -> UploadUsage:
-    """What the user's rate limit and quota count, each read where it costs least whatever
-    the number of files: the stored bytes from the owner's counter (`OwnerUsage`); the recent
-    uploads on the (owner, uploaded_at) index, with the reprocesses in a subquery (a reprocess
-    costs a worker as much as an upload, so both count against the rate); the bytes of the
-    uploads in flight (but the reservations `excluding`)."""
-    reprocessed = (
-        ReprocessRequest.objects.filter(user=user, requested_at__gte=since)
-        .order_by()
-        .values("user")
-        .annotate(count=Count("pk"))
-        .values("count")
+    """What the user's rate limit and quota count, in one query, each figure read where it
+    costs least whatever the number of files: the stored bytes from the owner's counter
+    (`OwnerUsage`, by primary key); the recent uploads on the (owner, uploaded_at) index and
+    the reprocesses beside them (a reprocess costs a worker as much as an upload); the bytes
+    of the uploads in flight (but the reservations `excluding`: the caller's own)."""
+    reservations = UploadReservation.objects.filter(owner=user, expires_at__gt=Now()).exclude(
+        pk__in=excluding
     )
-    recent = File.objects.filter(owner=user, uploaded_at__gte=since).aggregate(
-        files=Count("pk") + Coalesce(Subquery(reprocessed), 0)
-    )
-    reserved = (
-        UploadReservation.objects.filter(owner=user, expires_at__gt=Now())
-        .exclude(pk__in=excluding)
-        .aggregate(total=Sum("bytes"), count=Count("pk"))
+    usage = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .annotate(
+            recent_uploads=figure(File.objects.filter(owner=user, uploaded_at__gte=since), "COUNT"),
+            recent_reprocesses=figure(
+                ReprocessRequest.objects.filter(user=user, requested_at__gte=since), "COUNT"
+            ),
+            stored_bytes=figure(OwnerUsage.objects.filter(owner=user), "SUM", "bytes"),
+            reserved_bytes=figure(reservations, "SUM", "bytes"),
+            uploads_in_flight=figure(reservations, "COUNT"),
+        )
+        .values(
+            "recent_uploads",
+            "recent_reprocesses",
+            "stored_bytes",
+            "reserved_bytes",
+            "uploads_in_flight",
+        )
+        .get()
     )
     return UploadUsage(
-        recent["files"] or 0,
-        owner_usage(owner_id=user.pk).bytes,
-        reserved["total"] or 0,
-        reserved["count"],
+        usage["recent_uploads"] + usage["recent_reprocesses"],
+        usage["stored_bytes"],
+        usage["reserved_bytes"],
+        usage["uploads_in_flight"],
     )
 
 
