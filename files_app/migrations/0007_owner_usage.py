@@ -54,33 +54,58 @@ def moved(vendor: str) -> str:
 
 
 def postgresql() -> list[str]:
-    same_owner = [f"bytes = bytes - OLD.size + NEW.size"] + [
+    """Inserts and deletes are counted once per statement, from its transition table: a row
+    trigger would update the one counter row once per file, and PostgreSQL makes each update
+    of a row already updated in the same transaction walk every version before it, so a bulk
+    insert or delete would cost the square of its rows. A status change is one row in its
+    own transaction: a row trigger, fired only when a counted column changes."""
+    sums = ", ".join(
+        ["SUM(size)"] + [f"SUM({is_('f', s, 'postgresql')})" for s in STATUSES]
+    )
+    grouped = f"SELECT owner_id, {sums} FROM %s f GROUP BY owner_id ORDER BY owner_id"
+    added = ", ".join(
+        f"{column} = {USAGE}.{column} + EXCLUDED.{column}" for column in ["bytes", *STATUSES.values()]
+    )
+    removed = ", ".join(f"{column} = u.{column} - d.{column}" for column in ["bytes", *STATUSES.values()])
+    same_owner = ["bytes = bytes - OLD.size + NEW.size"] + [
         f"{column} = {column} - {is_('OLD', s, 'postgresql')} + {is_('NEW', s, 'postgresql')}"
         for s, column in STATUSES.items()
     ]
-    function = f"""
-CREATE OR REPLACE FUNCTION files_app_file_usage() RETURNS trigger LANGUAGE plpgsql AS $$
+    return [
+        f"""
+CREATE OR REPLACE FUNCTION files_app_file_usage_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'UPDATE' AND OLD.owner_id = NEW.owner_id THEN
+  INSERT INTO {USAGE} (owner_id, {COLUMNS}) {grouped % 'inserted'}
+  ON CONFLICT (owner_id) DO UPDATE SET {added};
+  RETURN NULL;
+END $$""",
+        f"""
+CREATE OR REPLACE FUNCTION files_app_file_usage_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE {USAGE} u SET {removed}
+  FROM ({grouped % 'deleted'}) AS d (owner_id, {COLUMNS}) WHERE u.owner_id = d.owner_id;
+  RETURN NULL;
+END $$""",
+        f"""
+CREATE OR REPLACE FUNCTION files_app_file_usage_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF OLD.owner_id = NEW.owner_id THEN
     UPDATE {USAGE} SET {', '.join(same_owner)} WHERE owner_id = NEW.owner_id;
     IF FOUND THEN RETURN NULL; END IF;
   END IF;
-  IF TG_OP <> 'INSERT' THEN
-    {subtract('OLD', 'postgresql')};
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    {add('postgresql')};
-  END IF;
+  {subtract('OLD', 'postgresql')};
+  {add('postgresql')};
   RETURN NULL;
-END $$"""
-    run = "FOR EACH ROW EXECUTE FUNCTION files_app_file_usage()"
-    return [
-        function,
-        f"CREATE TRIGGER files_app_file_usage_insert AFTER INSERT ON {FILES} {run}",
-        f"CREATE TRIGGER files_app_file_usage_delete AFTER DELETE ON {FILES} {run}",
+END $$""",
+        f"CREATE TRIGGER files_app_file_usage_insert AFTER INSERT ON {FILES} "
+        "REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT "
+        "EXECUTE FUNCTION files_app_file_usage_inserted()",
+        f"CREATE TRIGGER files_app_file_usage_delete AFTER DELETE ON {FILES} "
+        "REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT "
+        "EXECUTE FUNCTION files_app_file_usage_deleted()",
         f"CREATE TRIGGER files_app_file_usage_update AFTER UPDATE OF owner_id, size, status "
         f"ON {FILES} FOR EACH ROW WHEN ({moved('postgresql')}) "
-        "EXECUTE FUNCTION files_app_file_usage()",
+        "EXECUTE FUNCTION files_app_file_usage_changed()",
     ]
 
 
@@ -117,7 +142,8 @@ def drop_triggers(apps, schema_editor):
         else:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS files_app_file_usage_{event}")
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS files_app_file_usage()")
+        for event in ("inserted", "deleted", "changed"):
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS files_app_file_usage_{event}()")
 
 
 class Migration(migrations.Migration):

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 import strawberry
 import strawberry_django
+from django.db.models import QuerySet
 from strawberry import relay
 from strawberry.relay.utils import SliceMetadata
 from strawberry_django.auth.utils import get_current_user
@@ -64,25 +65,25 @@ class FileConnection(DjangoListConnection[FileType]):
             return super().resolve_connection(
                 nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
             )
+        filters = info.selected_fields[0].arguments.get("filters")
+        filters = {key: value for key, value in (filters or {}).items() if value is not None}
+        counted = None
+        if not set(filters) <= COUNTED_FILTERS and isinstance(nodes, QuerySet):
+            nodes, counted = selectors.file_list_narrowed(files=nodes)
         # The plain relay slicing, without the total-count window strawberry-django adds.
         connection = relay.ListConnection.resolve_connection.__func__(
             cls, nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
         )
-        connection.nodes = nodes
-        connection.filters = info.selected_fields[0].arguments.get("filters")
+        connection.nodes, connection.filters, connection.counted = nodes, filters, counted
         return connection
 
     def count(self, info: strawberry.Info) -> selectors.FileCount:
+        """Only a count the counters can answer is left for here: any other was taken on
+        the way (`file_list_narrowed`)."""
         if self.counted is None:
-            filters = {
-                key: value for key, value in (self.filters or {}).items() if value is not None
-            }
-            if set(filters) <= COUNTED_FILTERS:
-                self.counted = selectors.file_count(
-                    user=get_current_user(info), statuses=counted_statuses(filters)
-                )
-            else:
-                self.counted = selectors.file_count_capped(files=self.nodes)
+            self.counted = selectors.file_count(
+                user=get_current_user(info), statuses=counted_statuses(self.filters or {})
+            )
         return self.counted
 
     @strawberry.field(

@@ -1,0 +1,178 @@
+"""Cost against the data one user owns: the same requests for a user with `small` rows and
+for one with `large` rows (10,000 and 1,000,000 by default), on PostgreSQL, the ratio large /
+small for each, and the `nameContains` page against its absolute target.
+
+The rows are written with COPY (a million in under a minute), then VACUUM ANALYZE, as
+autovacuum would have done on a table that grew that big. Each user's rows are measured
+before the next user's are written. The search (`-00042`) matches the same 100 rows at both
+sizes, so only the rows around it grow.
+
+`make bench` runs it as the `growth` part; alone: `python bench/growth.py [--large N]`.
+"""
+
+import argparse
+import io
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.loads import SMALL_FILE, multipart, percentile
+from bench.stack import WebServer, configure_environment, setup_django
+from files_app.sizes import GIB
+
+PAGE = """query { files(first: 100) {
+  totalCount edges { node { id name size status uploadedAt } } } }"""
+PAGE_NO_COUNT = """query { files(first: 100) {
+  edges { node { id name size status uploadedAt } } } }"""
+SEARCH = """query { files(first: 100, filters: {nameContains: "-00042"}) {
+  totalCount edges { node { id name size status uploadedAt } } } }"""
+REQUESTS = 40
+UPLOADS = 40
+COPY_BATCH = 100_000
+COLUMNS = (
+    "id, owner_id, name, stored_file, size, content_type, kind, sha256, status, progress, "
+    "error, failure_code, uploaded_at, result, thumbnail, version, updated_at, attempts"
+)
+STATUSES = ("DONE", "DONE", "DONE", "FAILED")
+
+
+def copy_rows(owner_id: int, count: int) -> float:
+    """`count` processed rows for the owner, by COPY; returns the seconds it took."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    epoch = datetime(2026, 1, 1, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        for first in range(0, count, COPY_BATCH):
+            buffer = io.StringIO()
+            for i in range(first, min(count, first + COPY_BATCH)):
+                at = (epoch + timedelta(seconds=i)).isoformat()
+                buffer.write(
+                    f"{uuid.uuid4()}\t{owner_id}\treport-{i:07d}.csv\tuploads/{owner_id}/{i}\t"
+                    f"{1000 + i % 1000}\ttext/csv\tCSV\t\t{STATUSES[i % 4]}\t1\t\t\t{at}\t{{}}\t"
+                    f"\t3\t{at}\t1\n"
+                )
+            buffer.seek(0)
+            cursor.copy_expert(f"COPY files_app_file ({COLUMNS}) FROM STDIN", buffer)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE files_app_file")
+    return time.perf_counter() - started
+
+
+def timed(client, body, count: int) -> float:
+    """p50 of `count` requests, in ms, after a few unmeasured ones."""
+    for _ in range(3):
+        client.post("/graphql/", **body).raise_for_status()
+    latencies = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = client.post("/graphql/", **body)
+        latencies.append(time.perf_counter() - started)
+        response.raise_for_status()
+        if "errors" in response.json():
+            raise RuntimeError(response.text)
+    return percentile(latencies, 0.5) * 1000
+
+
+def explain_search(owner_id: int) -> str:
+    """The plan PostgreSQL picks for the search page (the ORM's own SQL)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from files_app import selectors
+
+    user = get_user_model().objects.get(pk=owner_id)
+    rows = selectors.file_list(user=user, filters={"name__icontains": "-00042"})[:101]
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF) {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def measure(server, token: str) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+        figures = {
+            "first page with totalCount": timed(client, {"json": {"query": PAGE}}, REQUESTS),
+            "first page without totalCount": timed(
+                client, {"json": {"query": PAGE_NO_COUNT}}, REQUESTS
+            ),
+            "nameContains page": timed(client, {"json": {"query": SEARCH}}, REQUESTS),
+        }
+        uploads = []
+        for i in range(UPLOADS):
+            started = time.perf_counter()
+            response = client.post("/graphql/", **multipart(f"small-{i}.txt", SMALL_FILE))
+            uploads.append(time.perf_counter() - started)
+            if response.status_code != 200 or "errors" in response.json():
+                raise RuntimeError(response.text)
+        figures["one small upload (quota on)"] = percentile(uploads, 0.5) * 1000
+    return figures
+
+
+def growth(report, work, small: int, large: int, explain: bool = False) -> None:
+    from bench import fixtures
+
+    measured = {}
+    for rows in (small, large):
+        user, token = fixtures.user_with_token(f"bench-growth-{rows}")
+        seconds = copy_rows(user.pk, rows)
+        print(f"  {rows:,} rows written in {seconds:.1f} s", flush=True)
+        # The quota on, at its default, as a deployment has it.
+        server = WebServer(
+            "uvicorn", work, name=f"uvicorn-growth-{rows}", env={"STORAGE_QUOTA": str(10 * GIB)}
+        )
+        try:
+            measured[rows] = measure(server, token)
+        finally:
+            server.stop()
+        if explain and rows == large:
+            print(explain_search(user.pk), flush=True)
+    targets = {"first page with totalCount": 2.0, "one small upload (quota on)": 2.0}
+    for metric, figure in measured[large].items():
+        reference = measured[small][metric]
+        target = targets.get(metric)
+        report.add(
+            f"{large:,} rows: {metric}: p50",
+            figure,
+            "ms",
+            reference=reference,
+            target=f"≤ {target:.0f}× at {small:,}" if target else None,
+            passed=figure <= target * reference if target else None,
+            note=f"ref: {small:,} rows",
+        )
+    search = measured[large]["nameContains page"]
+    report.add(
+        f"{large:,} rows: nameContains page (absolute)",
+        search,
+        "ms",
+        target="≤ 50 ms",
+        passed=search <= 50,
+    )
+
+
+def main() -> None:
+    from bench.run import Report
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--explain", action="store_true", help="print the search's plan")
+    args = parser.parse_args()
+    work = configure_environment()
+    setup_django()
+    from bench import fixtures
+
+    fixtures.reset()
+    report = Report()
+    growth(report, work, args.small, args.large, explain=args.explain)
+
+
+if __name__ == "__main__":
+    main()
