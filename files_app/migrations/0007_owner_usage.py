@@ -1,147 +1,36 @@
-"""OwnerUsage, kept by triggers on files_app_file (PostgreSQL and SQLite alike), and filled
-from the rows there. The triggers are created before the fill, in the same transaction: on
-PostgreSQL, CREATE TRIGGER locks the file table against writes until the migration commits,
-so no write falls between the count and the first trigger. The SQL is written out here (not
-imported) so the migration stays what it was when it ran."""
+"""OwnerUsage, kept by triggers on files_app_file (files_app/usage_triggers.py, PostgreSQL
+and SQLite alike), and filled from the rows there. The triggers are created before the fill,
+in the same transaction: on PostgreSQL, CREATE TRIGGER locks the file table against writes
+until the migration commits, so no write falls between the count and the first trigger."""
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-FILES, USAGE = "files_app_file", "files_app_ownerusage"
-# Each status and the counter column that counts it.
-STATUSES = {
-    "AWAITING_UPLOAD": "awaiting_upload",
-    "PENDING": "pending",
-    "PROCESSING": "processing",
-    "DONE": "done",
-    "FAILED": "failed",
-}
-COLUMNS = ", ".join(["bytes", *STATUSES.values()])
-
-
-def is_(row: str, status: str, vendor: str) -> str:
-    """1 when the row is in this status, else 0."""
-    test = f"{row}.status = '{status}'"
-    return f"({test})::int" if vendor == "postgresql" else f"({test})"
-
-
-def subtract(row: str, vendor: str) -> str:
-    deltas = [f"bytes = bytes - {row}.size"] + [
-        f"{column} = {column} - {is_(row, status, vendor)}" for status, column in STATUSES.items()
-    ]
-    return f"UPDATE {USAGE} SET {', '.join(deltas)} WHERE owner_id = {row}.owner_id"
-
-
-def add(vendor: str) -> str:
-    values = ", ".join(["NEW.owner_id", "NEW.size"] + [is_("NEW", s, vendor) for s in STATUSES])
-    table = USAGE if vendor == "postgresql" else ""
-    prefix = f"{table}." if table else ""
-    sums = ", ".join(
-        f"{column} = {prefix}{column} + EXCLUDED.{column}"
-        for column in ["bytes", *STATUSES.values()]
-    )
-    return (
-        f"INSERT INTO {USAGE} (owner_id, {COLUMNS}) VALUES ({values}) "
-        f"ON CONFLICT (owner_id) DO UPDATE SET {sums}"
-    )
-
-
-def moved(vendor: str) -> str:
-    """Only a change of what is counted fires the update trigger (not progress, not a lease)."""
-    differs = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
-    return " OR ".join(f"OLD.{column} {differs} NEW.{column}" for column in ("owner_id", "size", "status"))
-
-
-def postgresql() -> list[str]:
-    """Inserts and deletes are counted once per statement, from its transition table: a row
-    trigger would update the one counter row once per file, and PostgreSQL makes each update
-    of a row already updated in the same transaction walk every version before it, so a bulk
-    insert or delete would cost the square of its rows. A status change is one row in its
-    own transaction: a row trigger, fired only when a counted column changes."""
-    sums = ", ".join(
-        ["SUM(size)"] + [f"SUM({is_('f', s, 'postgresql')})" for s in STATUSES]
-    )
-    grouped = f"SELECT owner_id, {sums} FROM %s f GROUP BY owner_id ORDER BY owner_id"
-    added = ", ".join(
-        f"{column} = {USAGE}.{column} + EXCLUDED.{column}" for column in ["bytes", *STATUSES.values()]
-    )
-    removed = ", ".join(f"{column} = u.{column} - d.{column}" for column in ["bytes", *STATUSES.values()])
-    same_owner = ["bytes = bytes - OLD.size + NEW.size"] + [
-        f"{column} = {column} - {is_('OLD', s, 'postgresql')} + {is_('NEW', s, 'postgresql')}"
-        for s, column in STATUSES.items()
-    ]
-    return [
-        f"""
-CREATE OR REPLACE FUNCTION files_app_file_usage_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO {USAGE} (owner_id, {COLUMNS}) {grouped % 'inserted'}
-  ON CONFLICT (owner_id) DO UPDATE SET {added};
-  RETURN NULL;
-END $$""",
-        f"""
-CREATE OR REPLACE FUNCTION files_app_file_usage_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE {USAGE} u SET {removed}
-  FROM ({grouped % 'deleted'}) AS d (owner_id, {COLUMNS}) WHERE u.owner_id = d.owner_id;
-  RETURN NULL;
-END $$""",
-        f"""
-CREATE OR REPLACE FUNCTION files_app_file_usage_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF OLD.owner_id = NEW.owner_id THEN
-    UPDATE {USAGE} SET {', '.join(same_owner)} WHERE owner_id = NEW.owner_id;
-    IF FOUND THEN RETURN NULL; END IF;
-  END IF;
-  {subtract('OLD', 'postgresql')};
-  {add('postgresql')};
-  RETURN NULL;
-END $$""",
-        f"CREATE TRIGGER files_app_file_usage_insert AFTER INSERT ON {FILES} "
-        "REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT "
-        "EXECUTE FUNCTION files_app_file_usage_inserted()",
-        f"CREATE TRIGGER files_app_file_usage_delete AFTER DELETE ON {FILES} "
-        "REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT "
-        "EXECUTE FUNCTION files_app_file_usage_deleted()",
-        f"CREATE TRIGGER files_app_file_usage_update AFTER UPDATE OF owner_id, size, status "
-        f"ON {FILES} FOR EACH ROW WHEN ({moved('postgresql')}) "
-        "EXECUTE FUNCTION files_app_file_usage_changed()",
-    ]
-
-
-def sqlite() -> list[str]:
-    return [
-        f"CREATE TRIGGER files_app_file_usage_insert AFTER INSERT ON {FILES} "
-        f"BEGIN {add('sqlite')}; END",
-        f"CREATE TRIGGER files_app_file_usage_delete AFTER DELETE ON {FILES} "
-        f"BEGIN {subtract('OLD', 'sqlite')}; END",
-        f"CREATE TRIGGER files_app_file_usage_update AFTER UPDATE OF owner_id, size, status "
-        f"ON {FILES} WHEN {moved('sqlite')} "
-        f"BEGIN {subtract('OLD', 'sqlite')}; {add('sqlite')}; END",
-    ]
-
-
+STATUSES = ("AWAITING_UPLOAD", "PENDING", "PROCESSING", "DONE", "FAILED")
 FILL = (
-    f"INSERT INTO {USAGE} (owner_id, {COLUMNS}) SELECT owner_id, SUM(size), "
+    "INSERT INTO files_app_ownerusage (owner_id, bytes, "
+    + ", ".join(status.lower() for status in STATUSES)
+    + ") SELECT owner_id, SUM(size), "
     + ", ".join(f"SUM(CASE WHEN status = '{s}' THEN 1 ELSE 0 END)" for s in STATUSES)
-    + f" FROM {FILES} GROUP BY owner_id"
+    + " FROM files_app_file GROUP BY owner_id"
 )
 
 
 def create_triggers(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    statements = {"postgresql": postgresql, "sqlite": sqlite}[vendor]()
-    for statement in [*statements, FILL]:
-        schema_editor.execute(statement)
+    from files_app import usage_triggers
+
+    usage_triggers.install(schema_editor.connection)
+    schema_editor.execute(FILL)
 
 
 def drop_triggers(apps, schema_editor):
-    for event in ("insert", "delete", "update"):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS files_app_file_usage_{event} ON {FILES}")
-        else:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS files_app_file_usage_{event}")
-    if schema_editor.connection.vendor == "postgresql":
+    from files_app import usage_triggers
+
+    vendor = schema_editor.connection.vendor
+    for statement in usage_triggers.drop(vendor):
+        schema_editor.execute(statement)
+    if vendor == "postgresql":
         for event in ("inserted", "deleted", "changed"):
             schema_editor.execute(f"DROP FUNCTION IF EXISTS files_app_file_usage_{event}()")
 
