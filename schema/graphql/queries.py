@@ -60,15 +60,22 @@ class FileConnection(DjangoListConnection[FileType]):
             SliceMetadata.from_arguments(info, before=before, after=after, first=first, last=last)
         except (ValueError, TypeError) as error:
             raise BadUserInput(f"Bad pagination argument: {error}") from None
-        if last is not None and before is None:
-            # Counted once to find the end (strawberry-django's way), then paginated below.
-            return super().resolve_connection(
-                nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
-            )
         filters = info.selected_fields[0].arguments.get("filters")
         filters = {key: value for key, value in (filters or {}).items() if value is not None}
+        narrow = not set(filters) <= COUNTED_FILTERS and isinstance(nodes, QuerySet)
+        if last is not None and before is None:
+            # Counted once to find the end (strawberry-django's way), then paginated by the
+            # branch below, which it calls with that end as `before`.
+            connection = super().resolve_connection(
+                nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
+            )
+            if connection.filters is None:
+                connection.filters = filters
+                if narrow:
+                    connection.counted = selectors.file_list_narrowed(files=nodes)[1]
+            return connection
         counted = None
-        if not set(filters) <= COUNTED_FILTERS and isinstance(nodes, QuerySet):
+        if narrow:
             nodes, counted = selectors.file_list_narrowed(files=nodes)
         # The plain relay slicing, without the total-count window strawberry-django adds.
         connection = relay.ListConnection.resolve_connection.__func__(

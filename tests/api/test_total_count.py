@@ -67,3 +67,4 @@ def test_the_last_page_is_still_the_last(gql, files):
     body = gql(COUNT, last=2)
     names = [edge["node"]["name"] for edge in body["data"]["files"]["edges"]]
     assert names == ["report-1.csv", "report-0.csv"] and body["data"]["files"]["totalCount"] == 6
+    assert count(gql, filters={"nameContains": "report-"}, last=2) == (5, False)
