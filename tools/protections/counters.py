@@ -60,8 +60,8 @@ PROTECTIONS = [
         [
             (
                 QUERIES,
-                "if not set(filters) <= COUNTED_FILTERS and isinstance(nodes, QuerySet):",
-                "if isinstance(nodes, QuerySet):",
+                "narrow = not set(filters) <= COUNTED_FILTERS and isinstance(nodes, QuerySet)",
+                "narrow = isinstance(nodes, QuerySet)",
             )
         ],
         [f"{COUNT_TESTS}::test_an_unfiltered_count_is_exact_and_read_from_the_counter"],
