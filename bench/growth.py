@@ -76,18 +76,27 @@ def timed(client, body) -> float:
 
 
 def explain_search(owner_id: int) -> str:
-    """The plan PostgreSQL picks for the search page (the ORM's own SQL)."""
+    """The plans PostgreSQL picks for the search page: its ids, then the page among them
+    (`selectors.file_list_narrowed`, the ORM's own SQL)."""
     from django.contrib.auth import get_user_model
     from django.db import connection
 
     from files_app import selectors
 
     user = get_user_model().objects.get(pk=owner_id)
-    rows = selectors.file_list(user=user, filters={"name__icontains": "-00042"})[:101]
-    sql, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF) {sql}", params)
-        return "\n".join(row[0] for row in cursor.fetchall())
+    files = selectors.file_list(user=user, filters={"name__icontains": "-00042"})
+    queries = [files.order_by().values_list("pk", flat=True)[: selectors.COUNT_CAP + 1]]
+    if hasattr(selectors, "file_list_narrowed"):
+        queries.append(selectors.file_list_narrowed(files=files)[0][:101])
+    else:
+        queries.append(files[:101])
+    plans = []
+    for query in queries:
+        sql, params = query.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS OFF) {sql}", params)
+            plans.append("\n".join(row[0][:160] for row in cursor.fetchall()))
+    return "\n---\n".join(plans)
 
 
 def requests_of(round_number: int) -> dict[str, dict]:

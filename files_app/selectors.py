@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
+from django.db.models.sql.where import WhereNode
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -146,11 +147,17 @@ def file_list_narrowed(*, files: QuerySet[File]) -> tuple[QuerySet[File], FileCo
     name); when they are all there, the page is ordered among those ids alone. Left to one
     ordered query, the planner guesses a name matches 1 % of the rows and walks the owner's
     files newest first, filtering: a name matching 100 of a million files read all million
-    (500 ms). Past the cap the matches are common enough for that walk to stop early."""
+    (500 ms). Past the cap the matches are common enough for that walk to stop early.
+
+    The page keeps everything of `files` (its order, its columns) but its filters, which
+    found those ids already: asked again, they would send PostgreSQL through the trigram
+    index a second time rather than to the rows by primary key."""
     ids = list(files.order_by().values_list("pk", flat=True)[: COUNT_CAP + 1])
     if len(ids) > COUNT_CAP:
         return files, FileCount(COUNT_CAP, True)
-    return files.filter(pk__in=ids), FileCount(len(ids), False)
+    page = files.all()
+    page.query.where = WhereNode()
+    return page.filter(pk__in=ids), FileCount(len(ids), False)
 
 
 def parse_file_id(file_id) -> uuid.UUID:

@@ -51,6 +51,8 @@ def test_a_count_by_status_is_exact(gql, files):
 
 def test_any_other_filter_counts_rows_up_to_the_cap(gql, files, monkeypatch):
     assert count(gql, filters={"nameContains": "REPORT"}) == (5, False)
+    page = gql(COUNT, filters={"nameContains": "report"}, first=10)["data"]["files"]["edges"]
+    assert sorted(edge["node"]["name"] for edge in page) == [f"report-{i}.csv" for i in range(5)]
     monkeypatch.setattr(selectors, "COUNT_CAP", 3)
     total, capped = count(gql, filters={"nameContains": "report"}, first=1)
     assert (total, capped) == (3, True)
