@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import BigIntegerField, Count, F, Func, Q, QuerySet, Subquery, Sum
+from django.db.models import BigIntegerField, F, Func, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
 from django.db.models.sql.where import WhereNode
 from django.utils import timezone
@@ -282,13 +282,16 @@ class Workload(NamedTuple):
 
 def file_workload() -> Workload:
     """Everyone's files counted by status, and the oldest PENDING one: figures for the
-    operators' metrics, never shown to a user (hence not owner-scoped). Two small queries,
-    the second on the (status, updated_at) index."""
-    counts = File.objects.order_by().values("status").annotate(count=Count("pk"))
+    operators' metrics, never shown to a user (hence not owner-scoped). Two small queries:
+    the owners' counters summed (one row per owner, not per file), and the oldest on the
+    (status, updated_at) index."""
+    counts = OwnerUsage.objects.aggregate(
+        **{status: Sum(status.lower()) for status in FileStatus.values}
+    )
     oldest = (
         File.objects.filter(status=FileStatus.PENDING)
         .order_by("updated_at")
         .values_list("updated_at", flat=True)
         .first()
     )
-    return Workload({row["status"]: row["count"] for row in counts}, oldest)
+    return Workload({status: count or 0 for status, count in counts.items()}, oldest)
