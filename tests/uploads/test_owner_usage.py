@@ -1,10 +1,12 @@
 """The per-owner counters (bytes stored, files by status) stay exact through every write a
 file goes through, are put right by `files_recount`, and are what the quota reads."""
 
+import asyncio
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
@@ -15,7 +17,11 @@ from files_app.failures import FailureCode
 from files_app.models import File, FileStatus, OwnerUsage
 from files_app.services.audit import storage_audit
 from files_app.services.direct_upload import files_expire_awaiting
+from schema.graphql.ids import decode_file_id
+from tests.support import operations
 from tests.support.files import make_file
+from tests.support.samples import truncated_jpeg
+from tests.support.wsclient import Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +141,30 @@ def test_the_quota_reads_the_counter_not_the_rows(gql, user, settings):
     OwnerUsage.objects.filter(owner=user).update(bytes=1000)
     refused = gql.upload(UPLOAD, {"file": ("b.bin", b"b")}, {"file": None}).json()
     assert refused["errors"][0]["extensions"]["code"] == "QUOTA_EXCEEDED", refused
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_counters_stay_exact_under_concurrent_uploads_and_a_real_worker(
+    uvicorn_server, celery_worker, user, token
+):
+    """Eight uploads at once (the cap) through a real server, processed by a real worker to
+    DONE or FAILED (a truncated JPEG), then some deleted: the writes of a deployment, racing."""
+    contents = [(f"note-{i}.txt", f"note {i}\n".encode() * (i + 1)) for i in range(6)]
+    contents += [("broken.jpg", truncated_jpeg()), ("broken-2.jpg", truncated_jpeg())]
+    subscription = await Subscription.open(uvicorn_server.ws_url, token=token)
+    await subscription.subscribe(operations.WATCH_ALL)
+    files = await asyncio.gather(
+        *(operations.upload(uvicorn_server, token, name, c) for name, c in contents)
+    )
+    final: dict[str, str] = {}
+    while len(final) < len(files):
+        event = await subscription.next_file(timeout=60)
+        if operations.is_final(event):
+            final[event["id"]] = event["status"]
+    await subscription.close()
+    assert sorted(final.values()).count(FileStatus.FAILED) == 2, final
+    for file in files[:3]:
+        await sync_to_async(services.file_delete)(user=user, file_id=decode_file_id(file["id"]))
+    usage = await sync_to_async(exact)(user)
+    assert usage["done"] == 3 and usage["failed"] == 2 and usage["pending"] == 0, usage
+    assert usage["bytes"] == sum(len(content) for _, content in contents[3:])
