@@ -11,7 +11,7 @@ def install_usage_triggers(sender, using, **kwargs) -> None:
 
     connection = connections[using]
     if "files_app_ownerusage" in connection.introspection.table_names():
-        usage_triggers.install(connection)
+        usage_triggers.install(connection, unless_current=True)
 
 
 class FilesAppConfig(AppConfig):

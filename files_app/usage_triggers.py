@@ -1,9 +1,9 @@
 """The triggers that keep `OwnerUsage` (bytes stored, files by status, per owner) in the
 statement that writes a file: PostgreSQL and SQLite alike, so no write path can forget them
 (the ORM, a bulk or cascading delete, the admin, raw SQL, a rolled-back transaction taking
-its counts with it). Installed by migration 0007, and again after every `migrate` (apps.py):
-what runs is always what is written here, replaced in one transaction. A change that moves
-counts needs `manage.py files_recount` once."""
+its counts with it). Installed by migration 0007, and after a `migrate` (apps.py) whenever
+what the database runs differs from what is written here, replaced in one transaction. A
+change that moves counts needs `manage.py files_recount` once."""
 
 from django.db import transaction
 
@@ -119,14 +119,41 @@ def sqlite() -> list[str]:
     ]
 
 
-def install(connection) -> None:
-    """Replace the triggers (and their functions) with the ones written here."""
-    statements = {"postgresql": postgresql, "sqlite": sqlite}.get(connection.vendor)
-    if statements is None:
+def install(connection, *, unless_current: bool = False) -> None:
+    """Replace the triggers (and their functions) with the ones written here; with
+    `unless_current`, only if what the database runs differs (after every `migrate`: on
+    PostgreSQL, dropping a trigger waits for, then blocks, every query on the file table)."""
+    written = {"postgresql": postgresql, "sqlite": sqlite}.get(connection.vendor)
+    if written is None:
+        return
+    statements = written()
+    if unless_current and current(connection, statements):
         return
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        for statement in [*drop(connection.vendor), *statements()]:
+        for statement in [*drop(connection.vendor), *statements]:
             cursor.execute(statement)
+
+
+def current(connection, statements: list[str]) -> bool:
+    """Whether the database runs exactly these: on SQLite, each trigger's own text; on
+    PostgreSQL, the three triggers by name and each function's body."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [FILES]
+            )
+            return sorted(row[0] for row in cursor.fetchall()) == sorted(statements)
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+            [FILES],
+        )
+        triggers = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname LIKE 'files_app_file_usage_%%'")
+        bodies = {row[0].strip() for row in cursor.fetchall()}
+    wanted = {s.split("$$")[1].strip() for s in statements if "$$" in s}
+    names = {f"files_app_file_usage_{event}" for event in ("insert", "delete", "update")}
+    created = sum("CREATE TRIGGER" in s for s in statements)
+    return bodies == wanted and triggers == names and created == len(names)
 
 
 def drop(vendor: str) -> list[str]:
