@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import answers, in_flight, loads, s3, stalled, watchers
+from bench import answers, growth, in_flight, loads, s3, stalled, watchers
 from bench.stack import (
     BARE_APP,
     BASE_DIR,
@@ -50,6 +50,7 @@ FULL = {
     "small_files": 500,
     "csv_mib": 1024,
     "s3_upload": 512 * MIB,
+    "growth_rows": 1_000_000,
 }
 QUICK = {
     "big_upload": 256 * MIB,
@@ -66,6 +67,7 @@ QUICK = {
     "small_files": 100,
     "csv_mib": 64,
     "s3_upload": 256 * MIB,
+    "growth_rows": 100_000,
 }
 BIG_UPLOAD_ROUNDS = 3
 PARTS = (
@@ -80,6 +82,7 @@ PARTS = (
     "answers",
     "processing",
     "csv",
+    "growth",
 )
 # Bytes that may still be in flight (socket buffers) when a refusal is sent.
 IN_FLIGHT_ALLOWANCE = 16 * MIB
@@ -327,6 +330,8 @@ def run(args) -> list[dict]:
                 answers.answers(report, work)
             if "processing" in parts:
                 loads.processing_throughput(report, sizes["small_files"])
+            if "growth" in parts:
+                growth.growth(report, work, growth.SMALL, sizes["growth_rows"])
         finally:
             worker.stop()
         if "csv" in parts:

@@ -188,3 +188,31 @@ class ReprocessRequest(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "requested_at"], name="reprocess_user_at")]
+
+
+class OwnerUsage(models.Model):
+    """What one owner's files add up to: their bytes (what the storage quota counts) and how
+    many are in each status (what an unfiltered `totalCount` answers), one row per owner, so
+    either is one indexed read however many files the owner has. Kept by database triggers
+    on File (migration 0007), in the statement that inserts, deletes or changes a row's
+    status or size, so no write path can forget it: the ORM's, a bulk delete, the admin, raw
+    SQL. `manage.py files_recount` recomputes it. Not a positive field: a counter that
+    drifted (a restore of one table) must not refuse the write that moves it."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="usage"
+    )
+    bytes = models.BigIntegerField(default=0)
+    awaiting_upload = models.BigIntegerField(default=0)
+    pending = models.BigIntegerField(default=0)
+    processing = models.BigIntegerField(default=0)
+    done = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+
+    def count(self, statuses=None) -> int:
+        """Files in any of `statuses` (all of them when None)."""
+        wanted = statuses or FileStatus.values
+        return sum(getattr(self, status.lower()) for status in wanted)
+
+    def __str__(self) -> str:
+        return f"user {self.owner_id}: {self.count()} files, {self.bytes} bytes"

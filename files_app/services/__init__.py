@@ -13,6 +13,7 @@
 - `tokens`: API tokens.
 - `users`: accounts made from the command line.
 - `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
+- `usage`: the per-owner counters (bytes, files by status): recounted when they drifted.
 - `reservations`: uploads in flight: their bytes counted against the quota, how many run at
   once, and one writer per upload.
 - `audit`: the storage checked against the rows (`manage.py storage_audit`).
@@ -48,6 +49,7 @@ from .resumable import (
 )
 from .tokens import api_token_authenticate, api_token_create, api_token_revoke
 from .upload import file_create, files_create, sanitize_file_name, upload_allowance
+from .usage import owner_usage_recount, owner_usages_recount
 from .users import user_create
 
 __all__ = [
@@ -81,5 +83,7 @@ __all__ = [
     "upload_reservation_release",
     "upload_reservation_renew",
     "upload_reserve",
+    "owner_usage_recount",
+    "owner_usages_recount",
     "user_create",
 ]

@@ -58,6 +58,7 @@ async function refresh(): Promise<void> {
     files.edges.map((edge) => edge.node),
     files.totalCount ?? 0,
     page === 0,
+    files.totalCountIsCapped,
   );
   draw();
 }
@@ -67,7 +68,7 @@ async function refresh(): Promise<void> {
 function draw(): void {
   frames.schedule(table, () => {
     if (rows.render(table.rows, Boolean(table.filters.status || table.filters.name))) draw();
-    $("#count").textContent = `${table.totalCount} file${table.totalCount === 1 ? "" : "s"}`;
+    $("#count").textContent = table.countLabel();
     ($("#prev") as HTMLButtonElement).disabled = page === 0;
     ($("#next") as HTMLButtonElement).disabled = !hasNextPage;
   });

@@ -15,7 +15,7 @@ export const fileFields = graphql(`
 export const filesQuery = graphql(`
   query Files($first: Int, $after: String, $filters: FileFilter) {
     files(first: $first, after: $after, filters: $filters, order: {uploadedAt: DESC}) {
-      totalCount pageInfo { hasNextPage endCursor }
+      totalCount totalCountIsCapped pageInfo { hasNextPage endCursor }
       edges { node { ...FileFields } }
     }
   }

@@ -80,3 +80,15 @@ describe("matches", () => {
     expect(matches(file("x"), { status: "", name: "repo" })).toBe(false);
   });
 });
+
+describe("FileTable.countLabel", () => {
+  it("says an exact count, and a capped one as at least that many", () => {
+    const table = new FileTable();
+    table.load([file("a")], 1, true);
+    expect(table.countLabel()).toBe("1 file");
+    table.load([file("a")], 1000, true, true);
+    expect(table.countLabel()).toBe("1,000+ files");
+    table.apply(file("b"));
+    expect(table.countLabel()).toBe("1,000+ files");
+  });
+});

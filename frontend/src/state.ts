@@ -23,13 +23,16 @@ export function matches(file: FileRow, filters: Filters): boolean {
 export class FileTable {
   rows: FileRow[] = [];
   totalCount = 0;
+  /** The server stopped counting at `totalCount` (a filter by name): at least that many. */
+  countIsCapped = false;
   filters: Filters = { status: "", name: "" };
   /** The first page shows new uploads as they arrive; later pages stay put. */
   onFirstPage = true;
 
-  load(rows: FileRow[], totalCount: number, onFirstPage: boolean): void {
+  load(rows: FileRow[], totalCount: number, onFirstPage: boolean, countIsCapped = false): void {
     this.rows = rows;
     this.totalCount = totalCount;
+    this.countIsCapped = countIsCapped;
     this.onFirstPage = onFirstPage;
   }
 
@@ -46,7 +49,7 @@ export class FileTable {
       if (file.version <= this.rows[index].version) return false;
       if (!matches(file, this.filters)) {
         this.rows.splice(index, 1);
-        this.totalCount = Math.max(0, this.totalCount - 1);
+        this.count(-1);
       } else {
         this.rows[index] = file;
       }
@@ -54,17 +57,28 @@ export class FileTable {
     }
     if (this.onFirstPage && matches(file, this.filters)) {
       this.rows.unshift(file);
-      this.totalCount += 1;
+      this.count(1);
       return true;
     }
     return false;
+  }
+
+  /** "1,000+ files" once the server stopped counting. */
+  countLabel(): string {
+    const files = `file${this.totalCount === 1 && !this.countIsCapped ? "" : "s"}`;
+    return `${this.totalCount.toLocaleString("en")}${this.countIsCapped ? "+" : ""} ${files}`;
+  }
+
+  /** A capped count is a lower bound: a live change leaves it as the server gave it. */
+  private count(change: number): void {
+    if (!this.countIsCapped) this.totalCount = Math.max(0, this.totalCount + change);
   }
 
   remove(id: string): boolean {
     const before = this.rows.length;
     this.rows = this.rows.filter((row) => row.id !== id);
     if (this.rows.length === before) return false;
-    this.totalCount = Math.max(0, this.totalCount - 1);
+    this.count(-1);
     return true;
   }
 }

@@ -4,16 +4,38 @@ from collections.abc import Iterable
 
 import strawberry
 import strawberry_django
+from django.db.models import QuerySet
+from strawberry import relay
 from strawberry.relay.utils import SliceMetadata
 from strawberry_django.auth.utils import get_current_user
 from strawberry_django.relay import DjangoListConnection
 
 from files_app import selectors
 from files_app.exceptions import BadUserInput, FileNotFound
-from files_app.models import File
+from files_app.models import File, FileStatus
 
 from .ids import decode_file_id
 from .types import FileFilter, FileOrder, FileType
+
+# Filters a count may leave to the counters (`selectors.file_count`): a status is a column
+# there; anything else (a name, a time, AND/OR/NOT) has to visit rows.
+COUNTED_FILTERS = {"status", "statusIn"}
+
+
+def counted_statuses(filters: dict) -> set[str]:
+    """The statuses a filter by `status` and `statusIn` (both: either's files that are in
+    the other) lets through."""
+    statuses = set(FileStatus.values)
+    if "status" in filters:
+        statuses &= {enum_value(filters["status"])}
+    if "statusIn" in filters:
+        statuses &= {enum_value(status) for status in filters["statusIn"]}
+    return statuses
+
+
+def enum_value(status) -> str:
+    """A status as the selection's arguments give it: the enum's name, or the enum."""
+    return getattr(status, "value", status)
 
 
 @strawberry.type(name="FileConnection", description="A connection to a list of items.")
@@ -21,7 +43,14 @@ class FileConnection(DjangoListConnection[FileType]):
     """Checks the page's arguments before Strawberry does: it raises plain ValueErrors and
     TypeErrors for a malformed cursor or an out-of-range `first`/`last` (found by the
     schemathesis run in tests/api/test_fuzz_schema.py), which are the client's mistake, not a bug
-    to mask."""
+    to mask.
+
+    `totalCount` is never a COUNT over every row the page could reach (strawberry-django's
+    default, a window function over the whole selection, 364 ms at a million files): an
+    unfiltered count, or one by status, reads the owners' counters; any other is capped."""
+
+    filters: strawberry.Private[dict | None] = None
+    counted: strawberry.Private[selectors.FileCount | None] = None
 
     @classmethod
     def resolve_connection(
@@ -31,9 +60,57 @@ class FileConnection(DjangoListConnection[FileType]):
             SliceMetadata.from_arguments(info, before=before, after=after, first=first, last=last)
         except (ValueError, TypeError) as error:
             raise BadUserInput(f"Bad pagination argument: {error}") from None
-        return super().resolve_connection(
-            nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
+        filters = info.selected_fields[0].arguments.get("filters")
+        filters = {key: value for key, value in (filters or {}).items() if value is not None}
+        narrow = not set(filters) <= COUNTED_FILTERS and isinstance(nodes, QuerySet)
+        if last is not None and before is None:
+            # Counted once to find the end (strawberry-django's way), then paginated by the
+            # branch below, which it calls with that end as `before`.
+            connection = super().resolve_connection(
+                nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
+            )
+            if connection.filters is None:
+                connection.filters = filters
+                if narrow:
+                    connection.counted = selectors.file_list_narrowed(files=nodes)[1]
+            return connection
+        counted = None
+        if narrow:
+            nodes, counted = selectors.file_list_narrowed(files=nodes)
+        # The plain relay slicing, without the total-count window strawberry-django adds.
+        connection = relay.ListConnection.resolve_connection.__func__(
+            cls, nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
         )
+        connection.nodes, connection.filters, connection.counted = nodes, filters, counted
+        return connection
+
+    def count(self, info: strawberry.Info) -> selectors.FileCount:
+        """Only a count the counters can answer is left for here: any other was taken on
+        the way (`file_list_narrowed`)."""
+        if self.counted is None:
+            self.counted = selectors.file_count(
+                user=get_current_user(info), statuses=counted_statuses(self.filters or {})
+            )
+        return self.counted
+
+    @strawberry.field(
+        description=(
+            "How many files match. Exact without filters or filtered by status only; with "
+            f"any other filter the count stops at {selectors.COUNT_CAP} "
+            "(`totalCountIsCapped` is then true: at least that many)."
+        )
+    )
+    def total_count(self, info: strawberry.Info) -> int | None:
+        return self.count(info).count
+
+    @strawberry.field(
+        description=(
+            "True when `totalCount` stopped counting: at least that many files match, maybe "
+            "more (show it as 1,000+)."
+        )
+    )
+    def total_count_is_capped(self, info: strawberry.Info) -> bool:
+        return self.count(info).capped
 
 
 @strawberry.type

@@ -263,8 +263,9 @@ def test_reprocessing_counts_against_the_rate_limit(
     assert codes(refused) == ["RATE_LIMITED"]
     assert refused["errors"][0]["message"] == services.upload.rate_limited().args[0]
     assert files.get().status == FileStatus.DONE  # nothing queued
-    # Uploads and reprocesses counted together; the bytes of uploads in flight beside them.
-    with django_assert_num_queries(2):
+    # Uploads and reprocesses counted together, the stored bytes and those of uploads in
+    # flight beside them, in one query.
+    with django_assert_num_queries(1):
         usage = selectors.upload_usage(user=user, since=timezone.now() - timedelta(minutes=1))
     assert usage.recent_files == 3
     # Reprocesses count against uploads too; the limit is per user.

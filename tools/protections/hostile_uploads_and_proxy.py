@@ -92,7 +92,7 @@ PROTECTIONS = [
         [
             (
                 SELECTORS,
-                '        reserved["total"] or 0,\n',
+                '        usage["reserved_bytes"],\n',
                 "        0,\n",
             )
         ],
