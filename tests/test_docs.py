@@ -25,7 +25,6 @@ TO_COME = {
     "tests/processing",
     "tests/live",
     "tests/page",
-    "tests/ops",
 }
 
 
