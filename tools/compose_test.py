@@ -142,6 +142,7 @@ def teardown() -> None:
     left = run("podman", "ps", "-aq", "--filter", label, check=False).stdout.split()
     if left:
         run("podman", "rm", "-f", "-t", "2", *left, check=False)
+    run("podman", "pod", "rm", "-f", f"pod_{PROJECT}", check=False)  # podman-compose's pod
     for kind in ("volume", "network"):
         names = run("podman", kind, "ls", "-q", "--filter", label, check=False).stdout.split()
         if names:
