@@ -374,6 +374,44 @@ async def across_replicas(token: str) -> None:
     say(f"both workers processed files: {done}")
 
 
+def connections_held() -> None:
+    """PostgreSQL's and Redis's connections per container after the run (for
+    docs/operations.md's sizing: printed, not asserted)."""
+    owners = {}
+    for name in run(
+        "podman",
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        f"label=io.podman.compose.project={PROJECT}",
+    ).stdout.split():
+        networks = json.loads(run("podman", "inspect", name).stdout)[0]["NetworkSettings"][
+            "Networks"
+        ]
+        owners.update({n["IPAddress"]: name.removeprefix(f"{PROJECT}_") for n in networks.values()})
+    sql = "SELECT client_addr FROM pg_stat_activity WHERE client_addr IS NOT NULL"
+    pg = run(
+        "podman", "exec", container("postgres"), "psql", "-U", "files", "-d", "files", "-Atc", sql
+    )
+    redis = run("podman", "exec", container("redis"), "redis-cli", "client", "list")
+    counts: dict[str, list[int]] = {}
+    for index, addresses in enumerate(
+        [
+            pg.stdout.split(),
+            [
+                f.split("=", 1)[1].rsplit(":", 1)[0]
+                for f in redis.stdout.split()
+                if f.startswith("addr=")
+            ],
+        ]
+    ):
+        for ip in addresses:
+            counts.setdefault(owners.get(ip, ip), [0, 0])[index] += 1
+    held = ", ".join(f"{name} {pg_n}/{redis_n}" for name, (pg_n, redis_n) in sorted(counts.items()))
+    say(f"connections held (PostgreSQL/Redis): {held}")
+
+
 def scale_out() -> None:
     # `--scale web=2 --scale worker=2`; podman-compose 1.6 keeps only the last --scale given.
     for service in ("web", "worker"):
@@ -406,6 +444,7 @@ def main() -> int:
         browser_login()
         scale_out()
         asyncio.run(across_replicas(token))
+        connections_held()
         ok = True
     except Failed as failure:
         say(f"FAILED: {failure}")
