@@ -102,13 +102,17 @@ def until(what: str, check, timeout: float = 120.0, every: float = 1.0):
     raise Failed(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last!r})")
 
 
-def healthy(name: str, timeout: float = 150.0) -> None:
-    until(
-        f"{name} healthy",
-        lambda: run("podman", "healthcheck", "run", name, check=False).returncode == 0,
-        timeout,
-        every=2.0,
-    )
+def passes(what: str, *command: str) -> None:
+    until(what, lambda: run(*command, check=False).returncode == 0, timeout=150, every=2.0)
+
+
+def healthy(name: str) -> None:
+    passes(f"{name} healthy", "podman", "healthcheck", "run", name)
+
+
+def project_containers(*options: str) -> list[str]:
+    label = f"label=io.podman.compose.project={PROJECT}"
+    return run("podman", "ps", *options, "--filter", label, check=False).stdout.split()
 
 
 # --- set-up ---------------------------------------------------------------------------------
@@ -138,11 +142,11 @@ def prepare() -> None:
 def teardown() -> None:
     """Every container, pod, network and volume of the project, whatever state it is in."""
     compose("down", "-v", "-t", "5", check=False)
-    label = f"label=io.podman.compose.project={PROJECT}"
-    left = run("podman", "ps", "-aq", "--filter", label, check=False).stdout.split()
+    left = project_containers("-aq")
     if left:
         run("podman", "rm", "-f", "-t", "2", *left, check=False)
     run("podman", "pod", "rm", "-f", f"pod_{PROJECT}", check=False)  # podman-compose's pod
+    label = f"label=io.podman.compose.project={PROJECT}"
     for kind in ("volume", "network"):
         names = run("podman", kind, "ls", "-q", "--filter", label, check=False).stdout.split()
         if names:
@@ -164,6 +168,8 @@ def bring_up() -> None:
     compose("up", "-d", "--no-build", "--no-deps", "web", "worker", "beat")
     healthy(container("web"))  # /readyz: database, broker, channel layer, storage
     healthy(container("worker"))  # celery inspect ping to its own name
+    names_settled(container("web"))
+    names_settled(container("worker"))
     say("web ready (/readyz), worker answers its ping")
     compose("up", "-d", "--no-build", "--no-deps", "proxy")
     until("the proxy", lambda: httpx.get(f"{ORIGIN}/healthz", timeout=5).status_code == 200)
@@ -328,9 +334,9 @@ def browser_login() -> None:
 # --- scaled out -------------------------------------------------------------------------------
 
 
-def address(name: str) -> str:
+def addresses(name: str) -> list[str]:
     networks = json.loads(run("podman", "inspect", name).stdout)[0]["NetworkSettings"]["Networks"]
-    return next(network["IPAddress"] for network in networks.values() if network["IPAddress"])
+    return [network["IPAddress"] for network in networks.values() if network["IPAddress"]]
 
 
 def processed_by(name: str) -> int:
@@ -345,7 +351,7 @@ async def across_replicas(token: str) -> None:
     """Subscribed on web 1, uploaded on web 2 (each reached at its own address, under the
     published Host): the events cross web processes. Several files: both workers work."""
     host = f"127.0.0.1:{PORT}"
-    first, second = address(container("web", 1)), address(container("web", 2))
+    first, second = addresses(container("web", 1))[0], addresses(container("web", 2))[0]
     ws = await subscribed(f"ws://{host}/graphql/", token, host=first, port=8000)
     before = {w: processed_by(container("worker", w)) for w in (1, 2)}
     ids = set()
@@ -378,38 +384,31 @@ def connections_held() -> None:
     """PostgreSQL's and Redis's connections per container after the run (for
     docs/operations.md's sizing: printed, not asserted)."""
     owners = {}
-    for name in run(
-        "podman",
-        "ps",
-        "--format",
-        "{{.Names}}",
-        "--filter",
-        f"label=io.podman.compose.project={PROJECT}",
-    ).stdout.split():
-        networks = json.loads(run("podman", "inspect", name).stdout)[0]["NetworkSettings"][
-            "Networks"
-        ]
-        owners.update({n["IPAddress"]: name.removeprefix(f"{PROJECT}_") for n in networks.values()})
+    for name in project_containers("--format", "{{.Names}}"):
+        owners.update({ip: name.removeprefix(f"{PROJECT}_") for ip in addresses(name)})
     sql = "SELECT client_addr FROM pg_stat_activity WHERE client_addr IS NOT NULL"
-    pg = run(
-        "podman", "exec", container("postgres"), "psql", "-U", "files", "-d", "files", "-Atc", sql
-    )
-    redis = run("podman", "exec", container("redis"), "redis-cli", "client", "list")
+    pg = run("podman", "exec", container("postgres"), "psql", "-U", "files", "-Atc", sql)
+    redis = run("podman", "exec", container("redis"), "redis-cli", "client", "list").stdout
+    redis_ips = [f[5:].rsplit(":", 1)[0] for f in redis.split() if f.startswith("addr=")]
     counts: dict[str, list[int]] = {}
-    for index, addresses in enumerate(
-        [
-            pg.stdout.split(),
-            [
-                f.split("=", 1)[1].rsplit(":", 1)[0]
-                for f in redis.stdout.split()
-                if f.startswith("addr=")
-            ],
-        ]
-    ):
-        for ip in addresses:
+    for index, ips in enumerate([pg.stdout.split(), redis_ips]):
+        for ip in ips:
             counts.setdefault(owners.get(ip, ip), [0, 0])[index] += 1
     held = ", ".join(f"{name} {pg_n}/{redis_n}" for name, (pg_n, redis_n) in sorted(counts.items()))
     say(f"connections held (PostgreSQL/Redis): {held}")
+
+
+RESOLVE_QUICKLY = (
+    "import socket, sys, time; began = time.monotonic(); "
+    "[socket.getaddrinfo(name, None) for name in ('redis', 'postgres')]; "
+    "sys.exit(time.monotonic() - began > 0.5)"
+)
+
+
+def names_settled(name: str) -> None:
+    """Until the compose network's names resolve at once in `name`: after containers are
+    created, lookups take seconds for a while, and a publish waiting on one times out."""
+    passes(f"names resolving in {name}", "podman", "exec", name, "python", "-c", RESOLVE_QUICKLY)
 
 
 def scale_out() -> None:
@@ -420,6 +419,8 @@ def scale_out() -> None:
         healthy(name)
     for name in (container("worker", 1), container("worker", 2)):
         healthy(name)
+    for name in [container(kind, n) for kind in ("web", "worker") for n in (1, 2)]:
+        names_settled(name)
     run("podman", "restart", "-t", "5", container("proxy"))  # nginx resolves `web` at start
     until(
         "the proxy after scaling",
@@ -448,16 +449,7 @@ def main() -> int:
         ok = True
     except Failed as failure:
         say(f"FAILED: {failure}")
-        for name in run(
-            "podman",
-            "ps",
-            "-a",
-            "--format",
-            "{{.Names}}",
-            "--filter",
-            f"label=io.podman.compose.project={PROJECT}",
-            check=False,
-        ).stdout.split():
+        for name in project_containers("-a", "--format", "{{.Names}}"):
             logs = run("podman", "logs", "--tail", "15", name, check=False)
             print(f"----- {name}\n{logs.stdout}{logs.stderr}", flush=True)
     except KeyboardInterrupt:
