@@ -393,7 +393,8 @@ def connections_held() -> None:
     counts: dict[str, list[int]] = {}
     for index, ips in enumerate([pg.stdout.split(), redis_ips]):
         for ip in ips:
-            counts.setdefault(owners.get(ip, ip), [0, 0])[index] += 1
+            if ip != "127.0.0.1":  # redis-cli itself
+                counts.setdefault(owners.get(ip, ip), [0, 0])[index] += 1
     held = ", ".join(f"{name} {pg_n}/{redis_n}" for name, (pg_n, redis_n) in sorted(counts.items()))
     say(f"connections held (PostgreSQL/Redis): {held}")
 
