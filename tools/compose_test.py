@@ -356,20 +356,16 @@ async def across_replicas(token: str) -> None:
     before = {w: processed_by(container("worker", w)) for w in (1, 2)}
     ids = set()
     with httpx.Client(timeout=60, headers={"Host": host}) as client:
-        for batch in range(4):
-            for n in range(4):
-                content = secrets.token_bytes(4_000_000)
-                ids.add(
-                    await asyncio.to_thread(
-                        upload,
-                        client,
-                        f"http://{second}:8000/graphql/",
-                        token,
-                        f"s{batch}{n}.bin",
-                        content,
-                    )
+        for batch in range(4):  # until both workers have had some
+            url = f"http://{second}:8000/graphql/"
+            sent = {
+                await asyncio.to_thread(
+                    upload, client, url, token, f"s{batch}{n}.bin", secrets.token_bytes(4_000_000)
                 )
-            await until_done(ws, ids)
+                for n in range(4)
+            }
+            await until_done(ws, sent)
+            ids |= sent
             done = {w: processed_by(container("worker", w)) - before[w] for w in (1, 2)}
             if all(done.values()):
                 break
