@@ -52,7 +52,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # (docs/live-connection-cost.md); a client's message (graphql-transport-ws: a few hundred
 # bytes) capped at 1 MiB, not uvicorn's 16 MiB; the sans-I/O protocol with what drops a
 # client that stops reading (schema/live/protocol.py); X-Forwarded-* believed from
-# FORWARDED_ALLOW_IPS alone. The same options as tools/processes.py's (tests/test_deploy.py
+# FORWARDED_ALLOW_IPS alone. The same options as tools/processes.py's (tests/ops/test_deploy.py
 # compares them).
 CMD ["uvicorn", "project.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
      "--ws-max-size", "1048576", "--ws", "schema.live.protocol:LiveWebSocketProtocol", \

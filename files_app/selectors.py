@@ -4,7 +4,7 @@
 import datetime
 import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -147,25 +147,38 @@ def file_get_many(*, user, file_ids: Iterable) -> list[File]:
 
 
 @functools.cache
-def token_user_sql() -> str:
-    """One statement, written once: the ORM would compile the same join on every API
-    request, a sixth of the web process's CPU under small uploads (profiled)."""
+def token_users_sql() -> str:
+    """The one statement both token selectors run, written once: the ORM would compile the
+    same join on every API request, a sixth of the web process's CPU under small uploads
+    (profiled). Its WHERE is the one place a token's validity is written: its user active,
+    and not expired (a revoked token is deleted). Followed by the hashes looked for."""
     user, token = get_user_model()._meta, ApiToken._meta
     return (
-        f'SELECT u.*, t."id" AS api_token_id, t."last_used_at" AS api_token_last_used_at '
+        f'SELECT u.*, t."id" AS api_token_id, t."token_hash" AS api_token_hash, '
+        f't."last_used_at" AS api_token_last_used_at '
         f'FROM "{user.db_table}" u JOIN "{token.db_table}" t '
         f'ON t."user_id" = u."{user.pk.column}" '
-        f'WHERE t."token_hash" = %s AND u."is_active" '
-        f'AND (t."expires_at" IS NULL OR t."expires_at" > %s)'
+        f'WHERE u."is_active" AND (t."expires_at" IS NULL OR t."expires_at" > %s) '
+        f'AND t."token_hash" IN '
     )
+
+
+def valid_token_users(token_hashes: Collection[str]) -> list:
+    """The user of each valid token among `token_hashes`, carrying the token's
+    `api_token_id`, `api_token_hash` and `api_token_last_used_at`."""
+    if not token_hashes:
+        return []
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    hashes = ", ".join(["%s"] * len(token_hashes))
+    query = f"{token_users_sql()}({hashes})"
+    return list(get_user_model().objects.raw(query, [now, *token_hashes]))
 
 
 def api_token_user(*, raw_token: str):
     """The active user a raw bearer token belongs to, or None (also once the token has
     expired: an expired token is refused exactly like an unknown one); the user carries the
     token's `api_token_id` and `api_token_last_used_at`."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    found = list(get_user_model().objects.raw(token_user_sql(), [ApiToken.hash(raw_token), now]))
+    found = valid_token_users([ApiToken.hash(raw_token)])
     if not found:
         return None
     user = found[0]
@@ -193,12 +206,7 @@ def api_token_users(*, raw_tokens: Iterable[str]) -> dict[str, object]:
     `api_token_user`), in one query: every open websocket of a web process is checked again
     at once (schema/live/revalidation.py)."""
     hashes = {ApiToken.hash(raw_token): raw_token for raw_token in raw_tokens}
-    valid = (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash__in=hashes, user__is_active=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
-    )
-    return {hashes[token.token_hash]: token.user for token in valid}
+    return {hashes[user.api_token_hash]: user for user in valid_token_users(list(hashes))}
 
 
 def api_tokens_matching(*, raw_token: str) -> QuerySet[ApiToken]:

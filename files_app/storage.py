@@ -104,12 +104,6 @@ def presigned_upload(key: str, *, size: int, expires_in: int) -> dict:
         )
 
 
-def object_size(key: str) -> int:
-    """Bytes stored under `key`; FileNotFoundError when nothing is."""
-    with s3_errors():
-        return s3_client().head_object(Bucket=bucket(), Key=key)["ContentLength"]
-
-
 def object_stat(key: str) -> tuple[int, str]:
     """(bytes, ETag) of the object under `key`; FileNotFoundError when nothing is."""
     with s3_errors():

@@ -15,13 +15,8 @@ from django.conf import settings
 
 from .dispatch import PROCESS_FILE
 from .exceptions import TransientProcessingError
-from .services.fair_share import DEFERRED
-from .services.lease import file_takeover_wait
-from .services.processing import file_process
+from .services.processing import SendAgain, file_process
 from .services.recovery import files_recover
-
-# Clock and timer slack between the database (where the lease is kept) and the worker's ETA.
-TAKEOVER_MARGIN_SECONDS = 0.5
 
 
 @shared_task(
@@ -38,25 +33,23 @@ TAKEOVER_MARGIN_SECONDS = 0.5
 def process_file(self, file_id: str, takeover: bool = False) -> None:
     retries_left = self.max_retries - self.request.retries
     redelivered = takeover or bool((self.request.delivery_info or {}).get("redelivered"))
-    outcome = file_process(file_id=file_id, retries_left=retries_left, redelivered=redelivered)
-    if outcome == DEFERRED:
-        # Its owner has their share in flight: sent again as the same try (a Celery retry
-        # would count against max_retries).
-        send_again(self, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS)
-    elif outcome is None and redelivered and not takeover:
-        # Redelivered while the dead run's lease still looks fresh: sent again once, for when
-        # that run has missed a renewal; a run that is alive renews meanwhile and is left be.
-        wait = file_takeover_wait(file_id=file_id)
-        if wait is not None:
-            send_again(self, countdown=wait + TAKEOVER_MARGIN_SECONDS, takeover=True)
+    delivery = file_process(
+        file_id=file_id, retries_left=retries_left, redelivered=redelivered, takeover=takeover
+    )
+    if delivery.send_again is not SendAgain.NO:
+        send_again(
+            self,
+            countdown=delivery.countdown,
+            takeover=delivery.send_again is SendAgain.TAKEOVER,
+        )
 
 
-def send_again(task, *, countdown: float, **kwargs) -> None:
-    """The same task to the same queue, `countdown` seconds from now."""
+def send_again(task, *, countdown: float, takeover: bool) -> None:
+    """The same task to the same queue, `countdown` seconds from now; a takeover is sent as
+    one, any other with the arguments it came with."""
     queue = (task.request.delivery_info or {}).get("routing_key")
-    task.signature_from_request(
-        kwargs={**task.request.kwargs, **kwargs}, queue=queue, countdown=countdown
-    ).apply_async()
+    kwargs = {**task.request.kwargs, **({"takeover": True} if takeover else {})}
+    task.signature_from_request(kwargs=kwargs, queue=queue, countdown=countdown).apply_async()
 
 
 @shared_task(name="files_app.recover_files", ignore_result=True)

@@ -7,6 +7,7 @@ import type { CodegenConfig } from "@graphql-codegen/cli";
 const scalars = {
   BigInt: "number", // schema/graphql/scalars.py sends it as a JSON number
   DateTime: "string", // ISO 8601
+  JSON: "unknown", // CustomResult.data: whatever a processor from outside returned
   Upload: "File | null", // a multipart file part; null in the operations JSON
 };
 

@@ -92,6 +92,23 @@ def limit_task_memory(**kwargs) -> None:
 
 
 @signals.worker_init.connect
+def load_outside_processors(**kwargs) -> None:
+    """The processors FILE_PROCESSORS names, imported before the pool starts (each pool
+    process inherits them): one that cannot be loaded stops the worker here, with why, rather
+    than failing every file it would have processed."""
+    from files_app.processors import ProcessorConfigError
+    from files_app.services.processing import file_processors
+
+    try:
+        loaded = file_processors()
+    except ProcessorConfigError as error:
+        logger.critical("%s", error)
+        raise SystemExit(1) from None  # a signal handler's Exception would only be logged
+    for processor in (*loaded.own_kinds, *loaded.replacing.values()):
+        logger.info("Processor from outside: %s for %s", processor.path, processor.kind)
+
+
+@signals.worker_init.connect
 def serve_worker_metrics(**kwargs) -> None:
     """The worker's own metrics port (METRICS_WORKER_PORT): processing times, events and
     the sweep's counts happen here, not in the web process. Prefork pool processes each

@@ -83,26 +83,39 @@ def session_user(request):
     return get_user(request)
 
 
-def csrf_passes(request) -> bool:
+def csrf_passes(request, *, every_method: bool = False) -> bool:
     """Django's CSRF check (origin, referer, token), told from headers and cookies only: the
-    body is marked as read-and-empty first so the check never parses it."""
+    body is marked as read-and-empty first so the check never parses it. Django skips the
+    check for a GET; `every_method` checks a GET as a POST (see `authenticate`)."""
     request._post, request._files = QueryDict(), MultiValueDict()
     middleware = CsrfViewMiddleware(lambda request: None)
     middleware.process_request(request)
-    return middleware.process_view(request, None, (), {}) is None
+    method = request.method
+    if every_method:
+        request.method = "POST"
+    try:
+        return middleware.process_view(request, None, (), {}) is None
+    finally:
+        request.method = method
 
 
-def authenticated_user(request):
-    """`authenticate`, and anonymous is refused (401): for the routes that take bytes."""
-    user = authenticate(request)
+def authenticated_user(request, *, csrf_on_every_method: bool = False):
+    """`authenticate`, and anonymous is refused (401): for the routes that take bytes, and
+    the GraphQL endpoint."""
+    user = authenticate(request, csrf_on_every_method=csrf_on_every_method)
     if not user.is_authenticated:
         raise EdgeError(exceptions.NotAuthenticated.default_message, ErrorCode.UNAUTHENTICATED)
     return user
 
 
-def authenticate(request):
+def authenticate(request, *, csrf_on_every_method: bool = False):
     """Set `request.user` from the headers; raises EdgeError for a bad token or a forged
-    session request. Blocking (database): run it in a thread."""
+    session request. Blocking (database): run it in a thread.
+
+    `csrf_on_every_method`: a GraphQL query sent with GET reads the user's files for whoever
+    made the browser send it (an `<img>`, a link on another site); such a request cannot
+    read the answer, but it can spend the user's query budget, and a cross-site read through
+    a side channel is one bug away. A session's GET is held to the POST's CSRF check."""
     header = request.headers.get("Authorization")
     if is_bearer(header):
         user = user_for_bearer_header(header)
@@ -111,7 +124,7 @@ def authenticate(request):
     else:
         refuse_other_schemes(header)
         user = session_user(request)
-        if user.is_authenticated and not csrf_passes(request):
+        if user.is_authenticated and not csrf_passes(request, every_method=csrf_on_every_method):
             raise EdgeError(CSRF_FAILED, ErrorCode.FORBIDDEN)
     request.user = user
     return user

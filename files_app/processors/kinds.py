@@ -21,3 +21,5 @@ class FileKind(StrEnum):
     ARCHIVE = "ARCHIVE", "Archive"
     AUDIO = "AUDIO", "Audio"
     OTHER = "OTHER", "Other"
+    # A kind of its own, from a processor outside the project (processors/outside.py).
+    CUSTOM = "CUSTOM", "Custom"

@@ -21,7 +21,7 @@ the storage audit removes it.
 The row counts against the rate and the quota from the moment the URL is issued, so URLs
 can't be collected to get round either. Until completed it is listed like any file, with
 its own status; one nobody completed is deleted, with its object, by the recovery sweep
-(`files_expire_awaiting`) DIRECT_UPLOAD_GRACE seconds after its URL expired.
+(`recovery.files_expire_awaiting`) DIRECT_UPLOAD_GRACE seconds after its URL expired.
 """
 
 import logging
@@ -32,8 +32,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from .. import dispatch, selectors, storage
@@ -52,12 +50,7 @@ from .reservations import (
     upload_reservation_release,
     upload_writer_claim,
 )
-from .upload import (
-    check_allowance,
-    file_row_delete,
-    sanitize_file_name,
-    validate_size,
-)
+from .upload import check_allowance, sanitize_file_name, validate_size
 
 logger = logging.getLogger(__name__)
 
@@ -176,28 +169,3 @@ def file_mark_received(file: File, *, head: bytes) -> File | None:
         if completed is not None:
             transaction.on_commit(lambda: dispatch.file_enqueue(file_id=completed.pk), robust=True)
     return completed
-
-
-def files_expire_awaiting(*, now=None) -> int:
-    """Delete the direct uploads nobody completed, DIRECT_UPLOAD_GRACE seconds after their
-    URL expired (S3 checks the expiry when a transfer starts, and a big one may still be
-    running), and the tus uploads past their `expires_at`; their bytes, if any, go with them
-    (signals.py: the object or partial file, and a tus upload's multipart upload). Returns
-    how many."""
-    now = now or timezone.now()
-    age = timedelta(seconds=settings.DIRECT_UPLOAD_URL_EXPIRE + settings.DIRECT_UPLOAD_GRACE)
-    expired = 0
-    awaiting = File.objects.filter(
-        Q(resumable__isnull=True, updated_at__lt=now - age) | Q(resumable__expires_at__lt=now),
-        status=FileStatus.AWAITING_UPLOAD,
-    )
-    # One being written now (a tus PATCH, a completion) is left to its writer.
-    awaiting = awaiting.exclude(writer__expires_at__gt=Now())
-    for file_id in awaiting.values_list("pk", flat=True).iterator():
-        with transaction.atomic():
-            # Locked and checked again: a completion that won the race is kept.
-            file = awaiting.select_for_update(of=("self",)).filter(pk=file_id).first()
-            if file is not None:
-                file_row_delete(file=file)
-                expired += 1
-    return expired

@@ -2,7 +2,8 @@
 
 At most FILE_MAX_IN_FLIGHT_PER_USER of a user's files are PROCESSING at once. A task about to
 start one more finds the file left PENDING and is sent again after
-FILE_IN_FLIGHT_RETRY_SECONDS (tasks.process_file), costing no attempt and no Celery retry.
+FILE_IN_FLIGHT_RETRY_SECONDS (`file_process` says so: SendAgain.DEFERRED), costing no
+attempt and no Celery retry.
 """
 
 from django.conf import settings
@@ -10,9 +11,6 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from ..models import File, FileStatus
-
-# What file_process returns for a file that must wait for its owner's share.
-DEFERRED = "deferred"
 
 
 def user_lock(*, user_id) -> None:

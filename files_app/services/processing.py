@@ -9,9 +9,11 @@ may be taken over, and the run's own writes are refused from then on (they name 
 attempt), so a file is finished once even when a frozen worker wakes up.
 """
 
+import enum
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -26,11 +28,10 @@ from ..exceptions import TransientProcessingError
 from ..failures import FailureCode
 from ..models import File, FileStatus, thumbnail_path
 from . import fair_share
-from .lease import Lease, claimable, lease_end, run_of
+from .lease import Lease, claimable, file_takeover_wait, lease_end, run_of
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_STATUSES = (FileStatus.PENDING, FileStatus.PROCESSING)
 FINISHED_STATUSES = (FileStatus.DONE, FileStatus.FAILED)
 # What a file that FAILED for a reason of the service's own says, by its code (a processor
 # writes its own message beside its code).
@@ -175,32 +176,79 @@ class ThrottledProgress:
             file_record_progress(file_id=self.file_id, attempt=self.attempt, progress=progress)
 
 
+def file_processors() -> processors.OutsideProcessors:
+    """The processors from outside the project (FILE_PROCESSORS), imported once a process."""
+    return processors.outside_processors(tuple(settings.FILE_PROCESSORS))
+
+
 def processing_limits() -> processors.ProcessingLimits:
     """The processors' limits, from settings: the one place their defaults are written."""
     return processors.ProcessingLimits(**settings.PROCESSING_LIMITS)
 
 
-def file_process(*, file_id, retries_left: int = 0, redelivered: bool = False) -> File | str | None:
+class SendAgain(enum.Enum):
+    """Whether the task that delivered a file is sent again, and as what."""
+
+    NO = "no"
+    # Its owner has their share in flight: the same try, FILE_IN_FLIGHT_RETRY_SECONDS later
+    # (a Celery retry would count against max_retries).
+    DEFERRED = "deferred"
+    # Redelivered while the dead run's lease still looks fresh: once more, as a takeover, for
+    # when that run has missed a renewal; a run that is alive renews meanwhile and is left be.
+    TAKEOVER = "takeover"
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What one delivery of a file did (`file`: as its run left it; None when nothing ran, or
+    the run lost its lease) and what its task schedules: `send_again`, `countdown` seconds
+    from now."""
+
+    file: File | None
+    send_again: SendAgain = SendAgain.NO
+    countdown: float = 0.0
+
+
+# Clock and timer slack between the database (where the lease is kept) and the worker's ETA.
+TAKEOVER_MARGIN_SECONDS = 0.5
+
+
+def file_process(
+    *, file_id, retries_left: int = 0, redelivered: bool = False, takeover: bool = False
+) -> Handled:
     """Run the file through its processors: PENDING → PROCESSING → DONE or FAILED, or leave
-    it PENDING and return DEFERRED while its owner has their share of files in flight.
+    it PENDING, DEFERRED, while its owner has their share of files in flight.
 
     Idempotent: a file already DONE or FAILED, or processing under a live lease (a duplicate
     delivery), is left alone. Every failure ends in FAILED with a message, never in
     PROCESSING, except a storage error with retries left, which raises
     TransientProcessingError for the task to retry with backoff (the lease released).
-    `redelivered`: the broker delivered this task before (`claimable`).
+    `redelivered`: the broker delivered this task before (`claimable`); `takeover`: this
+    delivery is the one a redelivery sent again (SendAgain.TAKEOVER), and is not sent again.
     """
     with transaction.atomic():  # the owner's fair share is counted under the start's lock
         if not fair_share.file_may_start(file_id=file_id):
-            return fair_share.DEFERRED
+            return Handled(
+                None, SendAgain.DEFERRED, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS
+            )
         file = file_start_processing(file_id=file_id, redelivered=redelivered)
-    if file is None:
-        return None
+    if file is not None:
+        file = run(file, retries_left=retries_left)
+    if file is None and redelivered and not takeover:
+        wait = file_takeover_wait(file_id=file_id)
+        if wait is not None:
+            return Handled(None, SendAgain.TAKEOVER, countdown=wait + TAKEOVER_MARGIN_SECONDS)
+    return Handled(file)
+
+
+def run(file: File, *, retries_left: int) -> File | None:
+    """The run `file_start_processing` started, timed and logged; None when it lost its
+    lease (another run finishes the file)."""
     ids = {"file_id": str(file.pk)}
     logger.info("Processing started: kind %s, attempt %d", file.kind, file.attempts, extra=ids)
     with Lease(file), metrics.processing_timer(file.kind) as timer:
         ended = run_started(file=file, retries_left=retries_left)
-    if ended is not None:  # None: the run lost its lease, another one finishes the file
+    if ended is not None:
         timer.ended(ended.status)
         logger.info("Processing ended: %s", ended.status, extra=ids)
     return ended
@@ -226,7 +274,8 @@ def run_started(*, file: File, retries_left: int) -> File | None:
                     chunk_size=settings.PROCESSING_CHUNK_SIZE,
                     report_progress=ThrottledProgress(file),
                     limits=processing_limits(),
-                )
+                ),
+                file_processors(),
             )
     except processors.ProcessingError as error:
         return fail(error.code, str(error))

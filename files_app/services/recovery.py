@@ -1,5 +1,5 @@
 """The sweep that finds work which stopped moving: a worker killed or frozen mid-file (its
-lease lapsed), a task lost with Redis, a direct upload never completed. Runs every
+lease lapsed), a task lost with Redis, an upload (direct or tus) never completed. Runs every
 FILE_RECOVERY_INTERVAL seconds (Celery beat) and on demand (`manage.py recover_files`)."""
 
 import logging
@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from .. import dispatch, metrics
 from ..failures import FailureCode
-from ..models import File
-from .direct_upload import files_expire_awaiting
-from .processing import FileStatus, gave_up_message, transition
+from ..models import File, FileStatus
+from .deletion import file_row_delete
+from .processing import gave_up_message, transition
+from .reprocess import reprocess_requests_prune
 from .reservations import upload_reservations_prune
-from .upload import reprocess_requests_prune
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +80,28 @@ def files_recover(*, now=None) -> dict[str, int]:
     if any(counts.values()):
         logger.warning("Recovered stuck files: %s", counts)
     return counts
+
+
+def files_expire_awaiting(*, now=None) -> int:
+    """Delete the direct uploads nobody completed, DIRECT_UPLOAD_GRACE seconds after their
+    URL expired (S3 checks the expiry when a transfer starts, and a big one may still be
+    running), and the tus uploads past their `expires_at`; their bytes, if any, go with them
+    (signals.py: the object or partial file, and a tus upload's multipart upload). Returns
+    how many."""
+    now = now or timezone.now()
+    age = timedelta(seconds=settings.DIRECT_UPLOAD_URL_EXPIRE + settings.DIRECT_UPLOAD_GRACE)
+    expired = 0
+    awaiting = File.objects.filter(
+        Q(resumable__isnull=True, updated_at__lt=now - age) | Q(resumable__expires_at__lt=now),
+        status=FileStatus.AWAITING_UPLOAD,
+    )
+    # One being written now (a tus PATCH, a completion) is left to its writer.
+    awaiting = awaiting.exclude(writer__expires_at__gt=Now())
+    for file_id in awaiting.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            # Locked and checked again: a completion that won the race is kept.
+            file = awaiting.select_for_update(of=("self",)).filter(pk=file_id).first()
+            if file is not None:
+                file_row_delete(file=file)
+                expired += 1
+    return expired

@@ -24,8 +24,8 @@ then all of it at once, and S3 refuses a part sent to an upload completed or abo
 from a staging key would add nothing but reading and writing every byte again. Whole parts
 only: what a PATCH leaves below S3's 5 MiB minimum part (unless it is the end of the file) is
 not stored, and the answer's offset says so, as tus allows. Unfinished uploads expire
-TUS_EXPIRE seconds after their last bytes (`files_expire_awaiting`); terminating one deletes
-it at once.
+TUS_EXPIRE seconds after their last bytes (`recovery.files_expire_awaiting`); terminating
+one deletes it at once.
 """
 
 import contextlib
@@ -44,6 +44,7 @@ from ..exceptions import FileNotFound, UploadExpired, UploadLocked, UploadOffset
 from ..models import File, FileStatus, ResumableUpload, staging_name, stored_name
 from ..processors.sniff import SNIFF_BYTES
 from ..sizes import MIB, human_size
+from .deletion import file_row_delete
 from .direct_upload import DeclaredUpload, file_mark_received
 from .reservations import (
     Reservation,
@@ -51,7 +52,7 @@ from .reservations import (
     upload_writer_claim,
     upload_writer_live,
 )
-from .upload import check_allowance, file_row_delete, sanitize_file_name, validate_size
+from .upload import check_allowance, sanitize_file_name, validate_size
 
 # Bytes a PATCH holds in memory before they go to disk (S3: one part, S3_UPLOAD_PART_SIZE).
 WRITE_BUFFER_SIZE = MIB

@@ -1,13 +1,10 @@
-"""Accepting uploads (all or nothing), reprocessing and deleting files."""
+"""Accepting uploads (all or nothing), and what a user may still upload (the allowance)."""
 
-import contextvars
 import logging
 import os
-import threading
 import unicodedata
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from .. import dispatch, events, metrics, selectors
+from .. import dispatch, metrics, selectors
 from ..exceptions import (
     FileTooLarge,
     InvalidUpload,
@@ -24,12 +21,11 @@ from ..exceptions import (
     RateLimited,
     TooManyFiles,
 )
-from ..models import File, FileStatus, ReprocessRequest, UploadReservation, stored_file_path
+from ..models import File, UploadReservation, stored_file_path
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
 from ..sizes import human_size
 from .fair_share import user_lock
-from .processing import FINISHED_STATUSES, transition
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +192,7 @@ def files_create(*, owner, uploads: Sequence) -> list[File]:
                 # callback by its __qualname__, which a partial lacks, and that logging error
                 # turned a Redis outage into a failed upload (tests/reliability).
                 transaction.on_commit(
-                    lambda file=file: background.submit(announce_and_enqueue, file), robust=True
+                    lambda file=file: dispatch.file_announce_later(file=file), robust=True
                 )
     except Exception:
         for stored_name in stored_names:
@@ -224,99 +220,3 @@ def store(file: File, upload, stored_names: list[str]) -> None:
 
 def file_create(*, owner, upload) -> File:
     return files_create(owner=owner, uploads=[upload])[0]
-
-
-def announce_and_enqueue(file: File) -> None:
-    try:
-        events.publish_file_update(file)
-        dispatch.file_enqueue(file_id=file.pk)
-        logger.info("Queued for processing", extra={"file_id": str(file.pk)})
-    except Exception:  # Redis away: the recovery sweep queues the file later
-        logger.exception("Could not queue file %s for processing", file.pk)
-
-
-class Background:
-    """One thread of this process that runs after-commit work in order, so an upload's answer
-    does not wait for its announcement and task (two Redis round trips, a third of a small
-    upload's time, measured). Started lazily, and again in a forked child (threads do not
-    survive a fork). Work still queued when the process exits normally is finished first; a
-    killed process loses it, and the recovery sweep queues those files."""
-
-    def __init__(self):
-        self.executor: ThreadPoolExecutor | None = None
-        self.pid = None
-        self.lock = threading.Lock()
-
-    def submit(self, function, *args) -> None:
-        with self.lock:
-            if self.executor is None or self.pid != os.getpid():
-                self.executor = ThreadPoolExecutor(1, thread_name_prefix="after-commit")
-                self.pid = os.getpid()
-            # In the submitter's context: its log lines keep the request's id.
-            self.executor.submit(contextvars.copy_context().run, function, *args)
-
-
-background = Background()
-
-
-def file_reprocess(*, user, file_id) -> File:
-    """Queue a finished file again. A file still queued or processing is returned as is."""
-    file = selectors.file_get(user=user, file_id=file_id, to="reprocess")
-    with transaction.atomic():
-        check_reprocess_rate(user=user)
-        queued = transition(
-            file.pk,
-            only_if=FINISHED_STATUSES,
-            status=FileStatus.PENDING,
-            progress=0.0,
-            error="",
-            failure_code="",
-            sha256="",
-            result={},
-            processed_at=None,
-            attempts=0,
-        )
-        if queued is None:
-            return file
-        ReprocessRequest.objects.create(user=user)
-        transaction.on_commit(lambda: dispatch.file_enqueue(file_id=queued.pk), robust=True)
-    return queued
-
-
-def check_reprocess_rate(*, user) -> None:
-    """A reprocess counts against the upload rate (it takes a worker like an upload), counted
-    under a lock on the user's row as uploads are. Taken before the file's row is updated:
-    the order a worker's start takes them in (fair_share), so the two never deadlock."""
-    rate = settings.UPLOAD_RATE_LIMIT_PER_MINUTE
-    if not rate:
-        return
-    user_lock(user_id=user.pk)
-    if selectors.upload_usage(user=user, since=timezone.now() - RATE_WINDOW).recent_files >= rate:
-        raise rate_limited()
-
-
-def reprocess_requests_prune(*, now=None) -> int:
-    """Delete the reprocess records the rate window no longer counts; returns how many."""
-    cutoff = (now or timezone.now()) - RATE_WINDOW
-    return ReprocessRequest.objects.filter(requested_at__lt=cutoff).delete()[0]
-
-
-def file_delete(*, user, file_id) -> uuid.UUID:
-    """Delete the row; its bytes and thumbnail follow after commit (see signals.py), and its
-    subscribers learn of it (`file_row_delete`). A file deleted meanwhile is gone all the
-    same: its id is returned."""
-    file_pk = selectors.file_get(user=user, file_id=file_id, to="delete").pk
-    with transaction.atomic():
-        locked = File.objects.select_for_update().filter(pk=file_pk).first()
-        if locked is not None:
-            file_row_delete(file=locked)
-    return file_pk
-
-
-def file_row_delete(*, file: File) -> None:
-    """Delete a row the caller holds locked, and publish its last event after commit: its
-    final state marked `deleted`, one version newer than the row's. The lock makes that the
-    newest: a worker's change waits for it, then finds no row (and publishes nothing)."""
-    last = events.file_state(file, deleted=True)
-    file.delete()
-    transaction.on_commit(lambda: events.publish_state(last), robust=True)

@@ -35,6 +35,7 @@ export const fileDetailQuery = graphql(`
         ... on PdfResult { pageCount title author createdAt encrypted textPreview }
         ... on ArchiveResult { format entryCount totalUncompressedSize entries entriesTruncated }
         ... on AudioResult { format durationSeconds bitrate sampleRate channels tags { key value } }
+        ... on CustomResult { kind data }
       }
     }
   }

@@ -26,6 +26,7 @@ function resultView(result: Result): HTMLElement[] {
     "thumbnailUrl",
     "preview",
     "textPreview",
+    "data",
   ]);
   const words = (key: string) => key.replace(/([A-Z])/g, " $1").toLowerCase();
   const parts: HTMLElement[] = [
@@ -87,6 +88,8 @@ function resultView(result: Result): HTMLElement[] {
   }
   if (result.__typename === "AudioResult" && result.tags?.length)
     parts.push(details(result.tags.map((t) => [t.key, t.value])));
+  if (result.__typename === "CustomResult")
+    parts.push(el("pre", {}, JSON.stringify(result.data, null, 2)));
   return parts;
 }
 

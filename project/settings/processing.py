@@ -55,5 +55,7 @@ PROCESSING_LIMITS = {
 # 0: no limit). Past it the file ends FAILED instead of the host running out of memory. The
 # default fits the largest image MAX_IMAGE_PIXELS lets through (decoded, then thumbnailed).
 PROCESSING_MEMORY_LIMIT = env_int("PROCESSING_MEMORY_LIMIT", 1024)
+# Processors from outside the project, by dotted path (files_app/processors/outside.py).
+FILE_PROCESSORS = tuple(env_list("FILE_PROCESSORS"))
 # A pool process left holding more than this (resident, MiB) after a task is replaced.
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("PROCESSING_MAX_MEMORY_PER_CHILD", 512) * KIB

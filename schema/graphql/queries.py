@@ -20,7 +20,7 @@ from .types import FileFilter, FileOrder, FileType
 class FileConnection(DjangoListConnection[FileType]):
     """Checks the page's arguments before Strawberry does: it raises plain ValueErrors and
     TypeErrors for a malformed cursor or an out-of-range `first`/`last` (found by the
-    schemathesis run in tests/test_fuzz_schema.py), which are the client's mistake, not a bug
+    schemathesis run in tests/api/test_fuzz_schema.py), which are the client's mistake, not a bug
     to mask."""
 
     @classmethod

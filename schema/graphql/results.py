@@ -3,7 +3,9 @@
 A result's fields are stored as JSON on the row (see `files_app/processors/*`); these types
 give them a schema. Keys missing from older rows read as null rather than failing the query.
 `RESULT_TYPES` mirrors `processors.PROCESSORS`, kind for kind, and the `FileResult` union is
-built from it: a new processor needs its type here (tests/test_kinds_registry.py says so).
+built from it: a new processor needs its type here (tests/api/test_kinds_registry.py says so).
+A processor from outside the project (`FILE_PROCESSORS`) has one generic type, `CustomResult`,
+whatever it is: the schema does not change with what a deployment loads.
 """
 
 from collections.abc import Callable
@@ -11,8 +13,9 @@ from datetime import datetime
 from typing import Annotated, NamedTuple, Union
 
 import strawberry
+from strawberry.scalars import JSON
 
-from files_app.processors import FileKind
+from files_app.processors import CUSTOM_KIND, FileKind
 
 from .scalars import BigInt
 
@@ -127,6 +130,21 @@ class AudioResult:
     tags: list[AudioTag] | None
 
 
+@strawberry.type(
+    description="What a processor from outside the service (the `FILE_PROCESSORS` setting) "
+    "found, as it returned it (docs/processors.md)."
+)
+class CustomResult:
+    kind: str = strawberry.field(
+        description="The processor's kind: its own (`MARKDOWN`), or the built-in kind it "
+        "replaces (`TEXT`)."
+    )
+    data: JSON = strawberry.field(
+        description="The processor's fields, as JSON (strings, lists and objects bounded as "
+        "every result is)."
+    )
+
+
 def parse_datetime(value):
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
@@ -164,12 +182,14 @@ RESULT_TYPES: dict[FileKind, ResultType] = {
 }
 
 FileResult = Annotated[
-    Union[tuple(entry.type for entry in RESULT_TYPES.values())],  # members built at run time
+    Union[(*(entry.type for entry in RESULT_TYPES.values()), CustomResult)],  # built at run time
     strawberry.union("FileResult", description="Per-kind processing results; null until DONE."),
 ]
 
 
 def result_for(kind: str, fields: dict, *, thumbnail_url: str | None) -> FileResult | None:
+    if fields and CUSTOM_KIND in fields:
+        return CustomResult(kind=fields[CUSTOM_KIND], data=fields.get("data") or {})
     entry = RESULT_TYPES.get(kind)
     if not fields or entry is None:
         return None

@@ -1,10 +1,11 @@
-"""The HTTP side of the web process: POST /graphql/ to our own endpoint
-(schema/http/endpoint.py), the probes and /metrics to schema/http/probes.py, /tus/ to the
+"""The HTTP side of the web process: POST /graphql/ and GET /graphql/?query=… to our own
+endpoint (schema/http/endpoint.py), the probes and /metrics to schema/http/probes.py, /tus/ to the
 resumable uploads (schema/http/tus.py), everything else (the page, downloads, GraphiQL, the
 admin, static files) to Django; every request body, whoever reads it, at a pace or the client
 is dropped (schema/http/pacing.py)."""
 
 import asyncio
+from urllib.parse import unquote_plus
 
 from django.core.signals import request_finished
 
@@ -42,7 +43,7 @@ def http_application(django_app, schema):
         path = scope["path"].removeprefix(scope.get("root_path", ""))
         if path == API_PATH_UNSLASHED:
             scope, path = with_api_path(scope), API_PATH
-        if path == API_PATH and scope["method"] == "POST":
+        if path == API_PATH and is_operation(scope):
             await endpoint(scope, receive, send)
         elif path in PROBE_PATHS:
             await probe(scope, receive, send, path)
@@ -52,6 +53,17 @@ def http_application(django_app, schema):
             await django_app(scope, receive, send)
 
     return paced(application)
+
+
+def is_operation(scope) -> bool:
+    """A POST, or a GET carrying a `query` parameter: GraphQL over HTTP. A GET without one
+    is a browser opening GraphiQL, which Django serves."""
+    if scope["method"] == "POST":
+        return True
+    if scope["method"] != "GET":
+        return False
+    names = (pair.partition(b"=")[0] for pair in scope.get("query_string", b"").split(b"&"))
+    return any(unquote_plus(name.decode("latin-1")) == "query" for name in names)
 
 
 def with_api_path(scope) -> dict:

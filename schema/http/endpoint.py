@@ -36,11 +36,11 @@ from .. import auth
 from ..errors import DATABASE_DOWN, EdgeError, ErrorCode, answer_too_large
 from ..graphql import answers
 from ..observability import UPLOAD_BYTES, GraphQLRequestMetrics
+from . import operation
 from .ingress import MultipartIngress, UploadLimits
 from .multipart import load_json
 from .reservations import kept
 from .transport import (
-    JSON,
     ClientGone,
     answer,
     check_host,
@@ -55,7 +55,6 @@ from .transport import (
 logger = logging.getLogger(__name__)
 
 MULTIPART = "multipart/form-data"
-ALLOWED_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
 def refuse_over(length: int | None, limit: int, what: str, code: ErrorCode) -> None:
@@ -74,8 +73,9 @@ class GraphQLEndpoint:
     async def __call__(self, scope, receive, send):
         request = unread_request(scope)  # headers only: the body is read here
         request.metrics = metrics = GraphQLRequestMetrics()
+        media_type = operation.negotiate(request.headers.get("Accept"))
         try:
-            status, body, headers = await self.respond(request, receive)
+            status, body, headers = await self.respond(request, receive, media_type)
         except ClientGone:
             return
         except Exception as error:
@@ -87,34 +87,38 @@ class GraphQLEndpoint:
             body = answer_too_large(error)
             payload = answers.encode(body)
         metrics.answered(body)
-        await answer(send, request, status, payload, headers=headers)
+        await answer(send, request, status, payload, content_type=media_type, headers=headers)
 
-    async def respond(self, request, receive):
+    async def respond(self, request, receive, media_type):
         check_host(request)
+        if request.method == "GET":  # no body: the operation is in the query string
+            return await with_database(self.execute_get)(request, media_type)
         length = declared_length(request)
         if request.content_type == MULTIPART:
-            return await self.upload(request, receive, length)
-        if request.content_type == JSON:
+            return await self.upload(request, receive, length, media_type)
+        if request.content_type == operation.JSON:
             await with_database(auth.authenticated_user)(request)  # anonymous: 401, body unread
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             refuse_over(length, limit, "a GraphQL request may be", ErrorCode.BAD_USER_INPUT)
-            operation = load_json(
+            body = load_json(
                 await read_body(receive, limit), "The request body", ErrorCode.BAD_REQUEST
             )
-            return await with_database(self.execute)(request, operation)
+            return await with_database(self.execute)(request, body, media_type)
         raise EdgeError(
             "Send `application/json`, or `multipart/form-data` for uploads.",
             ErrorCode.BAD_REQUEST,
             status=415,
         )
 
-    async def upload(self, request, receive, length):
+    async def upload(self, request, receive, length, media_type):
         request.metrics.upload = True
         limits, reservation = await with_database(self.admit_upload)(request, length)
         async with kept(reservation):
-            return await self.receive_upload(request, receive, length, limits, reservation)
+            return await self.receive_upload(
+                request, receive, length, limits, reservation, media_type
+            )
 
-    async def receive_upload(self, request, receive, length, limits, reservation):
+    async def receive_upload(self, request, receive, length, limits, reservation, media_type):
         if limits.quota_binds:
             what, code = "what your storage quota leaves", ErrorCode.QUOTA_EXCEEDED
         else:
@@ -127,11 +131,13 @@ class GraphQLEndpoint:
         try:
             try:
                 await receive_into(ingress, receive)
-                operation = ingress.finish()
+                operations = ingress.finish()
             except OSError:  # a full or broken disk, S3 away: logged, answered without details
                 logger.exception("An upload could not be written to the file storage")
                 raise EdgeError.unavailable() from None
-            return await with_database(self.execute_and_release)(request, operation, reservation)
+            return await with_database(self.execute_and_release)(
+                request, operations, reservation, media_type
+            )
         finally:
             UPLOAD_BYTES.inc(ingress.file_bytes)
             if storage.is_s3():
@@ -158,42 +164,45 @@ class GraphQLEndpoint:
         )
         return limits, reservation
 
-    def execute_and_release(self, request, operation, reservation):
+    def execute_and_release(self, request, body, reservation, media_type):
         """The upload's operation, then its reservation released in the same hop (one thread
         hop less per upload): its files are rows by then, or refused."""
         try:
-            return self.execute(request, operation)
+            return self.execute(request, body, media_type)
         finally:
             with contextlib.suppress(*DATABASE_DOWN):  # released later, or it expires
                 services.upload_reservation_release(reservation=reservation)
 
-    def execute(self, request, operation):
-        if not isinstance(operation, dict):
-            raise EdgeError(
-                "Send one GraphQL operation as a JSON object (batches are not supported).",
-                ErrorCode.BAD_REQUEST,
-            )
-        query, variables = operation.get("query"), operation.get("variables")
-        if not isinstance(query, str | None) or not isinstance(variables, dict | None):
-            raise EdgeError(
-                "`query` must be a string and `variables` an object.", ErrorCode.BAD_REQUEST
-            )
-        operation_name = operation.get("operationName")
-        request.metrics.named(operation)
+    def execute_get(self, request, media_type):
+        """A GET: who is asking first (a session needs its CSRF token, as for a POST), then
+        the query string, within the same byte limit as a POST's body."""
+        auth.authenticated_user(request, csrf_on_every_method=True)
+        query_string = request.META.get("QUERY_STRING", "").encode("latin-1", "replace")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        refuse_over(len(query_string), limit, "a GraphQL request may be", ErrorCode.BAD_USER_INPUT)
+        return self.execute(request, operation.from_query_string(query_string), media_type)
+
+    def execute(self, request, body, media_type):
+        checked = operation.checked(body)
+        request.metrics.named(checked)
         try:
             result = self.schema.execute_sync(
-                query,
-                variable_values=variables,
-                operation_name=operation_name if isinstance(operation_name, str) else None,
+                checked.get("query"),
+                variable_values=checked.get("variables"),
+                operation_name=checked.get("operationName"),
+                operation_extensions=checked.get("extensions"),
                 context_value=StrawberryDjangoContext(request=request, response=None),
-                allowed_operation_types=ALLOWED_OPERATIONS,
+                allowed_operation_types=operation.METHOD_OPERATIONS[request.method],
             )
         except CannotGetOperationTypeError as error:
             raise EdgeError(error.as_http_error_reason(), ErrorCode.BAD_REQUEST) from None
-        except InvalidOperationTypeError:
+        except InvalidOperationTypeError as error:
+            if error.operation_type == OperationType.MUTATION:
+                raise operation.mutation_over_get() from None
             raise EdgeError.subscription_over_http(request) from None
         except MissingQueryError:
             raise EdgeError(
                 "No GraphQL query found in the request.", ErrorCode.BAD_REQUEST
             ) from None
-        return 200, process_result(result), {}
+        status, answered = operation.status_of(process_result(result), media_type)
+        return status, answered, {}

@@ -23,7 +23,6 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_safe
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
 
 from files_app import selectors, storage
 from files_app.exceptions import FileServiceError
@@ -152,23 +151,6 @@ async def serve(
     )
 
 
-def operation_sent_with_get(request) -> EdgeError:
-    """An operation in GET /graphql/'s query string: operations are POSTed (schema/http/endpoint.py)
-    and subscriptions run over the websocket. Strawberry's view would run a subscription
-    sent this way and answer an internal error."""
-    try:
-        document = parse(request.GET["query"])
-        operation = get_operation_ast(document, request.GET.get("operationName"))
-    except GraphQLError:
-        operation = None
-    if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
-        return EdgeError.subscription_over_http(request)
-    return EdgeError(
-        "Send GraphQL operations with POST (application/json); GET /graphql/ only serves GraphiQL.",
-        ErrorCode.BAD_REQUEST,
-    )
-
-
 @require_GET
 @ensure_csrf_cookie
 def graphiql(request):
@@ -176,8 +158,6 @@ def graphiql(request):
     whose scripts, workers and fonts are all served from here: it works with no internet. It
     sets the `csrftoken` cookie that the page and GraphiQL send back as X-CSRFToken; their
     POSTs reach schema/http/endpoint.py."""
-    if "query" in request.GET:
-        return operation_sent_with_get(request).response()
     if not settings.GRAPHQL_GRAPHIQL:
         return HttpResponseNotFound("Not Found")
     response = render(request, "graphiql.html", {"graphiql_built": GRAPHIQL_BUNDLE.exists()})

@@ -13,7 +13,7 @@ same bytes, in an envelope with its own operation id.
 The rights are whether the viewer sees everyone's files: an owner and a staff member never
 share a result. Nothing else a field resolves from may depend on the viewer (the fields read
 the file and the connection's origin only); a field that does must add what it depends on to
-`Subscriber.class_key`. tests/test_fanout.py pins each field of the payload type to what it
+`Subscriber.class_key`. tests/live/test_fanout.py pins each field of the payload type to what it
 reads, and checks that two unlike viewers of one class get what each would get alone.
 
 The payload is written to each subscriber's socket at once unless the socket is full (a

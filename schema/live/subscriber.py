@@ -151,7 +151,7 @@ class Subscriber:
     def class_key(self):
         """Subscribers with equal keys get the same bytes (None: executed on its own): the
         document, the viewer's rights and the origin are all a payload field may read of the
-        viewer (tests/test_fanout.py holds the fields to it)."""
+        viewer (tests/live/test_fanout.py holds the fields to it)."""
         if self.document is None:
             return None
         sees_all = channel.ALL_FILES_GROUP in self.consumer.viewer_groups

@@ -189,6 +189,6 @@ def test_a_long_step_keeps_its_lease(user, settings, monkeypatch, queued):
 
     monkeypatch.setattr(checksum, "process", long_step)
     file = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
-    done = services.file_process(file_id=file.pk)
+    done = services.file_process(file_id=file.pk).file
     assert sweeps == [{"requeued": 0, "failed": 0, "expired": 0}]
     assert done is not None and (done.status, done.attempts) == (FileStatus.DONE, 1)

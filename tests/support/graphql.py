@@ -2,6 +2,7 @@
 and endpoint uvicorn serves), as JSON or as GraphQL multipart requests."""
 
 import json
+import urllib.parse
 
 import httpx
 from asgiref.sync import async_to_sync
@@ -47,10 +48,17 @@ class GraphQL:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    def post(self, headers: dict | None = None, **kwargs) -> httpx.Response:
+    def sent_headers(self, headers: dict | None) -> dict:
         cookies = "; ".join(f"{key}={morsel.value}" for key, morsel in self.client.cookies.items())
-        sent = {**self.headers, **({"Cookie": cookies} if cookies else {}), **(headers or {})}
-        return asgi_request("POST", "/graphql/", headers=sent, **kwargs)
+        return {**self.headers, **({"Cookie": cookies} if cookies else {}), **(headers or {})}
+
+    def post(self, headers: dict | None = None, **kwargs) -> httpx.Response:
+        return asgi_request("POST", "/graphql/", headers=self.sent_headers(headers), **kwargs)
+
+    def get(self, params, headers: dict | None = None) -> httpx.Response:
+        """GraphQL over GET: `params` (a dict, or pairs) as the query string."""
+        query_string = urllib.parse.urlencode(params)
+        return asgi_request("GET", f"/graphql/?{query_string}", headers=self.sent_headers(headers))
 
     def __call__(self, query: str, **variables):
         return self.post(json={"query": query, "variables": variables}).json()

@@ -16,8 +16,8 @@ from tests.support.processes import separate_broker_url, start_celery
 
 
 class PoolWorker:
-    def __init__(self, log: Path, env: dict):
-        self.broker_url = separate_broker_url(13)
+    def __init__(self, log: Path, env: dict, broker_offset: int = 13):
+        self.broker_url = separate_broker_url(broker_offset)
         self.worker = start_celery(
             {"CELERY_BROKER_URL": self.broker_url, **env},
             log,

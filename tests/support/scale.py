@@ -19,7 +19,7 @@ from schema.live import channel
 from tests.support.operations import WATCH_ALL
 from tests.support.processes import READY_TIMEOUT_SECONDS, free_port, start_celery
 from tests.support.wsclient import Subscription, Watcher
-from tools.processes import CeleryProcess, Process
+from tools.processes import CeleryProcess, Process, redis_command
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
 RABBITMQCTL_TIMEOUT_SECONDS = 60
@@ -29,22 +29,7 @@ RABBITMQCTL_TIMEOUT_SECONDS = 60
 def redis_server(log: Path):
     """A Redis server process of its own on a free port (no persistence); yields its URL."""
     port = free_port()
-    process = Process(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ],
-        log,
-    )
+    process = Process(redis_command(host="127.0.0.1", port=port), log)
     client = redis.Redis(port=port)
     try:
         process.wait_until(lambda: answers(client), "redis-server answers a ping")

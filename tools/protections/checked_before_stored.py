@@ -26,7 +26,7 @@ PROTECTIONS = [
     Protection(
         "6 upload rate limit",
         [(UPLOAD, "files=max(0, rate - usage.recent_files) if rate else None,", "files=None,")],
-        ["tests/test_upload_refusals.py::test_uploads_over_the_rate_limit_are_refused"],
+        ["tests/uploads/test_upload_refusals.py::test_uploads_over_the_rate_limit_are_refused"],
     ),
     Protection(
         "6 storage quota",
@@ -37,7 +37,7 @@ PROTECTIONS = [
                 "None,",
             )
         ],
-        ["tests/test_upload_refusals.py::test_uploads_over_the_quota_are_refused"],
+        ["tests/uploads/test_upload_refusals.py::test_uploads_over_the_quota_are_refused"],
     ),
     Protection(
         "6 request path: an anonymous upload is refused before its body is read",
@@ -77,7 +77,7 @@ PROTECTIONS = [
         ],
         [
             f"{INGRESS_TESTS}::test_a_streamed_file_over_the_limit_stops_at_the_limit",
-            "tests/test_upload_refusals.py::test_upload_over_the_size_limit_is_refused_and_not_stored",
+            "tests/uploads/test_upload_refusals.py::test_upload_over_the_size_limit_is_refused_and_not_stored",
         ],
     ),
     Protection(
@@ -93,8 +93,14 @@ PROTECTIONS = [
     ),
     Protection(
         "6 request path: session requests need the CSRF token",
-        [("schema/auth.py", "if user.is_authenticated and not csrf_passes(request):", "if False:")],
-        ["tests/test_auth.py::test_session_upload_needs_the_csrf_token"],
+        [
+            (
+                "schema/auth.py",
+                "and not csrf_passes(request, every_method=csrf_on_every_method):",
+                "and False:",
+            )
+        ],
+        ["tests/api/test_auth.py::test_session_upload_needs_the_csrf_token"],
     ),
     Protection(
         "6 S3: an upload streams into its multipart upload one part at a time",
@@ -216,48 +222,48 @@ PROTECTIONS = [
             f"{CLIENT_INPUT_TESTS}::"
             "test_a_bug_in_the_tus_endpoint_is_a_masked_500_internal_server_error",
             f"{CLIENT_INPUT_TESTS}::test_a_domain_error_without_a_code_is_internal_not_the_clients",
-            "tests/test_query_limits.py::test_a_bug_outside_graphql_execution_is_a_masked_json_500",
+            "tests/api/test_query_limits.py::test_a_bug_outside_graphql_execution_is_a_masked_json_500",
         ],
     ),
     Protection(
         "7 query depth and alias limits",
         [(SCHEMA, "        QueryLimits,\n", "")],
         [
-            "tests/test_query_limits.py::test_too_deep_queries_are_refused",
-            "tests/test_query_limits.py::test_too_many_aliases_are_refused",
+            "tests/api/test_query_limits.py::test_too_deep_queries_are_refused",
+            "tests/api/test_query_limits.py::test_too_many_aliases_are_refused",
         ],
     ),
     Protection(
         "7 query token limit",
         [(SCHEMA, "lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),", "")],
-        ["tests/test_query_limits.py::test_too_many_tokens_are_refused"],
+        ["tests/api/test_query_limits.py::test_too_many_tokens_are_refused"],
     ),
     Protection(
         "7 page size is GRAPHQL_MAX_PAGE_SIZE",
         [(SCHEMA, "relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE,", "")],
         [
-            "tests/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection"
+            "tests/api/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection"
         ],
     ),
     Protection(
         "7 introspection can be turned off",
         [(SCHEMA, "*(() if introspection else (NoSchemaIntrospectionCustomRule,)),", "")],
         [
-            "tests/test_query_limits.py::test_introspection_can_be_turned_off",
-            "tests/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection",
+            "tests/api/test_query_limits.py::test_introspection_can_be_turned_off",
+            "tests/api/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection",
         ],
     ),
     Protection(
         "7 GraphiQL can be turned off",
         [(VIEWS, "if not settings.GRAPHQL_GRAPHIQL:", "if False:")],
         [
-            "tests/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection"
+            "tests/api/test_query_limits.py::test_production_switches_turn_off_graphiql_and_introspection"
         ],
     ),
     Protection(
         "7 GraphiQL runs under a strict CSP (our own scripts only, talking only to us)",
         [(VIEWS, 'response["Content-Security-Policy"] = GRAPHIQL_CSP', "pass")],
-        ["tests/test_query_limits.py::test_graphiql_is_our_own_bundle_under_a_strict_csp"],
+        ["tests/api/test_query_limits.py::test_graphiql_is_our_own_bundle_under_a_strict_csp"],
     ),
     Protection(
         "7 compose: GraphiQL and introspection are off unless asked for",
@@ -270,7 +276,7 @@ PROTECTIONS = [
             ),
         ],
         [
-            "tests/test_compose.py::"
+            "tests/ops/test_compose.py::"
             "test_graphiql_and_introspection_are_off_in_compose_unless_asked_for"
         ],
     ),
@@ -283,6 +289,6 @@ PROTECTIONS = [
                 "exec celery flower;",
             )
         ],
-        ["tests/test_compose.py::test_flower_does_not_start_without_basic_auth"],
+        ["tests/ops/test_compose.py::test_flower_does_not_start_without_basic_auth"],
     ),
 ]

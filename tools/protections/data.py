@@ -3,6 +3,7 @@ permissions, fair share, logins."""
 
 from tools.protections.paths import (
     ARCHIVE,
+    DELETION,
     DIRECT_TESTS,
     HOSTILE_TESTS,
     MEMORY_LIMIT_TEST,
@@ -10,11 +11,11 @@ from tools.protections.paths import (
     PROCESSING,
     PROCESSORS_TESTS,
     RECOVERY,
+    REPROCESS,
     SELECTORS,
     SETTINGS_BASE,
     SETTINGS_SECURITY,
     THROTTLING_TESTS,
-    UPLOAD,
     VIEWS,
 )
 from tools.protections.runner import Protection
@@ -29,7 +30,7 @@ PROTECTIONS = [
                 "lambda: None",
             )
         ],
-        ["tests/test_integrity.py::test_deleting_a_user_removes_their_files_and_bytes"],
+        ["tests/processing/test_integrity.py::test_deleting_a_user_removes_their_files_and_bytes"],
     ),
     Protection(
         "12 integrity: storage_audit --fix leaves bytes written while it runs",
@@ -40,7 +41,7 @@ PROTECTIONS = [
                 "if name not in known\n",
             )
         ],
-        ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"],
+        ["tests/processing/test_integrity.py::test_storage_audit_reports_then_fixes"],
     ),
     Protection(
         "12 integrity: an abandoned direct upload expires through the sweep, with its object",
@@ -63,18 +64,20 @@ PROTECTIONS = [
                 "    ).exclude(",
             )
         ],
-        ["tests/test_integrity.py::test_storage_audit_finds_missing_bytes_by_code_not_by_wording"],
+        [
+            "tests/processing/test_integrity.py::test_storage_audit_finds_missing_bytes_by_code_not_by_wording"
+        ],
     ),
     Protection(
         "12 integrity: storage_audit --fix removes orphaned bytes",
         [("files_app/services/audit.py", "default_storage.delete(name)", "pass")],
-        ["tests/test_integrity.py::test_storage_audit_reports_then_fixes"],
+        ["tests/processing/test_integrity.py::test_storage_audit_reports_then_fixes"],
     ),
     Protection(
         "12 integrity: storage_audit asks for a name's row again before deleting it",
         [("files_app/services/audit.py", "        if referenced(name):\n", "        if False:\n")],
         [
-            "tests/test_integrity.py::"
+            "tests/processing/test_integrity.py::"
             "test_storage_audit_spares_an_upload_whose_row_commits_after_the_listing"
         ],
     ),
@@ -158,8 +161,8 @@ PROTECTIONS = [
         "15 tokens: an expired token is refused like an unknown one",
         [(SELECTORS, """(t."expires_at" IS NULL OR t."expires_at" > %s)""", "%s IS NOT NULL")],
         [
-            "tests/test_tokens.py::test_an_expired_token_is_refused_like_an_unknown_one",
-            "tests/test_tokens.py::test_an_expired_token_cannot_open_a_websocket",
+            "tests/api/test_tokens.py::test_an_expired_token_is_refused_like_an_unknown_one",
+            "tests/api/test_tokens.py::test_an_expired_token_cannot_open_a_websocket",
         ],
     ),
     Protection(
@@ -188,47 +191,47 @@ PROTECTIONS = [
                 "def login_locked_out(",
             ),
         ],
-        ["tests/test_auth.py::test_a_bearer_token_is_an_api_credential_not_a_login"],
+        ["tests/api/test_auth.py::test_a_bearer_token_is_an_api_credential_not_a_login"],
     ),
     Protection(
         "16 permissions: seeing everyone's files needs files_app.view_file",
         [(SELECTORS, 'return holds(user, "view_file")', "return user.is_staff")],
         [
-            "tests/test_permissions.py::test_seeing_everyones_files_needs_view_file",
-            "tests/test_permissions.py::test_a_viewer_subscribes_to_someone_elses_file",
-            "tests/test_auth.py::test_staff_see_every_file_with_the_view_permission",
+            "tests/api/test_permissions.py::test_seeing_everyones_files_needs_view_file",
+            "tests/api/test_permissions.py::test_a_viewer_subscribes_to_someone_elses_file",
+            "tests/api/test_auth.py::test_staff_see_every_file_with_the_view_permission",
         ],
     ),
     Protection(
         "16 permissions: deleting someone else's file needs files_app.delete_file",
         [
             (
-                UPLOAD,
+                DELETION,
                 'file_get(user=user, file_id=file_id, to="delete")',
                 "file_get(user=user, file_id=file_id)",
             )
         ],
-        ["tests/test_permissions.py::test_deleting_someone_elses_file_needs_delete_file"],
+        ["tests/api/test_permissions.py::test_deleting_someone_elses_file_needs_delete_file"],
     ),
     Protection(
         "16 permissions: reprocessing someone else's file needs files_app.reprocess_file",
         [
             (
-                UPLOAD,
+                REPROCESS,
                 'file_get(user=user, file_id=file_id, to="reprocess")',
                 "file_get(user=user, file_id=file_id)",
             ),
             ("files_app/admin.py", ', permissions=["reprocess"]', ""),
         ],
         [
-            "tests/test_permissions.py::test_reprocessing_someone_elses_file_needs_reprocess_file",
-            "tests/test_permissions.py::test_the_admin_reprocess_action_needs_reprocess_file",
+            "tests/api/test_permissions.py::test_reprocessing_someone_elses_file_needs_reprocess_file",
+            "tests/api/test_permissions.py::test_the_admin_reprocess_action_needs_reprocess_file",
         ],
     ),
     Protection(
         "17 fair share: reprocessFile counts against the rate limit",
-        [(UPLOAD, "        check_reprocess_rate(user=user)\n", "")],
-        ["tests/test_query_limits.py::test_reprocessing_counts_against_the_rate_limit"],
+        [(REPROCESS, "        check_reprocess_rate(user=user)\n", "")],
+        ["tests/api/test_query_limits.py::test_reprocessing_counts_against_the_rate_limit"],
     ),
     Protection(
         "17 fair share: files in flight per user are capped",
@@ -240,7 +243,7 @@ PROTECTIONS = [
                 "if True:",
             )
         ],
-        ["tests/test_fair_share.py"],
+        ["tests/processing/test_fair_share.py"],
     ),
     Protection(
         "18 login throttling: failures per username lock it out",

@@ -1,4 +1,4 @@
-"""docs/reliability.md items 35–36. Deployment: compose as written, Kubernetes."""
+"""docs/reliability.md items 37–38. Deployment: compose as written, Kubernetes."""
 
 from tools.protections.paths import COMPOSE
 from tools.protections.runner import Protection
@@ -12,7 +12,7 @@ BEAT = "deploy/kubernetes/base/beat.yaml"
 
 PROTECTIONS = [
     Protection(
-        "35 compose: static files collected world-readable",
+        "37 compose: static files collected world-readable",
         [
             (
                 STORAGE_SETTINGS,
@@ -23,12 +23,12 @@ PROTECTIONS = [
         [f"{STATIC_TESTS}::test_the_images_collected_static_files_are_world_readable"],
     ),
     Protection(
-        "35 compose: the worker's healthcheck names it without HOSTNAME",
+        "37 compose: the worker's healthcheck names it without HOSTNAME",
         [(COMPOSE, "celery@$$(hostname) --timeout 5", "celery@$$HOSTNAME --timeout 5")],
         [f"{HEALTH_TESTS}::test_the_workers_healthcheck_pings_its_own_worker_without_hostname_set"],
     ),
     Protection(
-        "36 kubernetes: the worker's memory limit holds its tasks at their limit",
+        "38 kubernetes: the worker's memory limit holds its tasks at their limit",
         [(WORKER, "              memory: 2560Mi\n", "              memory: 1536Mi\n")],
         [
             f"{KUBERNETES_TESTS}::"
@@ -36,7 +36,7 @@ PROTECTIONS = [
         ],
     ),
     Protection(
-        "36 kubernetes: one beat, recreated",
+        "38 kubernetes: one beat, recreated",
         [(BEAT, "    type: Recreate\n", "    type: RollingUpdate\n")],
         [f"{KUBERNETES_TESTS}::test_the_base_runs_every_process_kind_from_the_image"],
     ),

@@ -8,6 +8,7 @@ from tools.protections.paths import (
     PROCESSING,
     RECOVERY,
     RECOVERY_TESTS,
+    REPROCESS,
     SETTINGS_BASE,
     SETTINGS_PROCESSING,
     TRANSPORT,
@@ -67,12 +68,12 @@ PROTECTIONS = [
                 "Q(status=FileStatus.PROCESSING)",
             )
         ],
-        ["tests/test_processing.py::test_a_duplicate_delivery_leaves_a_live_run_alone"],
+        ["tests/processing/test_processing.py::test_a_duplicate_delivery_leaves_a_live_run_alone"],
     ),
     Protection(
         "1 lease: a run stopped for a retry releases its lease",
         [(LEASE, "file_release_lease(file_id=self.file_id, attempt=self.attempt)", "None")],
-        ["tests/test_processing.py::test_storage_errors_are_retried_then_fail"],
+        ["tests/processing/test_processing.py::test_storage_errors_are_retried_then_fail"],
     ),
     Protection(
         "2 a storage error is retried only while an attempt is left for the retry",
@@ -84,7 +85,7 @@ PROTECTIONS = [
             )
         ],
         [
-            "tests/test_processing.py::"
+            "tests/processing/test_processing.py::"
             "test_the_task_retries_a_storage_error_until_its_retries_run_out"
         ],
     ),
@@ -103,7 +104,7 @@ PROTECTIONS = [
                 " dispatch.file_enqueue(file_id=file_id))",
             ),
         ],
-        [KILLED, "tests/test_processing.py::test_processing_is_idempotent"],
+        [KILLED, "tests/processing/test_processing.py::test_processing_is_idempotent"],
     ),
     Protection(
         "2 stuck work: after FILE_MAX_ATTEMPTS the sweep gives up with FAILED",
@@ -125,15 +126,15 @@ PROTECTIONS = [
         "2 no crash loop: a run starts only while attempts are left",
         [(PROCESSING, "where=unclaimed & Q(attempts__lt=limit),", "where=unclaimed,")],
         [
-            "tests/test_processing.py::"
+            "tests/processing/test_processing.py::"
             "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"
         ],
     ),
     Protection(
         "2 no crash loop: reprocessing gives a file its attempts back",
-        [(UPLOAD, "            attempts=0,\n", "")],
+        [(REPROCESS, "            attempts=0,\n", "")],
         [
-            "tests/test_processing.py::"
+            "tests/processing/test_processing.py::"
             "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"
         ],
     ),
@@ -149,7 +150,7 @@ PROTECTIONS = [
             )
         ],
         [
-            "tests/test_processing.py::"
+            "tests/processing/test_processing.py::"
             "test_a_failure_while_storing_the_result_ends_failed_not_processing"
         ],
     ),
@@ -162,7 +163,9 @@ PROTECTIONS = [
                 "fields=result.fields",
             )
         ],
-        ["tests/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims"],
+        [
+            "tests/processing/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims"
+        ],
     ),
     Protection(
         "2 a CSV record that never ends is refused in bounded memory",
@@ -174,7 +177,7 @@ PROTECTIONS = [
             )
         ],
         [
-            "tests/test_processors.py::"
+            "tests/processing/test_processors.py::"
             "test_a_csv_record_that_never_ends_is_refused_in_bounded_memory"
         ],
     ),
@@ -187,24 +190,20 @@ PROTECTIONS = [
                 "            if False:",
             )
         ],
-        ["tests/test_processors.py::test_a_csv_with_too_many_columns_is_refused"],
+        ["tests/processing/test_processors.py::test_a_csv_with_too_many_columns_is_refused"],
     ),
     Protection(
         "2 stuck work: the sweep is on the Celery beat schedule",
         [(SETTINGS_PROCESSING, "CELERY_BEAT_SCHEDULE = {", "CELERY_BEAT_SCHEDULE = {} and {")],
-        [
-            f"{RECOVERY_TESTS}::test_the_sweep_is_scheduled",
-            f"{RECOVERY_TESTS}::test_celery_beat_runs_the_sweep_by_itself",
-        ],
+        [f"{RECOVERY_TESTS}::test_celery_beat_runs_the_sweep_by_itself"],
     ),
     Protection(
         "3 Redis down: announcing and queueing after commit never fails the upload",
         [
             (
                 UPLOAD,
-                "lambda file=file: background.submit(announce_and_enqueue, file), robust=True",
-                "lambda file=file: (events.publish_file_update(file),"
-                " dispatch.file_enqueue(file_id=file.pk))",
+                "lambda file=file: dispatch.file_announce_later(file=file), robust=True",
+                "lambda file=file: dispatch.file_announce(file=file)",
             )
         ],
         ["tests/reliability/test_redis_outage.py"],
@@ -265,9 +264,9 @@ PROTECTIONS = [
         "2 storage errors: the task retries them (autoretry_for)",
         [("files_app/tasks.py", "    autoretry_for=(TransientProcessingError,),\n", "")],
         [
-            "tests/test_processing.py::"
+            "tests/processing/test_processing.py::"
             "test_the_task_retries_a_storage_error_until_its_retries_run_out",
-            "tests/test_processing.py::test_a_storage_error_that_clears_up_on_a_retry_ends_done",
+            "tests/processing/test_processing.py::test_a_storage_error_that_clears_up_on_a_retry_ends_done",
         ],
     ),
 ]

@@ -143,7 +143,7 @@ PROTECTIONS = [
         "27 query cost: a list of entries costs more than a scalar (GRAPHQL_MAX_QUERY_COST)",
         [(SCHEMA, "        query_cost_rule(max_cost, page_size, files_per_request),\n", "")],
         [
-            "tests/test_query_limits.py::test_a_list_of_entries_costs_more_than_a_scalar",
+            "tests/api/test_query_limits.py::test_a_list_of_entries_costs_more_than_a_scalar",
             f"{ANSWER_TESTS}::test_sixteen_copies_of_a_page_of_entries_are_refused_before_they_run",
         ],
     ),
@@ -157,7 +157,7 @@ PROTECTIONS = [
             )
         ],
         [
-            "tests/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims",
+            "tests/processing/test_processors.py::test_every_result_is_bounded_whatever_the_file_claims",
             f"{ANSWER_TESTS}::test_result_strings_are_capped_in_bytes",
         ],
     ),

@@ -47,7 +47,7 @@ PROTECTIONS = [
         ],
         [
             f"{PROXY_TESTS}::test_uvicorn_believes_x_forwarded_for_only_from_the_proxy[upstream]",
-            "tests/test_deploy.py::test_the_image_runs_uvicorn_with_the_harness_options",
+            "tests/ops/test_deploy.py::test_the_image_runs_uvicorn_with_the_harness_options",
         ],
     ),
     Protection(

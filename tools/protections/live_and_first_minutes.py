@@ -11,10 +11,10 @@ from tools.protections.paths import (
     LOCALRUN_TESTS,
     NEWCOMER_NEXT_TESTS,
     NEWCOMER_TESTS,
+    OPERATION,
     RABBITMQ_TESTS,
     SETTINGS_CHANNELS,
     SUBSCRIBER,
-    VIEWS,
 )
 from tools.protections.runner import Protection
 
@@ -84,7 +84,9 @@ PROTECTIONS = [
                 "asyncio.ensure_future(self.redis.zrem(self.key, self.connection_id))",
             )
         ],
-        ["tests/test_connection_counts.py::test_a_disconnect_storm_reuses_one_pooled_connection"],
+        [
+            "tests/live/test_connection_counts.py::test_a_disconnect_storm_reuses_one_pooled_connection"
+        ],
     ),
     Protection(
         "19 live: events wait behind the current state a subscription with ids is sent first",
@@ -141,11 +143,17 @@ PROTECTIONS = [
     Protection(
         "20 compose: the proxy streams uploads to the web replicas unbuffered",
         [("deploy/nginx.conf.template", "    proxy_request_buffering off;\n", "")],
-        ["tests/test_compose.py::test_the_proxy_config_is_valid_nginx"],
+        ["tests/ops/test_compose.py::test_the_proxy_config_is_valid_nginx"],
     ),
     Protection(
         "21 newcomer: a subscription in GET /graphql/ is SUBSCRIPTION_OVER_HTTP, not a 500",
-        [(VIEWS, 'if "query" in request.GET:', "if False:")],
+        [
+            (
+                OPERATION,
+                '"GET": frozenset({OperationType.QUERY}),',
+                '"GET": frozenset({OperationType.QUERY, OperationType.SUBSCRIPTION}),',
+            )
+        ],
         [f"{NEWCOMER_TESTS}::test_a_subscription_sent_with_get_says_where_subscriptions_run"],
     ),
     Protection(

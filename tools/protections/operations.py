@@ -1,14 +1,15 @@
 """docs/reliability.md items 22–26. Operations, resumable uploads, deletions."""
 
 from tools.protections.paths import (
+    DELETION,
     DELETION_TESTS,
     OPERATIONS_TESTS,
     PROBES,
+    RECOVERY,
     RESUMABLE,
     SUBSCRIBER,
     TUS,
     TUS_TESTS,
-    UPLOAD,
 )
 from tools.protections.runner import Protection
 
@@ -76,7 +77,7 @@ PROTECTIONS = [
     ),
     Protection(
         "25 tus: an abandoned upload expires through the sweep, with its bytes",
-        [("files_app/services/direct_upload.py", " | Q(resumable__expires_at__lt=now)", "")],
+        [(RECOVERY, " | Q(resumable__expires_at__lt=now)", "")],
         [f"{TUS_TESTS}::test_an_abandoned_upload_expires_through_the_sweep"],
     ),
     Protection(
@@ -88,7 +89,7 @@ PROTECTIONS = [
         "26 deletions: a deleted file's last event reaches everyone who could see it",
         [
             (
-                UPLOAD,
+                DELETION,
                 "    transaction.on_commit(lambda: events.publish_state(last), robust=True)\n",
                 "",
             )
@@ -99,7 +100,7 @@ PROTECTIONS = [
         "26 deletions: the deletion waits for a change in flight, so its version is newer",
         [
             (
-                UPLOAD,
+                DELETION,
                 "File.objects.select_for_update().filter(pk=file_pk)",
                 "File.objects.filter(pk=file_pk)",
             )

@@ -4,7 +4,7 @@ that still passes without the protection it claims to prove proves nothing.
 
     make protections                      # all of them (about 30 minutes on 2 cores)
     make protections ONLY=websocket       # those whose name contains "websocket"
-    python -m tools.protections --check   # only that each text is found once (seconds)
+    python -m tools.protections --check   # only that each text and test is found (seconds)
 
 Each protection is removed by replacing its source text (which must appear exactly once, so
 a refactor that moves it makes this script say so instead of testing nothing). Files are
@@ -16,6 +16,7 @@ and are reported as such. Not part of `make test`: it runs the slow tests many t
 """
 
 import argparse
+import ast
 import importlib
 import pkgutil
 import re
@@ -91,17 +92,45 @@ def apply(edits, write: bool = True) -> dict[Path, str]:
     return originals
 
 
+def defined_names(path: Path) -> set[str]:
+    """The functions and classes a test module defines, at any depth."""
+    tree = ast.parse(path.read_text(), str(path))
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return {node.name for node in ast.walk(tree) if isinstance(node, kinds)}
+
+
+def unknown_tests(protection: Protection) -> list[str]:
+    """The tests a protection names that do not exist: a module moved or a test renamed would
+    otherwise only show at the next full run, as a collection error."""
+    unknown = []
+    for test in protection.tests:
+        file, *names = test.split("::")
+        path = ROOT / file
+        if not path.is_file():
+            unknown.append(f"{test}: no such file")
+        elif missing := [n for n in names if n.split("[")[0] not in defined_names(path)]:
+            unknown.append(f"{test}: {file} defines no {missing[0].split('[')[0]}")
+    return unknown
+
+
 def check_texts(chosen: list[Protection]) -> int:
-    """Each protection's text found exactly once, in seconds and without running a test:
-    worth running after a refactor or `ruff format` moved code around."""
+    """Each protection's text found exactly once, and each of its tests where it names it, in
+    seconds and without running a test: worth running after a refactor or `ruff format` moved
+    code around, or a test module moved."""
     missing = 0
     for protection in chosen:
+        problems = [f"no test {test}" for test in unknown_tests(protection)]
         try:
             apply(protection.edits, write=False)
         except SystemExit as error:
+            problems.append(str(error))
+        if problems:
             missing += 1
-            say(f"MISSING {protection.name}: {error}")
-    say(f"{len(chosen) - missing} of {len(chosen)} protections found their text once")
+            say(f"MISSING {protection.name}: {'; '.join(problems)}")
+    say(
+        f"{len(chosen) - missing} of {len(chosen)} protections found their text once "
+        "and their tests"
+    )
     return 1 if missing else 0
 
 

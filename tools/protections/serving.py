@@ -32,14 +32,14 @@ PROTECTIONS = [
             )
         ],
         [
-            "tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline",
-            "tests/test_auth.py::test_download_names_are_quoted_safely",
+            "tests/api/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline",
+            "tests/api/test_auth.py::test_download_names_are_quoted_safely",
         ],
     ),
     Protection(
         "8 downloads are sandboxed (CSP)",
         [(VIEWS, 'response["Content-Security-Policy"] = DOWNLOAD_CSP', "pass")],
-        ["tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"],
+        ["tests/api/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"],
     ),
     Protection(
         "8 downloads say nosniff",
@@ -51,7 +51,7 @@ PROTECTIONS = [
                 "SECURE_CONTENT_TYPE_NOSNIFF = False",
             ),
         ],
-        ["tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"],
+        ["tests/api/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline"],
     ),
     Protection(
         "8 download file names are quoted safely",
@@ -62,7 +62,7 @@ PROTECTIONS = [
                 "= f'attachment; filename=\"{filename}\"'\n",
             )
         ],
-        ["tests/test_auth.py::test_download_names_are_quoted_safely"],
+        ["tests/api/test_auth.py::test_download_names_are_quoted_safely"],
     ),
     Protection(
         "8 stored paths are never derived from the client's name",
@@ -74,8 +74,8 @@ PROTECTIONS = [
             )
         ],
         [
-            "tests/test_upload_refusals.py::test_stored_path_is_not_derived_from_the_client_name",
-            "tests/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline",
+            "tests/uploads/test_upload_refusals.py::test_stored_path_is_not_derived_from_the_client_name",
+            "tests/api/test_auth.py::test_uploaded_html_and_svg_are_never_rendered_inline",
         ],
     ),
     Protection(
@@ -103,14 +103,14 @@ PROTECTIONS = [
                 'allowed_origins=["*"],',
             )
         ],
-        ["tests/test_subscriptions.py::test_browser_session_from_a_foreign_origin_is_refused"],
+        ["tests/live/test_subscriptions.py::test_browser_session_from_a_foreign_origin_is_refused"],
     ),
     Protection(
         "9 websocket: no valid credentials is 4401 (graphql-ws does not retry it)",
         [(WEBSOCKET, "if code == FORBIDDEN and self.unauthenticated:", "if False:")],
         [
-            "tests/test_subscriptions.py::test_connection_without_credentials_is_closed_4401",
-            "tests/test_subscriptions.py::test_connection_with_a_wrong_token_is_closed_4401",
+            "tests/live/test_subscriptions.py::test_connection_without_credentials_is_closed_4401",
+            "tests/live/test_subscriptions.py::test_connection_with_a_wrong_token_is_closed_4401",
         ],
     ),
     Protection(
@@ -123,7 +123,7 @@ PROTECTIONS = [
                 "",
             )
         ],
-        ["tests/test_query_limits.py::test_subscriptions_per_connection_are_limited"],
+        ["tests/api/test_query_limits.py::test_subscriptions_per_connection_are_limited"],
     ),
     Protection(
         "9 websocket: a logged-out session, a deleted token or a deactivated user is closed "
@@ -198,8 +198,8 @@ PROTECTIONS = [
             )
         ],
         [
-            "tests/test_query_limits.py::test_a_malformed_page_is_the_clients_mistake",
-            "tests/test_fuzz_schema.py::test_every_operation_with_a_token",
+            "tests/api/test_query_limits.py::test_a_malformed_page_is_the_clients_mistake",
+            "tests/api/test_fuzz_schema.py::test_every_operation_with_a_token",
         ],
     ),
     Protection(
@@ -211,7 +211,7 @@ PROTECTIONS = [
                 "if original is None:",
             )
         ],
-        ["tests/test_multipart_properties.py::test_any_map_shape_is_answered_cleanly"],
+        ["tests/uploads/test_multipart_properties.py::test_any_map_shape_is_answered_cleanly"],
     ),
     Protection(
         "10 multipart: duplicate keys are refused, not guessed",
@@ -220,19 +220,19 @@ PROTECTIONS = [
             (INGRESS, "if name in self.files or name in self.fields_seen:", "if False:"),
             (INGRESS, "if name in self.fields_seen or name in self.files:", "if False:"),
         ],
-        ["tests/test_multipart_properties.py::test_duplicate_keys_are_refused_not_guessed"],
+        ["tests/uploads/test_multipart_properties.py::test_duplicate_keys_are_refused_not_guessed"],
     ),
     Protection(
         "10 multipart: a part mapped to two places is refused",
         [(MULTIPART, "        if len(part_paths) > 1:", "        if False:")],
         [
-            "tests/test_upload_refusals.py::test_malformed_multipart_requests_are_400_with_a_json_body"
+            "tests/uploads/test_upload_refusals.py::test_malformed_multipart_requests_are_400_with_a_json_body"
         ],
     ),
     Protection(
         "10 deeply nested JSON is a 400, not a 500",
         [(MULTIPART, "    except RecursionError:", "    except ZeroDivisionError:")],
-        ["tests/test_upload_refusals.py::test_deeply_nested_json_is_a_400"],
+        ["tests/uploads/test_upload_refusals.py::test_deeply_nested_json_is_a_400"],
     ),
     Protection(
         "11 production settings: HSTS from the environment",
@@ -243,18 +243,18 @@ PROTECTIONS = [
                 "SECURE_HSTS_SECONDS = 0",
             )
         ],
-        ["tests/test_deploy.py::test_production_settings_pass_check_deploy"],
+        ["tests/ops/test_deploy.py::test_production_settings_pass_check_deploy"],
     ),
     Protection(
         "11 DEBUG is off unless asked for",
         [(SETTINGS_BASE, 'DEBUG = env_bool("DEBUG", False)', 'DEBUG = env_bool("DEBUG", True)')],
-        ["tests/test_deploy.py::test_debug_is_off_by_default_and_needs_a_secret_key"],
+        ["tests/ops/test_deploy.py::test_debug_is_off_by_default_and_needs_a_secret_key"],
     ),
     Protection(
         "11 a placeholder or weak SECRET_KEY is refused when DEBUG is off",
         [(SETTINGS_SECURITY, "elif not DEBUG and (", "elif False and (")],
         [
-            "tests/test_deploy.py::test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off"
+            "tests/ops/test_deploy.py::test_a_placeholder_or_weak_secret_key_is_refused_when_debug_is_off"
         ],
     ),
     Protection(
@@ -267,17 +267,21 @@ PROTECTIONS = [
             )
         ],
         [
-            "tests/test_upload_refusals.py::test_a_storage_failure_is_503_without_os_details[incoming]"
+            "tests/uploads/test_upload_refusals.py::test_a_storage_failure_is_503_without_os_details[incoming]"
         ],
     ),
     Protection(
         "11 a disk failing while an upload is stored is SERVICE_UNAVAILABLE without OS details",
         [(ERRORS, "    OSError: ErrorCode.SERVICE_UNAVAILABLE,\n", "")],
-        ["tests/test_upload_refusals.py::test_a_storage_failure_is_503_without_os_details[stored]"],
+        [
+            "tests/uploads/test_upload_refusals.py::test_a_storage_failure_is_503_without_os_details[stored]"
+        ],
     ),
     Protection(
         "11 a damaged file's message never echoes OS error text",
         [("files_app/processors/base.py", '"" if isinstance(error, OSError) else ', "")],
-        ["tests/test_processors.py::test_a_damaged_file_message_never_echoes_os_error_text"],
+        [
+            "tests/processing/test_processors.py::test_a_damaged_file_message_never_echoes_os_error_text"
+        ],
     ),
 ]

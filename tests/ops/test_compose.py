@@ -137,7 +137,7 @@ def test_the_proxy_body_limit_is_the_apps_largest_request():
 
 
 def test_the_proxy_config_is_valid_nginx(tmp_path):
-    """`nginx -t` on the rendered template (tests/test_proxy.py runs it)."""
+    """`nginx -t` on the rendered template (tests/ops/test_proxy.py runs it)."""
     require_nginx()
     rendered = rendered_template()
     for directive in (

@@ -72,7 +72,7 @@ def test_processing_is_idempotent(user):
     file.refresh_from_db()
     assert file.status == FileStatus.DONE
     version = file.version
-    assert services.file_process(file_id=file.pk) is None  # a duplicate delivery
+    assert services.file_process(file_id=file.pk).file is None  # a duplicate delivery
     file.refresh_from_db()
     assert file.version == version
 
@@ -84,7 +84,7 @@ def test_a_duplicate_delivery_leaves_a_live_run_alone(user):
     turns the second delivery away, so the file is never processed twice at once."""
     file = make_file(user, b"only once at a time")
     running = services.file_start_processing(file_id=file.pk)
-    assert services.file_process(file_id=file.pk) is None
+    assert services.file_process(file_id=file.pk).file is None
     file.refresh_from_db()
     assert (file.status, file.attempts, file.version) == (FileStatus.PROCESSING, 1, running.version)
 
@@ -193,14 +193,14 @@ def test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt(user, s
     settings.FILE_MAX_ATTEMPTS = 2
     file = make_file(user, b"hello")
     File.objects.filter(pk=file.pk).update(status=FileStatus.PROCESSING, attempts=2)
-    assert services.file_process(file_id=file.pk) is None
+    assert services.file_process(file_id=file.pk).file is None
     file.refresh_from_db()
     assert file.status == FileStatus.FAILED and "started 2 times" in file.error
     assert file.failure_code == FailureCode.TOO_MANY_ATTEMPTS
     assert file.sha256 == "", "the file was not run a third time"
     # Reprocessing starts the count again.
     services.file_reprocess(user=user, file_id=file.pk)
-    done = services.file_process(file_id=file.pk)
+    done = services.file_process(file_id=file.pk).file
     assert (done.status, done.failure_code) == (FileStatus.DONE, "")
 
 
@@ -213,7 +213,7 @@ def test_a_failure_while_storing_the_result_ends_failed_not_processing(user, mon
 
     monkeypatch.setattr(processing, "store_thumbnail", full_disk)
     file = make_file(user, b"hello")
-    assert services.file_process(file_id=file.pk).status == FileStatus.FAILED
+    assert services.file_process(file_id=file.pk).file.status == FileStatus.FAILED
     file.refresh_from_db()
     assert file.status == FileStatus.FAILED and file.failure_code == FailureCode.UNEXPECTED
     assert file.error == services.FAILURE_MESSAGES[FailureCode.UNEXPECTED]

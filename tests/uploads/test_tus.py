@@ -31,7 +31,7 @@ from tests.support.wsclient import Subscription
 CONTENT = b"".join(b"line %06d of a resumable upload\n" % n for n in range(8000))  # 256 KB
 SIZE = len(CONTENT)
 HALF = SIZE // 2
-NODE_SCRIPT = BASE_DIR / "tests" / "tus_upload.mjs"
+NODE_SCRIPT = Path(__file__).resolve().parent / "tus_upload.mjs"
 
 
 class Watched:

@@ -109,7 +109,7 @@ def test_a_file_over_the_cap_stays_pending_without_losing_an_attempt(user, setti
     busy = make_file(user, "busy.txt", b"busy")
     waiting = make_file(user, "waiting.txt", b"waiting")
     File.objects.filter(pk=busy.pk).update(status=FileStatus.PROCESSING, updated_at=timezone.now())
-    assert services.file_process(file_id=waiting.pk) == services.DEFERRED
+    assert services.file_process(file_id=waiting.pk).send_again is services.SendAgain.DEFERRED
     waited = File.objects.get(pk=waiting.pk)
     assert (waited.status, waited.attempts, waited.version) == (FileStatus.PENDING, 0, 1)
     # Touched by the try: the sweep leaves it to its re-sent task, and queues it only once
@@ -122,8 +122,8 @@ def test_a_file_over_the_cap_stays_pending_without_losing_an_attempt(user, setti
     assert waiting.pk in queued
     # Its owner's other file done, it starts; the cap off (0), nothing waits.
     File.objects.filter(pk=busy.pk).update(status=FileStatus.DONE)
-    assert services.file_process(file_id=waiting.pk).status == FileStatus.DONE
+    assert services.file_process(file_id=waiting.pk).file.status == FileStatus.DONE
     settings.FILE_MAX_IN_FLIGHT_PER_USER = 0
     File.objects.filter(pk=busy.pk).update(status=FileStatus.PROCESSING)
     again = make_file(user, "again.txt", b"again")
-    assert services.file_process(file_id=again.pk).status == FileStatus.DONE
+    assert services.file_process(file_id=again.pk).file.status == FileStatus.DONE

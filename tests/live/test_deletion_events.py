@@ -89,7 +89,7 @@ def recorded():
     reprocess lost its PENDING that way)."""
     RECORDED.clear()
     events.publisher.cache_clear()
-    with override_settings(FILE_EVENTS_PUBLISHER="tests.test_deletion_events.record"):
+    with override_settings(FILE_EVENTS_PUBLISHER="tests.live.test_deletion_events.record"):
         yield RECORDED
     events.publisher.cache_clear()
 

@@ -2,11 +2,11 @@
 // halves with a break: a first client sends the first half and goes away; a second, new
 // client resumes from the upload URL (optionally on another server: RESUME_ORIGIN) and sends
 // the rest. Prints {"url", "offsetAfterFirst", "fileId"} as JSON.
-//   node tests/tus_upload.mjs <endpoint> <token> <file> [resume origin]
+//   node tests/uploads/tus_upload.mjs <endpoint> <token> <file> [resume origin]
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
-const require = createRequire(new URL("../frontend/package.json", import.meta.url));
+const require = createRequire(new URL("../../frontend/package.json", import.meta.url));
 const tus = require("tus-js-client");
 
 const [endpoint, token, path, resumeOrigin] = process.argv.slice(2);

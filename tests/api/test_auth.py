@@ -94,7 +94,7 @@ async def test_owner_sees_and_downloads_own_file(gql, async_client, token):
 def test_staff_see_every_file_with_the_view_permission(gql, client, staff_user, staff_token):
     upload(gql)
     assert GraphQL(client, staff_token)(FILES)["data"]["files"]["totalCount"] == 0
-    grant_every_file_right(staff_user)  # more in tests/test_permissions.py
+    grant_every_file_right(staff_user)  # more in tests/api/test_permissions.py
     assert GraphQL(client, staff_token)(FILES)["data"]["files"]["totalCount"] == 1
 
 

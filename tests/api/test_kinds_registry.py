@@ -21,4 +21,9 @@ def test_the_graphql_file_kind_enum_is_the_processors_kinds():
 def test_every_processor_has_a_graphql_result_type():
     assert set(RESULT_TYPES) == set(processors.PROCESSORS)
     union = {member.name for member in sdl_type("FileResult").types}
-    assert union == {entry.type.__strawberry_definition__.name for entry in RESULT_TYPES.values()}
+    built_in = {entry.type.__strawberry_definition__.name for entry in RESULT_TYPES.values()}
+    assert union == built_in | {"CustomResult"}  # every processor from outside (FILE_PROCESSORS)
+
+
+def test_only_processors_from_outside_make_custom_files():
+    assert processors.FileKind.CUSTOM not in processors.PROCESSORS
