@@ -113,6 +113,13 @@ lint: install
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m tools.protections --check
 
+## make compose-test: docker-compose.yml built and run for real on podman (local stand-ins for
+## the Docker Hub images, deploy/standins/), used through its proxy, scaled out, torn down
+## (tools/compose_test.py; COMPOSE_TEST_PORT, default 8000)
+.PHONY: compose-test
+compose-test: install
+	$(PY) -m tools.compose_test
+
 # `make test` lints first (an extra prerequisite line, so the test rule itself stays as it is).
 test: lint
 

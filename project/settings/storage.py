@@ -39,10 +39,14 @@ STORAGES = {
     "default": {"BACKEND": "storages.backends.s3.S3Storage"}
     if AWS_STORAGE_BUCKET_NAME
     else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Static files are public and read by another user than the one collecting them (the
+    # proxy's nginx, the image's `app` when root collected at build time): world-readable,
+    # not FILE_UPLOAD_PERMISSIONS' 0640, which is for uploads.
     "staticfiles": {
         "BACKEND": "servestatic.storage.CompressedStaticFilesStorage"
         if not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
     },
 }
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")

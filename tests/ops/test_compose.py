@@ -91,7 +91,7 @@ def test_web_and_workers_scale_behind_the_proxy():
     services = compose()["services"]
     for name in ("web", "worker"):
         assert "ports" not in services[name] and "container_name" not in services[name], name
-    assert services["proxy"]["ports"] == ["8000:8000"]
+    assert services["proxy"]["ports"] == ["${PROXY_PORT:-8000}:8000"]
     # uvicorn believes X-Forwarded-For from the `edge` network alone: the proxy and web.
     edge = compose()["networks"]["edge"]["ipam"]["config"][0]["subnet"]
     assert services["web"]["environment"]["FORWARDED_ALLOW_IPS"] == edge
