@@ -17,3 +17,21 @@ def file_enqueue(*, file_id) -> None:
     """Queue `file_id` for `tasks.process_file`. No result is kept (the task ignores its
     result); asking for one would make this process listen for it on the result backend."""
     current_app.send_task(PROCESS_FILE, args=[str(file_id)], ignore_result=True)
+
+
+DELIVER_WEBHOOK = "files_app.deliver_webhook"
+
+
+def webhook_delivery_enqueue(*, delivery_id, countdown: float | None = None) -> None:
+    """Queue one try of a webhook delivery (`tasks.deliver_webhook`), `countdown` seconds from
+    now, on WEBHOOK_DELIVERY_QUEUE (empty: the default queue)."""
+    from django.conf import settings
+
+    queue = settings.WEBHOOK_DELIVERY_QUEUE or None
+    current_app.send_task(
+        DELIVER_WEBHOOK,
+        args=[str(delivery_id)],
+        countdown=countdown,
+        queue=queue,
+        ignore_result=True,
+    )

@@ -13,12 +13,13 @@ takes too long in FAILED.
 from celery import shared_task
 from django.conf import settings
 
-from .dispatch import PROCESS_FILE
+from .dispatch import DELIVER_WEBHOOK, PROCESS_FILE
 from .exceptions import TransientProcessingError
 from .services.fair_share import DEFERRED
 from .services.lease import file_takeover_wait
 from .services.processing import file_process
 from .services.recovery import files_recover
+from .services.webhooks import webhook_deliver, webhook_deliveries_recover
 
 # Clock and timer slack between the database (where the lease is kept) and the worker's ETA.
 TAKEOVER_MARGIN_SECONDS = 0.5
@@ -62,3 +63,19 @@ def send_again(task, *, countdown: float, **kwargs) -> None:
 @shared_task(name="files_app.recover_files", ignore_result=True)
 def recover_files() -> None:
     files_recover()
+
+
+@shared_task(
+    name=DELIVER_WEBHOOK,
+    ignore_result=True,
+    soft_time_limit=settings.WEBHOOK_TIMEOUT_SECONDS + 30,
+)
+def deliver_webhook(delivery_id: str) -> None:
+    """One try; the service queues the next one itself (its delay grows past Celery's
+    retry budget, and a try a duplicate message finds claimed does nothing)."""
+    webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="files_app.recover_webhook_deliveries", ignore_result=True)
+def recover_webhook_deliveries() -> None:
+    webhook_deliveries_recover()

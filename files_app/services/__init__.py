@@ -8,6 +8,7 @@
 - `tokens`: API tokens.
 - `users`: accounts made from the command line.
 - `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
+- `webhooks`: signed HTTP callbacks for a user's file events, and their deliveries.
 - `reservations`: uploads in flight: their bytes counted against the quota, how many run at
   once, and one writer per upload.
 """
@@ -49,6 +50,14 @@ from .upload import (
     validate_uploads,
 )
 from .users import user_create
+from .webhooks import (
+    CreatedWebhook,
+    webhook_create,
+    webhook_delete,
+    webhook_deliver,
+    webhook_deliveries_create,
+    webhook_deliveries_recover,
+)
 
 __all__ = [
     "DEFERRED",
@@ -84,4 +93,10 @@ __all__ = [
     "upload_reserve",
     "user_create",
     "validate_uploads",
+    "CreatedWebhook",
+    "webhook_create",
+    "webhook_deliver",
+    "webhook_deliveries_create",
+    "webhook_deliveries_recover",
+    "webhook_delete",
 ]

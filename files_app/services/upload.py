@@ -28,6 +28,7 @@ from ..models import File, FileStatus, ReprocessRequest, UploadReservation, stor
 from ..processors import sniff
 from ..processors.sniff import SNIFF_BYTES
 from ..sizes import human_size
+from . import webhooks
 from .fair_share import user_lock
 from .processing import FINISHED_STATUSES, transition
 
@@ -320,3 +321,4 @@ def file_row_delete(*, file: File) -> None:
     last = events.file_state(file, deleted=True)
     file.delete()
     transaction.on_commit(lambda: events.publish_state(last), robust=True)
+    transaction.on_commit(lambda: webhooks.webhook_deliveries_create(state=last), robust=True)
