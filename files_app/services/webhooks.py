@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -95,7 +96,7 @@ def webhook_create(*, user, url: str, events: list[str]) -> CreatedWebhook:
     secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
     with transaction.atomic():
         # Counted under the user's row lock: two creations at once cannot both pass the cap.
-        type(user).objects.select_for_update().filter(pk=user.pk).first()
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         if selectors.webhook_count(user=user) >= settings.WEBHOOK_MAX_PER_USER:
             raise WebhookLimitReached(
                 f"You have {settings.WEBHOOK_MAX_PER_USER} webhooks, the most a user may have: "

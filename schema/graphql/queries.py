@@ -14,6 +14,7 @@ from files_app.models import File
 
 from .ids import decode_file_id
 from .types import FileFilter, FileOrder, FileType
+from .webhooks import WebhookQuery
 
 
 @strawberry.type(name="FileConnection", description="A connection to a list of items.")
@@ -37,7 +38,7 @@ class FileConnection(DjangoListConnection[FileType]):
 
 
 @strawberry.type
-class Query:
+class Query(WebhookQuery):
     @strawberry_django.connection(
         FileConnection,
         filters=FileFilter,
