@@ -76,7 +76,11 @@ def secret_box() -> MultiFernet:
     keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     return MultiFernet(
         [
-            Fernet(base64.urlsafe_b64encode(salted_hmac(__name__, "secrets", secret=key).digest()))
+            Fernet(
+                base64.urlsafe_b64encode(
+                    salted_hmac(__name__, "secrets", secret=key, algorithm="sha256").digest()
+                )
+            )
             for key in keys
         ]
     )
@@ -88,7 +92,8 @@ def webhook_secret(webhook: Webhook) -> str:
 
 def webhook_create(*, user, url: str, events: list[str]) -> CreatedWebhook:
     selectors.require_user(user)
-    chosen = sorted({WebhookEvent(event).value for event in events})
+    wanted = {WebhookEvent(event) for event in events}
+    chosen = [event.value for event in WebhookEvent if event in wanted]  # the enum's order
     if not chosen:
         raise BadUserInput("Name at least one event: FILE_DONE, FILE_FAILED or FILE_DELETED.")
     url = url.strip()
