@@ -118,21 +118,26 @@ def post(
     for address in addresses:
         connection = PinnedConnection(destination, address, timeout, destination.scheme == "https")
         # The deadline of the whole exchange: the socket's timeout bounds each read, this
-        # bounds their sum. Shutting the socket down wakes the read blocked on it.
-        deadline = threading.Timer(timeout, abort, args=(connection,))
+        # bounds their sum. Shutting the socket down wakes the read blocked on it, which may
+        # then return what looks like a short answer: `expired` tells it from a real one.
+        expired = threading.Event()
+        deadline = threading.Timer(timeout, abort, args=(connection, expired))
         deadline.start()
         try:
             connection.request("POST", destination.target, body=body, headers=headers)
             response = connection.getresponse()
-            return Answer(response.status, response.read(max_bytes))
+            excerpt = response.read(max_bytes)
+            if expired.is_set():
+                raise TimeoutError
+            return Answer(response.status, excerpt)
         except ConnectionRefusedError as refused:
             error = refused  # the next address may listen
         except OSError as failed:
-            if isinstance(failed, TimeoutError) or not deadline.is_alive():
+            if isinstance(failed, TimeoutError) or expired.is_set():
                 raise TimeoutError(f"no answer within {timeout:g} s") from None
             raise
         except http.client.HTTPException as malformed:
-            if not deadline.is_alive():
+            if expired.is_set():
                 raise TimeoutError(f"no answer within {timeout:g} s") from None
             raise OSError(f"not an HTTP answer ({type(malformed).__name__})") from None
         finally:
@@ -141,7 +146,8 @@ def post(
     raise error
 
 
-def abort(connection: PinnedConnection) -> None:
+def abort(connection: PinnedConnection, expired: threading.Event) -> None:
+    expired.set()  # before the socket is shut: a read it wakes sees it
     sock = connection.sock
     if sock is not None:
         try:

@@ -53,7 +53,7 @@ def decode_webhook_id(raw_id: strawberry.ID | str) -> uuid.UUID:
 
 @strawberry.type(name="WebhookDelivery", description="One event sent to a webhook.")
 class DeliveryType:
-    status: DeliveryStatusEnum
+    status: DeliveryStatusEnum = strawberry.field(description="Where it stands.")
     attempts: int = strawberry.field(description="Tries so far.")
     responded_with: str | None = strawberry.field(
         description=(
@@ -62,7 +62,7 @@ class DeliveryType:
         )
     )
     at: datetime = strawberry.field(description="When the last try was made (or queued).")
-    event: WebhookEventEnum
+    event: WebhookEventEnum = strawberry.field(description="The event it carries.")
     message_id: str = strawberry.field(description="Its `webhook-id` header, on every try.")
 
     @classmethod
@@ -79,9 +79,9 @@ class DeliveryType:
 
 @strawberry.type(name="Webhook", description="A signed HTTP callback for your files' events.")
 class WebhookType:
-    id: strawberry.ID
-    url: str
-    events: list[WebhookEventEnum]
+    id: strawberry.ID = strawberry.field(description="What `deleteWebhook` takes.")
+    url: str = strawberry.field(description="Where its deliveries are POSTed.")
+    events: list[WebhookEventEnum] = strawberry.field(description="What it hears of.")
     created_at: datetime
     last_delivery: DeliveryType | None = strawberry.field(
         description="The latest event sent (or being sent) to it; null before the first."

@@ -7,6 +7,7 @@ receiver's queue, never on a clock."""
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from standardwebhooks import Webhook as Verifier
@@ -21,7 +22,7 @@ from tests.support.graphql import GraphQL
 from tests.support.processes import start_celery, wait_until
 from tests.support.samples import truncated_jpeg
 from tests.support.users import grant_every_file_right
-from tests.support.webhook_receiver import HOLD, Receiver
+from tests.support.webhook_receiver import DRIP, HOLD, Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -387,3 +388,61 @@ def test_a_destination_private_when_sent_is_refused_then(
     assert "not a public address" in delivery.responded_with
     assert receiver.nothing(where)
     assert delivery.status == DeliveryStatus.PENDING  # tried again later, checked again then
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_deadline(
+    gql, user, receiver, webhook_worker
+):
+    """Each byte comes well within the timeout; the exchange as a whole does not."""
+    where = path()
+    receiver.script(where, DRIP)
+    create(gql, receiver.url(where))
+    done_file(user)
+
+    first, second = receiver.next(where), receiver.next(where)
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    delivery = WebhookDelivery.objects.get(message_id=first.headers["webhook-id"])
+    wait_until(
+        lambda: WebhookDelivery.objects.get(pk=delivery.pk).status == "SUCCEEDED",
+        30,
+        "the second try never succeeded",
+    )
+
+
+def test_a_redirect_is_not_followed(gql, user, receiver, webhook_worker):
+    where = path()
+    receiver.script(where, 307)
+    created = create(gql, receiver.url(where))
+    done_file(user)
+
+    first, second = receiver.next(where), receiver.next(where)  # tried again, not redirected
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert receiver.nothing("/redirected")
+    wait_until(
+        lambda: (
+            last_delivery(gql, created["webhook"]["id"])["attempts"] == 2
+            and last_delivery(gql, created["webhook"]["id"])["status"] == "SUCCEEDED"
+        ),
+        30,
+        "the second try was never recorded",
+    )
+
+
+def test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep(
+    gql, user, receiver, webhook_worker, webhook_settings, queue_name
+):
+    where = path()
+    created = create(gql, receiver.url(where))
+    webhook_settings.WEBHOOK_DELIVERY_QUEUE = f"lost-{uuid.uuid4().hex[:8]}"  # nobody listens
+    done_file(user)
+    delivery = WebhookDelivery.objects.get()
+    assert services.webhook_deliveries_recover() == 0  # due, but not yet overdue
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=delivery.next_attempt_at - timedelta(hours=1)
+    )
+    webhook_settings.WEBHOOK_DELIVERY_QUEUE = queue_name
+    assert services.webhook_deliveries_recover() == 1
+    got = receiver.next(where)
+    assert got.headers["webhook-id"] == delivery.message_id
+    assert verified(created["secret"], got)["type"] == "file.done"

@@ -2,9 +2,10 @@
 request it gets (per path) and answers each as the test scripted it.
 
 `answers[path]` is a list of what to do with that path's next requests, in order: a status
-code, or HOLD (say nothing until the receiver stops, so the sender's timeout is what ends
-the try). Past the list, 200. A test waits for the requests it expects with `next(path)`,
-which blocks on a queue with a deadline: no sleeping."""
+code (a 3xx redirects to `/redirected`), HOLD (say nothing until the receiver stops, so the
+sender's timeout is what ends the try) or DRIP (answer one byte at a time, never finishing:
+only a deadline on the whole exchange ends it). Past the list, 200. A test waits for the
+requests it expects with `next(path)`, which blocks on a queue with a deadline: no sleeping."""
 
 import http.server
 import queue
@@ -12,6 +13,8 @@ import threading
 from dataclasses import dataclass
 
 HOLD = "hold"
+DRIP = "drip"  # a status line, then a header byte every DRIP_SECONDS, until the sender gives up
+DRIP_SECONDS = 0.2
 WAIT_SECONDS = 60.0
 
 
@@ -42,10 +45,24 @@ class Receiver:
                 if answer == HOLD:
                     receiver.stopping.wait(WAIT_SECONDS)
                     return
+                if answer == DRIP:
+                    self.drip()
+                    return
                 self.send_response(answer)
+                if 300 <= answer < 400:
+                    self.send_header("Location", receiver.url("/redirected"))
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def drip(self):
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not receiver.stopping.wait(DRIP_SECONDS):
+                    try:
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                    except OSError:  # the sender hung up
+                        return
 
             def log_message(self, *args):
                 pass

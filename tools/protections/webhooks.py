@@ -88,4 +88,14 @@ PROTECTIONS = [
         ],
         [f"{WEBHOOK_TESTS}::test_a_destination_private_when_sent_is_refused_then"],
     ),
+    Protection(
+        "36 a webhook try has one deadline for the whole exchange",
+        [(DESTINATIONS, "        deadline.start()\n", "")],
+        [f"{WEBHOOK_TESTS}::test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_deadline"],
+    ),
+    Protection(
+        "35 a webhook delivery whose message was lost is sent by the sweep",
+        [(WEBHOOKS, "for delivery_id in lost:", "for delivery_id in []:")],
+        [f"{WEBHOOK_TESTS}::test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep"],
+    ),
 ]
