@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from .exceptions import InvalidWebhookUrl, WebhookDestinationRefused
 
 SCHEMES = {"http": 80, "https": 443}
+MAX_URL_LENGTH = 2048  # Webhook.url's
 
 
 class Destination(NamedTuple):
@@ -37,6 +38,8 @@ class Answer(NamedTuple):
 
 
 def parse(url: str) -> Destination:
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidWebhookUrl(f"A webhook URL is at most {MAX_URL_LENGTH} characters.")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -67,18 +70,23 @@ def resolve(destination: Destination, *, allow_private: bool) -> list[str]:
             destination.host, destination.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
         )
     except (socket.gaierror, UnicodeError):
-        raise WebhookDestinationRefused(
-            f"The host {destination.host!r} does not resolve to an address."
-        ) from None
+        raise not_public(destination) from None
     addresses = list(dict.fromkeys(info[4][0] for info in found))
     if not allow_private:
         for address in addresses:
             if not is_public(address):
-                raise WebhookDestinationRefused(
-                    f"The host {destination.host!r} resolves to {address}, which is not a "
-                    "public address: webhooks go to public destinations only."
-                )
+                raise not_public(destination)
     return addresses
+
+
+def not_public(destination: Destination) -> WebhookDestinationRefused:
+    """One message whether the name does not resolve or resolves to a private address, and
+    the address never named: `createWebhook` must not tell a user what our own resolver
+    makes of internal names."""
+    return WebhookDestinationRefused(
+        f"The host {destination.host!r} is not a public destination: it does not resolve, or "
+        "resolves to a loopback, private, link-local or metadata address."
+    )
 
 
 def check(url: str, *, allow_private: bool) -> Destination:
