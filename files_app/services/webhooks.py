@@ -17,6 +17,7 @@ import base64
 import json
 import logging
 import secrets
+import ssl
 import uuid
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -222,9 +223,20 @@ def send(delivery: WebhookDelivery) -> tuple[bool, str, str]:
     except WebhookDestinationRefused as refused:
         return False, f"refused: {refused.message}"[:255], ""
     except OSError as error:
-        return False, (str(error) or type(error).__name__)[:255], ""
+        return False, failure_words(error)[:255], ""
     excerpt = answer.excerpt.decode("utf-8", "replace")
     return 200 <= answer.status < 300, f"HTTP {answer.status}", excerpt
+
+
+def failure_words(error: OSError) -> str:
+    """A try's failure as its owner reads it in `respondedWith`."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failed: {error.reason or error}"
+    if isinstance(error, TimeoutError):
+        return str(error) or "no answer in time"
+    return error.strerror or str(error) or type(error).__name__
 
 
 def webhook_deliver(*, delivery_id) -> WebhookDelivery | None:

@@ -19,7 +19,7 @@ from schema.graphql.ids import decode_file_id
 from schema.graphql.webhooks import decode_webhook_id
 from tests.support.files import make_sniffed_file
 from tests.support.graphql import GraphQL
-from tests.support.processes import start_celery, wait_until
+from tests.support.processes import free_port, start_celery, wait_until
 from tests.support.samples import truncated_jpeg
 from tests.support.users import grant_every_file_right
 from tests.support.webhook_receiver import DRIP, HOLD, Receiver
@@ -458,3 +458,15 @@ def test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep(
     got = receiver.next(where)
     assert got.headers["webhook-id"] == delivery.message_id
     assert verified(created["secret"], got)["type"] == "file.done"
+
+
+def test_a_closed_port_is_a_failed_try_said_in_words(gql, user, webhook_settings):
+    """Tried here, in this process (no worker takes this queue)."""
+    create(gql, f"http://127.0.0.1:{free_port()}/hook")  # nobody listens there
+    webhook_settings.WEBHOOK_DELIVERY_QUEUE = f"nobody-{uuid.uuid4().hex[:8]}"
+    done_file(user)
+    delivery = services.webhook_deliver(delivery_id=WebhookDelivery.objects.get().pk)
+    assert delivery.responded_with == "connection refused"
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
+    # Not due again yet: a duplicate message does nothing.
+    assert services.webhook_deliver(delivery_id=delivery.pk) is None

@@ -98,4 +98,15 @@ PROTECTIONS = [
         [(WEBHOOKS, "for delivery_id in lost:", "for delivery_id in []:")],
         [f"{WEBHOOK_TESTS}::test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep"],
     ),
+    Protection(
+        "35 a webhook try is claimed once: a duplicate message sends nothing",
+        [
+            (
+                WEBHOOKS,
+                "pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now",
+                "pk=delivery_id, status=DeliveryStatus.PENDING",
+            )
+        ],
+        [f"{WEBHOOK_TESTS}::test_a_closed_port_is_a_failed_try_said_in_words"],
+    ),
 ]
