@@ -19,7 +19,11 @@ from .services.fair_share import DEFERRED
 from .services.lease import file_takeover_wait
 from .services.processing import file_process
 from .services.recovery import files_recover
-from .services.webhooks import webhook_deliver, webhook_deliveries_recover
+from .services.webhooks import (
+    webhook_deliver,
+    webhook_deliveries_prune,
+    webhook_deliveries_recover,
+)
 
 # Clock and timer slack between the database (where the lease is kept) and the worker's ETA.
 TAKEOVER_MARGIN_SECONDS = 0.5
@@ -79,3 +83,4 @@ def deliver_webhook(delivery_id: str) -> None:
 @shared_task(name="files_app.recover_webhook_deliveries", ignore_result=True)
 def recover_webhook_deliveries() -> None:
     webhook_deliveries_recover()
+    webhook_deliveries_prune()

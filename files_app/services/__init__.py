@@ -56,6 +56,7 @@ from .webhooks import (
     webhook_delete,
     webhook_deliver,
     webhook_deliveries_create,
+    webhook_deliveries_prune,
     webhook_deliveries_recover,
 )
 
@@ -97,6 +98,7 @@ __all__ = [
     "webhook_create",
     "webhook_deliver",
     "webhook_deliveries_create",
+    "webhook_deliveries_prune",
     "webhook_deliveries_recover",
     "webhook_delete",
 ]

@@ -290,3 +290,11 @@ def webhook_deliveries_recover() -> int:
     for delivery_id in lost:
         dispatch.webhook_delivery_enqueue(delivery_id=delivery_id)
     return len(lost)
+
+
+def webhook_deliveries_prune(*, now=None) -> int:
+    """Delete finished deliveries older than WEBHOOK_DELIVERIES_KEPT_DAYS: the table would
+    otherwise grow by one row per event and webhook for ever."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_DELIVERIES_KEPT_DAYS)
+    finished = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED)
+    return WebhookDelivery.objects.filter(status__in=finished, created_at__lt=cutoff).delete()[0]

@@ -17,12 +17,15 @@ WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 4 * KIB)
 # as long as the first attempt is less than WEBHOOK_RETRY_FOR_SECONDS old; then FAILED.
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 5.0)
 WEBHOOK_RETRY_FOR_SECONDS = env_float("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600.0)
+# Finished deliveries (SUCCEEDED or FAILED) are deleted this many days after their event.
+WEBHOOK_DELIVERIES_KEPT_DAYS = env_int("WEBHOOK_DELIVERIES_KEPT_DAYS", 30)
 # Webhooks one user may have at once.
 WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 10)
 # The Celery queue deliveries are sent to; empty: the default queue, which `celery worker`
 # consumes. A queue of their own keeps slow receivers from delaying processing.
 WEBHOOK_DELIVERY_QUEUE = os.environ.get("WEBHOOK_DELIVERY_QUEUE", "")
-# Deliveries whose message was lost (a broker restart) are queued again by this sweep.
+# Deliveries whose message was lost (a broker restart) are queued again by this sweep, which
+# also deletes the finished ones past WEBHOOK_DELIVERIES_KEPT_DAYS.
 CELERY_BEAT_SCHEDULE["recover-webhook-deliveries"] = {
     "task": "files_app.recover_webhook_deliveries",
     "schedule": 60.0,

@@ -470,3 +470,19 @@ def test_a_closed_port_is_a_failed_try_said_in_words(gql, user, webhook_settings
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
     # Not due again yet: a duplicate message does nothing.
     assert services.webhook_deliver(delivery_id=delivery.pk) is None
+
+
+def test_finished_deliveries_are_pruned_after_the_days_kept(gql, user, webhook_settings):
+    create(gql, "http://127.0.0.1:9/hook")
+    webhook_settings.WEBHOOK_DELIVERY_QUEUE = f"nobody-{uuid.uuid4().hex[:8]}"
+    for name in ("old.csv", "failed.csv", "pending.csv", "recent.csv"):
+        done_file(user, name)
+    old, failed, pending, recent = WebhookDelivery.objects.order_by("created_at")
+    WebhookDelivery.objects.filter(pk__in=[old.pk, failed.pk, pending.pk]).update(
+        created_at=old.created_at - timedelta(days=31)
+    )
+    WebhookDelivery.objects.filter(pk__in=[old.pk, recent.pk]).update(status="SUCCEEDED")
+    WebhookDelivery.objects.filter(pk=failed.pk).update(status="FAILED")
+
+    assert services.webhook_deliveries_prune() == 2
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
