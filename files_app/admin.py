@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from . import services
 from .exceptions import FileServiceError
-from .models import ApiToken, File, FileStatus
+from .models import ApiToken, File, FileStatus, Webhook, WebhookDelivery
 from .sizes import STEP, human_size
 
 
@@ -127,3 +127,61 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="Unexpired")
     def unexpired(self, token):
         return token.expires_at is None or token.expires_at > timezone.now()
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = ("event", "message_id", "status", "attempts", "responded_with", "last_attempt_at")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    show_change_link = True
+    ordering = ("-created_at",)
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    """Webhooks are made through the API (the secret is shown to its owner once); here they
+    are looked at, and deleted. The encrypted secret is never shown."""
+
+    list_display = ("url", "owner", "events", "created_at")
+    list_filter = ("owner",)
+    search_fields = ("url",)
+    readonly_fields = ("id", "owner", "url", "events", "created_at")
+    fields = readonly_fields
+    inlines = [DeliveryInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Every delivery and how it went: a FAILED one is what an owner asks support about."""
+
+    list_display = ("event", "webhook", "status", "attempts", "responded_with", "created_at")
+    list_filter = ("status", "event")
+    search_fields = ("message_id", "webhook__url")
+    list_select_related = ("webhook",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "id",
+        "webhook",
+        "event",
+        "message_id",
+        "status",
+        "attempts",
+        "created_at",
+        "last_attempt_at",
+        "next_attempt_at",
+        "responded_with",
+        "response_excerpt",
+        "body",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -71,3 +71,21 @@ class Background:
 
 
 background = Background()
+
+
+DELIVER_WEBHOOK = "files_app.deliver_webhook"
+
+
+def webhook_delivery_enqueue(*, delivery_id, countdown: float | None = None) -> None:
+    """Queue one try of a webhook delivery (`tasks.deliver_webhook`), `countdown` seconds from
+    now, on WEBHOOK_DELIVERY_QUEUE (empty: the default queue)."""
+    from django.conf import settings
+
+    queue = settings.WEBHOOK_DELIVERY_QUEUE or None
+    current_app.send_task(
+        DELIVER_WEBHOOK,
+        args=[str(delivery_id)],
+        countdown=countdown,
+        queue=queue,
+        ignore_result=True,
+    )

@@ -91,5 +91,24 @@ class UploadExpired(FileServiceError):
     default_message = "This upload expired before it was finished: start it again."
 
 
+class WebhookNotFound(FileServiceError):
+    """Also raised for someone else's webhook: never reveal that it exists."""
+
+    default_message = "No such webhook."
+
+
+class InvalidWebhookUrl(FileServiceError):
+    """Not an absolute http(s) URL with a host, or one with credentials in it."""
+
+
+class WebhookDestinationRefused(FileServiceError):
+    """A destination that resolves to a loopback, private, link-local or metadata address
+    (server-side request forgery), or does not resolve at all."""
+
+
+class WebhookLimitReached(FileServiceError):
+    pass
+
+
 class TransientProcessingError(Exception):
     """Storage hiccup while processing: the task retries with backoff. Not shown to users."""

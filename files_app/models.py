@@ -216,3 +216,74 @@ class OwnerUsage(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.owner_id}: {self.count()} files, {self.bytes} bytes"
+
+
+class WebhookEvent(models.TextChoices):
+    """What a webhook may subscribe to; the value is the delivery's `type`."""
+
+    FILE_DONE = "file.done", "File done"
+    FILE_FAILED = "file.failed", "File failed"
+    FILE_DELETED = "file.deleted", "File deleted"
+
+
+class Webhook(models.Model):
+    """An owner's HTTP callback (services/webhooks.py). Its signing secret is kept encrypted
+    with a key derived from SECRET_KEY: the signer needs it back, so a hash would not do, and
+    the database alone does not reveal it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.URLField(max_length=2048)
+    # WebhookEvent values, in a list (a JSON list: the same on SQLite and PostgreSQL).
+    events = models.JSONField(default=list)
+    secret_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["owner", "created_at"], name="webhook_owner_created")]
+
+    def __str__(self) -> str:
+        return f"webhook {self.url} of user {self.owner_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"  # not yet tried, or waiting for its next try
+    SUCCEEDED = "SUCCEEDED", "Succeeded"  # answered 2xx
+    FAILED = "FAILED", "Failed"  # every try failed, for WEBHOOK_RETRY_FOR_SECONDS
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook: its body is fixed when the event happens, and every try
+    sends it with the same `webhook-id` (`message_id`), so a receiver can drop a duplicate."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32, choices=WebhookEvent.choices)
+    message_id = models.CharField(max_length=64, unique=True)
+    body = models.TextField(help_text="The JSON sent, byte for byte (UTF-8).")
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the next try is due (PENDING); a try claims the delivery by moving it on.
+    next_attempt_at = models.DateTimeField()
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The last try's outcome in words: "HTTP 503", "no answer within 10 s", "refused: …".
+    responded_with = models.CharField(max_length=255, blank=True, default="")
+    # The start of the last answer's body (WEBHOOK_RESPONSE_MAX_BYTES at most), for the admin.
+    response_excerpt = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_created"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_status_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.message_id} ({self.status})"

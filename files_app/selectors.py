@@ -9,14 +9,15 @@ from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BigIntegerField, F, Func, QuerySet, Subquery, Sum
+from django.db.models import BigIntegerField, F, Func, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
 from django.db.models.sql.where import WhereNode
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .exceptions import FileNotFound, NotAuthenticated, NotPermitted
+from .exceptions import FileNotFound, NotAuthenticated, NotPermitted, WebhookNotFound
 from .models import (
     ApiToken,
     File,
@@ -25,6 +26,8 @@ from .models import (
     ReprocessRequest,
     ResumableUpload,
     UploadReservation,
+    Webhook,
+    WebhookDelivery,
 )
 
 
@@ -303,3 +306,41 @@ def file_workload() -> Workload:
         .first()
     )
     return Workload({status: count or 0 for status, count in counts.items()}, oldest)
+
+
+# --- webhooks: a user's own, never anyone else's (staff included) ---------------------------
+
+
+def webhook_list(*, user) -> QuerySet[Webhook]:
+    """The caller's webhooks, each with its latest delivery (`last_delivery`, or None)."""
+    require_user(user)
+    latest = WebhookDelivery.objects.filter(webhook=OuterRef("pk")).order_by("-created_at", "-id")
+    return (
+        Webhook.objects.filter(owner=user)
+        .annotate(last_delivery_id=Subquery(latest.values("pk")[:1]))
+        .order_by("created_at", "id")
+    )
+
+
+def webhook_get(*, user, webhook_id) -> Webhook:
+    require_user(user)
+    try:
+        return Webhook.objects.get(owner=user, pk=webhook_id)
+    except (Webhook.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise WebhookNotFound() from None
+
+
+def webhook_last_deliveries(*, webhooks: Iterable[Webhook]) -> dict:
+    """The deliveries `webhook_list` found latest, by webhook id: one query for a list."""
+    wanted = {hook.last_delivery_id: hook.pk for hook in webhooks if hook.last_delivery_id}
+    return {wanted[d.pk]: d for d in WebhookDelivery.objects.filter(pk__in=wanted)}
+
+
+def webhooks_listening(*, owner_id, event: str) -> list[Webhook]:
+    """The webhooks of `owner_id` subscribed to `event`: for the worker announcing a file's
+    event, which is the owner's alone (a user has WEBHOOK_MAX_PER_USER at most)."""
+    return [hook for hook in Webhook.objects.filter(owner_id=owner_id) if event in hook.events]
+
+
+def webhook_count(*, user) -> int:
+    return Webhook.objects.filter(owner=user).count()

@@ -13,10 +13,15 @@ takes too long in FAILED.
 from celery import shared_task
 from django.conf import settings
 
-from .dispatch import PROCESS_FILE
+from .dispatch import DELIVER_WEBHOOK, PROCESS_FILE
 from .exceptions import TransientProcessingError
 from .services.processing import SendAgain, file_process
 from .services.recovery import files_recover
+from .services.webhooks import (
+    webhook_deliver,
+    webhook_deliveries_prune,
+    webhook_deliveries_recover,
+)
 
 
 @shared_task(
@@ -55,3 +60,20 @@ def send_again(task, *, countdown: float, takeover: bool) -> None:
 @shared_task(name="files_app.recover_files", ignore_result=True)
 def recover_files() -> None:
     files_recover()
+
+
+@shared_task(
+    name=DELIVER_WEBHOOK,
+    ignore_result=True,
+    soft_time_limit=settings.WEBHOOK_TIMEOUT_SECONDS + 30,
+)
+def deliver_webhook(delivery_id: str) -> None:
+    """One try; the service queues the next one itself (its delay grows past Celery's
+    retry budget, and a try a duplicate message finds claimed does nothing)."""
+    webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="files_app.recover_webhook_deliveries", ignore_result=True)
+def recover_webhook_deliveries() -> None:
+    webhook_deliveries_recover()
+    webhook_deliveries_prune()

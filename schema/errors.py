@@ -45,6 +45,9 @@ class ErrorCode(enum.StrEnum):
     UPLOAD_OFFSET_MISMATCH = "UPLOAD_OFFSET_MISMATCH"
     UPLOAD_LOCKED = "UPLOAD_LOCKED"
     UPLOAD_EXPIRED = "UPLOAD_EXPIRED"
+    INVALID_WEBHOOK_URL = "INVALID_WEBHOOK_URL"
+    WEBHOOK_DESTINATION_REFUSED = "WEBHOOK_DESTINATION_REFUSED"
+    WEBHOOK_LIMIT_REACHED = "WEBHOOK_LIMIT_REACHED"
     BAD_REQUEST = "BAD_REQUEST"
     REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
     SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP"
@@ -73,6 +76,10 @@ ERROR_CODES: dict[type[Exception], ErrorCode] = {
     exceptions.UploadOffsetMismatch: ErrorCode.UPLOAD_OFFSET_MISMATCH,
     exceptions.UploadLocked: ErrorCode.UPLOAD_LOCKED,
     exceptions.UploadExpired: ErrorCode.UPLOAD_EXPIRED,
+    exceptions.WebhookNotFound: ErrorCode.NOT_FOUND,
+    exceptions.InvalidWebhookUrl: ErrorCode.INVALID_WEBHOOK_URL,
+    exceptions.WebhookDestinationRefused: ErrorCode.WEBHOOK_DESTINATION_REFUSED,
+    exceptions.WebhookLimitReached: ErrorCode.WEBHOOK_LIMIT_REACHED,
     AnswerTooLarge: ErrorCode.ANSWER_TOO_LARGE,
     OperationalError: ErrorCode.SERVICE_UNAVAILABLE,
     InterfaceError: ErrorCode.SERVICE_UNAVAILABLE,

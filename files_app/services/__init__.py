@@ -14,6 +14,7 @@
 - `users`: accounts made from the command line.
 - `fair_share`: at most FILE_MAX_IN_FLIGHT_PER_USER files of one user processing at once.
 - `usage`: the per-owner counters (bytes, files by status): recounted when they drifted.
+- `webhooks`: signed HTTP callbacks for a user's file events, and their deliveries.
 - `reservations`: uploads in flight: their bytes counted against the quota, how many run at
   once, and one writer per upload.
 - `audit`: the storage checked against the rows (`manage.py storage_audit`).
@@ -51,6 +52,15 @@ from .tokens import api_token_authenticate, api_token_create, api_token_revoke
 from .upload import file_create, files_create, sanitize_file_name, upload_allowance
 from .usage import owner_usage_recount, owner_usages_recount
 from .users import user_create
+from .webhooks import (
+    CreatedWebhook,
+    webhook_create,
+    webhook_delete,
+    webhook_deliver,
+    webhook_deliveries_create,
+    webhook_deliveries_prune,
+    webhook_deliveries_recover,
+)
 
 __all__ = [
     "FAILURE_MESSAGES",
@@ -86,4 +96,11 @@ __all__ = [
     "owner_usage_recount",
     "owner_usages_recount",
     "user_create",
+    "CreatedWebhook",
+    "webhook_create",
+    "webhook_deliver",
+    "webhook_deliveries_create",
+    "webhook_deliveries_prune",
+    "webhook_deliveries_recover",
+    "webhook_delete",
 ]

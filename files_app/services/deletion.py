@@ -1,5 +1,5 @@
 """Deleting a file: the row at once, its bytes after commit, its last event to everyone who
-could see it."""
+could see it, and to its owner's webhooks."""
 
 import uuid
 
@@ -7,6 +7,7 @@ from django.db import transaction
 
 from .. import events, selectors
 from ..models import File
+from . import webhooks
 
 
 def file_delete(*, user, file_id) -> uuid.UUID:
@@ -28,3 +29,4 @@ def file_row_delete(*, file: File) -> None:
     last = events.file_state(file, deleted=True)
     file.delete()
     transaction.on_commit(lambda: events.publish_state(last), robust=True)
+    transaction.on_commit(lambda: webhooks.webhook_deliveries_create(state=last), robust=True)

@@ -27,7 +27,7 @@ from .. import events, metrics, processors, selectors, storage
 from ..exceptions import TransientProcessingError
 from ..failures import FailureCode
 from ..models import File, FileStatus, thumbnail_path
-from . import fair_share
+from . import fair_share, webhooks
 from .lease import Lease, claimable, file_takeover_wait, lease_end, run_of
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,12 @@ def transition(
             return None
         file = selectors.file_by_pk(file_id=file_id)
         transaction.on_commit(lambda: events.publish_file_update(file), robust=True)
+        if changes.get("status") in webhooks.EVENT_OF_STATUS:
+            # Its owner's webhooks hear of DONE and FAILED (their own Celery task sends them).
+            state = events.file_state(file)
+            transaction.on_commit(
+                lambda: webhooks.webhook_deliveries_create(state=state), robust=True
+            )
     return file
 
 

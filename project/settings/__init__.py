@@ -15,3 +15,4 @@ from project.settings.graphql import *
 from project.settings.celery_channels import *
 from project.settings.processing import *
 from project.settings.observability import *
+from project.settings.webhooks import *

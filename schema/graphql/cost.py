@@ -17,6 +17,7 @@ must have its bound in LIST_ITEMS (tests/test_query_cost.py checks it), or be a 
 
 import functools
 
+from django.conf import settings
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -30,6 +31,7 @@ from graphql import (
     is_leaf_type,
 )
 
+from files_app.models import WebhookEvent
 from files_app.processors import MAX_RESULT_ITEMS, MAX_RESULT_STRING_BYTES
 from files_app.sizes import human_size
 
@@ -51,6 +53,8 @@ LIST_ITEMS = {
     ("CsvResult", "badRows"): MAX_RESULT_ITEMS,
     ("Mutation", "uploadFiles"): lambda bounds: bounds.files_per_request,
     ("UploadUrl", "fields"): 16,  # a presigned POST's form fields
+    ("Query", "webhooks"): lambda bounds: settings.WEBHOOK_MAX_PER_USER,
+    ("Webhook", "events"): len(WebhookEvent),
 }
 EDGES = "edges"
 

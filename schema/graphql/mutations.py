@@ -16,6 +16,7 @@ from files_app import selectors, services
 from .ids import decode_file_id, encode_file_id
 from .scalars import BigInt
 from .types import FileType
+from .webhooks import WebhookMutation
 
 
 @strawberry.type(description="One form field of a presigned POST.")
@@ -43,7 +44,7 @@ def current_user(info: strawberry.Info):
 
 
 @strawberry.type
-class Mutation:
+class Mutation(WebhookMutation):
     @strawberry_django.mutation(description="Upload one file (GraphQL multipart request spec).")
     def upload_file(self, info: strawberry.Info, file: Upload) -> FileType:
         return services.file_create(owner=current_user(info), upload=file)

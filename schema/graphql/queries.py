@@ -16,6 +16,7 @@ from files_app.models import File, FileStatus
 
 from .ids import decode_file_id
 from .types import FileFilter, FileOrder, FileType
+from .webhooks import WebhookQuery
 
 # Filters a count may leave to the counters (`selectors.file_count`): a status is a column
 # there; anything else (a name, a time, AND/OR/NOT) has to visit rows.
@@ -114,7 +115,7 @@ class FileConnection(DjangoListConnection[FileType]):
 
 
 @strawberry.type
-class Query:
+class Query(WebhookQuery):
     @strawberry_django.connection(
         FileConnection,
         filters=FileFilter,

@@ -374,12 +374,29 @@ def test_quota_and_rate_limit_refusals_carry_the_servers_code(limited_server, to
 
 
 @pytest.mark.django_db(transaction=True)
-def test_webhooks_say_when_the_server_has_none(uvicorn_server, token, tmp_path):
+def test_webhooks_are_created_listed_and_deleted(uvicorn_server, token, tmp_path):
+    """Against the session's server, which refuses private destinations (its default)."""
     env = client_env(tmp_path, uvicorn_server.url, token)
-    for command in (["webhooks", "list"], ["webhooks", "create", "https://example.com/hook"]):
-        answered = live_files(*command, env=env)
-        assert answered.returncode == 1, answered.stderr
-        assert b"webhooks are not available on this server" in answered.stderr
+    hook = "https://93.184.215.14/hook"  # a public address literal: nothing to resolve
+    created = live_files("webhooks", "create", hook, "--event", "file.done", "--json", env=env)
+    assert created.returncode == 0, created.stderr
+    made = json.loads(created.stdout)
+    assert made["secret"].startswith("whsec_") and made["webhook"]["events"] == ["FILE_DONE"]
+
+    listed = live_files("webhooks", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.decode().split() == [made["webhook"]["id"], hook, "FILE_DONE"]
+
+    refused = live_files("webhooks", "create", "http://127.0.0.1:9/hook", env=env)
+    assert refused.returncode == 1, refused.stderr
+    assert b"WEBHOOK_DESTINATION_REFUSED: " in refused.stderr
+
+    deleted = live_files("webhooks", "delete", made["webhook"]["id"], env=env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.decode().strip() == made["webhook"]["id"]
+    assert live_files("webhooks", "list", "--json", env=env).stdout.strip() == b"[]"
+    gone = live_files("webhooks", "delete", made["webhook"]["id"], env=env)
+    assert gone.returncode != 0 and b"NOT_FOUND" in gone.stderr
 
 
 # --- the package and its documentation --------------------------------------------------------
