@@ -7,6 +7,8 @@ FILE_IN_FLIGHT_RETRY_SECONDS (tasks.process_file), costing no attempt and no Cel
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import F, Func, IntegerField, OuterRef, Q, Subquery
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 
 from ..models import File, FileStatus
@@ -22,23 +24,31 @@ def user_lock(*, user_id) -> None:
     get_user_model().objects.select_for_update().filter(pk=user_id).exists()
 
 
-def file_may_start(*, file_id) -> bool:
-    """Whether the file's owner has a worker to spare; call it in the transaction of the start
-    UPDATE. The owner's row stays locked until that commits, so workers starting files of one
-    owner count one after the other (on PostgreSQL; SQLite serialises writes anyway).
-
-    A file that has to wait gets its `updated_at` touched (no new version: nothing a client
-    sees changed), so the recovery sweep leaves it to its re-sent task; if that task is ever
-    lost, the file stops being touched and the sweep queues it after FILE_RECOVERY_AFTER."""
+def worker_to_spare() -> Q:
+    """Whether the file's owner has a worker to spare: a condition of the start's UPDATE
+    (processing.py, `file_start_processing`), which locks the owner's row first in the same
+    round trip, so that workers starting files of one owner count one after the other (on
+    PostgreSQL; SQLite serialises writes anyway). A file already PROCESSING (a takeover) is
+    counted already."""
     cap = settings.FILE_MAX_IN_FLIGHT_PER_USER
     if not cap:
-        return True
+        return Q()
+    in_flight = (
+        File.objects.filter(owner_id=OuterRef("owner_id"), status=FileStatus.PROCESSING)
+        .order_by()
+        .annotate(count=Func(F("pk"), function="COUNT", output_field=IntegerField()))
+    )
+    below_cap = LessThan(Subquery(in_flight.values("count")), cap)
+    return ~Q(status=FileStatus.PENDING) | Q(below_cap)
+
+
+def file_defer(*, file_id) -> bool:
+    """After a start that did not happen: whether the file waits for its owner's share (it
+    is still PENDING, the cap is on). Such a file gets its `updated_at` touched (no new
+    version: nothing a client sees changed), so the recovery sweep leaves it to its re-sent
+    task; if that task is ever lost, the file stops being touched and the sweep queues it
+    after FILE_RECOVERY_AFTER."""
+    if not settings.FILE_MAX_IN_FLIGHT_PER_USER:
+        return False
     pending = File.objects.filter(pk=file_id, status=FileStatus.PENDING)
-    owner_id = pending.values_list("owner_id", flat=True).first()
-    if owner_id is None:
-        return True  # gone or finished (nothing to do), or PROCESSING: already counted
-    user_lock(user_id=owner_id)
-    if File.objects.filter(owner_id=owner_id, status=FileStatus.PROCESSING).count() < cap:
-        return True
-    pending.update(updated_at=timezone.now())
-    return False
+    return bool(pending.update(updated_at=timezone.now()))

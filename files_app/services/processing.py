@@ -21,11 +21,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import events, metrics, processors, selectors, storage
+from .. import events, metrics, processors, storage
 from ..exceptions import TransientProcessingError
 from ..failures import FailureCode
 from ..models import File, FileStatus, thumbnail_path
-from . import fair_share
+from . import fair_share, statements
 from .lease import Lease, claimable, lease_end, run_of
 
 logger = logging.getLogger(__name__)
@@ -51,20 +51,28 @@ OUT_OF_MEMORY = (  # TOO_COMPLEX, said of memory
 
 
 def transition(
-    file_id, *, only_if: Sequence[str] = (), where: dict | Q | None = None, **changes
+    file_id,
+    *,
+    only_if: Sequence[str] = (),
+    where: dict | Q | None = None,
+    lock_owner: bool = False,
+    **changes,
 ) -> File | None:
-    """Apply `changes` and bump the version in one UPDATE; publish after commit.
+    """Apply `changes` and bump the version in one UPDATE … RETURNING, whose SQL is compiled
+    once per shape (`statements`); publish the returned row after commit (at once outside a
+    transaction: the statement was its own).
 
     Returns None when the row is gone, not in one of the `only_if` statuses or not matching
     `where`, which is how a redelivered or stale task learns it has nothing to do.
+    `lock_owner`: lock the owner's row first, in the same round trip, for a `where` that
+    counts the owner's files (`statements.owner_locked`).
     """
-    rows = File.objects.filter(where if isinstance(where, Q) else Q(**(where or {})), pk=file_id)
-    if only_if:
-        rows = rows.filter(status__in=only_if)
-    with transaction.atomic():
-        if not rows.update(version=F("version") + 1, updated_at=timezone.now(), **changes):
-            return None
-        file = selectors.file_by_pk(file_id=file_id)
+    changes = {"version": F("version") + 1, "updated_at": timezone.now(), **changes}
+    sql, params = statements.prepared(file_id, only_if=only_if, where=where, changes=changes)
+    if lock_owner:
+        sql, params = statements.owner_locked(sql, params, file_id=file_id)
+    file = statements.execute(sql, params)
+    if file is not None:
         transaction.on_commit(lambda: events.publish_file_update(file), robust=True)
     return file
 
@@ -77,17 +85,20 @@ def gave_up_message(attempts: int) -> str:
 
 
 def file_start_processing(*, file_id, redelivered: bool = False) -> File | None:
-    """PROCESSING is accepted once its lease lapsed (or, redelivered, is overdue: `claimable`):
-    a task redelivered after its worker died starts again, but only FILE_MAX_ATTEMPTS times in
-    all. A run that kills its worker (out of memory) would otherwise loop for ever; after the
-    last attempt the file ends FAILED instead (and None is returned: nothing to process). The
-    attempt number is the run's identity: its later writes name it (`run_of`), so a run taken
-    over can't record anything even if it was alive after all."""
+    """One statement: the owner's fair share (`fair_share.worker_to_spare`), the attempt
+    and the lease. PROCESSING is accepted once its lease lapsed (or, redelivered, is overdue:
+    `claimable`): a task redelivered after its worker died starts again, but only
+    FILE_MAX_ATTEMPTS times in all. A run that kills its worker (out of memory) would
+    otherwise loop for ever; after the last attempt the file ends FAILED instead (and None is
+    returned: nothing to process). The attempt number is the run's identity: its later
+    writes name it (`run_of`), so a run taken over can't record anything even if it was
+    alive after all."""
     limit = settings.FILE_MAX_ATTEMPTS
     unclaimed = claimable(redelivered=redelivered)
     started = transition(
         file_id,
-        where=unclaimed & Q(attempts__lt=limit),
+        where=unclaimed & Q(attempts__lt=limit) & fair_share.worker_to_spare(),
+        lock_owner=bool(settings.FILE_MAX_IN_FLIGHT_PER_USER),
         status=FileStatus.PROCESSING,
         progress=0.0,
         error="",
@@ -190,12 +201,9 @@ def file_process(*, file_id, retries_left: int = 0, redelivered: bool = False) -
     TransientProcessingError for the task to retry with backoff (the lease released).
     `redelivered`: the broker delivered this task before (`claimable`).
     """
-    with transaction.atomic():  # the owner's fair share is counted under the start's lock
-        if not fair_share.file_may_start(file_id=file_id):
-            return fair_share.DEFERRED
-        file = file_start_processing(file_id=file_id, redelivered=redelivered)
+    file = file_start_processing(file_id=file_id, redelivered=redelivered)
     if file is None:
-        return None
+        return fair_share.DEFERRED if fair_share.file_defer(file_id=file_id) else None
     ids = {"file_id": str(file.pk)}
     logger.info("Processing started: kind %s, attempt %d", file.kind, file.attempts, extra=ids)
     with Lease(file), metrics.processing_timer(file.kind) as timer:

@@ -123,7 +123,13 @@ PROTECTIONS = [
     ),
     Protection(
         "2 no crash loop: a run starts only while attempts are left",
-        [(PROCESSING, "where=unclaimed & Q(attempts__lt=limit),", "where=unclaimed,")],
+        [
+            (
+                PROCESSING,
+                "where=unclaimed & Q(attempts__lt=limit) & fair_share.worker_to_spare(),",
+                "where=unclaimed & fair_share.worker_to_spare(),",
+            )
+        ],
         [
             "tests/test_processing.py::"
             "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"
