@@ -5,6 +5,8 @@ start one more finds the file left PENDING and is sent again after
 FILE_IN_FLIGHT_RETRY_SECONDS (tasks.process_file), costing no attempt and no Celery retry.
 """
 
+import functools
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import F, Func, IntegerField, OuterRef, Q, Subquery
@@ -30,7 +32,13 @@ def worker_to_spare() -> Q:
     round trip, so that workers starting files of one owner count one after the other (on
     PostgreSQL; SQLite serialises writes anyway). A file already PROCESSING (a takeover) is
     counted already."""
-    cap = settings.FILE_MAX_IN_FLIGHT_PER_USER
+    return below_cap(settings.FILE_MAX_IN_FLIGHT_PER_USER)
+
+
+@functools.cache
+def below_cap(cap: int) -> Q:
+    """One Q per cap: its subquery's queryset is equal only to itself, and the same object
+    is what lets `statements` compile it once."""
     if not cap:
         return Q()
     in_flight = (
@@ -38,8 +46,8 @@ def worker_to_spare() -> Q:
         .order_by()
         .annotate(count=Func(F("pk"), function="COUNT", output_field=IntegerField()))
     )
-    below_cap = LessThan(Subquery(in_flight.values("count")), cap)
-    return ~Q(status=FileStatus.PENDING) | Q(below_cap)
+    under_cap = LessThan(Subquery(in_flight.values("count")), cap)
+    return ~Q(status=FileStatus.PENDING) | Q(under_cap)
 
 
 def file_defer(*, file_id) -> bool:

@@ -235,7 +235,7 @@ PROTECTIONS = [
         [
             (
                 "files_app/services/fair_share.py",
-                "return ~Q(status=FileStatus.PENDING) | Q(below_cap)",
+                "return ~Q(status=FileStatus.PENDING) | Q(under_cap)",
                 "return Q()",
             )
         ],
