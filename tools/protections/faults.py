@@ -98,9 +98,9 @@ PROTECTIONS = [
             ),
             (
                 RECOVERY,
-                "lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id)",
+                "lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id, recovered=True)",
                 "lambda file_id=file_id: (dispatch.file_enqueue(file_id=file_id),"
-                " dispatch.file_enqueue(file_id=file_id))",
+                " dispatch.file_enqueue(file_id=file_id, recovered=True))",
             ),
         ],
         [KILLED, "tests/test_processing.py::test_processing_is_idempotent"],
