@@ -22,7 +22,6 @@ BUILT = {"frontend/dist", "frontend/dist/graphiql", "frontend/src/gql", "fronten
 TO_COME = {
     "tests/api",
     "tests/uploads",
-    "tests/processing",
     "tests/live",
     "tests/page",
     "tests/ops",
