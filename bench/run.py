@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import answers, in_flight, loads, s3, stalled, watchers
+from bench import answers, in_flight, loads, recovered, s3, stalled, watchers
 from bench.stack import (
     BARE_APP,
     BASE_DIR,
@@ -81,6 +81,7 @@ PARTS = (
     "watchers",
     "answers",
     "processing",
+    "recovered",
     "csv",
 )
 # Bytes that may still be in flight (socket buffers) when a refusal is sent.
@@ -334,6 +335,8 @@ def run(args) -> list[dict]:
                 loads.processing_throughput(report, sizes["small_files"])
         finally:
             worker.stop()
+        if "recovered" in parts:
+            recovered.killed_worker(report, work)
         if "csv" in parts:
             loads.csv_processing(report, sizes["csv_mib"])
     except BaseException:
