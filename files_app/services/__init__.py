@@ -4,6 +4,7 @@
 - `direct_upload`: uploads sent straight to S3: the URL, the completion, the expiry.
 - `resumable`: tus uploads: creation, each PATCH's bytes, termination.
 - `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED.
+- `statements`: a state change as one UPDATE … RETURNING, its SQL compiled once per shape.
 - `lease`: a running file's lease, renewed by its worker; lapsed, the file may be taken over.
 - `tokens`: API tokens.
 - `users`: accounts made from the command line.
