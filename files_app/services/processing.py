@@ -9,6 +9,7 @@ may be taken over, and the run's own writes are refused from then on (they name 
 attempt), so a file is finished once even when a frozen worker wakes up.
 """
 
+import io
 import logging
 import time
 from collections.abc import Sequence
@@ -214,6 +215,18 @@ def file_process(*, file_id, retries_left: int = 0, redelivered: bool = False) -
     return ended
 
 
+def read_once(stream):
+    """A file of one chunk or less (most files) is read from storage once, into memory, for
+    both passes over it (the checksum's and the processor's): on S3 that is one GET, not
+    two. A bigger one is streamed, twice."""
+    limit = settings.PROCESSING_CHUNK_SIZE
+    head = stream.read(limit + 1)
+    if len(head) <= limit:
+        return io.BytesIO(head)
+    stream.seek(0)
+    return stream
+
+
 def run_started(*, file: File, retries_left: int) -> File | None:
     """One run of a file `file_start_processing` started; its writes are refused once it lost
     its lease."""
@@ -227,7 +240,7 @@ def run_started(*, file: File, retries_left: int) -> File | None:
         ) as stream:
             checksum, result = processors.run(
                 processors.ProcessingSource(
-                    stream=stream,
+                    stream=read_once(stream),
                     size=file.size,
                     name=file.name,
                     content_type=file.content_type,
