@@ -119,6 +119,7 @@ class Renewer:
         self.lock = threading.Lock()
         self.runs: set = set()  # (file id, attempt) of the runs in progress here
         self.running = False
+        self.held = threading.Event()  # a run was added: the interval is read again
 
     def hold(self, run: tuple) -> None:
         with self.lock:
@@ -126,14 +127,22 @@ class Renewer:
                 self.running = True
                 threading.Thread(target=self.keep, daemon=True, name="lease-renewer").start()
             self.runs.add(run)
+        self.held.set()
 
     def let_go(self, run: tuple) -> None:
         with self.lock:
             self.runs.discard(run)
 
     def keep(self) -> None:
+        """Renews every FILE_LEASE_RENEW_INTERVAL seconds, read again whenever a run is added
+        (a shorter one then applies from the last renewal, not after the longer wait)."""
+        renewed_at = time.monotonic()
         while True:
-            time.sleep(settings.FILE_LEASE_RENEW_INTERVAL)
+            wait = renewed_at + settings.FILE_LEASE_RENEW_INTERVAL - time.monotonic()
+            if wait > 0 and self.held.wait(wait):
+                self.held.clear()
+                continue
+            renewed_at = time.monotonic()
             with self.lock:
                 if not self.runs:
                     self.running = False
