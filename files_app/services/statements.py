@@ -14,6 +14,7 @@ converted as Django converts a SELECT's columns, so no read follows a write.
 import functools
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models import Q
 from django.db.models.sql import UpdateQuery
@@ -32,6 +33,11 @@ def quoted(name: str) -> str:
 def returning(vendor: str) -> tuple[str, tuple]:
     """The RETURNING clause (every column, in the model's order) and, per column, the
     converters Django would apply to it in a SELECT."""
+    if vendor == "sqlite" and connection.Database.sqlite_version_info < (3, 35):
+        raise ImproperlyConfigured(
+            f"SQLite {connection.Database.sqlite_version} has no UPDATE … RETURNING (3.35 "
+            "and later have): use PostgreSQL, or a Python built with a newer SQLite."
+        )
     columns = ", ".join(quoted(field.column) for field in FIELDS)
     converters = []
     for field in FIELDS:
