@@ -1,11 +1,23 @@
-"""docs/reliability.md item 35: what makes the worker fast must not cost a guarantee."""
+"""docs/reliability.md items 17 and 35: what makes the worker fast must not cost a guarantee."""
 
 from tools.protections.runner import Protection
 
 DISPATCH = "files_app/dispatch.py"
 RECOVERED_FIRST_TESTS = "tests/processing/test_recovered_first.py"
+PROCESSING = "files_app/services/processing.py"
 
 PROTECTIONS = [
+    Protection(
+        "17 fair share: a start locks the owner's row before its UPDATE counts (one round trip)",
+        [
+            (
+                PROCESSING,
+                "lock_owner=bool(settings.FILE_MAX_IN_FLIGHT_PER_USER),",
+                "lock_owner=False,",
+            )
+        ],
+        ["tests/processing/test_start_counts_in_turn.py"],
+    ),
     Protection(
         "35 recovered first: the sweep's files are queued ahead of the others",
         [
