@@ -6,8 +6,9 @@ The main reference is the simple design (bench/reference: plain Django under gun
 one sync worker, a Celery worker with --pool=solo), driven by the same load client; the
 big-upload reference is a bare ASGI app (bench/reference/bare_asgi.py) on the same server.
 `--quick` (make bench QUICK=1) shrinks every load to finish in a few minutes; `--only`
-runs some parts. Results are also written as JSON (default var/bench-results.json). Never
-part of the test suite.
+runs some parts (`latency`: upload → DONE alone, the part of `compare` a worker change
+moves). Results are also written as JSON (default var/bench-results.json). Never part of
+the test suite.
 """
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import answers, growth, in_flight, loads, s3, stalled, watchers
+from bench import answers, growth, in_flight, loads, recovered, s3, stalled, watchers
 from bench.stack import (
     BARE_APP,
     BASE_DIR,
@@ -77,10 +78,12 @@ PARTS = (
     "quota",
     "s3",
     "compare",
+    "latency",
     "query",
     "watchers",
     "answers",
     "processing",
+    "recovered",
     "csv",
     "growth",
 )
@@ -247,7 +250,8 @@ def bench_early_answers(report, work, sizes, token):
 
 def bench_side_by_side(report, work, sizes, parts, fixtures, worker):
     """The service and the reference, one after the other, under the same client."""
-    reference_stack = ReferenceStack(work, sizes["reference_rows"]) if "compare" in parts else None
+    compare = bool(parts & {"compare", "latency"})
+    reference_stack = ReferenceStack(work, sizes["reference_rows"]) if compare else None
     server = None
     try:
         server = WebServer("uvicorn", work, name="uvicorn-service")
@@ -255,6 +259,7 @@ def bench_side_by_side(report, work, sizes, parts, fixtures, worker):
             reference = loads.ReferenceApi(reference_stack)
             _, token = fixtures.user_with_token("bench-small")
             service = loads.ServiceApi(server, token, worker)
+        if "compare" in parts:
             fixtures.bulk_files("bench-list", sizes["reference_rows"])
             _, list_token = fixtures.user_with_token("bench-list")
             loads.listing(
@@ -266,6 +271,7 @@ def bench_side_by_side(report, work, sizes, parts, fixtures, worker):
             )
             loads.one_client_uploads(report, service, reference, sizes["latency_seconds"])
             loads.small_uploads(report, service, reference, sizes["small_seconds"])
+        if reference_stack:
             loads.push_latency(report, service, reference, sizes["push_files"])
         if "query" in parts:
             fixtures.bulk_files("bench-query", sizes["rows"])
@@ -322,7 +328,7 @@ def run(args) -> list[dict]:
                 _, token = fixtures.user_with_token("bench-s3")
                 s3.bench_s3(report, work, sizes["s3_upload"], token)
             loads.wait_until_processed(timeout=300)
-            if parts & {"compare", "query"}:
+            if parts & {"compare", "latency", "query"}:
                 bench_side_by_side(report, work, sizes, parts, fixtures, worker)
             if "watchers" in parts:
                 watchers.watchers(report, work, args.quick, args.watchers)
@@ -334,6 +340,8 @@ def run(args) -> list[dict]:
                 growth.growth(report, work, growth.SMALL, sizes["growth_rows"])
         finally:
             worker.stop()
+        if "recovered" in parts:
+            recovered.killed_worker(report, work)
         if "csv" in parts:
             loads.csv_processing(report, sizes["csv_mib"])
     except BaseException:

@@ -21,10 +21,18 @@ logger = logging.getLogger(__name__)
 PROCESS_FILE = "files_app.process_file"
 
 
-def file_enqueue(*, file_id) -> None:
+def file_enqueue(*, file_id, recovered: bool = False) -> None:
     """Queue `file_id` for `tasks.process_file`. No result is kept (the task ignores its
-    result); asking for one would make this process listen for it on the result backend."""
-    current_app.send_task(PROCESS_FILE, args=[str(file_id)], ignore_result=True)
+    result); asking for one would make this process listen for it on the result backend.
+    `recovered`: queued again by the recovery sweep, so ahead of every file queued since
+    (RECOVERED_FILE_PRIORITY); others get the default (task_default_priority, which a task
+    sent by name does not get by itself)."""
+    from django.conf import settings
+
+    priority = (
+        settings.RECOVERED_FILE_PRIORITY if recovered else current_app.conf.task_default_priority
+    )
+    current_app.send_task(PROCESS_FILE, args=[str(file_id)], ignore_result=True, priority=priority)
 
 
 def file_announce(*, file) -> None:

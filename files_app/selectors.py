@@ -183,21 +183,6 @@ def file_get(*, user, file_id, to: str | None = None) -> File:
     return file
 
 
-@functools.cache
-def file_by_pk_sql() -> str:
-    meta = File._meta
-    return f'SELECT * FROM "{meta.db_table}" WHERE "{meta.pk.column}" = %s'
-
-
-def file_by_pk(*, file_id) -> File:
-    """One row by primary key, not owner-scoped: for the processing state machine, which
-    reads a file back after every change. Written once: compiling `File.objects.get()` each
-    time would be over a quarter of a worker's CPU on small files (profiled)."""
-    pk = File._meta.pk
-    value = pk.get_db_prep_value(pk.to_python(file_id), connection)
-    return next(iter(File.objects.raw(file_by_pk_sql(), [value])))
-
-
 def resumable_upload_get(*, user, file_id) -> ResumableUpload:
     """The user's own tus upload, with its File: someone else's is FileNotFound, even for
     staff (an upload in progress is its sender's alone)."""

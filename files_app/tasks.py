@@ -38,14 +38,14 @@ from .services.webhooks import (
 def process_file(self, file_id: str, takeover: bool = False) -> None:
     retries_left = self.max_retries - self.request.retries
     redelivered = takeover or bool((self.request.delivery_info or {}).get("redelivered"))
-    delivery = file_process(
+    handled = file_process(
         file_id=file_id, retries_left=retries_left, redelivered=redelivered, takeover=takeover
     )
-    if delivery.send_again is not SendAgain.NO:
+    if handled.send_again is not SendAgain.NO:
         send_again(
             self,
-            countdown=delivery.countdown,
-            takeover=delivery.send_again is SendAgain.TAKEOVER,
+            countdown=handled.countdown,
+            takeover=handled.send_again is SendAgain.TAKEOVER,
         )
 
 

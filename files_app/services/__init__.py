@@ -8,6 +8,7 @@
 - `resumable`: tus uploads: creation, each PATCH's bytes, termination.
 - `processing`: the state machine a Celery task drives, PENDING → PROCESSING → DONE|FAILED,
   and what the task schedules next (`Handled`).
+- `statements`: a state change as one UPDATE … RETURNING, its SQL compiled once per shape.
 - `lease`: a running file's lease, renewed by its worker; lapsed, the file may be taken over.
 - `recovery`: the sweep: stuck files queued again, abandoned uploads (direct, tus) expired.
 - `tokens`: API tokens.

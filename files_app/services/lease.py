@@ -3,8 +3,12 @@ while it works, and lapsed when the worker died or froze; the recovery sweep (an
 broker redelivered) may then take the file over. A run is told by its attempt number: its
 writes name it (`run_of`), so a run whose file was taken over can't record anything."""
 
+import functools
 import logging
+import operator
+import os
 import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -82,12 +86,16 @@ def file_takeover_wait(*, file_id) -> float | None:
     return max(0.0, (overdue_at - now).total_seconds())
 
 
-def file_renew_lease(*, file_id, attempt: int) -> bool:
-    """Not a state change: no version bump, no event, just a conditional UPDATE. False when
-    the run lost its file (taken over, finished, deleted): there is nothing left to hold."""
-    return bool(
-        File.objects.filter(pk=file_id, **run_of(attempt)).update(lease_expires_at=lease_end())
+def leases_renew(runs: set) -> int:
+    """Renew the leases of every run in `runs` ((file id, attempt) pairs) in one UPDATE. Not a state
+    change: no version bump, no event. A run that lost its file (taken over, finished,
+    deleted) matches nothing. Returns how many were renewed."""
+    if not runs:
+        return 0
+    alive = functools.reduce(
+        operator.or_, (Q(pk=file_id, **run_of(attempt)) for file_id, attempt in runs)
     )
+    return File.objects.filter(alive).update(lease_expires_at=lease_end())
 
 
 def file_release_lease(*, file_id, attempt: int) -> None:
@@ -96,40 +104,80 @@ def file_release_lease(*, file_id, attempt: int) -> None:
     File.objects.filter(pk=file_id, **run_of(attempt)).update(lease_expires_at=Now())
 
 
+class Renewer:
+    """The one thread of a worker process that renews the leases of all its runs, every
+    FILE_LEASE_RENEW_INTERVAL seconds in one UPDATE, for as long as they last: a single long
+    step (a big image decoding, a slow disk) keeps its lease as well as a run that reports
+    progress. A killed worker renews nothing: its files are taken over FILE_LEASE_SECONDS
+    after the last renewal at most, whatever the processing time limit.
+
+    Started by a run when none is running in this process (a prefork child starts its own:
+    threads do not survive a fork), it ends once it finds no run left. It connects to the
+    database for each renewal only, so an idle worker holds no connection for it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.runs: set = set()  # (file id, attempt) of the runs in progress here
+        self.running = False
+        self.held = threading.Event()  # a run was added: the interval is read again
+
+    def hold(self, run: tuple) -> None:
+        with self.lock:
+            if not self.running:
+                self.running = True
+                threading.Thread(target=self.keep, daemon=True, name="lease-renewer").start()
+            self.runs.add(run)
+        self.held.set()
+
+    def let_go(self, run: tuple) -> None:
+        with self.lock:
+            self.runs.discard(run)
+
+    def keep(self) -> None:
+        """Renews every FILE_LEASE_RENEW_INTERVAL seconds, read again whenever a run is added
+        (a shorter one then applies from the last renewal, not after the longer wait)."""
+        renewed_at = time.monotonic()
+        while True:
+            wait = renewed_at + settings.FILE_LEASE_RENEW_INTERVAL - time.monotonic()
+            if wait > 0 and self.held.wait(wait):
+                self.held.clear()
+                continue
+            renewed_at = time.monotonic()
+            with self.lock:
+                if not self.runs:
+                    self.running = False
+                    return
+                runs = set(self.runs)
+            try:
+                leases_renew(runs)
+            except DatabaseError:  # down for a moment: the next renewal may get through
+                logger.warning("Could not renew the leases of %d files", len(runs))
+            finally:
+                connection.close()
+
+
+renewer = Renewer()
+# A forked child (a prefork pool process) starts with no run and no thread, whatever the
+# parent had.
+os.register_at_fork(after_in_child=renewer.__init__)
+
+
 class Lease:
-    """Renews a run's lease from a daemon thread every FILE_LEASE_RENEW_INTERVAL seconds for
-    as long as the run lasts, so a single long step (a big image decoding, a slow disk) keeps
-    it as well as a run that reports progress. A killed worker renews nothing: its file is
-    taken over FILE_LEASE_SECONDS after the last renewal at most, whatever the processing
-    time limit. The thread's database connection is closed when the run ends."""
+    """A run's hold on its file's lease, renewed by the process's `renewer` while the run
+    lasts; released at once when the run ends with an error (to be retried)."""
 
     def __init__(self, file: File):
         self.file_id, self.attempt = file.pk, file.attempts
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.keep, daemon=True, name=f"lease-{file.pk}")
 
     def __enter__(self) -> "Lease":
-        self.thread.start()
+        renewer.hold((self.file_id, self.attempt))
         return self
 
     def __exit__(self, error_type, error, traceback) -> None:
-        self.stopped.set()
-        self.thread.join()
+        renewer.let_go((self.file_id, self.attempt))
         if error_type is None:
             return
         try:  # the run's own error is what the task must see, not this one's
             file_release_lease(file_id=self.file_id, attempt=self.attempt)
         except DatabaseError:
             logger.warning("Could not release the lease of file %s", self.file_id)
-
-    def keep(self) -> None:
-        try:
-            while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL):
-                connection.close_if_unusable_or_obsolete()
-                try:
-                    if not file_renew_lease(file_id=self.file_id, attempt=self.attempt):
-                        return
-                except DatabaseError:  # down for a moment: the next renewal may get through
-                    logger.warning("Could not renew the lease of file %s", self.file_id)
-        finally:
-            connection.close()

@@ -10,6 +10,7 @@ attempt), so a file is finished once even when a frozen worker wakes up.
 """
 
 import enum
+import io
 import logging
 import time
 from collections.abc import Sequence
@@ -23,11 +24,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import events, metrics, processors, selectors, storage
+from .. import events, metrics, processors, storage
 from ..exceptions import TransientProcessingError
 from ..failures import FailureCode
 from ..models import File, FileStatus, thumbnail_path
-from . import fair_share, webhooks
+from . import fair_share, statements, webhooks
 from .lease import Lease, claimable, file_takeover_wait, lease_end, run_of
 
 logger = logging.getLogger(__name__)
@@ -52,20 +53,28 @@ OUT_OF_MEMORY = (  # TOO_COMPLEX, said of memory
 
 
 def transition(
-    file_id, *, only_if: Sequence[str] = (), where: dict | Q | None = None, **changes
+    file_id,
+    *,
+    only_if: Sequence[str] = (),
+    where: dict | Q | None = None,
+    lock_owner: bool = False,
+    **changes,
 ) -> File | None:
-    """Apply `changes` and bump the version in one UPDATE; publish after commit.
+    """Apply `changes` and bump the version in one UPDATE … RETURNING, whose SQL is compiled
+    once per shape (`statements`); publish the returned row after commit (at once outside a
+    transaction: the statement was its own).
 
     Returns None when the row is gone, not in one of the `only_if` statuses or not matching
     `where`, which is how a redelivered or stale task learns it has nothing to do.
+    `lock_owner`: lock the owner's row first, in the same round trip, for a `where` that
+    counts the owner's files (`statements.owner_locked`).
     """
-    rows = File.objects.filter(where if isinstance(where, Q) else Q(**(where or {})), pk=file_id)
-    if only_if:
-        rows = rows.filter(status__in=only_if)
-    with transaction.atomic():
-        if not rows.update(version=F("version") + 1, updated_at=timezone.now(), **changes):
-            return None
-        file = selectors.file_by_pk(file_id=file_id)
+    changes = {"version": F("version") + 1, "updated_at": timezone.now(), **changes}
+    sql, params = statements.prepared(file_id, only_if=only_if, where=where, changes=changes)
+    if lock_owner:
+        sql, params = statements.owner_locked(sql, params, file_id=file_id)
+    file = statements.execute(sql, params)
+    if file is not None:
         transaction.on_commit(lambda: events.publish_file_update(file), robust=True)
         if changes.get("status") in webhooks.EVENT_OF_STATUS:
             # Its owner's webhooks hear of DONE and FAILED (their own Celery task sends them).
@@ -84,17 +93,20 @@ def gave_up_message(attempts: int) -> str:
 
 
 def file_start_processing(*, file_id, redelivered: bool = False) -> File | None:
-    """PROCESSING is accepted once its lease lapsed (or, redelivered, is overdue: `claimable`):
-    a task redelivered after its worker died starts again, but only FILE_MAX_ATTEMPTS times in
-    all. A run that kills its worker (out of memory) would otherwise loop for ever; after the
-    last attempt the file ends FAILED instead (and None is returned: nothing to process). The
-    attempt number is the run's identity: its later writes name it (`run_of`), so a run taken
-    over can't record anything even if it was alive after all."""
+    """One statement: the owner's fair share (`fair_share.worker_to_spare`), the attempt
+    and the lease. PROCESSING is accepted once its lease lapsed (or, redelivered, is overdue:
+    `claimable`): a task redelivered after its worker died starts again, but only
+    FILE_MAX_ATTEMPTS times in all. A run that kills its worker (out of memory) would
+    otherwise loop for ever; after the last attempt the file ends FAILED instead (and None is
+    returned: nothing to process). The attempt number is the run's identity: its later
+    writes name it (`run_of`), so a run taken over can't record anything even if it was
+    alive after all."""
     limit = settings.FILE_MAX_ATTEMPTS
     unclaimed = claimable(redelivered=redelivered)
     started = transition(
         file_id,
-        where=unclaimed & Q(attempts__lt=limit),
+        where=unclaimed & Q(attempts__lt=limit) & fair_share.worker_to_spare(),
+        lock_owner=bool(settings.FILE_MAX_IN_FLIGHT_PER_USER),
         status=FileStatus.PROCESSING,
         progress=0.0,
         error="",
@@ -232,12 +244,9 @@ def file_process(
     `redelivered`: the broker delivered this task before (`claimable`); `takeover`: this
     delivery is the one a redelivery sent again (SendAgain.TAKEOVER), and is not sent again.
     """
-    with transaction.atomic():  # the owner's fair share is counted under the start's lock
-        if not fair_share.file_may_start(file_id=file_id):
-            return Handled(
-                None, SendAgain.DEFERRED, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS
-            )
-        file = file_start_processing(file_id=file_id, redelivered=redelivered)
+    file = file_start_processing(file_id=file_id, redelivered=redelivered)
+    if file is None and fair_share.file_defer(file_id=file_id):
+        return Handled(None, SendAgain.DEFERRED, countdown=settings.FILE_IN_FLIGHT_RETRY_SECONDS)
     if file is not None:
         file = run(file, retries_left=retries_left)
     if file is None and redelivered and not takeover:
@@ -260,6 +269,18 @@ def run(file: File, *, retries_left: int) -> File | None:
     return ended
 
 
+def read_once(stream):
+    """A file of one chunk or less (most files) is read from storage once, into memory, for
+    both passes over it (the checksum's and the processor's): on S3 that is one GET, not
+    two. A bigger one is streamed, twice."""
+    limit = settings.PROCESSING_CHUNK_SIZE
+    head = stream.read(limit + 1)
+    if len(head) <= limit:
+        return io.BytesIO(head)
+    stream.seek(0)
+    return stream
+
+
 def run_started(*, file: File, retries_left: int) -> File | None:
     """One run of a file `file_start_processing` started; its writes are refused once it lost
     its lease."""
@@ -273,7 +294,7 @@ def run_started(*, file: File, retries_left: int) -> File | None:
         ) as stream:
             checksum, result = processors.run(
                 processors.ProcessingSource(
-                    stream=stream,
+                    stream=read_once(stream),
                     size=file.size,
                     name=file.name,
                     content_type=file.content_type,

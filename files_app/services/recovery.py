@@ -69,7 +69,8 @@ def files_recover(*, now=None) -> dict[str, int]:
                 lease_expires_at=None,
             ):
                 transaction.on_commit(
-                    lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id), robust=True
+                    lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id, recovered=True),
+                    robust=True,
                 )
                 counts["requeued"] += 1
     counts["expired"] = files_expire_awaiting(now=now)

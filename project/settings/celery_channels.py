@@ -30,11 +30,26 @@ if BROKER_IS_RABBITMQ:
     # A worker cut off from the broker stops the runs it can no longer acknowledge, since
     # their tasks are already going to another worker.
     CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+    # Recovered files first (below): a queue holds priorities only if declared so, and a
+    # queue's arguments never change, so the queue has a name of its own, declared with
+    # x-max-priority (RabbitMQ: the higher, the sooner).
+    CELERY_TASK_DEFAULT_QUEUE = "files"
+    CELERY_TASK_QUEUE_MAX_PRIORITY = 9
+    CELERY_TASK_DEFAULT_PRIORITY = 0
+    RECOVERED_FILE_PRIORITY = 9
 else:
     # Redis hands a dead worker's unacknowledged task out again only after this timeout.
+    # Priorities (Redis, kombu: the lower, the sooner) are a list per step, and a worker
+    # pops the first list that holds a task.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "priority_steps": [0, 9],
+        "queue_order_strategy": "priority",
     }
+    CELERY_TASK_DEFAULT_PRIORITY = 9
+    RECOVERED_FILE_PRIORITY = 0
+# A file the recovery sweep queues again (its worker died) goes before every file queued
+# meanwhile: it has waited out its lease already (docs/operations.md, "Recovered files").
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes the database connection after every task unless told to reuse
 # it (then it closes it every 2 × this many tasks); project/celery.py checks the kept one

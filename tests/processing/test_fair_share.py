@@ -115,7 +115,7 @@ def test_a_file_over_the_cap_stays_pending_without_losing_an_attempt(user, setti
     # Touched by the try: the sweep leaves it to its re-sent task, and queues it only once
     # that task is lost (no try touches it for FILE_RECOVERY_AFTER).
     queued = []
-    monkeypatch.setattr(dispatch, "file_enqueue", lambda *, file_id: queued.append(file_id))
+    monkeypatch.setattr(dispatch, "file_enqueue", lambda *, file_id, **_: queued.append(file_id))
     assert services.files_recover() == {"requeued": 0, "failed": 0, "expired": 0}
     later = timezone.now() + timedelta(seconds=settings.FILE_RECOVERY_AFTER + 1)
     services.files_recover(now=later)

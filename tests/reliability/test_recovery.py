@@ -98,7 +98,7 @@ def queued(monkeypatch) -> list:
     from files_app import dispatch
 
     file_ids = []
-    monkeypatch.setattr(dispatch, "file_enqueue", lambda *, file_id: file_ids.append(file_id))
+    monkeypatch.setattr(dispatch, "file_enqueue", lambda *, file_id, **_: file_ids.append(file_id))
     return file_ids
 
 

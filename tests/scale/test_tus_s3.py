@@ -26,7 +26,7 @@ def multipart_uploads(s3) -> list:
 
 def test_tus_on_s3_in_parts(s3_settings, s3, token, user, monkeypatch):
     queued = []  # not to the session's worker, which stores on local disk, not on moto
-    monkeypatch.setattr(dispatch, "file_enqueue", lambda *, file_id: queued.append(file_id))
+    monkeypatch.setattr(dispatch, "file_enqueue", lambda *, file_id, **_: queued.append(file_id))
     url = create(token, size=len(CONTENT)).headers["Location"]
     upload = ResumableUpload.objects.get()
     assert upload.multipart_id

@@ -1,4 +1,4 @@
-"""docs/reliability.md item 35: the per-owner counters (bytes stored, files by status) kept in
+"""docs/reliability.md item 37: the per-owner counters (bytes stored, files by status) kept in
 the statement that writes a file, read by the quota and `totalCount`, repaired by
 `files_recount`."""
 

@@ -238,9 +238,8 @@ PROTECTIONS = [
         [
             (
                 "files_app/services/fair_share.py",
-                "if File.objects.filter(owner_id=owner_id, status=FileStatus.PROCESSING)"
-                ".count() < cap:",
-                "if True:",
+                "return ~Q(status=FileStatus.PENDING) | Q(under_cap)",
+                "return Q()",
             )
         ],
         ["tests/processing/test_fair_share.py"],

@@ -42,8 +42,8 @@ PROTECTIONS = [
         [
             (
                 LEASE,
-                "while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL):",
-                "while not self.stopped.wait(settings.FILE_LEASE_RENEW_INTERVAL) and False:",
+                "                leases_renew(runs)\n",
+                "                pass\n",
             )
         ],
         [f"{RECOVERY_TESTS}::test_a_long_step_keeps_its_lease"],
@@ -99,9 +99,9 @@ PROTECTIONS = [
             ),
             (
                 RECOVERY,
-                "lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id)",
+                "lambda file_id=file_id: dispatch.file_enqueue(file_id=file_id, recovered=True)",
                 "lambda file_id=file_id: (dispatch.file_enqueue(file_id=file_id),"
-                " dispatch.file_enqueue(file_id=file_id))",
+                " dispatch.file_enqueue(file_id=file_id, recovered=True))",
             ),
         ],
         [KILLED, "tests/processing/test_processing.py::test_processing_is_idempotent"],
@@ -124,7 +124,13 @@ PROTECTIONS = [
     ),
     Protection(
         "2 no crash loop: a run starts only while attempts are left",
-        [(PROCESSING, "where=unclaimed & Q(attempts__lt=limit),", "where=unclaimed,")],
+        [
+            (
+                PROCESSING,
+                "where=unclaimed & Q(attempts__lt=limit) & fair_share.worker_to_spare(),",
+                "where=unclaimed & fair_share.worker_to_spare(),",
+            )
+        ],
         [
             "tests/processing/test_processing.py::"
             "test_a_file_whose_runs_keep_dying_ends_failed_after_the_last_attempt"

@@ -25,7 +25,7 @@ PROTECTIONS = [
     ),
     Protection(
         "20 RabbitMQ: the task sends a takeover as one",
-        [(TASKS, "takeover=delivery.send_again is SendAgain.TAKEOVER,", "takeover=False,")],
+        [(TASKS, "takeover=handled.send_again is SendAgain.TAKEOVER,", "takeover=False,")],
         [f"{RABBITMQ_TESTS}::test_a_killed_workers_file_is_finished_by_the_other_within_seconds"],
     ),
 ]

@@ -1,0 +1,59 @@
+"""Starting a file is one round trip (fair share, attempt, lease), and two starts of one
+owner's files still count one after the other: the second waits for the first's transaction
+and then sees its file PROCESSING. On PostgreSQL an UPDATE's own subquery reads the snapshot
+taken before it waited, so the owner's row is locked by a statement of its own sent first
+(`statements.owner_locked`); SQLite runs one write at a time."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from files_app import services
+from files_app.models import File, FileStatus
+from tests.support.files import make_file
+from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def waiting_for_a_lock() -> bool:
+    """Whether another session of this database waits for a lock (asked from inside a
+    transaction, whose statistics stay as first read unless cleared)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_start_waits_for_a_start_of_the_same_owner_and_counts_it(user, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one write at a time")
+    settings.FILE_MAX_IN_FLIGHT_PER_USER = 1
+    first = make_file(user, b"first", name="first.txt")
+    second = make_file(user, b"second", name="second.txt")
+    outcome = {}
+
+    def start_second():
+        try:
+            outcome["second"] = services.file_start_processing(file_id=second.pk)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=start_second)
+    with transaction.atomic():
+        assert services.file_start_processing(file_id=first.pk) is not None
+        thread.start()
+        wait_until(
+            lambda: "second" in outcome or waiting_for_a_lock(),
+            10,
+            "the second start neither waited nor ended",
+        )
+    thread.join(10)
+    assert outcome["second"] is None, "the second start did not count the first"
+    assert list(File.objects.filter(status=FileStatus.PROCESSING).values_list("pk", flat=True)) == [
+        first.pk
+    ]
