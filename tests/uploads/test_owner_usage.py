@@ -16,7 +16,7 @@ from files_app import services
 from files_app.failures import FailureCode
 from files_app.models import File, FileStatus, OwnerUsage
 from files_app.services.audit import storage_audit
-from files_app.services.direct_upload import files_expire_awaiting
+from files_app.services.recovery import files_expire_awaiting
 from schema.graphql.ids import decode_file_id
 from tests.support import operations
 from tests.support.files import make_file
