@@ -1,4 +1,4 @@
-"""Hostile answers and subscribers (`make bench ONLY=answers`; issue 24, items 1 and 4).
+"""Hostile answers and subscribers (`make bench ONLY=answers`: reliability items 27 and 30).
 
 Issue 24's files: zips of 100 entries named with 1,000 emoji each, uploaded through the
 service and processed by its worker. Then, each on a fresh uvicorn:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tools.processes import CeleryProcess
 
-BIG_ROWS = 2_400_000  # ~40 MB of CSV each (as measured in issue 29): seconds of processing each
+BIG_ROWS = 2_400_000  # ~40 MB of CSV each: seconds of processing each
 BEHIND = 5
 TARGET_SECONDS = 60
 

@@ -37,7 +37,7 @@ from files_app.sizes import KIB, MIB
 
 FULL_COUNTS = (1000, 2000, 5000, 10_000)
 QUICK_COUNTS = (1000,)
-# p99 targets from issue 17 (≤ 300 ms at 2,000 holds for fewer too).
+# p99 targets (docs/benchmarks.md) (≤ 300 ms at 2,000 holds for fewer too).
 P99_TARGETS = {1000: 0.300, 2000: 0.300, 10_000: 1.0}
 RSS_TARGET = 32 * KIB
 SLOW_TARGET = 0.050

@@ -1,4 +1,4 @@
-"""`make run` on a machine with only Python (issue 25): a copy of the repository as a fresh
+"""`make run` on a machine with only Python: a copy of the repository as a fresh
 clone has it (no .venv, nothing built), a PATH without Node.js, and none of the settings of
 .env.example set, so SQLite and the embedded Redis.
 

@@ -1,5 +1,5 @@
-"""Every GraphQL document the client sends (the server's contract: README "API"; webhooks:
-issue 27, item 1)."""
+"""Every GraphQL document the client sends (the server's contract: docs/api.md; webhooks:
+docs/webhooks.md)."""
 
 FILE_FIELDS = """
 fragment FileFields on File {

@@ -1,4 +1,4 @@
-"""`live-files webhooks list|create|delete`, against the contract of issue 27, item 1
+"""`live-files webhooks list|create|delete`, against the contract of docs/webhooks.md
 (`webhooks`, `createWebhook(url, events)` → `{webhook, secret}`, `deleteWebhook(id)`).
 
 A server without webhooks answers these operations with a validation error naming the

@@ -3,7 +3,7 @@ while the answer is executed and while it is serialised, over HTTP and websocket
 query could return is counted before it runs (GRAPHQL_MAX_QUERY_COST, tests in
 test_query_limits.py); result strings are capped in bytes.
 
-The hostile files are issue 24's: zips of 100 entries whose names are 1,000 emoji each,
+The hostile files are the security review's: zips of 100 entries whose names are 1,000 emoji each,
 uploaded through a real uvicorn and processed by the real worker."""
 
 import io
@@ -31,10 +31,10 @@ ZIPS = 8
 BUDGET = 256 * KIB  # the server's GRAPHQL_MAX_ANSWER_BYTES: 8 zips' entries are ~800 KB
 ENTRIES = "result { ... on ArchiveResult { entries } }"
 PAGE = "files(first: 100) { edges { node { id " + ENTRIES + " } } }"
-# 16 copies of the page, as issue 24 sent them: 15 aliases and the field itself.
+# 16 copies of the page, as the security review sent them: 15 aliases and the field itself.
 SIXTEEN_COPIES = "{ " + PAGE + " " + " ".join(f"a{n}: {PAGE}" for n in range(15)) + " }"
-# What the web process may grow by while it refuses an answer of several MB (issue 24:
-# 16 copies of 8 such zips grew it by 342 MiB; one copy, serialised whole, by ~30 MiB).
+# What the web process may grow by while it refuses an answer of several MB (measured before the
+# budget: 16 copies of 8 such zips grew it by 342 MiB; one copy, serialised whole, by ~30 MiB).
 PEAK_GROWTH_BOUND = 16 * MIB
 
 

@@ -1,5 +1,5 @@
 """Numbers a client writes are ASCII digits, everywhere (files_app/numbers.py), and an error
-with no code of its own is INTERNAL_SERVER_ERROR (issue 24). Measured before: `Upload-Length:
+with no code of its own is INTERNAL_SERVER_ERROR. Measured before: `Upload-Length:
 ²` on /tus/ was a 500 whose body said INVALID_UPLOAD, `str.isdigit()` having taken `²` and
 `int()` then raising. The headers are sent to a real uvicorn as raw bytes (`²` is latin-1
 0xB2); what uvicorn itself refuses first (a malformed Content-Length) is sent in-process."""

@@ -1,4 +1,4 @@
-"""What a newcomer hits next (issue 25), each tried on a real uvicorn as it was reported:
+"""What a newcomer hits next, each tried on a real uvicorn as it was reported:
 `/graphql` without its slash (Apollo's default), a token sent without the `Bearer` scheme, a
 file sent as JSON, a multipart request without `map`."""
 

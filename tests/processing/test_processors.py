@@ -429,7 +429,7 @@ def test_a_damaged_file_message_never_echoes_os_error_text():
     assert said == "This PDF is damaged and cannot be read (bad xref)."
 
 
-# --- telling a small CSV from text (issue 16): every line of a file that fits the sample ---
+# --- telling a small CSV from text: every line of a file that fits the sample ---
 
 CSV_LINES = ["name,size,kind", "a.txt,1,TEXT", "b.csv,2,CSV", "c.png,3", "d.pdf,4,PDF"]
 
