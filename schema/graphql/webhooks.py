@@ -4,18 +4,14 @@ A user's own webhooks only, staff included: each resolver hands its input to a s
 selector, which scope it to the caller.
 """
 
-import uuid
 from datetime import datetime
 
 import strawberry
-from strawberry.relay import GlobalID
 from strawberry_django.auth.utils import get_current_user
 
 from files_app import selectors, services
-from files_app.exceptions import BadUserInput
 from files_app.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
-
-WEBHOOK_TYPE_NAME = "Webhook"
+from schema.graphql.ids import decode_webhook_id, encode_webhook_id
 
 WebhookEventEnum = strawberry.enum(
     WebhookEvent,
@@ -30,25 +26,6 @@ DeliveryStatusEnum = strawberry.enum(
         "FAILED: no try succeeded within a day (WEBHOOK_RETRY_FOR_SECONDS)."
     ),
 )
-
-
-def encode_webhook_id(webhook_id: uuid.UUID) -> strawberry.ID:
-    return strawberry.ID(str(GlobalID(WEBHOOK_TYPE_NAME, str(webhook_id))))
-
-
-def decode_webhook_id(raw_id: strawberry.ID | str) -> uuid.UUID:
-    value = str(raw_id)
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        pass
-    try:
-        global_id = GlobalID.from_id(value)
-        if global_id.type_name != WEBHOOK_TYPE_NAME:
-            raise ValueError(global_id.type_name)
-        return uuid.UUID(global_id.node_id)
-    except Exception:
-        raise BadUserInput(f"{value!r} is not a Webhook id.") from None
 
 
 @strawberry.type(name="WebhookDelivery", description="One event sent to a webhook.")

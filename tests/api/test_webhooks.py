@@ -15,8 +15,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from files_app import services
 from files_app.models import DeliveryStatus, Webhook, WebhookDelivery
-from schema.graphql.ids import decode_file_id
-from schema.graphql.webhooks import decode_webhook_id
+from schema.graphql.ids import decode_file_id, decode_webhook_id
 from tests.support.files import make_sniffed_file
 from tests.support.graphql import GraphQL
 from tests.support.processes import free_port, start_celery, wait_until
@@ -112,7 +111,7 @@ def refusal(gql: GraphQL, url: str) -> str:
 
 def done_file(owner, name="cities.csv"):
     file = make_sniffed_file(owner, name, CSV)
-    assert services.file_process(file_id=file.pk).status == "DONE"
+    assert services.file_process(file_id=file.pk).file.status == "DONE"
     return file
 
 
@@ -176,7 +175,7 @@ def test_failed_and_deleted_files_reach_only_the_webhooks_listening(
     other = create(gql, receiver.url(failed_and_deleted), ["FILE_FAILED", "FILE_DELETED"])
 
     broken = make_sniffed_file(user, "broken.jpg", truncated_jpeg())
-    assert services.file_process(file_id=broken.pk).status == "FAILED"
+    assert services.file_process(file_id=broken.pk).file.status == "FAILED"
     failed = verified(other["secret"], receiver.next(failed_and_deleted))
     assert failed["type"] == "file.failed" and failed["data"]["status"] == "FAILED"
     assert failed["data"]["error"] and failed["data"]["failureCode"]
