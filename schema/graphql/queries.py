@@ -1,5 +1,6 @@
 """Reads: owner-scoped through `files_app.selectors`."""
 
+import inspect
 from collections.abc import Iterable
 
 import strawberry
@@ -9,6 +10,7 @@ from strawberry import relay
 from strawberry.relay.utils import SliceMetadata
 from strawberry_django.auth.utils import get_current_user
 from strawberry_django.relay import DjangoListConnection
+from strawberry_django.resolvers import django_resolver
 
 from files_app import selectors
 from files_app.exceptions import BadUserInput, FileNotFound
@@ -32,6 +34,19 @@ def counted_statuses(filters: dict) -> set[str]:
     if "statusIn" in filters:
         statuses &= {enum_value(status) for status in filters["statusIn"]}
     return statuses
+
+
+def then(value, function):
+    """`function(value)`, awaited where either is awaitable: one resolver serves HTTP (sync)
+    and the websocket (async, where a query runs in a thread: `django_resolver`)."""
+    if inspect.isawaitable(value):
+
+        async def awaited():
+            result = function(await value)
+            return (await result) if inspect.isawaitable(result) else result
+
+        return awaited()
+    return function(value)
 
 
 def enum_value(status) -> str:
@@ -64,35 +79,49 @@ class FileConnection(DjangoListConnection[FileType]):
         filters = info.selected_fields[0].arguments.get("filters")
         filters = {key: value for key, value in (filters or {}).items() if value is not None}
         narrow = not set(filters) <= COUNTED_FILTERS and isinstance(nodes, QuerySet)
+        narrowed = django_resolver(selectors.file_list_narrowed) if narrow else None
         if last is not None and before is None:
             # Counted once to find the end (strawberry-django's way), then paginated by the
             # branch below, which it calls with that end as `before`.
+            def remember_filters(connection):
+                if connection.filters is not None:
+                    return connection
+                connection.filters = filters
+                if narrowed is None:
+                    return connection
+                return then(narrowed(files=nodes), lambda found: remember(connection, found[1]))
+
             connection = super().resolve_connection(
                 nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
             )
-            if connection.filters is None:
-                connection.filters = filters
-                if narrow:
-                    connection.counted = selectors.file_list_narrowed(files=nodes)[1]
-            return connection
-        counted = None
-        if narrow:
-            nodes, counted = selectors.file_list_narrowed(files=nodes)
-        # The plain relay slicing, without the total-count window strawberry-django adds.
-        connection = relay.ListConnection.resolve_connection.__func__(
-            cls, nodes, info=info, before=before, after=after, first=first, last=last, **kwargs
-        )
-        connection.nodes, connection.filters, connection.counted = nodes, filters, counted
-        return connection
+            return then(connection, remember_filters)
 
-    def count(self, info: strawberry.Info) -> selectors.FileCount:
-        """Only a count the counters can answer is left for here: any other was taken on
-        the way (`file_list_narrowed`)."""
-        if self.counted is None:
-            self.counted = selectors.file_count(
-                user=get_current_user(info), statuses=counted_statuses(self.filters or {})
+        def paginate(found):
+            # The plain relay slicing, without the total-count window strawberry-django adds.
+            page_nodes, counted = found
+            connection = relay.ListConnection.resolve_connection.__func__(
+                cls,
+                page_nodes,
+                info=info,
+                before=before,
+                after=after,
+                first=first,
+                last=last,
+                **kwargs,
             )
-        return self.counted
+            return then(connection, lambda done: remember(done, counted, page_nodes, filters))
+
+        return then(narrowed(files=nodes) if narrowed else (nodes, None), paginate)
+
+    def count(self, info: strawberry.Info):
+        """Only a count the counters can answer is left for here: any other was taken on
+        the way (`file_list_narrowed`). A `FileCount`, or one to await on the websocket."""
+        if self.counted is not None:
+            return self.counted
+        counted = django_resolver(selectors.file_count)(
+            user=get_current_user(info), statuses=counted_statuses(self.filters or {})
+        )
+        return then(counted, lambda found: remember(self, found).counted)
 
     @strawberry.field(
         description=(
@@ -102,7 +131,7 @@ class FileConnection(DjangoListConnection[FileType]):
         )
     )
     def total_count(self, info: strawberry.Info) -> int | None:
-        return self.count(info).count
+        return then(self.count(info), lambda counted: counted.count)
 
     @strawberry.field(
         description=(
@@ -111,7 +140,15 @@ class FileConnection(DjangoListConnection[FileType]):
         )
     )
     def total_count_is_capped(self, info: strawberry.Info) -> bool:
-        return self.count(info).capped
+        return then(self.count(info), lambda counted: counted.capped)
+
+
+def remember(connection, counted, nodes=None, filters=None):
+    """A connection that keeps what its count needs (`counted`, or the filters to count by)."""
+    connection.counted = counted
+    if nodes is not None:
+        connection.nodes, connection.filters = nodes, filters
+    return connection
 
 
 @strawberry.type

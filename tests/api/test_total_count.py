@@ -1,10 +1,13 @@
 """`totalCount` of `files`: exact from the counters without filters or by status; capped,
 and saying so, with any other filter."""
 
+import asyncio
+
 import pytest
 
 from files_app import selectors
 from files_app.models import FileStatus, OwnerUsage
+from schema.graphql.api import schema
 from tests.support.files import make_done_file
 from tests.support.graphql import GraphQL
 from tests.support.users import grant_every_file_right
@@ -70,3 +73,30 @@ def test_the_last_page_is_still_the_last(gql, files):
     names = [edge["node"]["name"] for edge in body["data"]["files"]["edges"]]
     assert names == ["report-1.csv", "report-0.csv"] and body["data"]["files"]["totalCount"] == 6
     assert count(gql, filters={"nameContains": "report-"}, last=2) == (5, False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_over_the_websocket_pages_and_counts_are_the_same(user, files):
+    """The websocket executes the schema async, where each query of the page and of its count
+    must run in a thread (`django_resolver`): in the event loop Django refuses them, and the
+    client got INTERNAL_SERVER_ERROR for any `files` query sent over the websocket."""
+
+    class Request:
+        pass
+
+    request = Request()
+    request.user = user
+
+    async def page(**variables) -> dict:
+        done = await schema.execute(
+            COUNT, variable_values=variables, context_value={"request": request}
+        )
+        assert done.errors is None, done.errors
+        files = done.data["files"]
+        return files["totalCount"], files["totalCountIsCapped"], len(files["edges"])
+
+    assert asyncio.run(page(first=2)) == (6, False, 2)
+    assert asyncio.run(page(last=2)) == (6, False, 2)
+    assert asyncio.run(page(filters={"status": "FAILED"})) == (1, False, 1)
+    assert asyncio.run(page(filters={"nameContains": "REPORT"}, first=3)) == (5, False, 3)
+    assert asyncio.run(page(filters={"nameContains": "REPORT"}, last=2)) == (5, False, 2)
