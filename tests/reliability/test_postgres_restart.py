@@ -4,6 +4,7 @@ and both recover by themselves afterwards.
 
 Needs the machine's own PostgreSQL cluster (pg_ctlcluster, as CI has); skipped on SQLite."""
 
+import asyncio
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
 from files_app.models import File, FileStatus
@@ -93,6 +95,9 @@ def test_service_recovers_from_a_postgres_restart(uvicorn_server, celery_worker,
             pg("start", target)
             wait_until(postgres_is_ready, 30, "PostgreSQL did not come back")
             connections.close_all()  # this test process's own connections died with the server
+            # So did those of the thread async tests' ORM calls run in (asgiref's one
+            # thread-sensitive executor): a later test would be handed a dead one.
+            asyncio.run(sync_to_async(connections.close_all)())
         after = client.post("/graphql/", json=FILES)
         assert after.status_code == 200 and "errors" not in after.json(), after.text
         assert browser.get(download).content == b"uploaded before the restart"
