@@ -20,8 +20,10 @@ from ..models import File, FileStatus
 def user_lock(*, user_id) -> None:
     """Lock the user's row until the transaction ends, so that what is counted for them (files
     in flight here; their upload rate and quota in upload.py) is counted by one request or
-    worker at a time."""
-    get_user_model().objects.select_for_update().filter(pk=user_id).exists()
+    worker at a time. NO KEY UPDATE, not UPDATE: it must not stop the foreign-key check a
+    commit makes on the user (FOR KEY SHARE) of a transaction holding the owner's counter
+    row, which would then wait for us while we wait for it (a deadlock)."""
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).exists()
 
 
 def worker_to_spare() -> Q:

@@ -136,7 +136,8 @@ def execute(sql: str, params) -> File | None:
 
 
 def owner_locked(sql: str, params: list, *, file_id) -> tuple[str, list]:
-    """`sql` preceded by a lock on the file's owner's row, in the same round trip. On
+    """`sql` preceded by a lock on the file's owner's row (NO KEY UPDATE: see
+    `fair_share.user_lock`), in the same round trip. On
     PostgreSQL an UPDATE's subqueries read the snapshot taken when it began, before it waited
     for any lock, so a count of the owner's files made inside it could miss a start committed
     meanwhile; a statement of its own that takes the lock first makes the UPDATE's snapshot
@@ -149,7 +150,7 @@ def owner_locked(sql: str, params: list, *, file_id) -> tuple[str, list]:
     files = quoted(File._meta.db_table)
     lock = (
         f"SELECT 1 FROM {users} WHERE {quoted('id')} = "
-        f"(SELECT {quoted('owner_id')} FROM {files} WHERE {quoted('id')} = %s) FOR UPDATE; "
+        f"(SELECT {quoted('owner_id')} FROM {files} WHERE {quoted('id')} = %s) FOR NO KEY UPDATE; "
     )
     file_pk = FIELD["id"].get_db_prep_value(FIELD["id"].to_python(file_id), connection)
     return lock + sql, [file_pk, *params]

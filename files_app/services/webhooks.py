@@ -102,7 +102,7 @@ def webhook_create(*, user, url: str, events: list[str]) -> CreatedWebhook:
     secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
     with transaction.atomic():
         # Counted under the user's row lock: two creations at once cannot both pass the cap.
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).first()
         if selectors.webhook_count(user=user) >= settings.WEBHOOK_MAX_PER_USER:
             raise WebhookLimitReached(
                 f"You have {settings.WEBHOOK_MAX_PER_USER} webhooks, the most a user may have: "

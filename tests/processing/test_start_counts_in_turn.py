@@ -57,3 +57,36 @@ def test_a_start_waits_for_a_start_of_the_same_owner_and_counts_it(user, setting
     assert list(File.objects.filter(status=FileStatus.PROCESSING).values_list("pk", flat=True)) == [
         first.pk
     ]
+
+
+def test_a_start_and_an_uploads_commit_never_wait_for_each_other(user, settings):
+    """An upload's insert holds its owner's counter row (`OwnerUsage`, kept by a trigger)
+    until it commits, and its commit checks the file's owner: Django's foreign keys are
+    checked then, FOR KEY SHARE on the user's row. A start locks the owner's row, then
+    counts on that counter row. Locked FOR UPDATE, the commit waited for the start and the
+    start for the commit, and PostgreSQL aborted one (the bench saw uploads refused 503 and
+    files left PENDING); FOR NO KEY UPDATE leaves the foreign-key check alone."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one write at a time")
+    settings.FILE_MAX_IN_FLIGHT_PER_USER = 4
+    queued = make_file(user, b"queued", name="queued.txt")
+    outcome = {}
+
+    def start():
+        try:
+            outcome["started"] = services.file_start_processing(file_id=queued.pk)
+        except Exception as error:  # what a deadlock raises in the start
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=start)
+    with transaction.atomic():
+        make_file(user, b"uploaded", name="uploaded.txt")  # the counter row: ours till commit
+        thread.start()
+        wait_until(
+            lambda: outcome or waiting_for_a_lock(), 10, "the start neither waited nor ended"
+        )
+    thread.join(10)
+    assert "error" not in outcome, outcome
+    assert outcome["started"] is not None and outcome["started"].status == FileStatus.PROCESSING

@@ -1,10 +1,12 @@
-"""docs/reliability.md items 17 and 35: what makes the worker fast must not cost a guarantee."""
+"""docs/reliability.md items 17, 37 and 42: what makes the worker fast must not cost a guarantee."""
 
 from tools.protections.runner import Protection
 
 DISPATCH = "files_app/dispatch.py"
 RECOVERED_FIRST_TESTS = "tests/processing/test_recovered_first.py"
 PROCESSING = "files_app/services/processing.py"
+STATEMENTS = "files_app/services/statements.py"
+START_TESTS = "tests/processing/test_start_counts_in_turn.py"
 
 PROTECTIONS = [
     Protection(
@@ -16,7 +18,13 @@ PROTECTIONS = [
                 "lock_owner=False,",
             )
         ],
-        ["tests/processing/test_start_counts_in_turn.py"],
+        [START_TESTS],
+    ),
+    Protection(
+        "37 counters: a start locks its owner FOR NO KEY UPDATE, so an upload's commit (its "
+        "foreign-key check) never deadlocks with it",
+        [(STATEMENTS, "%s) FOR NO KEY UPDATE; ", "%s) FOR UPDATE; ")],
+        [f"{START_TESTS}::test_a_start_and_an_uploads_commit_never_wait_for_each_other"],
     ),
     Protection(
         "42 recovered first: the sweep's files are queued ahead of the others",
