@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import answers, growth, in_flight, loads, recovered, s3, stalled, watchers
+from bench import answers, granian, growth, in_flight, loads, recovered, s3, stalled, watchers
 from bench.stack import (
     BARE_APP,
     BASE_DIR,
@@ -87,6 +87,9 @@ PARTS = (
     "csv",
     "growth",
 )
+# Parts run only when asked for by name (--only): granian against uvicorn is a comparison of
+# servers, not a target of ours.
+OPT_IN = ("granian",)
 # Bytes that may still be in flight (socket buffers) when a refusal is sent.
 IN_FLIGHT_ALLOWANCE = 16 * MIB
 
@@ -287,9 +290,10 @@ def bench_side_by_side(report, work, sizes, parts, fixtures, worker):
 def run(args) -> list[dict]:
     sizes = QUICK if args.quick else FULL
     parts = set(args.only.split(",")) if args.only else set(PARTS)
-    if unknown := parts - set(PARTS):
+    if unknown := parts - set(PARTS) - set(OPT_IN):
+        choices = ", ".join(PARTS + OPT_IN)
         raise SystemExit(
-            f"--only: unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}"
+            f"--only: unknown part(s) {', '.join(sorted(unknown))}; choose from {choices}"
         )
     work = configure_environment()
     setup_django()
@@ -330,6 +334,8 @@ def run(args) -> list[dict]:
             loads.wait_until_processed(timeout=300)
             if parts & {"compare", "latency", "query"}:
                 bench_side_by_side(report, work, sizes, parts, fixtures, worker)
+            if "granian" in parts:
+                granian.granian(report, work, sizes, args.quick, fixtures, worker, args.watchers)
             if "watchers" in parts:
                 watchers.watchers(report, work, args.quick, args.watchers)
             if "answers" in parts:
@@ -354,12 +360,14 @@ def run(args) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="", help=f"comma-separated parts: {', '.join(PARTS)}")
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated parts: {', '.join(PARTS + OPT_IN)}"
+    )
     parser.add_argument("--json", default=str(BASE_DIR / "var" / "bench-results.json"))
     parser.add_argument(
         "--watchers",
         type=lambda text: [int(n) for n in text.split(",")],
-        help="the watchers part's subscriber counts, e.g. 1000,2000",
+        help="the watchers (and granian) parts' subscriber counts, e.g. 1000,2000",
     )
     args = parser.parse_args()
     started = time.monotonic()

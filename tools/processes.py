@@ -1,6 +1,7 @@
 """The one place that builds the command lines of the service's processes and runs them:
-uvicorn, daphne and gunicorn (the bench's reference), Celery workers and beat, and any other
-server a test or the bench needs (moto, redis-server), for `make run`, `tests/` and `bench/`.
+uvicorn, daphne, gunicorn (the bench's reference) and granian (bench/granian.py), Celery
+workers and beat, and any other server a test or the bench needs (moto, redis-server), for
+`make run`, `tests/` and `bench/`.
 
 A command line written once cannot drift: uvicorn runs with production's websocket options
 (the Dockerfile's) everywhere, so what the tests and the bench measure is what is deployed.
@@ -74,8 +75,10 @@ def web_command(
     module: str = "uvicorn",
 ) -> list[str]:
     """uvicorn (always with production's websocket and proxy options; `module` may wrap it, as
-    bench/idle_cost.py does), daphne, or gunicorn with one sync worker (the bench's reference
-    design, for a WSGI `app`). `options` come last, so they win."""
+    bench/idle_cost.py does), daphne, gunicorn with one sync worker (the bench's reference
+    design, for a WSGI `app`), or granian with one worker, websockets on (bench/granian.py
+    measures it against uvicorn; it cannot run our websocket protocol, see
+    docs/benchmarks.md). `options` come last, so they win."""
     if kind == "uvicorn":
         return [
             sys.executable,
@@ -110,7 +113,26 @@ def web_command(
             *options,
             app,
         ]
-    raise ValueError(f"unknown web server {kind!r}: uvicorn, daphne or gunicorn")
+    if kind == "granian":
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--workers",
+            "1",
+            "--ws",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--log-level",
+            log_level,
+            *options,
+            app,
+        ]
+    raise ValueError(f"unknown web server {kind!r}: uvicorn, daphne, gunicorn or granian")
 
 
 def celery_command(
