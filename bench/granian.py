@@ -30,7 +30,7 @@ SETTLE_SECONDS = 30
 
 def settle(stuck: list[str], where: str) -> None:
     """Let the worker drain before the next row, for at most SETTLE_SECONDS: a file whose task
-    failed on a database deadlock stays PENDING until the recovery sweep (not run here), and
+    failed (a database error) stays PENDING until the recovery sweep (not run here), and
     must not stop the comparison; it is counted and said in the report instead."""
     try:
         loads.wait_until_processed(timeout=SETTLE_SECONDS)
@@ -39,8 +39,8 @@ def settle(stuck: list[str], where: str) -> None:
 
 
 class TolerantApi(loads.ServiceApi):
-    """The service's API, counting answers refused as SERVICE_UNAVAILABLE (an upload whose
-    insert lost a database deadlock to the worker's transition) instead of stopping the run:
+    """The service's API, counting answers refused as SERVICE_UNAVAILABLE (a database error
+    while storing) instead of stopping the run:
     both servers see them, and they are said in the report."""
 
     def __init__(self, *args, refused: collections.Counter, **kwargs):
