@@ -20,11 +20,11 @@ from files_app.models import File, FileStatus
 from files_app.sizes import GIB, MIB
 from schema.http.ingress import incoming_dir
 from tests.support.graphql import BOUNDARY
+from tests.support.held import upload_parts
 from tests.support.processes import Server, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-UPLOAD = "mutation($file: Upload!) { uploadFile(file: $file) { id size } }"
 SMALL_LIMIT = 1 * MIB
 
 
@@ -57,19 +57,11 @@ class FolderWatch(threading.Thread):
 
 
 def upload_head(name: str = "big.bin") -> bytes:
-    operations = json.dumps({"query": UPLOAD, "variables": {"file": None}})
-    return (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
-        f"{operations}\r\n"
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="map"\r\n\r\n'
-        '{"0": ["variables.file"]}\r\n'
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="0"; filename="{name}"\r\n'
-        "\r\n"
-    ).encode()
+    return upload_parts(b"", name)[0]
 
 
 def upload_tail() -> bytes:
-    return f"\r\n--{BOUNDARY}--\r\n".encode()
+    return upload_parts(b"")[1]
 
 
 class Exchange:
