@@ -185,8 +185,8 @@ def test_keyboard_opens_the_picker_and_status_changes_are_announced(page):
 
 
 # The page's own work per frame (the Long Animation Frames API: the scripts that ran before
-# each frame taking over 50 ms), the longest task for the record, and each batch of changes to
-# the table's rows.
+# each frame taking over 50 ms), the longest task for the record, the frames drawn, and each
+# batch of changes to the table's rows.
 WATCH_THE_MAIN_THREAD = """() => {
   window.__scriptMs = 0;
   window.__longTaskMs = 0;
@@ -201,6 +201,9 @@ WATCH_THE_MAIN_THREAD = """() => {
       window.__longTaskMs = Math.max(window.__longTaskMs, task.duration);
     }
   }).observe({type: 'longtask'});
+  window.__frames = 0;
+  const tick = () => { window.__frames += 1; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
   window.__rowsAdded = 0;
   window.__tableUpdates = 0;
   window.__mostRowsAtOnce = 0;
@@ -218,10 +221,11 @@ WATCH_THE_MAIN_THREAD = """() => {
 
 def test_500_files_arriving_at_once_fill_the_table_without_freezing(page, user):
     """500 files appear through the subscription (PENDING), then each is DONE: 1,000 events
-    in a burst. The table shows all of them; it is updated in batches (far fewer updates than
-    events, none building more than ROWS_PER_FRAME rows: that holds on any machine), each row
-    built once and then updated in place; and no frame ran more than LONG_TASK_BOUND_MS of the
-    page's scripts.
+    in a burst. The table shows all of them; it is updated at most once a frame, however the
+    events arrive, and no update builds more than ROWS_PER_FRAME rows (both hold on any
+    machine: a loaded one delivers the events more slowly, in smaller batches, over more
+    frames); each row is built once and then updated in place; and no frame ran more than
+    LONG_TASK_BOUND_MS of the page's scripts.
 
     The bound is on script time rather than on a long task's wall time: on a loaded two-core
     machine the renderer is descheduled, and a long task then measures the machine, not
@@ -256,11 +260,11 @@ def test_500_files_arriving_at_once_fill_the_table_without_freezing(page, user):
     assert page.inner_text("#count") == f"{ARRIVING} files"
     watched = page.evaluate(
         "[window.__rowsAdded, window.__tableUpdates, window.__mostRowsAtOnce,"
-        " window.__scriptMs, window.__longTaskMs]"
+        " window.__scriptMs, window.__longTaskMs, window.__frames]"
     )
-    rows_added, table_updates, most_at_once, script_ms, long_task_ms = watched
+    rows_added, table_updates, most_at_once, script_ms, long_task_ms, frames = watched
     assert rows_added == ARRIVING, watched  # keyed: no row built twice
-    assert table_updates < ARRIVING, watched  # batched: 1,000 events, far fewer updates
+    assert table_updates <= frames, watched  # batched: one update a frame at most
     assert most_at_once <= ROWS_PER_FRAME, watched  # the page's budget (frontend/src/rows.ts)
     assert script_ms < LONG_TASK_BOUND_MS, f"the page blocked a frame: {watched}"
 
