@@ -1,5 +1,7 @@
 """Reprocessing a finished file: queued again, counted against the upload rate."""
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -9,6 +11,8 @@ from ..models import File, FileStatus, ReprocessRequest
 from .fair_share import user_lock
 from .processing import FINISHED_STATUSES, transition
 from .upload import RATE_WINDOW, rate_limited
+
+logger = logging.getLogger(__name__)
 
 
 def file_reprocess(*, user, file_id) -> File:
@@ -32,6 +36,7 @@ def file_reprocess(*, user, file_id) -> File:
             return file
         ReprocessRequest.objects.create(user=user)
         transaction.on_commit(lambda: dispatch.file_enqueue(file_id=queued.pk), robust=True)
+    logger.info("Queued again for processing", extra={"file_id": str(queued.pk)})
     return queued
 
 

@@ -88,7 +88,7 @@ def test_cancel_stops_the_upload_and_the_server_keeps_nothing(page):
     assert File.objects.get(name="slow.bin").size == 1536 * 1024
 
 
-def test_retry_sends_a_failed_upload_again_and_reprocesses_a_failed_file(page):
+def test_retry_sends_a_failed_upload_again_and_reprocesses_a_failed_file(page, process_logs):
     """An upload whose connection dropped is sent again; a file whose processing FAILED has
     its bytes stored already, so Retry processes it again instead of uploading a second file."""
     refused = []
@@ -117,14 +117,29 @@ def test_retry_sends_a_failed_upload_again_and_reprocesses_a_failed_file(page):
     failed = File.objects.get(name="broken.png")
     assert failed.status == FileStatus.FAILED
     page.get_by_role("button", name="Retry broken.png").click()
-    wait_until(
-        lambda: (
-            File.objects.get(pk=failed.pk).version > failed.version
-            and File.objects.get(pk=failed.pk).status == FileStatus.FAILED
-        ),
-        WAIT_SECONDS,
-        "Retry did not process the file again",
-    )
+    try:
+        wait_until(
+            lambda: (
+                File.objects.get(pk=failed.pk).version > failed.version
+                and File.objects.get(pk=failed.pk).status == FileStatus.FAILED
+            ),
+            WAIT_SECONDS,
+            "Retry did not process the file again",
+        )
+    except AssertionError as error:  # say where it stopped: the row, and what the page shows
+        now = File.objects.get(pk=failed.pk)
+        shown = page.inner_text('#uploads li[data-name="broken.png"]')
+        logged = [
+            f"{log.name}: {line}"
+            for log in sorted(process_logs.glob("*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if str(failed.pk) in line
+        ]
+        raise AssertionError(
+            f"{error}: {now.status} version {now.version} (was {failed.version}),"
+            f" attempts {now.attempts}; the page shows {shown!r}; logged of it:\n"
+            + "\n".join(logged[-30:])
+        ) from None
     page.wait_for_selector('#uploads li[data-name="broken.png"][data-status=FAILED] button')
     assert File.objects.filter(name="broken.png").count() == 1
 
