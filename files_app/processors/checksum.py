@@ -34,13 +34,16 @@ class HashedStream(io.RawIOBase):
     after a seek) is given as it is and hashed later, by `finish`, in order.
 
     Keeps the first storage error it met (`error`): processors turn an OSError into
-    "damaged", and a storage that failed must be retried, not blamed on the file."""
+    "damaged", and a storage that failed must be retried, not blamed on the file. Closing
+    it leaves the stored stream open (its opener closes it; `finish` still reads it)."""
 
     def __init__(self, stream: BinaryIO):
         super().__init__()
         self.stream = stream
-        self.size = stream.seek(0, io.SEEK_END)
-        self.at = stream.seek(0)  # the stored stream's position
+        stream.seek(0, io.SEEK_END)
+        self.size = stream.tell()
+        stream.seek(0)
+        self.at = 0  # the stored stream's position
         self.position = 0
         self.hashed = 0
         self.digest = hashlib.sha256()
@@ -63,7 +66,8 @@ class HashedStream(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             if self.at != self.position:
-                self.at = self.stream.seek(self.position)
+                self.stream.seek(self.position)
+                self.at = self.position
             count = self.stream.readinto(buffer)
         except OSError as error:
             self.error = self.error or error
@@ -74,11 +78,6 @@ class HashedStream(io.RawIOBase):
             self.digest.update(memoryview(buffer)[self.hashed - start : count])
             self.hashed = self.position
         return count
-
-    def close(self) -> None:
-        """Closed for the processor; the stored stream is its opener's to close, and
-        `finish` still reads it."""
-        super().close()
 
     def rest(self, chunk_size: int) -> Iterator[int]:
         """Hash what no read reached, from `hashed` to the end, yielding the offset."""
@@ -141,7 +140,8 @@ def start(source: ProcessingSource) -> Checking:
     the first bytes, which the buffer keeps for the processor."""
     hashed = HashedStream(source.stream)
     check_size(hashed.size, source)
-    stream = io.BufferedReader(hashed, buffer_size=max(source.chunk_size, SNIFF_BYTES))
+    buffer_size = max(min(source.chunk_size, hashed.size), SNIFF_BYTES)
+    stream = io.BufferedReader(hashed, buffer_size=buffer_size)
     head = stream.read(SNIFF_BYTES)
     stream.seek(0)
     return Checking(source, hashed, stream, sniff(head, source.name))

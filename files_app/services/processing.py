@@ -275,7 +275,8 @@ def read_once(stream):
     one chunk or less (most files) is held in memory, so a processor that seeks about (zip
     directories, image headers, PDF) re-reads memory, not the storage: on S3 one GET in all.
     A bigger one is streamed; what a processor seeks back to is read again."""
-    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
     stream.seek(0)
     if size <= settings.PROCESSING_CHUNK_SIZE:
         return io.BytesIO(stream.read())
