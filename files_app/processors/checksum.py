@@ -145,8 +145,3 @@ def start(source: ProcessingSource) -> Checking:
     head = stream.read(SNIFF_BYTES)
     stream.seek(0)
     return Checking(source, hashed, stream, sniff(head, source.name))
-
-
-def process(source: ProcessingSource) -> Checksum:
-    """The pass alone, for a file no processor reads."""
-    return start(source).finish(source.report_progress)
