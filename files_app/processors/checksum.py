@@ -2,10 +2,10 @@
 
 It rides on the kind's processor's reads, so the stored bytes are read once: `start` sniffs
 the first bytes and hands out a stream (`HashedStream`) that hashes each byte the storage gives
-it, in order, as far as the reads go on from where hashing stopped; `finish` then hashes
-only what was never read, from there to the end. A processor that reads the whole file
-(CSV, text, JSON) leaves nothing; one that seeks (a zip's directory at the end, an image
-header) leaves the rest, and re-reads only what it jumped to.
+it, in order, as far as the reads go on from where hashing stopped; `finish` then reads and
+hashes the rest, from where hashing stopped to the end. A processor that reads the whole file
+(CSV, text, JSON) leaves nothing; one that seeks (a zip's directory at the end) leaves the
+rest, so only what it read out of order is read twice.
 """
 
 import hashlib
