@@ -1,11 +1,11 @@
 """Processors: pure functions, bytes in, a result out.
 
-`run()` makes two passes over the stored bytes: the checksum pass every file gets (SHA-256,
-size, content type and kind from the bytes), then the processor registered for the kind, if
-any: a processor from outside the project (`outside.py`, the `FILE_PROCESSORS` setting) when
-one claims the file, else the built-in one. Each kind has one module with the same signature
-(`process(source)`, see `base.py`); they know nothing of models, the ORM or channels, so they
-are easy to test and reuse.
+`run()` reads the stored bytes once for two passes: the checksum pass every file gets (SHA-256,
+size, content type and kind from the bytes, `checksum.py`), which rides on the reads of the
+processor registered for the kind, if any: a processor from outside the project (`outside.py`,
+the `FILE_PROCESSORS` setting) when one claims the file, else the built-in one. Each kind has
+one module with the same signature (`process(source)`, see `base.py`); they know nothing of
+models, the ORM or channels, so they are easy to test and reuse.
 """
 
 from dataclasses import replace
@@ -29,8 +29,9 @@ PROCESSORS: dict[FileKind, Processor] = {
     FileKind.ARCHIVE: archive.process,
     FileKind.AUDIO: audio.process,
 }
-# With a kind processor to follow, the checksum pass is this share of the progress bar.
-CHECKSUM_SHARE = 0.3
+# With a kind processor, it is this share of the progress bar; hashing what it left unread
+# (`checksum.Checking.finish`) is the rest.
+PROCESSOR_SHARE = 0.7
 
 
 # What one result may hold, whatever a file claims (CSV header names, PDF title and author,
@@ -77,21 +78,25 @@ def run(source: ProcessingSource, outside: OutsideProcessors = NONE) -> tuple[Ch
     kind without one). An outside processor's result is stored under its kind's name, and
     a file of a kind of its own is CUSTOM."""
     report = source.report_progress
-    checked = checksum.process(replace(source, report_progress=scaled(report, 0, CHECKSUM_SHARE)))
-    chosen = outside.choose(source.name, checked.kind)
-    processor = chosen.process if chosen else PROCESSORS.get(checked.kind)
-    if chosen and chosen.own_kind:
-        checked = replace(checked, kind=FileKind.CUSTOM)
+    checking = checksum.start(source)
+    chosen = outside.choose(source.name, checking.sniffed.kind)
+    processor = chosen.process if chosen else PROCESSORS.get(checking.sniffed.kind)
     result = Result(fields={})
     if processor is not None:
-        result = processor(
-            replace(
-                source,
-                content_type=checked.content_type,
-                report_progress=scaled(report, CHECKSUM_SHARE, 1.0),
+        with checking.storage_errors_first():
+            result = processor(
+                replace(
+                    source,
+                    stream=checking.stream,
+                    content_type=checking.sniffed.content_type,
+                    report_progress=scaled(report, 0, PROCESSOR_SHARE),
+                )
             )
-        )
+        report = scaled(report, PROCESSOR_SHARE, 1.0)
+    checked = checking.finish(report)
     source.report_progress(1.0)
+    if chosen and chosen.own_kind:
+        checked = replace(checked, kind=FileKind.CUSTOM)
     if chosen:  # its fields as they are, under its kind; no thumbnail (nothing would serve it)
         return checked, Result(fields={CUSTOM_KIND: chosen.kind, "data": bounded(result.fields)})
     return checked, replace(result, fields=bounded(result.fields))

@@ -270,14 +270,16 @@ def run(file: File, *, retries_left: int) -> File | None:
 
 
 def read_once(stream):
-    """A file of one chunk or less (most files) is read from storage once, into memory, for
-    both passes over it (the checksum's and the processor's): on S3 that is one GET, not
-    two. A bigger one is streamed, twice."""
-    limit = settings.PROCESSING_CHUNK_SIZE
-    head = stream.read(limit + 1)
-    if len(head) <= limit:
-        return io.BytesIO(head)
+    """The stored stream, for `processors.run`, which reads each byte of it once for both
+    passes (the checksum rides on the processor's reads: `processors.checksum`). A file of
+    one chunk or less (most files) is held in memory, so a processor that seeks about (zip
+    directories, image headers, PDF) re-reads memory, not the storage: on S3 one GET in all.
+    A bigger one is streamed; what a processor seeks back to is read again."""
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
     stream.seek(0)
+    if size <= settings.PROCESSING_CHUNK_SIZE:
+        return io.BytesIO(stream.read())
     return stream
 
 

@@ -55,7 +55,7 @@ def test_an_unexpected_processor_error_fails_the_file_with_a_readable_message(us
     def broken(source):
         raise RuntimeError("internal detail that users must not see")
 
-    monkeypatch.setattr(checksum, "process", broken)
+    monkeypatch.setattr(checksum, "start", broken)
     file = make_file(user, b"data")
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
@@ -121,7 +121,7 @@ def test_a_file_over_the_soft_time_limit_fails_as_too_long(user, monkeypatch):
     def slow(source):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(checksum, "process", slow)
+    monkeypatch.setattr(checksum, "start", slow)
     file = make_file(user, b"data")
     services.file_process(file_id=file.pk)
     file.refresh_from_db()
@@ -136,7 +136,7 @@ def test_storage_errors_are_retried_then_fail(user, monkeypatch):
     def flaky(source):
         raise OSError("I/O error reading the volume")
 
-    monkeypatch.setattr(checksum, "process", flaky)
+    monkeypatch.setattr(checksum, "start", flaky)
     file = make_file(user, b"data")
     with pytest.raises(TransientProcessingError):
         services.file_process(file_id=file.pk, retries_left=2)
@@ -161,7 +161,7 @@ def test_the_task_retries_a_storage_error_until_its_retries_run_out(user, monkey
         runs.append(source)
         raise OSError("I/O error reading the volume")
 
-    monkeypatch.setattr(checksum, "process", unreadable)
+    monkeypatch.setattr(checksum, "start", unreadable)
     file = make_file(user, b"data")
     process_file.apply(args=[str(file.pk)])
     assert len(runs) == min(1 + settings.PROCESSING_MAX_RETRIES, settings.FILE_MAX_ATTEMPTS)
@@ -171,15 +171,15 @@ def test_the_task_retries_a_storage_error_until_its_retries_run_out(user, monkey
 
 @pytest.mark.django_db(transaction=True)
 def test_a_storage_error_that_clears_up_on_a_retry_ends_done(user, monkeypatch):
-    runs, process = [], checksum.process
+    runs, start = [], checksum.start
 
     def unreadable_twice(source):
         runs.append(source)
         if len(runs) <= 2:
             raise OSError("I/O error reading the volume")
-        return process(source)
+        return start(source)
 
-    monkeypatch.setattr(checksum, "process", unreadable_twice)
+    monkeypatch.setattr(checksum, "start", unreadable_twice)
     file = make_file(user, b"data")
     process_file.apply(args=[str(file.pk)])
     file.refresh_from_db()

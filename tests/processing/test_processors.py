@@ -477,7 +477,8 @@ def test_a_small_csv_with_one_bad_row_reports_it():
 def test_the_checksum_pass_reports_progress_to_the_end():
     content = b"abc" * 10_000
     seen = []
-    checked = checksum.process(source(content, name="x", progress=seen.append))
+    sample = source(content, name="x", progress=seen.append)
+    checked = checksum.start(sample).finish(sample.report_progress)
     assert checked == Checksum(
         sha256=hashlib.sha256(content).hexdigest(),
         content_type="text/plain",

@@ -180,14 +180,14 @@ def test_a_long_step_keeps_its_lease(user, settings, monkeypatch, queued):
 
     settings.FILE_LEASE_SECONDS = 1.0
     settings.FILE_LEASE_RENEW_INTERVAL = 0.2
-    process, sweeps = checksum.process, []
+    start, sweeps = checksum.start, []
 
     def long_step(source):
         threading.Event().wait(3 * settings.FILE_LEASE_SECONDS)  # the slow step itself
         sweeps.append(services.files_recover())
-        return process(source)
+        return start(source)
 
-    monkeypatch.setattr(checksum, "process", long_step)
+    monkeypatch.setattr(checksum, "start", long_step)
     file = stuck(user, status=FileStatus.PENDING, attempts=0, minutes_ago=0)
     done = services.file_process(file_id=file.pk).file
     assert sweeps == [{"requeued": 0, "failed": 0, "expired": 0}]
