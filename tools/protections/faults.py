@@ -2,6 +2,7 @@
 Redis and PostgreSQL down, a web restart."""
 
 from tools.protections.paths import (
+    CHECKSUM,
     FANOUT,
     KILLED,
     LEASE,
@@ -74,6 +75,14 @@ PROTECTIONS = [
         "1 lease: a run stopped for a retry releases its lease",
         [(LEASE, "file_release_lease(file_id=self.file_id, attempt=self.attempt)", "None")],
         ["tests/processing/test_processing.py::test_storage_errors_are_retried_then_fail"],
+    ),
+    Protection(
+        "2 a storage error a processor met is retried as one, not called damage",
+        [(CHECKSUM, "self.error = self.error or error", "pass")],
+        [
+            "tests/processing/test_read_once.py::"
+            "test_a_storage_error_mid_processor_is_retried_not_called_damage"
+        ],
     ),
     Protection(
         "2 a storage error is retried only while an attempt is left for the retry",
