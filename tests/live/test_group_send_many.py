@@ -1,0 +1,135 @@
+"""One event to several groups in one Redis round trip (schema/live/layer.py), against real
+Redis: every member gets it once, through channels-redis's own receive; expired members and
+full queues are treated as channels-redis treats them; and one publish is one command."""
+
+import time
+import uuid
+
+from django.conf import settings
+
+from schema.live.layer import ChannelLayer
+
+MESSAGE = {"type": "file.update", "file": {"id": "1", "name": None, "ratio": 1.0, "tags": {}}}
+
+
+def make_layer(**config) -> ChannelLayer:
+    """A layer of its own (its pools on the test's loop), under a prefix of its own."""
+    base = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    return ChannelLayer(**{**base, "prefix": f"many-{uuid.uuid4().hex[:8]}", **config})
+
+
+def groups() -> tuple[str, str]:
+    token = uuid.uuid4().hex[:8]
+    return f"owner.{token}", f"all.{token}"
+
+
+async def queued(layer, channel) -> int:
+    """Messages waiting in the Redis queue `channel` is received from."""
+    return await layer.connection(0).zcard(layer.prefix + layer.non_local_name(channel))
+
+
+async def test_each_member_gets_the_message_once_as_a_stock_send_delivers_it():
+    layer = make_layer()
+    owner, every = groups()
+    only_owner, only_all, both = [await layer.new_channel() for _ in range(3)]
+    plain = f"plain.{uuid.uuid4().hex}"  # a channel of no process: its own queue
+    for group, channel in ((owner, only_owner), (every, only_all), (owner, both), (every, both)):
+        await layer.group_add(group, channel)
+    await layer.group_add(every, plain)
+
+    await layer.group_send_many([owner, every], MESSAGE)
+
+    assert await queued(layer, only_owner) == 1, "one message per queue and publish"
+    for channel in (only_owner, only_all, both, plain):
+        assert await layer.receive(channel) == MESSAGE  # None, 1.0 and {} survive as they are
+    assert await queued(layer, only_owner) == 0, "a channel in both groups got a second copy"
+    assert await queued(layer, plain) == 0
+    await layer.flush()
+
+
+async def test_equal_messages_stay_two_and_arrive_in_order():
+    layer = make_layer()
+    owner, every = groups()
+    channel = await layer.new_channel()
+    await layer.group_add(owner, channel)
+    versions = [{**MESSAGE, "version": version} for version in (1, 2, 1, 1)]
+
+    for message in versions:
+        await layer.group_send_many([owner, every], message)
+
+    assert [await layer.receive(channel) for _ in versions] == versions
+    await layer.flush()
+
+
+async def test_an_expired_member_is_dropped_and_gets_nothing():
+    layer = make_layer(group_expiry=60)
+    owner, every = groups()
+    live, expired = await layer.new_channel(), f"gone.{uuid.uuid4().hex}"
+    await layer.group_add(owner, live)
+    await layer.connection(0).zadd(layer._group_key(every), {expired: time.time() - 120})
+
+    await layer.group_send_many([owner, every], MESSAGE)
+
+    assert await layer.connection(0).zrange(layer._group_key(every), 0, -1) == []
+    assert await queued(layer, expired) == 0
+    assert await layer.receive(live) == MESSAGE
+    await layer.flush()
+
+
+async def test_a_full_queue_is_skipped_and_expired_messages_make_room():
+    layer = make_layer(capacity=2, expiry=60)
+    owner, every = groups()
+    full, stale, other = (f"{name}.{uuid.uuid4().hex}" for name in ("full", "stale", "other"))
+    for channel in (full, stale, other):
+        await layer.group_add(every, channel)
+    for _ in range(2):
+        await layer.send(full, {"type": "earlier"})
+    redis = layer.connection(0)
+    old = time.time() - 120  # both past the message expiry: dropped before the capacity check
+    await redis.zadd(layer.prefix + stale, {b"old-1": old, b"old-2": old})
+
+    await layer.group_send_many([owner, every], MESSAGE)
+
+    assert await queued(layer, full) == 2, "a message went over the capacity"
+    assert [await layer.receive(full) for _ in range(2)] == [{"type": "earlier"}] * 2
+    assert await queued(layer, stale) == 1
+    assert await layer.receive(stale) == MESSAGE
+    assert await layer.receive(other) == MESSAGE
+    await layer.flush()
+
+
+async def test_a_publish_is_one_round_trip():
+    layer = make_layer()
+    owner, every = groups()
+    for group in (owner, every):
+        await layer.group_add(group, await layer.new_channel())
+    await layer.group_send_many([owner, every], MESSAGE)  # the script is loaded, if it was not
+    redis = layer.connection(0)
+    sent = []
+    execute = redis.execute_command
+
+    async def counted(*args, **options):
+        sent.append(args[0])
+        return await execute(*args, **options)
+
+    redis.execute_command = counted
+    for _ in range(3):
+        await layer.group_send_many([owner, every], MESSAGE)
+    del redis.execute_command
+
+    assert sent == ["EVALSHA"] * 3
+    await layer.flush()
+
+
+async def test_sharded_layers_send_group_by_group():
+    address = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"]
+    layer = make_layer(hosts=[address, address])  # two shards, here the same server
+    owner, every = groups()
+    channel = await layer.new_channel()
+    await layer.group_add(owner, channel)
+
+    assert not layer.sends_in_one()
+    await layer.group_send_many([owner, every], MESSAGE)
+
+    assert await layer.receive(channel) == MESSAGE
+    await layer.flush()
