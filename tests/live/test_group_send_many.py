@@ -2,11 +2,14 @@
 Redis: every member gets it once, through channels-redis's own receive; expired members and
 full queues are treated as channels-redis treats them; and one publish is one command."""
 
+import asyncio
 import time
 import uuid
 
+from channels.layers import get_channel_layer
 from django.conf import settings
 
+from schema.live import channel
 from schema.live.layer import ChannelLayer
 
 MESSAGE = {"type": "file.update", "file": {"id": "1", "name": None, "ratio": 1.0, "tags": {}}}
@@ -23,9 +26,9 @@ def groups() -> tuple[str, str]:
     return f"owner.{token}", f"all.{token}"
 
 
-async def queued(layer, channel) -> int:
-    """Messages waiting in the Redis queue `channel` is received from."""
-    return await layer.connection(0).zcard(layer.prefix + layer.non_local_name(channel))
+async def queued(layer, member) -> int:
+    """Messages waiting in the Redis queue the channel `member` is received from."""
+    return await layer.connection(0).zcard(layer.prefix + layer.non_local_name(member))
 
 
 async def test_each_member_gets_the_message_once_as_a_stock_send_delivers_it():
@@ -33,15 +36,15 @@ async def test_each_member_gets_the_message_once_as_a_stock_send_delivers_it():
     owner, every = groups()
     only_owner, only_all, both = [await layer.new_channel() for _ in range(3)]
     plain = f"plain.{uuid.uuid4().hex}"  # a channel of no process: its own queue
-    for group, channel in ((owner, only_owner), (every, only_all), (owner, both), (every, both)):
-        await layer.group_add(group, channel)
+    for group, member in ((owner, only_owner), (every, only_all), (owner, both), (every, both)):
+        await layer.group_add(group, member)
     await layer.group_add(every, plain)
 
     await layer.group_send_many([owner, every], MESSAGE)
 
     assert await queued(layer, only_owner) == 1, "one message per queue and publish"
-    for channel in (only_owner, only_all, both, plain):
-        assert await layer.receive(channel) == MESSAGE  # None, 1.0 and {} survive as they are
+    for member in (only_owner, only_all, both, plain):
+        assert await layer.receive(member) == MESSAGE  # None, 1.0 and {} survive as they are
     assert await queued(layer, only_owner) == 0, "a channel in both groups got a second copy"
     assert await queued(layer, plain) == 0
     await layer.flush()
@@ -50,14 +53,14 @@ async def test_each_member_gets_the_message_once_as_a_stock_send_delivers_it():
 async def test_equal_messages_stay_two_and_arrive_in_order():
     layer = make_layer()
     owner, every = groups()
-    channel = await layer.new_channel()
-    await layer.group_add(owner, channel)
+    member = await layer.new_channel()
+    await layer.group_add(owner, member)
     versions = [{**MESSAGE, "version": version} for version in (1, 2, 1, 1)]
 
     for message in versions:
         await layer.group_send_many([owner, every], message)
 
-    assert [await layer.receive(channel) for _ in versions] == versions
+    assert [await layer.receive(member) for _ in versions] == versions
     await layer.flush()
 
 
@@ -80,8 +83,8 @@ async def test_a_full_queue_is_skipped_and_expired_messages_make_room():
     layer = make_layer(capacity=2, expiry=60)
     owner, every = groups()
     full, stale, other = (f"{name}.{uuid.uuid4().hex}" for name in ("full", "stale", "other"))
-    for channel in (full, stale, other):
-        await layer.group_add(every, channel)
+    for member in (full, stale, other):
+        await layer.group_add(every, member)
     for _ in range(2):
         await layer.send(full, {"type": "earlier"})
     redis = layer.connection(0)
@@ -121,15 +124,49 @@ async def test_a_publish_is_one_round_trip():
     await layer.flush()
 
 
+def counting(client) -> list:
+    """The commands `client` sends from now on (an instance attribute over its method)."""
+    sent = []
+    execute = client.execute_command
+
+    def counted(*args, **options):
+        sent.append(args[0])
+        return execute(*args, **options)
+
+    client.execute_command = counted
+    return sent
+
+
+async def test_a_publish_from_sync_code_is_one_round_trip_from_its_own_thread():
+    layer = get_channel_layer()  # the configured one, as a worker's `publish` finds it
+    owner_id = uuid.uuid4().int % 10**9
+    hub = await layer.new_channel()
+    await layer.group_add(channel.owner_group(owner_id), hub)
+    states = [{"id": "1", "owner_id": owner_id, "version": version} for version in (1, 2, 3)]
+    await asyncio.to_thread(channel.publish, states[0])  # the script is loaded, if it was not
+    client = layer.blocking_client(channel.PUBLISH_TIMEOUT_SECONDS)
+    sent = counting(client)
+    try:
+        for state in states[1:]:
+            await asyncio.to_thread(channel.publish, state)
+    finally:
+        del client.execute_command
+
+    assert sent == ["EVALSHA"] * 2
+    for state in states:
+        assert await layer.receive(hub) == {"type": channel.MESSAGE_TYPE, "file": state}
+    await layer.group_discard(channel.owner_group(owner_id), hub)
+
+
 async def test_sharded_layers_send_group_by_group():
     address = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"]
     layer = make_layer(hosts=[address, address])  # two shards, here the same server
     owner, every = groups()
-    channel = await layer.new_channel()
-    await layer.group_add(owner, channel)
+    member = await layer.new_channel()
+    await layer.group_add(owner, member)
 
-    assert not layer.sends_in_one()
+    assert not layer.sends_in_one() and not layer.sends_blocking()
     await layer.group_send_many([owner, every], MESSAGE)
 
-    assert await layer.receive(channel) == MESSAGE
+    assert await layer.receive(member) == MESSAGE
     await layer.flush()
