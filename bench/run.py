@@ -355,7 +355,7 @@ def run(args) -> list[dict]:
             if "answers" in parts:
                 answers.answers(report, work)
             if "processing" in parts:
-                loads.processing_throughput(report, sizes["small_files"])
+                loads.processing_throughput(report, sizes["small_files"], worker)
             if "publish" in parts:
                 publish.publish_cost(report, sizes["publish_events"])
             if "growth" in parts:
