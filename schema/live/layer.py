@@ -37,7 +37,9 @@ import msgpack
 import redis
 from channels_redis.core import RedisChannelLayer
 from channels_redis.serializers import MsgPackSerializer
+from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -152,14 +154,20 @@ class ChannelLayer(RedisChannelLayer):
 
     def blocking_client(self, timeout: float) -> redis.Redis:
         """One per layer, shared by the process's threads; redis-py's pool opens new
-        connections in a forked child. Its reads are bounded by `timeout` (the layer's own
-        wait forever: they block on an idle channel)."""
+        connections in a forked child. A send is bounded: its connect and its reply each by
+        `timeout` (the layer's own reads wait forever: they block on an idle channel), and
+        only a dropped connection is tried again, once (a pooled one Redis closed), where
+        redis-py would try any failure ten times over."""
         with self.blocking_lock:
             if self.blocking is None:
                 options = dict(self.hosts[0])
                 address = options.pop("address")
                 connect = options.get("socket_connect_timeout") or timeout
-                options.update(socket_timeout=timeout, socket_connect_timeout=min(connect, timeout))
+                options.update(
+                    socket_timeout=timeout,
+                    socket_connect_timeout=min(connect, timeout),
+                    retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+                )
                 self.blocking = redis.Redis.from_url(address, **options)
             return self.blocking
 

@@ -3,9 +3,12 @@ Redis: every member gets it once, through channels-redis's own receive; expired 
 full queues are treated as channels-redis treats them; and one publish is one command."""
 
 import asyncio
+import socket
 import time
 import uuid
 
+import pytest
+import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -156,6 +159,17 @@ async def test_a_publish_from_sync_code_is_one_round_trip_from_its_own_thread():
     for state in states:
         assert await layer.receive(hub) == {"type": channel.MESSAGE_TYPE, "file": state}
     await layer.group_discard(channel.owner_group(owner_id), hub)
+
+
+def test_a_publish_to_a_silent_redis_gives_up_after_its_timeout():
+    """Bounded as `publish` promises: a Redis that accepts and never answers costs the
+    worker one timeout, not redis-py's ten tries."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never answers
+        layer = ChannelLayer(hosts=[{"address": f"redis://127.0.0.1:{silent.getsockname()[1]}"}])
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            layer.group_send_many_blocking(groups(), MESSAGE, timeout=0.5)
+        assert time.monotonic() - started < 2
 
 
 async def test_sharded_layers_send_group_by_group():
