@@ -1,7 +1,8 @@
 """Publishing one event (`make bench ONLY=publish`): schema/live/channel.py's `publish`, one
 Redis round trip for both groups from the calling thread, against channels-redis's
 `group_send` per group (the two gathered) on the publisher loop, as `publish` did before; in
-the same process, on the same Redis, taking turns.
+the same process, on the same Redis, taking turns. Then the other end: the live hub reading
+events that arrived together, against channels-redis's receive.
 
 A web process's hub is in both groups (an owner subscribing, a staff member watching all),
 as in production; the queue is emptied between batches so that the capacity is never in play.
@@ -78,3 +79,41 @@ def publish_cost(report, events: int, rounds: int = 3) -> None:
         reference=min(cpu for _, cpu in figures["stock"]),
         note="ref: the same; the process's CPU per publish",
     )
+
+
+async def receive_cost(layer_class, config, count: int) -> tuple[float, float]:
+    """(wall µs, CPU µs) per message when the process's channel reads `count` waiting ones."""
+    layer = layer_class(**config)
+    hub = await layer.new_channel()
+    message = {"type": "file.update", "file": {"id": "0", "version": 1}}
+    for _ in range(count):
+        await layer.send(hub, message)
+    began, began_cpu = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        await layer.receive(hub)
+    figures = (time.perf_counter() - began, time.process_time() - began_cpu)
+    await layer.flush()
+    return figures[0] / count * 1e6, figures[1] / count * 1e6
+
+
+def hub_receive_cost(report, count: int, rounds: int = 3) -> None:
+    """The live hub reading events that arrived together: schema/live/layer.py takes what
+    waits at once; channels-redis's own layer, the reference, one message at a time."""
+    from channels_redis.core import RedisChannelLayer
+    from django.conf import settings
+
+    from schema.live.layer import ChannelLayer
+
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    figures = {ChannelLayer: [], RedisChannelLayer: []}
+    for _ in range(rounds):
+        for layer_class, runs in figures.items():
+            runs.append(asyncio.run(receive_cost(layer_class, config, count)))
+    for index, what in enumerate(("wall", "CPU")):
+        report.add(
+            f"hub receives {count} waiting events: {what} per event",
+            min(run[index] for run in figures[ChannelLayer]),
+            "µs",
+            reference=min(run[index] for run in figures[RedisChannelLayer]),
+            note="ref: channels-redis's receive, one message at a time",
+        )

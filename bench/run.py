@@ -358,6 +358,7 @@ def run(args) -> list[dict]:
                 loads.processing_throughput(report, sizes["small_files"], worker)
             if "publish" in parts:
                 publish.publish_cost(report, sizes["publish_events"])
+                publish.hub_receive_cost(report, sizes["publish_events"])
             if "growth" in parts:
                 growth.growth(report, work, growth.SMALL, sizes["growth_rows"])
         finally:

@@ -18,6 +18,15 @@ Sync code (a worker, the upload's announcement thread) sends the same script on 
 client of its own (`group_send_many_blocking`) rather than through an event loop in another
 thread: the hand-over and the wake-ups cost three times the send itself.
 
+Receiving takes what waits in one round trip too: a process's queue (its channels `prefix!…`,
+the live hub's) is emptied up to TAKE_AT_ONCE messages by one script, which moves them to
+channels-redis's backup queue in the same step, and handed out one by one from memory, in
+order; only an empty queue is waited on (BZPOPMIN). channels-redis popped, backed up and
+cleaned each message in four commands, three in a row. The backup is dropped by the next
+script once the reply came (the messages are in memory then, which a cancelled receive does
+not lose), or put back in the queue if the reply never came. These are channels-redis
+4.3.0's `_brpop_with_clean` and `_clean_receive_backup`, overridden (the version is pinned).
+
 A channel in several of the groups gets the message once (stock sends would queue one copy
 per group, which a receiver has to drop). The script reads keys it is not given (the members'
 queues), as channels-redis's own scripts do on one server: a single Redis, not a cluster.
@@ -28,6 +37,7 @@ capacities, encryption, a serialiser other than msgpack.
 """
 
 import asyncio
+import collections
 import hashlib
 import logging
 import threading
@@ -83,6 +93,32 @@ return {#order, over}
 """
 SEND_MANY_SHA = hashlib.sha1(SEND_MANY.encode()).hexdigest()
 
+TAKE_AT_ONCE = 100
+# KEYS: a queue and its backup. ARGV: whether the backup is put back first (the reply of the
+# last take never came), how many to take, the message expiry (a backup outlives its messages
+# no longer: a process that died leaves none for good). Returns the members taken, oldest
+# first.
+TAKE_MANY = """
+if ARGV[1] == '1' then
+    local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+    for i = #backed_up, 1, -2 do
+        redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
+    end
+end
+redis.call('DEL', KEYS[2])
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[2])
+local members = {}
+for i = 1, #popped, 2 do
+    redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
+    members[#members + 1] = popped[i]
+end
+if #members > 0 then
+    redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return members
+"""
+TAKE_MANY_SHA = hashlib.sha1(TAKE_MANY.encode()).hexdigest()
+
 
 class ChannelLayer(RedisChannelLayer):
     """channels-redis's layer with `group_send_many` (module docstring)."""
@@ -91,6 +127,35 @@ class ChannelLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self.blocking: redis.Redis | None = None
         self.blocking_lock = threading.Lock()
+        # Per queue: messages taken and not yet handed out, and whether a take's reply is
+        # awaited (then the backup holds what it took).
+        self.taken: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.unconfirmed: dict[str, bool] = {}
+
+    async def _brpop_with_clean(self, index, channel, timeout):
+        """The next message of the queue `channel`: taken with those behind it, or waited for."""
+        if not channel.endswith("!"):  # a queue other processes may read too: one at a time
+            return await super()._brpop_with_clean(index, channel, timeout)
+        taken = self.taken[channel]
+        if not taken:
+            restore = self.unconfirmed.get(channel, True)  # anything a past process left
+            self.unconfirmed[channel] = True
+            keys = (channel, self._backup_channel_name(channel))
+            args = (int(restore), TAKE_AT_ONCE, int(self.expiry))
+            connection = self.connection(index)
+            taken.extend(await run_script(connection, TAKE_MANY, TAKE_MANY_SHA, keys, args))
+            self.unconfirmed[channel] = False  # nothing awaited since the reply: kept in memory
+        if taken:
+            return taken.popleft()
+        # Nothing waits: block for the next one, as channels-redis does (not backed up: its
+        # reply is handed out without an await in between).
+        result = await self.connection(index).bzpopmin(channel, timeout=timeout)
+        return None if result is None else result[1]
+
+    async def _clean_receive_backup(self, index, channel):
+        """Nothing to clean per message of a process's queue: the next take drops the backup."""
+        if not channel.endswith("!"):
+            await super()._clean_receive_backup(index, channel)
 
     def sends_in_one(self) -> bool:
         serializer = self._serializer
@@ -112,12 +177,7 @@ class ChannelLayer(RedisChannelLayer):
             await asyncio.gather(*(self.group_send(group, message) for group in groups))
             return
         keys, args = self.script_arguments(groups, message)
-        connection = self.connection(0)
-        try:
-            sent = await connection.evalsha(SEND_MANY_SHA, len(keys), *keys, *args)
-        except NoScriptError:  # once per Redis server (and after a restart or SCRIPT FLUSH)
-            await connection.script_load(SEND_MANY)
-            sent = await connection.evalsha(SEND_MANY_SHA, len(keys), *keys, *args)
+        sent = await run_script(self.connection(0), SEND_MANY, SEND_MANY_SHA, keys, args)
         log_over_capacity(groups, *sent)
 
     def group_send_many_blocking(self, groups, message, *, timeout: float) -> None:
@@ -170,6 +230,14 @@ class ChannelLayer(RedisChannelLayer):
                 )
                 self.blocking = redis.Redis.from_url(address, **options)
             return self.blocking
+
+
+async def run_script(connection, script: str, sha: str, keys, args):
+    try:
+        return await connection.evalsha(sha, len(keys), *keys, *args)
+    except NoScriptError:  # once per Redis server (and after a restart or SCRIPT FLUSH)
+        await connection.script_load(script)
+        return await connection.evalsha(sha, len(keys), *keys, *args)
 
 
 def log_over_capacity(groups, queues: int, over: int) -> None:

@@ -14,14 +14,9 @@ from django.conf import settings
 
 from schema.live import channel
 from schema.live.layer import ChannelLayer
+from tests.support.layers import counting, make_layer
 
 MESSAGE = {"type": "file.update", "file": {"id": "1", "name": None, "ratio": 1.0, "tags": {}}}
-
-
-def make_layer(**config) -> ChannelLayer:
-    """A layer of its own (its pools on the test's loop), under a prefix of its own."""
-    base = settings.CHANNEL_LAYERS["default"]["CONFIG"]
-    return ChannelLayer(**{**base, "prefix": f"many-{uuid.uuid4().hex[:8]}", **config})
 
 
 def groups() -> tuple[str, str]:
@@ -110,34 +105,12 @@ async def test_a_publish_is_one_round_trip():
     for group in (owner, every):
         await layer.group_add(group, await layer.new_channel())
     await layer.group_send_many([owner, every], MESSAGE)  # the script is loaded, if it was not
-    redis = layer.connection(0)
-    sent = []
-    execute = redis.execute_command
-
-    async def counted(*args, **options):
-        sent.append(args[0])
-        return await execute(*args, **options)
-
-    redis.execute_command = counted
-    for _ in range(3):
-        await layer.group_send_many([owner, every], MESSAGE)
-    del redis.execute_command
+    with counting(layer.connection(0)) as sent:
+        for _ in range(3):
+            await layer.group_send_many([owner, every], MESSAGE)
 
     assert sent == ["EVALSHA"] * 3
     await layer.flush()
-
-
-def counting(client) -> list:
-    """The commands `client` sends from now on (an instance attribute over its method)."""
-    sent = []
-    execute = client.execute_command
-
-    def counted(*args, **options):
-        sent.append(args[0])
-        return execute(*args, **options)
-
-    client.execute_command = counted
-    return sent
 
 
 async def test_a_publish_from_sync_code_is_one_round_trip_from_its_own_thread():
@@ -147,13 +120,9 @@ async def test_a_publish_from_sync_code_is_one_round_trip_from_its_own_thread():
     await layer.group_add(channel.owner_group(owner_id), hub)
     states = [{"id": "1", "owner_id": owner_id, "version": version} for version in (1, 2, 3)]
     await asyncio.to_thread(channel.publish, states[0])  # the script is loaded, if it was not
-    client = layer.blocking_client(channel.PUBLISH_TIMEOUT_SECONDS)
-    sent = counting(client)
-    try:
+    with counting(layer.blocking_client(channel.PUBLISH_TIMEOUT_SECONDS)) as sent:
         for state in states[1:]:
             await asyncio.to_thread(channel.publish, state)
-    finally:
-        del client.execute_command
 
     assert sent == ["EVALSHA"] * 2
     for state in states:
