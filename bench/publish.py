@@ -105,6 +105,7 @@ def hub_receive_cost(report, count: int, rounds: int = 3) -> None:
     from schema.live.layer import ChannelLayer
 
     config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    count = min(count, config["capacity"] - 1)  # sent one by one: past it, ChannelFull
     figures = {ChannelLayer: [], RedisChannelLayer: []}
     for _ in range(rounds):
         for layer_class, runs in figures.items():
