@@ -3,8 +3,9 @@
 Every change of a file goes to two groups (its owner's and the all-files group). channels-redis
 sends to one group in about four round trips (drop expired members, read the members, drop
 expired messages, a script that adds the message to each member's queue), so an event cost
-eight, two by two: a sixth of a worker's time on small files. `group_send_many` does the same
-work for all the groups in one registered Lua script (EVALSHA), with channels-redis's rules:
+eight, two by two: a sixth to a third of a worker's time on small files. `group_send_many`
+does the same work for all the groups in one registered Lua script (EVALSHA), with
+channels-redis's rules:
 
 - members older than the group expiry are dropped, as channels-redis drops them;
 - each member's queue (`prefix` + the channel name up to its `!`) has its expired messages
@@ -16,7 +17,7 @@ work for all the groups in one registered Lua script (EVALSHA), with channels-re
 
 Sync code (a worker, the upload's announcement thread) sends the same script on a blocking
 client of its own (`group_send_many_blocking`) rather than through an event loop in another
-thread: the hand-over and the wake-ups cost three times the send itself.
+thread: the hand-over and the wake-ups cost as much CPU as the send itself (bench/publish.py).
 
 Receiving takes what waits in one round trip too: a process's queue (its channels `prefix!…`,
 the live hub's) is emptied up to TAKE_AT_ONCE messages by one script, which moves them to
@@ -121,7 +122,8 @@ TAKE_MANY_SHA = hashlib.sha1(TAKE_MANY.encode()).hexdigest()
 
 
 class ChannelLayer(RedisChannelLayer):
-    """channels-redis's layer with `group_send_many` (module docstring)."""
+    """channels-redis's layer with `group_send_many` and a process's queue read in one round
+    trip (module docstring)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -138,7 +140,7 @@ class ChannelLayer(RedisChannelLayer):
             return await super()._brpop_with_clean(index, channel, timeout)
         taken = self.taken[channel]
         if not taken:
-            restore = self.unconfirmed.get(channel, True)  # anything a past process left
+            restore = self.unconfirmed.get(channel, True)  # the first take: anything left
             self.unconfirmed[channel] = True
             keys = (channel, self._backup_channel_name(channel))
             args = (int(restore), TAKE_AT_ONCE, int(self.expiry))
