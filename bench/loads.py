@@ -728,7 +728,16 @@ def push_latency(report, service, reference, files):
 # --- 6. processing ------------------------------------------------------------------------
 
 
-def processing_throughput(report, count):
+def worker_cpu_seconds(worker) -> float:
+    """CPU the worker has used so far, its pool processes included."""
+    process = psutil.Process(worker.pid)
+    return sum(
+        times.user + times.system
+        for times in (one.cpu_times() for one in [process, *process.children(recursive=True)])
+    )
+
+
+def processing_throughput(report, count, worker):
     from bench import fixtures
     from files_app import processors
     from files_app.models import File, FileStatus
@@ -736,6 +745,7 @@ def processing_throughput(report, count):
     from files_app.tasks import process_file
 
     files = fixtures.stored_text_files("bench-processing", count)
+    cpu_before = worker_cpu_seconds(worker)
     started = time.perf_counter()
     for file in files:
         process_file.delay(str(file.pk))
@@ -746,6 +756,7 @@ def processing_throughput(report, count):
     while (done := finished.count()) < count and time.monotonic() < deadline:
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
+    cpu = worker_cpu_seconds(worker) - cpu_before
     failed = finished.filter(status=FileStatus.FAILED).count()
     reference_started = time.perf_counter()
     for file in files:
@@ -772,6 +783,13 @@ def processing_throughput(report, count):
         reference=count / reference,
         passed=False if problems else None,
         note="; ".join(problems) or "ref: same processors in-process, no queue/DB",
+    )
+    report.add(
+        "processing: the worker's CPU per small file",
+        cpu / max(done, 1) * 1000,
+        "ms",
+        reference=reference / count * 1000,
+        note="ref: the same processors in-process",
     )
 
 

@@ -23,7 +23,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import answers, granian, growth, in_flight, loads, recovered, s3, stalled, watchers
+from bench import (
+    answers,
+    granian,
+    growth,
+    in_flight,
+    loads,
+    publish,
+    recovered,
+    s3,
+    stalled,
+    watchers,
+)
 from bench.stack import (
     BARE_APP,
     BASE_DIR,
@@ -49,6 +60,7 @@ FULL = {
     "query_requests": 300,
     "push_files": 300,
     "small_files": 500,
+    "publish_events": 2000,
     "csv_mib": 1024,
     "s3_upload": 512 * MIB,
     "growth_rows": 1_000_000,
@@ -66,6 +78,7 @@ QUICK = {
     "query_requests": 100,
     "push_files": 50,
     "small_files": 100,
+    "publish_events": 500,
     "csv_mib": 64,
     "s3_upload": 256 * MIB,
     "growth_rows": 100_000,
@@ -83,6 +96,7 @@ PARTS = (
     "watchers",
     "answers",
     "processing",
+    "publish",
     "recovered",
     "csv",
     "growth",
@@ -341,7 +355,10 @@ def run(args) -> list[dict]:
             if "answers" in parts:
                 answers.answers(report, work)
             if "processing" in parts:
-                loads.processing_throughput(report, sizes["small_files"])
+                loads.processing_throughput(report, sizes["small_files"], worker)
+            if "publish" in parts:
+                publish.publish_cost(report, sizes["publish_events"])
+                publish.hub_receive_cost(report, sizes["publish_events"])
             if "growth" in parts:
                 growth.growth(report, work, growth.SMALL, sizes["growth_rows"])
         finally:

@@ -68,9 +68,11 @@ CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 3600)
 # the server its name hashes to, each process's channel on the one its name hashes to, so
 # every web process and worker must list the same servers in the same order.
 CHANNEL_REDIS_HOSTS = env_list("CHANNEL_REDIS_HOSTS") or [REDIS_URL]
+# channels-redis's layer, sending an event to all its groups in one round trip (one Redis;
+# sharded, group by group as channels-redis does: schema/live/layer.py).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "schema.live.layer.ChannelLayer",
         "CONFIG": {
             "hosts": [
                 {

@@ -42,7 +42,8 @@ def reaches(groups, state: dict) -> bool:
 
 
 class PublisherLoop:
-    """One event loop per process, in a daemon thread, for publishing from sync code.
+    """One event loop per process, in a daemon thread, for publishing from sync code where the
+    layer cannot send from the calling thread (sharded: schema/live/layer.py).
 
     `async_to_sync` from a thread with no outer loop (a Celery worker) makes a new loop per
     call, and with it a new Redis connection: a long-lived loop keeps one pool open. The pid
@@ -73,11 +74,17 @@ publisher = PublisherLoop()
 
 
 async def send_to_groups(groups, message) -> None:
-    layer = get_channel_layer()
-    await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+    """All the groups in one Redis round trip (the project's layer: schema/live/layer.py)."""
+    await get_channel_layer().group_send_many(groups, message)
 
 
 def publish(state: dict) -> None:
-    """Send a file's public state to its owner's group and to staff (blocking, bounded)."""
+    """Send a file's public state to its owner's group and to staff (blocking, bounded): from
+    the calling thread where the layer can (one Redis), else through the publisher loop."""
     message = {"type": MESSAGE_TYPE, "file": state}
-    publisher.run(send_to_groups((owner_group(state["owner_id"]), ALL_FILES_GROUP), message))
+    groups = (owner_group(state["owner_id"]), ALL_FILES_GROUP)
+    layer = get_channel_layer()
+    if layer.sends_blocking():
+        layer.group_send_many_blocking(groups, message, timeout=PUBLISH_TIMEOUT_SECONDS)
+    else:
+        publisher.run(send_to_groups(groups, message))
