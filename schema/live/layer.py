@@ -219,7 +219,7 @@ class ChannelLayer(RedisChannelLayer):
         connections in a forked child. A send is bounded: its connect and its reply each by
         `timeout` (the layer's own reads wait forever: they block on an idle channel), and
         only a dropped connection is tried again, once (a pooled one Redis closed), where
-        redis-py would try any failure ten times over."""
+        redis-py would try it ten times over with growing pauses."""
         with self.blocking_lock:
             if self.blocking is None:
                 options = dict(self.hosts[0])

@@ -4,6 +4,7 @@ full queues are treated as channels-redis treats them; and one publish is one co
 
 import asyncio
 import socket
+import threading
 import time
 import uuid
 
@@ -139,6 +140,29 @@ def test_a_publish_to_a_silent_redis_gives_up_after_its_timeout():
         with pytest.raises(redis.TimeoutError):
             layer.group_send_many_blocking(groups(), MESSAGE, timeout=0.5)
         assert time.monotonic() - started < 2
+
+
+def test_a_publish_to_a_redis_that_drops_it_tries_once_more_not_ten_times():
+    """A server that closes each connection at once: the publish is tried again once (a
+    pooled connection Redis closed is worth one more try), then given up; redis-py alone
+    would try ten times over with a growing pause, holding the worker for seconds."""
+    accepted = []
+
+    def drop_each(server):
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # the test is over
+                return
+            accepted.append(connection)
+            connection.close()
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        threading.Thread(target=drop_each, args=(server,), daemon=True).start()
+        layer = ChannelLayer(hosts=[{"address": f"redis://127.0.0.1:{server.getsockname()[1]}"}])
+        with pytest.raises(redis.ConnectionError):
+            layer.group_send_many_blocking(groups(), MESSAGE, timeout=0.5)
+    assert len(accepted) == 2
 
 
 async def test_sharded_layers_send_group_by_group():

@@ -75,3 +75,20 @@ async def test_a_shared_queue_is_read_one_message_at_a_time():
     assert await connection.zcard(layer.prefix + plain) == 0
     assert await connection.zcard(layer._backup_channel_name(layer.prefix + plain)) == 0
     await layer.flush()
+
+
+def test_the_layer_overrides_the_channels_redis_it_was_written_for():
+    """schema/live/layer.py replaces two private methods of channels-redis 4.3.0 and mirrors
+    its group send in a script: an upgrade must be read against them first, so it fails
+    here until the pin below moves with it."""
+    import inspect
+    from importlib.metadata import version
+
+    from channels_redis.core import RedisChannelLayer
+
+    assert version("channels-redis") == "4.3.0"
+    for name, parameters in (
+        ("_brpop_with_clean", ["self", "index", "channel", "timeout"]),
+        ("_clean_receive_backup", ["self", "index", "channel"]),
+    ):
+        assert list(inspect.signature(getattr(RedisChannelLayer, name)).parameters) == parameters

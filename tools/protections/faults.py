@@ -5,6 +5,7 @@ from tools.protections.paths import (
     CHECKSUM,
     FANOUT,
     KILLED,
+    LAYER,
     LEASE,
     PROCESSING,
     RECOVERY,
@@ -75,6 +76,14 @@ PROTECTIONS = [
         "1 lease: a run stopped for a retry releases its lease",
         [(LEASE, "file_release_lease(file_id=self.file_id, attempt=self.attempt)", "None")],
         ["tests/processing/test_processing.py::test_storage_errors_are_retried_then_fail"],
+    ),
+    Protection(
+        "3 a publish to a Redis that drops it is tried once more, not ten times",
+        [(LAYER, "retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),", "")],
+        [
+            "tests/live/test_group_send_many.py::"
+            "test_a_publish_to_a_redis_that_drops_it_tries_once_more_not_ten_times"
+        ],
     ),
     Protection(
         "2 a storage error a processor met is retried as one, not called damage",
