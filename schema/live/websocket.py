@@ -27,6 +27,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
@@ -81,6 +82,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
     unauthorized_reason = "Unauthorized"  # the close frame's reason: what a client shows
     too_many = False
     bearer_header: str | None = None
+    session_key: str | None = None  # the handshake's session cookie, once read
     # The groups the viewer's events may come from, as of the last check.
     viewer_groups: tuple[str, ...] = ()
     connections: UserConnections | None = None
@@ -166,6 +168,14 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
             code, reason = TOO_MANY_CONNECTIONS, "Too many connections for this user"
         await super().close(code=code, reason=reason)
 
+    def session(self) -> str:
+        """The handshake's session cookie ('' without one), read from its headers here:
+        Channels' CookieMiddleware would keep a copy of the scope per connection."""
+        if self.session_key is None:
+            header = dict(self.scope.get("headers", ())).get(b"cookie", b"").decode("latin1")
+            self.session_key = parse_cookie(header).get(settings.SESSION_COOKIE_NAME, "")
+        return self.session_key
+
     def authenticate(self):
         """(user, viewer groups) as the connection's credentials say now, or None (blocking).
         A token must still exist and be valid (the same check as HTTP requests); a session
@@ -174,13 +184,16 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         if self.bearer_header is not None:
             user = user_for_bearer_header(self.bearer_header)
         else:
-            user = session_user(SimpleNamespace(COOKIES=self.scope.get("cookies", {})))
+            key = self.session()
+            cookies = {settings.SESSION_COOKIE_NAME: key} if key else {}
+            user = session_user(SimpleNamespace(COOKIES=cookies))
         if user is None or not user.is_authenticated:
             return None
         return user, tuple(channel.groups_for_viewer(user))
 
     async def on_ws_connect(self, context):
-        params = context.get("connection_params") or {}
+        # Read once, here: kept in the context, it would be held for the connection's life.
+        params = context.pop("connection_params", None) or {}
         header = next((params[name] for name in AUTH_PARAM_NAMES if name in params), None)
         if header is not None:
             self.bearer_header = header if isinstance(header, str) else ""
