@@ -78,6 +78,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
 
     graphql_transport_ws_handler_class = transport.TransportWSHandler
     handler = None  # the subprotocol's handler, once the handshake is accepted
+    closed = False  # by the server
     unauthenticated = False
     unauthorized_reason = "Unauthorized"  # the close frame's reason: what a client shows
     too_many = False
@@ -139,8 +140,9 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
             await self.close(code=4406, reason="Subprotocol not acceptable")
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        """One frame to the handler, as Strawberry's `handle` loop would give it."""
-        if self.handler is None:
+        """One frame to the handler, as Strawberry's `handle` loop would give it; none once
+        the server has closed the socket (its handler's operations end at the disconnect)."""
+        if self.handler is None or self.closed:
             return
         is_transport = isinstance(self.handler, transport.TransportWSHandler)
         if not text_data:
@@ -162,6 +164,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         await self.handler.handle_message(message)
 
     async def close(self, code=None, reason=None):
+        self.closed = True
         if code == FORBIDDEN and self.unauthenticated:
             code, reason = UNAUTHORIZED, self.unauthorized_reason
         elif code == FORBIDDEN and self.too_many:
