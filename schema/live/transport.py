@@ -54,6 +54,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
             if operation in self.held:
                 operation.task = None  # the task ends; the hub holds the subscription
                 return
+            if self.operations.get(operation.id) is not operation:
+                return  # the client completed it meanwhile (or left)
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except OperationStreamClosed:
             return
