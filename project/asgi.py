@@ -15,7 +15,6 @@ django_asgi_app = get_asgi_application()  # sets Django up before the imports be
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
-from channels.sessions import CookieMiddleware  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from schema.graphql.api import schema  # noqa: E402
@@ -29,19 +28,18 @@ application = with_request_id(
         {
             "http": http_application(django_asgi_app, schema),
             "lifespan": lifespan,
-            # Cookies only: the consumer reads the session (or a token) and sets the user itself
-            # (schema/live/websocket.py). Channels' session and auth middleware would load the user
-            # at connect for nothing, and wrap every frame sent (a tenth of the work per event
-            # delivered: docs/live-connection-cost.md).
-            "websocket": CookieMiddleware(
-                URLRouter(
-                    [
-                        path(API_PATH.lstrip("/"), graphql_ws),
-                        path(API_PATH_UNSLASHED.lstrip("/"), graphql_ws),
-                        # Any other path: refused at the handshake (403), not a 500.
-                        re_path("", WebsocketDenier.as_asgi()),
-                    ]
-                )
+            # No session or auth middleware, not even Channels' CookieMiddleware: the consumer
+            # reads the session cookie or a token and sets the user itself
+            # (schema/live/websocket.py). The middleware would load the user at connect for
+            # nothing, wrap every frame sent (a tenth of the work per event delivered) and keep
+            # a copy of the scope per connection (docs/live-connection-cost.md).
+            "websocket": URLRouter(
+                [
+                    path(API_PATH.lstrip("/"), graphql_ws),
+                    path(API_PATH_UNSLASHED.lstrip("/"), graphql_ws),
+                    # Any other path: refused at the handshake (403), not a 500.
+                    re_path("", WebsocketDenier.as_asgi()),
+                ]
             ),
         }
     )

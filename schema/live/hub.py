@@ -30,9 +30,6 @@ import logging
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 from strawberry.utils.aio import aclosing
 
 from files_app import events, selectors
@@ -48,7 +45,8 @@ from .subscriber import TRY_AGAIN_LATER, Subscriber
 logger = logging.getLogger(__name__)
 
 # The graphql-transport-ws operation whose task is running (None under the older graphql-ws
-# protocol, whose subscriptions are executed per subscriber as before).
+# protocol, whose subscriptions are executed per subscriber as before): set by
+# schema/live/transport.py.
 current_operation: contextvars.ContextVar = contextvars.ContextVar(
     "current_operation", default=None
 )
@@ -56,15 +54,6 @@ current_operation: contextvars.ContextVar = contextvars.ContextVar(
 # is in (an owner's and the all-files group).
 DISPATCHED_MEMORY = 10_000
 RECEIVE_RETRY_SECONDS = 1.0
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler):
-    """Strawberry's graphql-transport-ws handler, telling the resolver its operation (for
-    the id to send under, and the document its class is keyed on)."""
-
-    async def run_operation(self, operation) -> None:
-        current_operation.set(operation)
-        await super().run_operation(operation)
 
 
 class Hub:
@@ -89,29 +78,38 @@ class Hub:
                 asyncio.create_task(self.refresh_forever()),
             )
 
-    @contextlib.asynccontextmanager
-    async def subscribed(self, subscriber: Subscriber):
-        """Join the subscriber's groups (before it reads any current state) for as long as
-        it lasts. A group is joined in Redis for every subscriber, not only the first: that
+    async def add(self, subscriber: Subscriber) -> None:
+        """Join the subscriber's groups (before it reads any current state); it stays until
+        `remove`. A group is joined in Redis for every subscriber, not only the first: that
         renews the membership (Redis may have lost it). Subscribers arriving while a join of
         their group is on its way share it (`join`), so 10,000 subscribing at once cost a
         few round trips, not 10,000 one after another under the lock."""
+        async with self.lock:  # not while a group no one needed is being left
+            await self.start()
+            self.by_consumer.setdefault(subscriber.consumer, set()).add(subscriber)
+            for group in subscriber.consumer.viewer_groups:
+                self.members[group].add(subscriber)
+                subscriber.groups.add(group)
+        SUBSCRIPTIONS.inc()
         try:
-            async with self.lock:  # not while a group no one needed is being left
-                await self.start()
-                self.by_consumer.setdefault(subscriber.consumer, set()).add(subscriber)
-                for group in subscriber.consumer.viewer_groups:
-                    self.members[group].add(subscriber)
-                    subscriber.groups.add(group)
             await asyncio.gather(*(self.join(group) for group in subscriber.groups))
-            with SUBSCRIPTIONS.track_inprogress():
-                yield subscriber
-        finally:
-            await self.leave(subscriber, keep=())
-            others = self.by_consumer.get(subscriber.consumer, set())
-            others.discard(subscriber)
-            if not others:
-                self.by_consumer.pop(subscriber.consumer, None)
+        except BaseException:
+            await self.remove(subscriber)
+            raise
+
+    async def remove(self, subscriber: Subscriber) -> None:
+        """The subscription ended: stop delivering to it, let go of what waits in its
+        outbox, and leave the groups no local subscriber needs any more."""
+        if subscriber.removed:
+            return
+        subscriber.removed = True
+        subscriber.end()
+        SUBSCRIPTIONS.dec()
+        others = self.by_consumer.get(subscriber.consumer, set())
+        others.discard(subscriber)
+        if not others:
+            self.by_consumer.pop(subscriber.consumer, None)
+        await self.leave(subscriber, keep=())
 
     async def join(self, group: str) -> None:
         """Be in `group` in Redis once this returns: a join sent after the caller became a
@@ -263,8 +261,9 @@ async def file_updates(*, user, consumer, wanted: set | None):
     anything older than what was already sent. Events that arrive while the current state is
     read and sent wait behind it, so a client never gets a file's state older than one it
     already has. Under graphql-transport-ws the hub writes each event to the socket itself
-    (one execution per class of subscribers), and this only holds the operation until it
-    ends; under the older graphql-ws the events are yielded."""
+    (one execution per class of subscribers): once the current state has gone out this hands
+    the subscription to the connection's handler and returns, so no task holds it
+    (schema/live/transport.py); under the older graphql-ws the events are yielded."""
     subscriber = Subscriber(
         consumer,
         current_operation.get(),
@@ -272,7 +271,9 @@ async def file_updates(*, user, consumer, wanted: set | None):
     )
     if wanted:
         subscriber.hold()  # events wait behind the current state (see Subscriber.on_hold)
-    async with get().subscribed(subscriber):
+    live = get()
+    await live.add(subscriber)
+    try:
         if wanted:
             current = await database_sync_to_async(selectors.file_get_many)(
                 user=user, file_ids=wanted
@@ -283,7 +284,12 @@ async def file_updates(*, user, consumer, wanted: set | None):
             # Resumed once Strawberry has sent the last of them.
             subscriber.release()
         if subscriber.operation is not None:
-            await subscriber.until_ended()
+            # From here the hub writes its events; the operation ends with the client's
+            # `complete` or its socket (TransportWSHandler.cleanup_operation).
+            subscriber.operation.handler.hold(subscriber.operation, subscriber)
             return
         async for state in subscriber.items():
             yield events.file_from_state(state)
+    except BaseException:
+        await live.remove(subscriber)
+        raise

@@ -40,7 +40,7 @@ def credentials_now(consumers) -> list[tuple[object, tuple[str, ...]] | None]:
         if consumer.bearer_header is not None:
             users.append(by_header.get(consumer.bearer_header))
             continue
-        key = consumer.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME, "")
+        key = consumer.session()
         if key not in sessions:
             sessions[key] = session_user(
                 SimpleNamespace(COOKIES={settings.SESSION_COOKIE_NAME: key} if key else {})

@@ -126,6 +126,7 @@ class Subscriber:
         # first and the older state after it, the last the client sees.
         self.on_hold = False
         self.closing: asyncio.Task | None = None
+        self.removed = False  # by the hub, once the subscription ended
         self.document = (
             None
             if operation is None
@@ -274,16 +275,12 @@ class Subscriber:
         finally:
             self.sending = None
 
-    async def until_ended(self) -> None:
-        """Hold the operation's task (Strawberry's record of the subscription) until the
-        client completes the operation or leaves; a write under way then stops, and what
+    def end(self) -> None:
+        """The client completed the operation or left: a write under way stops, and what
         waited in the outbox is let go."""
-        try:
-            await asyncio.get_running_loop().create_future()
-        finally:
-            if self.sending is not None:
-                self.sending.cancel()
-            self.clear()
+        if self.sending is not None:
+            self.sending.cancel()
+        self.clear()
 
     async def items(self):
         """graphql-ws: the pending items, oldest first, as they come (forever); stale ones

@@ -17,16 +17,21 @@ A user holds at most `WEBSOCKET_MAX_CONNECTIONS_PER_USER`
 connections across web processes; one more is closed with 4429, also final for graphql-ws.
 """
 
+import json
 import logging
 import uuid
 from types import SimpleNamespace
 
+from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from ..auth import (
@@ -39,7 +44,7 @@ from ..auth import (
 from ..errors import answer_too_large
 from ..graphql import answers
 from ..observability import WEBSOCKETS
-from . import channel, hub
+from . import channel, hub, transport
 from .connections import UserConnections
 from .revalidation import UNAUTHORIZED, revalidation
 
@@ -64,33 +69,115 @@ def host_allowed(scope) -> bool:
 
 
 class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
-    graphql_transport_ws_handler_class = hub.TransportWSHandler
+    """Strawberry's consumer, run without a task of its own per connection: Channels would
+    read the socket in a helper task (`await_many_dispatch`) and Strawberry would run its
+    protocol handler in another (`run`), fed through a queue. Here the ASGI application's
+    own task reads each frame and hands it to Strawberry's handler (`receive`); a
+    subscription the live hub serves holds no task either (transport.TransportWSHandler), so an
+    idle connection is uvicorn's one task (docs/live-connection-cost.md)."""
+
+    graphql_transport_ws_handler_class = transport.TransportWSHandler
+    handler = None  # the subprotocol's handler, once the handshake is accepted
+    closed = False  # by the server
     unauthenticated = False
     unauthorized_reason = "Unauthorized"  # the close frame's reason: what a client shows
     too_many = False
     bearer_header: str | None = None
+    session_key: str | None = None  # the handshake's session cookie, once read
     # The groups the viewer's events may come from, as of the last check.
     viewer_groups: tuple[str, ...] = ()
     connections: UserConnections | None = None
     counted = False  # in the open-websockets gauge (/metrics)
-    # No channel-layer channel of its own: live events come through the process's hub
-    # (schema/live/hub.py), and a channel per connection cost three tasks and a receive
-    # buffer each (docs/live-connection-cost.md). No layer has this alias.
-    channel_layer_alias = "none: events come through the live hub"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Strawberry's per-connection queue and channel listening, unused here: let go.
+        self.message_queue = self.listen_queues = self._group_refs = self._group_lock = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' AsyncConsumer, with no channel layer (live events come through the
+        process's hub, schema/live/hub.py) and no helper task: one `receive` at a time."""
+        self.scope, self.base_send, self.channel_layer = scope, send, None
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    async def dispatch(self, message) -> None:
+        await AsyncConsumer.dispatch(self, message)
 
     async def connect(self) -> None:
+        """What Strawberry's `run` does before it reads: the Host and origin checks (a
+        refusal answers the handshake with 403), the subprotocol, the handler."""
         if not host_allowed(self.scope):
             logger.warning("Refused a websocket handshake for an unknown Host header")
             await self.close()  # before accepting: the handshake is answered 403
             return
-        await super().connect()
+        if not self._check_websocket_origin(self):
+            await self.close()
+            return
+        subprotocol = await self.pick_websocket_subprotocol(self)
+        await self.accept(subprotocol=subprotocol)
+        options = {
+            "view": self,
+            "websocket": self.websocket_adapter_class(self, self, self),
+            "context": await self.get_context(self, response=self),
+            "root_value": None,
+            "schema": self.schema,
+            "max_subscriptions_per_connection": self.max_subscriptions_per_connection,
+        }
+        if subprotocol == GRAPHQL_TRANSPORT_WS_PROTOCOL:
+            self.handler = self.graphql_transport_ws_handler_class(
+                **options, connection_init_wait_timeout=self.connection_init_wait_timeout
+            )
+            self.handler.on_request_accepted()  # the connection_init timeout
+        elif subprotocol == GRAPHQL_WS_PROTOCOL:
+            self.handler = self.graphql_ws_handler_class(
+                **options, keep_alive=False, keep_alive_interval=None
+            )
+        else:
+            await self.close(code=4406, reason="Subprotocol not acceptable")
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        """One frame to the handler, as Strawberry's `handle` loop would give it; none once
+        the server has closed the socket (its handler's operations end at the disconnect)."""
+        if self.handler is None or self.closed:
+            return
+        is_transport = isinstance(self.handler, transport.TransportWSHandler)
+        if not text_data:
+            if is_transport:
+                await self.handler.handle_invalid_message("WebSocket message type must be text")
+            else:
+                await self.close(code=1002, reason="WebSocket message type must be text")
+            return
+        try:
+            message = self.decode_json(text_data)
+        except json.JSONDecodeError:
+            if is_transport:
+                await self.handler.handle_invalid_message("WebSocket message must be valid JSON")
+            return  # graphql-ws ignores it
+        if not isinstance(message, dict):
+            if is_transport:
+                await self.handler.handle_invalid_message("Failed to parse message")
+            return
+        await self.handler.handle_message(message)
 
     async def close(self, code=None, reason=None):
+        self.closed = True
         if code == FORBIDDEN and self.unauthenticated:
             code, reason = UNAUTHORIZED, self.unauthorized_reason
         elif code == FORBIDDEN and self.too_many:
             code, reason = TOO_MANY_CONNECTIONS, "Too many connections for this user"
         await super().close(code=code, reason=reason)
+
+    def session(self) -> str:
+        """The handshake's session cookie ('' without one), read from its headers here:
+        Channels' CookieMiddleware would keep a copy of the scope per connection."""
+        if self.session_key is None:
+            header = dict(self.scope.get("headers", ())).get(b"cookie", b"").decode("latin1")
+            self.session_key = parse_cookie(header).get(settings.SESSION_COOKIE_NAME, "")
+        return self.session_key
 
     def authenticate(self):
         """(user, viewer groups) as the connection's credentials say now, or None (blocking).
@@ -100,13 +187,16 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         if self.bearer_header is not None:
             user = user_for_bearer_header(self.bearer_header)
         else:
-            user = session_user(SimpleNamespace(COOKIES=self.scope.get("cookies", {})))
+            key = self.session()
+            cookies = {settings.SESSION_COOKIE_NAME: key} if key else {}
+            user = session_user(SimpleNamespace(COOKIES=cookies))
         if user is None or not user.is_authenticated:
             return None
         return user, tuple(channel.groups_for_viewer(user))
 
     async def on_ws_connect(self, context):
-        params = context.get("connection_params") or {}
+        # Read once, here: kept in the context, it would be held for the connection's life.
+        params = context.pop("connection_params", None) or {}
         header = next((params[name] for name in AUTH_PARAM_NAMES if name in params), None)
         if header is not None:
             self.bearer_header = header if isinstance(header, str) else ""
@@ -171,8 +261,11 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
         if self.counted:
             WEBSOCKETS.dec()
             self.counted = False
-        if self.run_task is not None:  # None: the handshake was refused
-            await super().disconnect(code)
+        handler, self.handler = self.handler, None
+        if isinstance(handler, transport.TransportWSHandler):
+            await handler.shutdown()  # ends every subscription
+        elif handler is not None:
+            await handler.cleanup()
         if self.connections is not None and not self.too_many:
             self.connections.remove()
 
