@@ -63,3 +63,21 @@ async def test_an_idle_subscription_holds_no_task_of_its_own(token, user):
     await communicator.send_json_to({"type": "ping"})  # still served, from the one task
     assert (await communicator.receive_json_from(DEFAULT_TIMEOUT))["type"] == "pong"
     await communicator.disconnect()
+
+
+def test_the_handler_overrides_the_strawberry_it_was_written_for():
+    """schema/live/transport.py and websocket.py replace Strawberry's operation run and
+    cleanup and its consumer's read loop, and use its private `_OperationStreamClosed`: an
+    upgrade must be read against them first, so it fails here until the pin moves with it."""
+    from importlib.metadata import version
+
+    from strawberry.channels import GraphQLWSConsumer
+    from strawberry.subscriptions.protocols.graphql_transport_ws import handlers
+
+    assert version("strawberry-graphql") == "0.341.2"
+    assert hasattr(handlers, "_OperationStreamClosed")
+    base = handlers.BaseGraphQLTransportWSHandler
+    for name in ("run_operation", "_send_result_stream", "cleanup_operation"):
+        assert hasattr(base, name), name
+    for name in ("_check_websocket_origin", "pick_websocket_subprotocol", "get_context"):
+        assert hasattr(GraphQLWSConsumer, name), name
