@@ -69,24 +69,32 @@ def make_binary(path: Path, megabytes: int) -> None:
             out.write(os.urandom(MIB))
 
 
-def process(path: Path, name: str) -> dict:
+def checked_through(stream, path: Path, name: str):
+    """The file's checksum, its stored `stream` run through `processors.run` as a worker
+    runs it."""
     from files_app import processors
     from files_app.services.processing import processing_limits, read_once
+
+    checked, _ = processors.run(
+        processors.ProcessingSource(
+            stream=read_once(stream),
+            size=path.stat().st_size,
+            name=name,
+            content_type="",
+            chunk_size=MIB,
+            report_progress=lambda fraction: None,
+            limits=processing_limits(),
+        )
+    )
+    return checked
+
+
+def process(path: Path, name: str) -> dict:
 
     reader = CountedReader(path)
     started = time.perf_counter()
     with io.BufferedReader(reader, buffer_size=MIB) as stream:
-        checked, _ = processors.run(
-            processors.ProcessingSource(
-                stream=read_once(stream),
-                size=path.stat().st_size,
-                name=name,
-                content_type="",
-                chunk_size=MIB,
-                report_progress=lambda fraction: None,
-                limits=processing_limits(),
-            )
-        )
+        checked = checked_through(stream, path, name)
     return {
         "seconds": time.perf_counter() - started,
         "read": reader.given,
@@ -97,8 +105,7 @@ def process(path: Path, name: str) -> dict:
 def process_on_s3(path: Path, name: str) -> dict:
     from django.core.files.storage import default_storage
 
-    from files_app import processors, storage
-    from files_app.services.processing import processing_limits, read_once
+    from files_app import storage
 
     key = default_storage.save(f"bench/{name}", path.open("rb"))
     gets = []
@@ -111,17 +118,7 @@ def process_on_s3(path: Path, name: str) -> dict:
     started = time.perf_counter()
     try:
         with storage.open_stream(key, buffer_size=MIB) as stream:
-            checked, _ = processors.run(
-                processors.ProcessingSource(
-                    stream=read_once(stream),
-                    size=path.stat().st_size,
-                    name=name,
-                    content_type="",
-                    chunk_size=MIB,
-                    report_progress=lambda fraction: None,
-                    limits=processing_limits(),
-                )
-            )
+            checked = checked_through(stream, path, name)
     finally:
         events.unregister("before-parameter-build.s3.GetObject", count)
         default_storage.delete(key)

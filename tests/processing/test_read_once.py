@@ -20,7 +20,7 @@ from files_app.models import FileStatus
 from files_app.processors import checksum
 from files_app.services.processing import processing_limits
 from files_app.sizes import MIB
-from tests.support.files import make_file
+from tests.support.files import make_file, make_processed_file
 
 
 class RecordedStream(io.RawIOBase):
@@ -89,15 +89,6 @@ def recorded(monkeypatch):
     return streams
 
 
-def processed(user, content, name):
-    file = make_file(user, content, name=name)
-    services.file_process(file_id=file.pk)
-    file.refresh_from_db()
-    assert file.status == FileStatus.DONE, file.error
-    assert file.sha256 == hashlib.sha256(content).hexdigest()
-    return file
-
-
 def big_csv() -> bytes:
     rows = [b"id,value,label"] + [b"%d,%d.25,label %d" % (i, i, i) for i in range(200_000)]
     content = b"\n".join(rows) + b"\n"
@@ -138,7 +129,7 @@ def test_a_big_file_its_processor_reads_whole_is_read_from_storage_once(
 ):
     """CSV parses every byte in order; an image is decoded whole for its thumbnail."""
     content = make()
-    file = processed(user, content, name)
+    file = make_processed_file(user, content, name)
     assert file.kind == kind and file.result[field] == value
     (stream,) = recorded
     assert stream.times_read(len(content)) == [[1, len(content)]]
@@ -151,7 +142,7 @@ def test_a_big_zip_reads_again_only_what_its_processor_seeks_back_to(user, recor
     seeks back to them a few times), then the checksum hashes the file in order: only those
     last bytes are read again."""
     content, directory = big_zip()
-    file = processed(user, content, "big.zip")
+    file = make_processed_file(user, content, "big.zip")
     assert file.kind == "ARCHIVE" and file.result["entry_count"] == 3
     (stream,) = recorded
     tail = len(content) - directory

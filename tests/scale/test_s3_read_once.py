@@ -1,16 +1,14 @@
 """On S3 a file bigger than one chunk is read with one GET when its processor reads it in
 order, in-process against moto's server (every S3 call is real HTTP)."""
 
-import hashlib
 import io
 import zipfile
 
 import pytest
 
-from files_app import services, storage
-from files_app.models import FileStatus
+from files_app import storage
 from files_app.sizes import MIB
-from tests.support.files import make_file
+from tests.support.files import make_processed_file
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,19 +27,10 @@ def gets(s3_settings):
     events.unregister("before-parameter-build.s3.GetObject", count)
 
 
-def processed(user, content, name):
-    file = make_file(user, content, name=name)
-    services.file_process(file_id=file.pk)
-    file.refresh_from_db()
-    assert file.status == FileStatus.DONE, file.error
-    assert file.sha256 == hashlib.sha256(content).hexdigest()
-    return file
-
-
 def test_a_big_csv_is_one_get(gets, user):
     content = b"id,value\n" + b"".join(b"%d,%d\n" % (i, i) for i in range(400_000))
     assert len(content) > 3 * MIB
-    assert processed(user, content, "big.csv").kind == "CSV"
+    assert make_processed_file(user, content, "big.csv").kind == "CSV"
     assert gets == ["bytes=0-"]
 
 
@@ -53,6 +42,6 @@ def test_a_big_zip_reads_its_directory_then_the_rest_in_order(gets, user):
         for number in range(3):
             archive.writestr(f"part-{number}.bin", bytes([number]) * MIB)
     content = out.getvalue()
-    assert processed(user, content, "big.zip").kind == "ARCHIVE"
+    assert make_processed_file(user, content, "big.zip").kind == "ARCHIVE"
     assert gets[0] == "bytes=0-" and gets.count("bytes=0-") == 1
     assert f"bytes={MIB}-" in gets  # the rest after the first buffer, for the checksum

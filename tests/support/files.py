@@ -43,3 +43,17 @@ def make_sniffed_file(owner, name: str, content: bytes) -> File:
     return make_file(
         owner, content, name=name, content_type=sniffed.content_type, kind=sniffed.kind
     )
+
+
+def make_processed_file(owner, content: bytes, name: str) -> File:
+    """A file made and processed in-process, DONE with the SHA-256 of `content`."""
+    import hashlib
+
+    from files_app import services
+
+    file = make_file(owner, content, name=name)
+    services.file_process(file_id=file.pk)
+    file.refresh_from_db()
+    assert file.status == FileStatus.DONE, file.error
+    assert file.sha256 == hashlib.sha256(content).hexdigest()
+    return file
