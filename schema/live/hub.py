@@ -19,6 +19,13 @@ reads, and checks that two unlike viewers of one class get what each would get a
 The payload is written to each subscriber's socket at once unless the socket is full (a
 client that does not read): then that subscriber's own task finishes the write and its
 outbox keeps what follows, merged and bounded (schema/live/subscriber.py), so it holds up no one.
+
+Events that arrived together (taken from Redis in one round trip, schema/live/layer.py) are
+written together: the hub corks each socket it writes to and uncorks them all once no event
+it has taken waits any more, so each subscriber gets them in one write
+(schema/live/protocol.py). Waiting costs nothing extra: those events are in hand, and only
+what the hub has taken is waited for, never Redis; COALESCE_SECONDS bounds how long the first
+of them waits for the last (100 at most are taken at once).
 """
 
 import asyncio
@@ -40,6 +47,7 @@ from ..graphql.subscriptions import OneEvent
 from ..observability import SUBSCRIPTIONS
 from . import channel
 from .loops import loop_local
+from .protocol import Corks
 from .subscriber import TRY_AGAIN_LATER, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -54,6 +62,7 @@ current_operation: contextvars.ContextVar = contextvars.ContextVar(
 # is in (an owner's and the all-files group).
 DISPATCHED_MEMORY = 10_000
 RECEIVE_RETRY_SECONDS = 1.0
+COALESCE_SECONDS = 1.0
 
 
 class Hub:
@@ -69,6 +78,7 @@ class Hub:
         self.closing: set[asyncio.Task] = set()
         self.dispatched: collections.OrderedDict = collections.OrderedDict()
         self.tasks: tuple[asyncio.Task, ...] = ()
+        self.corks = Corks()  # the sockets written to since the events in hand ran out
 
     async def start(self) -> None:
         if self.channel is None:
@@ -140,21 +150,34 @@ class Hub:
                 await self.leave(subscriber, keep=allowed)
 
     async def receive_forever(self) -> None:
-        while True:
-            try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis away
-                logger.warning("The live hub could not receive", exc_info=True)
-                self.interrupt()
-                await asyncio.sleep(RECEIVE_RETRY_SECONDS)
-                continue
-            if message.get("type") == channel.MESSAGE_TYPE:
+        try:
+            while True:
                 try:
-                    await self.dispatch(message["file"])
-                except Exception:
-                    logger.exception("Could not dispatch a live event")
+                    message = await self.layer.receive(self.channel)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # Redis away
+                    logger.warning("The live hub could not receive", exc_info=True)
+                    self.interrupt()
+                    await asyncio.sleep(RECEIVE_RETRY_SECONDS)
+                    continue
+                if message.get("type") == channel.MESSAGE_TYPE:
+                    try:
+                        await self.dispatch(message["file"])
+                    except Exception:
+                        logger.exception("Could not dispatch a live event")
+                if not self.coalescing():
+                    self.corks.uncork()
+        finally:
+            self.corks.uncork()
+
+    def coalescing(self) -> bool:
+        """Whether to keep the sockets corked for the next event: one the hub has taken
+        already waits (not one still in Redis), and the first corked has not waited long."""
+        if not self.corks or self.corks.age() >= COALESCE_SECONDS:
+            return False
+        has_taken = getattr(self.layer, "has_taken", None)  # channels-redis's own: no
+        return has_taken is not None and has_taken(self.channel)
 
     def interrupt(self) -> None:
         """Close every subscriber's connection with 1013 "Try Again Later": events sent
@@ -217,6 +240,7 @@ class Hub:
                 state["version"],
             )
             for subscriber in subscribers:
+                self.corks.add(subscriber.outbound.socket)
                 subscriber.offer(state, payload)
 
 

@@ -154,6 +154,14 @@ class ChannelLayer(RedisChannelLayer):
         result = await self.connection(index).bzpopmin(channel, timeout=timeout)
         return None if result is None else result[1]
 
+    def has_taken(self, channel) -> bool:
+        """Whether a message for the process channel `channel` is in hand: taken with the
+        last (or in channels-redis's receive buffer), so receiving it asks Redis nothing."""
+        buffered = self.receive_buffer.get(channel)
+        if buffered is not None and not buffered.empty():
+            return True
+        return bool(self.taken.get(self.prefix + self.non_local_name(channel)))
+
     async def _clean_receive_backup(self, index, channel):
         """Nothing to clean per message of a process's queue: the next take drops the backup."""
         if not channel.endswith("!"):

@@ -2,11 +2,13 @@
 
 from tools.protections.paths import (
     ASGI,
+    COALESCING_TESTS,
     CONNECTIONS,
     ENDPOINT,
     FANOUT,
     FANOUT_TESTS,
     LEASE,
+    LIVE_SOCKET,
     LOCALRUN,
     LOCALRUN_TESTS,
     NEWCOMER_NEXT_TESTS,
@@ -92,6 +94,19 @@ PROTECTIONS = [
         "19 live: events wait behind the current state a subscription with ids is sent first",
         [(FANOUT, "        subscriber.hold()  # events wait", "        pass  # events wait")],
         [f"{FANOUT_TESTS}::test_the_current_state_goes_out_before_an_event_that_overtook_its_read"],
+    ),
+    Protection(
+        "19 live: events taken together reach a subscriber in one write",
+        [(FANOUT, "                if not self.coalescing():", "                if True:")],
+        [f"{COALESCING_TESTS}::test_events_taken_together_reach_a_subscriber_in_one_write"],
+    ),
+    Protection(
+        "19 live: a frame sent through ASGI goes after the events corked before it",
+        [(LIVE_SOCKET, "            self.live.write_corked()\n", "            pass\n")],
+        [
+            f"{COALESCING_TESTS}::"
+            "test_a_frame_sent_through_asgi_goes_after_the_events_written_before_it"
+        ],
     ),
     Protection(
         "20 RabbitMQ: a killed worker's file is finished by the other worker within seconds",
