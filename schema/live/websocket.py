@@ -44,7 +44,7 @@ from ..auth import (
 from ..errors import answer_too_large
 from ..graphql import answers
 from ..observability import WEBSOCKETS
-from . import channel, hub, transport
+from . import channel, transport, updates
 from .connections import UserConnections
 from .revalidation import UNAUTHORIZED, revalidation
 
@@ -225,7 +225,7 @@ class AuthenticatedGraphQLWSConsumer(GraphQLWSConsumer):
     def file_updates(self, *, user, wanted: set | None):
         """One `fileUpdates` subscription of this connection (schema/graphql/subscriptions.py),
         delivered through the process's live hub."""
-        return hub.file_updates(user=user, consumer=self, wanted=wanted)
+        return updates.file_updates(user=user, consumer=self, wanted=wanted)
 
     def encode_json(self, data) -> str:
         """Every message Strawberry sends (a subscription's first results among them) within

@@ -17,6 +17,7 @@ from tools.protections.paths import (
     RABBITMQ_TESTS,
     SETTINGS_CHANNELS,
     SUBSCRIBER,
+    UPDATES,
 )
 from tools.protections.runner import Protection
 
@@ -92,7 +93,7 @@ PROTECTIONS = [
     ),
     Protection(
         "19 live: events wait behind the current state a subscription with ids is sent first",
-        [(FANOUT, "        subscriber.hold()  # events wait", "        pass  # events wait")],
+        [(UPDATES, "        subscriber.hold()  # events wait", "        pass  # events wait")],
         [f"{FANOUT_TESTS}::test_the_current_state_goes_out_before_an_event_that_overtook_its_read"],
     ),
     Protection(
