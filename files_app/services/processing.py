@@ -68,15 +68,29 @@ def transition(
     `where`, which is how a redelivered or stale task learns it has nothing to do.
     `lock_owner`: lock the owner's row first, in the same round trip, for a `where` that
     counts the owner's files (`statements.owner_locked`).
+
+    A change to DONE or FAILED is news for its owner's webhooks: the same statement returns
+    whether the owner has any (`statements.owner_webhooks`), and only if so are deliveries
+    made after commit (`webhooks.webhook_deliveries_create`, which queries the webhooks
+    listening). Most owners have none and cost no query more. The answer is as of the
+    statement (PostgreSQL, READ COMMITTED: its snapshot; SQLite writes one at a time): a
+    first webhook committed after the statement began, even before this change commits,
+    does not hear of it. A webhook hears of the changes made once it exists; one created
+    while a file finishes may miss that file's event, as it could by a moment before. A
+    webhook deleted meanwhile is not sent to: the deliveries are made from the query after
+    commit.
     """
     changes = {"version": F("version") + 1, "updated_at": timezone.now(), **changes}
-    sql, params = statements.prepared(file_id, only_if=only_if, where=where, changes=changes)
+    heard = changes.get("status") in webhooks.EVENT_OF_STATUS
+    sql, params = statements.prepared(
+        file_id, only_if=only_if, where=where, changes=changes, with_owner_webhooks=heard
+    )
     if lock_owner:
         sql, params = statements.owner_locked(sql, params, file_id=file_id)
     file = statements.execute(sql, params)
     if file is not None:
         transaction.on_commit(lambda: events.publish_file_update(file), robust=True)
-        if changes.get("status") in webhooks.EVENT_OF_STATUS:
+        if heard and file.owner_has_webhooks:
             # Its owner's webhooks hear of DONE and FAILED (their own Celery task sends them).
             state = events.file_state(file)
             transaction.on_commit(

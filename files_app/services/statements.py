@@ -8,7 +8,9 @@ lease's, the sweep's) and the expressions set (`F("attempts") + 1`, a lease's en
 database's clock) are compiled by Django, once each, so they stay written in one place.
 
 RETURNING hands back the whole row in the same round trip (PostgreSQL; SQLite since 3.35),
-converted as Django converts a SELECT's columns, so no read follows a write.
+converted as Django converts a SELECT's columns, so no read follows a write. A change that
+webhooks hear of also returns whether the file's owner has any webhook (`owner_webhooks`), so
+the many owners without one cost no query after it.
 """
 
 import functools
@@ -19,7 +21,7 @@ from django.db import connection
 from django.db.models import Q
 from django.db.models.sql import UpdateQuery
 
-from ..models import File
+from ..models import File, Webhook
 
 FIELDS = tuple(File._meta.concrete_fields)
 FIELD = {field.name: field for field in FIELDS}
@@ -71,11 +73,30 @@ def compiled_once(vendor: str, node) -> tuple[str, tuple]:
     return compiled(node)
 
 
+def owner_webhooks() -> str:
+    """A RETURNING column: whether the changed file's owner has a webhook (one probe of the
+    webhooks' owner index). It reads the statement's snapshot: see `processing.transition`."""
+    files, webhooks, owner = (
+        quoted(File._meta.db_table),
+        quoted(Webhook._meta.db_table),
+        quoted("owner_id"),
+    )
+    return f"EXISTS (SELECT 1 FROM {webhooks} WHERE {webhooks}.{owner} = {files}.{owner})"
+
+
 @functools.lru_cache(maxsize=256)
-def statement(vendor: str, assigned: tuple, equal: tuple, status_count: int, condition: str) -> str:
+def statement(
+    vendor: str,
+    assigned: tuple,
+    equal: tuple,
+    status_count: int,
+    condition: str,
+    with_owner_webhooks: bool,
+) -> str:
     """The SQL of one shape of change. `assigned`: (field, SQL of its value); `equal`: the
     fields compared to a parameter; `status_count`: how many statuses the row may be in;
-    `condition`: a compiled condition's SQL, or ""."""
+    `condition`: a compiled condition's SQL, or ""; `with_owner_webhooks`: RETURNING also
+    `owner_webhooks`."""
     table = quoted(File._meta.db_table)
     sets = ", ".join(f"{quoted(FIELD[name].column)} = {sql}" for name, sql in assigned)
     wheres = [f"{quoted(FIELD[name].column)} = %s" for name in ("id", *equal)]
@@ -83,11 +104,16 @@ def statement(vendor: str, assigned: tuple, equal: tuple, status_count: int, con
         wheres.append(f"{quoted('status')} IN ({', '.join(['%s'] * status_count)})")
     if condition:
         wheres.append(f"({condition})")
-    return f"UPDATE {table} SET {sets} WHERE {' AND '.join(wheres)} {returning(vendor)[0]}"
+    columns = returning(vendor)[0] + (f", {owner_webhooks()}" if with_owner_webhooks else "")
+    return f"UPDATE {table} SET {sets} WHERE {' AND '.join(wheres)} {columns}"
 
 
-def prepared(file_id, *, only_if=(), where=None, changes: dict) -> tuple[str, list]:
-    """The SQL and parameters of `UPDATE file SET changes WHERE id, only_if, where`."""
+def prepared(
+    file_id, *, only_if=(), where=None, changes: dict, with_owner_webhooks: bool = False
+) -> tuple[str, list]:
+    """The SQL and parameters of `UPDATE file SET changes WHERE id, only_if, where`; with
+    `with_owner_webhooks`, the File returned says whether its owner has a webhook
+    (`owner_has_webhooks`)."""
     vendor = connection.vendor
     assigned, params = [], []
     for name, value in changes.items():
@@ -110,19 +136,24 @@ def prepared(file_id, *, only_if=(), where=None, changes: dict) -> tuple[str, li
             params.append(FIELD[name].get_db_prep_value(where[name], connection))
     params.extend(str(status) for status in only_if)
     params.extend(condition_params)
-    sql = statement(vendor, tuple(assigned), equal, len(only_if), condition)
+    sql = statement(vendor, tuple(assigned), equal, len(only_if), condition, with_owner_webhooks)
     return sql, params
 
 
 def row_to_file(row) -> File:
-    """A RETURNING row as a File, converted as a SELECT's would be."""
+    """A RETURNING row as a File, converted as a SELECT's would be; a column after the
+    model's (`owner_webhooks`) becomes its `owner_has_webhooks` (a boolean on PostgreSQL, 0
+    or 1 on SQLite), not a field."""
     _, converters = returning(connection.vendor)
     values = []
-    for value, (column, each) in zip(row, converters, strict=True):
+    for value, (column, each) in zip(row[: len(FIELDS)], converters, strict=True):
         for converter in each:
             value = converter(value, column, connection)
         values.append(value)
-    return File.from_db(connection.alias, None, values)
+    file = File.from_db(connection.alias, None, values)
+    if len(row) > len(FIELDS):
+        file.owner_has_webhooks = bool(row[len(FIELDS)])
+    return file
 
 
 def execute(sql: str, params) -> File | None:

@@ -150,7 +150,8 @@ def event_of(state: dict) -> str | None:
 
 def webhook_deliveries_create(*, state: dict) -> list[WebhookDelivery]:
     """After a file's change committed: a delivery for each of its owner's webhooks that
-    listens for the event, queued for a worker. Called from `transaction.on_commit`."""
+    listens for the event, queued for a worker. Called from `transaction.on_commit`; after
+    DONE or FAILED only when the change found its owner had a webhook (`transition`)."""
     event = event_of(state)
     if event is None:
         return []

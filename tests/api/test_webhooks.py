@@ -191,6 +191,25 @@ def test_failed_and_deleted_files_reach_only_the_webhooks_listening(
     assert WebhookDelivery.objects.filter(webhook__url=receiver.url(done_only)).count() == 1
 
 
+def test_a_file_of_an_owner_without_webhooks_costs_the_worker_no_webhook_query(
+    gql, other_gql, user, other_user, receiver, webhook_worker, settings, django_assert_num_queries
+):
+    """The change to DONE itself says whether its owner has a webhook: for one without, the
+    worker's two statements (start, finish) are all, though someone else has a webhook."""
+    settings.PROGRESS_EVENTS_PER_SECOND = 0.001  # no progress write: the count is exact
+    where = path()
+    others = create(other_gql, receiver.url(where))
+    alices = make_sniffed_file(user, "alice.csv", CSV)
+    with django_assert_num_queries(2):
+        assert services.file_process(file_id=alices.pk).file.status == "DONE"
+
+    bobs = done_file(other_user, "bob.csv")  # the owner with a webhook still hears
+    assert decode_file_id(verified(others["secret"], receiver.next(where))["data"]["id"]) == (
+        bobs.pk
+    )
+    assert receiver.nothing(where) and WebhookDelivery.objects.count() == 1
+
+
 # --- retries -------------------------------------------------------------------------------
 
 

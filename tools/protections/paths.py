@@ -3,6 +3,7 @@ is one line here, and `make lint` (`--check`) says which text it lost."""
 
 RECOVERY = "files_app/services/recovery.py"
 PROCESSING = "files_app/services/processing.py"
+STATEMENTS = "files_app/services/statements.py"
 PROCESSORS_RUN = "files_app/processors/__init__.py"
 CHECKSUM = "files_app/processors/checksum.py"
 LEASE = "files_app/services/lease.py"

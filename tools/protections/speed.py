@@ -1,11 +1,11 @@
 """docs/reliability.md items 17, 37 and 42: what makes the worker fast must not cost a guarantee."""
 
+from tools.protections.paths import STATEMENTS
 from tools.protections.runner import Protection
 
 DISPATCH = "files_app/dispatch.py"
 RECOVERED_FIRST_TESTS = "tests/processing/test_recovered_first.py"
 PROCESSING = "files_app/services/processing.py"
-STATEMENTS = "files_app/services/statements.py"
 START_TESTS = "tests/processing/test_start_counts_in_turn.py"
 
 PROTECTIONS = [

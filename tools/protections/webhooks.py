@@ -1,7 +1,13 @@
 """docs/reliability.md items 40–41, webhooks: signed, retried with the same id and then given
 up, heard only by the file's owner; private destinations refused at creation and at send."""
 
-from tools.protections.paths import DESTINATIONS, SELECTORS, WEBHOOK_TESTS, WEBHOOKS
+from tools.protections.paths import (
+    DESTINATIONS,
+    SELECTORS,
+    STATEMENTS,
+    WEBHOOK_TESTS,
+    WEBHOOKS,
+)
 from tools.protections.runner import Protection
 
 DELIVERED = f"{WEBHOOK_TESTS}::test_a_done_file_is_delivered_signed_with_its_public_state"
@@ -9,6 +15,9 @@ RETRIED = f"{WEBHOOK_TESTS}::test_a_5xx_is_retried_with_backoff_and_the_same_web
 TIMED_OUT = f"{WEBHOOK_TESTS}::test_a_receiver_that_does_not_answer_in_time_gets_the_delivery_again"
 GIVEN_UP = f"{WEBHOOK_TESTS}::test_a_delivery_that_never_succeeds_is_failed_after_the_retry_period"
 OWNERS = f"{WEBHOOK_TESTS}::test_each_owner_hears_only_of_their_own_files_staff_included"
+NO_QUERY = (
+    f"{WEBHOOK_TESTS}::test_a_file_of_an_owner_without_webhooks_costs_the_worker_no_webhook_query"
+)
 
 PROTECTIONS = [
     Protection(
@@ -32,6 +41,17 @@ PROTECTIONS = [
             )
         ],
         [OWNERS],
+    ),
+    Protection(
+        "40 a file's change reads whether its own owner has a webhook: one who has still hears",
+        [
+            (
+                STATEMENTS,
+                "WHERE {webhooks}.{owner} = {files}.{owner})",
+                "WHERE {webhooks}.{owner} <> {files}.{owner})",
+            )
+        ],
+        [DELIVERED, NO_QUERY],
     ),
     Protection(
         "40 a failed webhook delivery is tried again",
