@@ -181,6 +181,17 @@ class ReferenceApi:
         self.stack.wait_until_processed(timeout)
 
 
+class BackgroundApi(ReferenceApi):
+    """bench/reference/background.py: the same endpoints, its work done in-process after
+    answering (FastAPI's BackgroundTasks), no worker."""
+
+    name = "background"
+
+    def __init__(self, stack):
+        self.stack, self.url, self.headers = stack, stack.background.url, {}
+        self.processes = {"web": stack.background.pid}
+
+
 # --- 1. big uploads, and answers that must come early -------------------------------------
 
 
@@ -455,8 +466,12 @@ def cpu_note(runs: dict[str, Run]) -> str:
 
 
 def small_uploads(report, service, reference, seconds):
+    background = BackgroundApi(reference.stack)
     runs = side_by_side(
-        (service, reference), lambda api: api.upload("small.txt", SMALL_FILE), seconds, CLIENTS
+        (service, reference, background),
+        lambda api: api.upload("small.txt", SMALL_FILE),
+        seconds,
+        CLIENTS,
     )
     run, ref = runs["service"], runs["reference"]
     report.add(
@@ -467,6 +482,15 @@ def small_uploads(report, service, reference, seconds):
         target="≥ 2.0 × ref",
         passed=run.rate >= 2.0 * ref.rate,
         note="ref: bench/reference, gunicorn 1 sync worker",
+    )
+    report.add(
+        f"small uploads ({CLIENTS} clients) against work in-process: rate",
+        run.rate,
+        "uploads/s",
+        reference=runs["background"].rate,
+        target="≥ 1.0 × ref",
+        passed=run.rate >= runs["background"].rate,
+        note="ref: bench/reference/background.py, FastAPI BackgroundTasks, 1 uvicorn process",
     )
     report.add(
         "small uploads: p50 latency",

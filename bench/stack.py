@@ -136,7 +136,9 @@ class Worker(CeleryProcess):
 
 class ReferenceStack:
     """bench/reference, the simple design: gunicorn with one sync worker, and one Celery
-    worker with --pool=solo; its own database, MEDIA_ROOT and Redis database."""
+    worker with --pool=solo; its own database, MEDIA_ROOT and Redis database. Beside it, on
+    the same database, the FastAPI app that does its background work in-process (one
+    uvicorn process)."""
 
     def __init__(self, work: Path, rows: int):
         self.database_url = os.environ.get("BENCH_REFERENCE_DATABASE_URL") or REFERENCE_DATABASE_URL
@@ -173,8 +175,18 @@ class ReferenceStack:
                 name="reference-gunicorn",
                 ready_path="/files/0",
             )
+            # The second reference: its background work in-process after answering, on
+            # the same table (bench/reference/background.py).
+            self.background = WebServer(
+                "uvicorn",
+                work,
+                "bench.reference.background:app",
+                env=self.env,
+                name="reference-background",
+                ready_path="/files/0",
+            )
         except BaseException:
-            self.worker.stop()
+            self.stop()
             raise
 
     def prepare(self, rows: int) -> None:
@@ -222,5 +234,7 @@ class ReferenceStack:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        self.server.stop()
+        for process in (getattr(self, "background", None), getattr(self, "server", None)):
+            if process is not None:
+                process.stop()
         self.worker.stop()
