@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 
 from files_app import services
 from tests.support import browser as page_support
+from tests.support.flush import retried_on_deadlock
 from tests.support.graphql import GraphQL
 from tests.support.processes import Server, free_port, start_celery
 from tests.support.users import PASSWORD
@@ -103,6 +104,18 @@ def daphne_server(django_db_setup, process_logs):
     server = Server("daphne", process_logs)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_retried_on_deadlock():
+    """The flush after a transactional test, tried again if it lost a deadlock with the
+    session's worker (tests/support/flush.py)."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    original = BaseDatabaseOperations.execute_sql_flush
+    BaseDatabaseOperations.execute_sql_flush = retried_on_deadlock(original)
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original
 
 
 @pytest.fixture(scope="session", autouse=True)
