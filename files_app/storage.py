@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage, storages
 
 from .sizes import MIB
+from .streams import PositionedReader
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ class MultipartUpload:
         multipart_upload_abort_quietly(self.key, self.upload_id)
 
 
-class ObjectReader(io.RawIOBase):
+class ObjectReader(PositionedReader):
     """A seekable, read-only view of an S3 object. Reads in order share one GET's body; a
     seek elsewhere drops it, and the next read asks for the rest of the object from there (a
     ranged GET), so processors that jump about (zip directories, image headers) work too."""
@@ -234,18 +235,8 @@ class ObjectReader(io.RawIOBase):
         with s3_errors():
             self.size = self.client.head_object(Bucket=bucket(), Key=key)["ContentLength"]
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        position = max(0, base + offset)
+        position = self.target(offset, whence)
         if position != self.position:
             self.drop_body()
             self.position = position

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..failures import FailureCode
+from ..streams import PositionedReader
 from .base import ProcessingError, ProcessingSource
 from .sniff import SNIFF_BYTES, Sniffed, sniff
 
@@ -28,7 +29,7 @@ class Checksum:
     kind: str
 
 
-class HashedStream(io.RawIOBase):
+class HashedStream(PositionedReader):
     """A seekable view of the stored stream whose reads feed SHA-256 while they continue
     from `hashed`, the offset hashing has reached; a read elsewhere (behind it, or past it
     after a seek) is given as it is and hashed later, by `finish`, in order.
@@ -49,18 +50,8 @@ class HashedStream(io.RawIOBase):
         self.digest = hashlib.sha256()
         self.error: OSError | None = None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(0, base + offset)
+        self.position = self.target(offset, whence)
         return self.position
 
     def readinto(self, buffer) -> int:
